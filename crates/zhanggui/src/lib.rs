@@ -1,0 +1,6 @@
+//! Zhanggui (掌柜): a self-hosted back office for WeChat Official Accounts.
+//!
+//! `platform` is what every capability stands on; each other module is one capability of
+//! PRODUCT.md, with its rules in `model.rs`, its SQL in `store.rs` and its HTTP in `routes.rs`.
+
+pub mod platform;

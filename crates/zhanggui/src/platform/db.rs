@@ -1,0 +1,210 @@
+//! The database: SQLite or PostgreSQL, chosen by URL at start-up.
+//!
+//! Store code is written once with portable SQL (`$1` placeholders, `RETURNING`, `ON CONFLICT`,
+//! i64 ids and epoch-millisecond times) and run on either backend through [`on_pool!`] and
+//! [`on_tx!`], which expand the same expression for each concrete sqlx driver. sqlx's `Any`
+//! driver is deliberately not used: it loses types and cannot express SQLite's
+//! `BEGIN IMMEDIATE`. The few places where the dialects differ are the methods of [`Dialect`].
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL (expected sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("could not create the database folder: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A pool on one of the two backends. Cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open write transaction. On SQLite it was started with `BEGIN IMMEDIATE`, so it holds the
+/// write lock from the first statement and never fails half-way with `SQLITE_BUSY` on upgrade.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Runs the same expression against whichever pool `db` holds.
+/// `on_pool!(db, |p| sqlx::query("...").execute(p).await)`
+#[macro_export]
+macro_rules! on_pool {
+    ($db:expr, |$p:ident| $body:expr) => {
+        match $db {
+            $crate::platform::db::Db::Sqlite($p) => $body,
+            $crate::platform::db::Db::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Runs the same expression against the connection of a transaction.
+/// `on_tx!(tx, |c| sqlx::query("...").execute(c).await)`
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        match $tx {
+            $crate::platform::db::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::platform::db::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+/// Which SQL dialect a pool speaks, for the few statements that differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// Row locking for queue claims: Postgres skips rows other claimers hold; SQLite already
+    /// serialises writers with `BEGIN IMMEDIATE`, so nothing is needed.
+    pub fn for_update_skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
+pub struct ConnectOptions {
+    pub max_connections: u32,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self { max_connections: 10 }
+    }
+}
+
+impl Db {
+    /// Opens the database named by `url`, creating a SQLite file (and its folder) if missing.
+    pub async fn connect(url: &str, options: ConnectOptions) -> Result<Db, DbError> {
+        if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url, options).await
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            Ok(Db::Postgres(pool))
+        } else {
+            Err(DbError::UnsupportedUrl)
+        }
+    }
+
+    async fn connect_sqlite(url: &str, options: ConnectOptions) -> Result<Db, DbError> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("temp_store", "memory");
+        if let Some(parent) = opts.get_filename().parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Db::Sqlite(_) => Dialect::Sqlite,
+            Db::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        match self {
+            Db::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
+            Db::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite).
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Liveness of the database for `/healthz`.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        on_pool!(self, |p| sqlx::query("SELECT 1").execute(p).await)?;
+        Ok(())
+    }
+
+    /// (connections open, connections idle) for `/metrics`.
+    pub fn pool_usage(&self) -> (u32, usize) {
+        on_pool!(self, |p| (p.size(), p.num_idle()))
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, |p| p.close().await)
+    }
+}
+
+impl Tx {
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await,
+            Tx::Postgres(t) => t.rollback().await,
+        }
+    }
+}
+
+/// True when `err` is a unique-constraint violation, on either backend.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(e) => e.is_unique_violation(),
+        _ => false,
+    }
+}
