@@ -3,4 +3,9 @@
 //! `platform` is what every capability stands on; each other module is one capability of
 //! PRODUCT.md, with its rules in `model.rs`, its SQL in `store.rs` and its HTTP in `routes.rs`.
 
+pub mod accounts;
+pub mod apikeys;
+pub mod dashboard;
+pub mod demo;
+pub mod merchants;
 pub mod platform;

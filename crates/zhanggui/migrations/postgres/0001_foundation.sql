@@ -84,6 +84,10 @@ CREATE INDEX api_keys_merchant ON api_keys (merchant_id, id);
 CREATE TABLE sandbox_apps (
     app_id           TEXT    PRIMARY KEY,
     app_secret       TEXT    NOT NULL,
+    token            TEXT    NOT NULL,
+    encoding_aes_key TEXT    NOT NULL,
+    security_mode    TEXT    NOT NULL,
+    callback_url     TEXT    NOT NULL,
     kind             TEXT    NOT NULL,
     verified         BOOLEAN NOT NULL,
     created_at       BIGINT NOT NULL

@@ -43,7 +43,10 @@ pub enum Tx {
 }
 
 /// Runs the same expression against whichever pool `db` holds.
-/// `on_pool!(db, |p| sqlx::query("...").execute(p).await)`
+/// `on_pool!(db, |p| sqlx::query("...").execute(p).await.map(|r| r.rows_affected()))`
+///
+/// Each arm has its own driver types, so the expression must end in a type both share
+/// (rows, scalars, `rows_affected()`), never a driver's own result type.
 #[macro_export]
 macro_rules! on_pool {
     ($db:expr, |$p:ident| $body:expr) => {
@@ -55,7 +58,7 @@ macro_rules! on_pool {
 }
 
 /// Runs the same expression against the connection of a transaction.
-/// `on_tx!(tx, |c| sqlx::query("...").execute(c).await)`
+/// `on_tx!(tx, |c| sqlx::query("...").execute(c).await.map(|r| r.rows_affected()))`
 #[macro_export]
 macro_rules! on_tx {
     ($tx:expr, |$c:ident| $body:expr) => {
@@ -96,7 +99,9 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        Self { max_connections: 10 }
+        Self {
+            max_connections: 10,
+        }
     }
 }
 
@@ -164,7 +169,10 @@ impl Db {
 
     /// Liveness of the database for `/healthz`.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        on_pool!(self, |p| sqlx::query("SELECT 1").execute(p).await)?;
+        on_pool!(self, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 

@@ -1,0 +1,120 @@
+//! Starting and stopping one instance: database, migrations, job workers, HTTP listener.
+
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+
+use super::config::Config;
+use super::db::{ConnectOptions, Db};
+use super::jobs::{JobRegistry, WorkerConfig, WorkerHandle, Workers};
+use super::state::AppState;
+
+/// A running instance.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    workers: WorkerHandle,
+}
+
+/// The job handlers of every capability.
+pub fn job_registry() -> JobRegistry {
+    JobRegistry::new()
+}
+
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(
+        &config.database_url,
+        ConnectOptions {
+            max_connections: config.max_db_connections,
+        },
+    )
+    .await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// Serves `state` on `listener` with `registry`'s jobs until [`Running::stop`].
+pub async fn start(
+    mut state: AppState,
+    listener: TcpListener,
+    registry: JobRegistry,
+) -> anyhow::Result<Running> {
+    let addr = listener.local_addr()?;
+    let workers = Workers::start(
+        state.db.clone(),
+        registry,
+        state.clock.clone(),
+        WorkerConfig {
+            workers: state.config.workers,
+            instance_id: format!("{}-{}", hostname(), super::jobs::default_instance_id()),
+            ..WorkerConfig::default()
+        },
+    );
+    state.jobs = workers.waker();
+    let app = super::web::router(state.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await
+    });
+    Ok(Running {
+        addr,
+        state,
+        shutdown: tx,
+        server,
+        workers,
+    })
+}
+
+impl Running {
+    /// Stops taking requests, lets running requests and jobs finish, then returns.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        if let Err(e) = self.server.await {
+            tracing::warn!(error = %e, "server task ended abnormally");
+        }
+        self.workers.shutdown().await;
+    }
+
+    /// Waits for Ctrl-C or SIGTERM, then stops gracefully.
+    pub async fn run_until_signal(self) {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        self.stop().await;
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "zhanggui".to_string())
+}

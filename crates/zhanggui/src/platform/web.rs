@@ -1,0 +1,444 @@
+//! The web shell: the router with its layers, page rendering, the console layout, assets and
+//! probes.
+
+use std::time::Duration;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use super::auth::model::{Permission, Role};
+use super::auth::{Caller, CurrentUser, store as auth_store};
+use super::error::AppError;
+use super::i18n::Lang;
+use super::state::AppState;
+
+/// The largest request body any endpoint accepts (forms and JSON; uploads will set their own).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The whole application: every capability's routes behind the shared layers.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = super::api::router().split_for_parts();
+    let openapi_json = std::sync::Arc::new(openapi);
+    Router::new()
+        .merge(crate::platform::auth::routes::router())
+        .merge(crate::dashboard::routes::router())
+        .merge(crate::accounts::routes::router())
+        .merge(crate::merchants::routes::router())
+        .merge(crate::apikeys::routes::router())
+        .merge(crate::platform::jobs::routes::router())
+        .merge(api)
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = openapi_json.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .nest(
+            "/sandbox",
+            sandbox::api_router(crate::accounts::sandbox_registry(&state)),
+        )
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(super::metrics::render))
+        .route("/assets/{file}", get(asset))
+        .fallback(|| async { AppError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn(super::error::localize_errors))
+        .layer(axum::middleware::from_fn(super::metrics::track))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Renders a template into a page, turning a template failure into a logged internal error.
+pub fn render<T: Template>(t: &T) -> Result<String, AppError> {
+    t.render().map_err(AppError::internal)
+}
+
+pub fn page<T: Template>(t: &T) -> Result<Response, AppError> {
+    Ok(Html(render(t)?).into_response())
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    pub database: &'static str,
+}
+
+/// Liveness plus a database round trip: a load balancer takes us out when either fails.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(3), state.db.ping()).await {
+        Ok(Ok(())) => axum::Json(Health {
+            status: "ok",
+            database: "ok",
+        })
+        .into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            unhealthy()
+        }
+        Err(_) => unhealthy(),
+    }
+}
+
+fn unhealthy() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(Health {
+            status: "unavailable",
+            database: "unreachable",
+        }),
+    )
+        .into_response()
+}
+
+struct Asset {
+    name: &'static str,
+    mime: &'static str,
+    body: &'static str,
+}
+
+const ASSETS: &[Asset] = &[
+    Asset {
+        name: "console.css",
+        mime: "text/css; charset=utf-8",
+        body: include_str!("../../assets/console.css"),
+    },
+    Asset {
+        name: "console.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/console.js"),
+    },
+];
+
+/// A short hash of all assets, appended to their URLs so browsers may cache them for long.
+pub fn asset_version() -> &'static str {
+    static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for a in ASSETS {
+            h.update(a.body.as_bytes());
+        }
+        hex::encode(&h.finalize()[..6])
+    })
+}
+
+async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    match ASSETS.iter().find(|a| a.name == file) {
+        Some(a) => (
+            [
+                (header::CONTENT_TYPE, a.mime),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            a.body,
+        )
+            .into_response(),
+        None => AppError::NotFound.into_response(),
+    }
+}
+
+/// A page of the error layer, outside the console shell (the caller may not be signed in).
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub lang: Lang,
+    pub status: u16,
+    pub message: String,
+    pub fields: Vec<String>,
+}
+
+impl ErrorPage {
+    pub fn t(&self, key: &str) -> &'static str {
+        self.lang.t(key)
+    }
+
+    pub fn asset_v(&self) -> &'static str {
+        asset_version()
+    }
+}
+
+/// One entry of the left navigation.
+pub struct NavItem {
+    pub key: &'static str,
+    pub href: &'static str,
+    pub label_key: &'static str,
+}
+
+pub struct NavGroup {
+    pub label_key: &'static str,
+    pub items: Vec<NavItem>,
+}
+
+pub struct Choice {
+    pub id: i64,
+    pub name: String,
+}
+
+/// Everything the console layout shows around a page: navigation by capability, the merchant
+/// and account switchers, the language switch and the user menu.
+pub struct Shell {
+    pub lang: Lang,
+    pub title: String,
+    pub active: &'static str,
+    pub csrf: String,
+    pub username: String,
+    pub is_platform_admin: bool,
+    pub role: Option<Role>,
+    pub merchants: Vec<Choice>,
+    pub merchant_id: Option<i64>,
+    pub accounts: Vec<Choice>,
+    pub account_id: Option<i64>,
+    pub nav: Vec<NavGroup>,
+    pub notice: Option<&'static str>,
+    pub path: String,
+}
+
+impl Shell {
+    pub fn t(&self, key: &str) -> &'static str {
+        self.lang.t(key)
+    }
+
+    pub fn asset_v(&self) -> &'static str {
+        asset_version()
+    }
+
+    /// The first letter of the user's name, for the avatar.
+    pub fn initial(&self) -> String {
+        self.username
+            .chars()
+            .next()
+            .map(String::from)
+            .unwrap_or_default()
+    }
+
+    pub fn merchant_selected(&self, c: &Choice) -> bool {
+        self.merchant_id == Some(c.id)
+    }
+
+    pub fn account_selected(&self, c: &Choice) -> bool {
+        self.account_id == Some(c.id)
+    }
+
+    pub fn is_zh(&self) -> bool {
+        self.lang == Lang::ZhCn
+    }
+
+    pub fn merchant_name(&self) -> &str {
+        self.merchants
+            .iter()
+            .find(|m| Some(m.id) == self.merchant_id)
+            .map(|m| m.name.as_str())
+            .unwrap_or("")
+    }
+
+    pub fn role_label(&self) -> &'static str {
+        match (self.is_platform_admin, self.role) {
+            (true, _) => self.t("role.platform_admin"),
+            (false, Some(r)) => self.t(r.label_key()),
+            (false, None) => "",
+        }
+    }
+
+    /// For a page of a merchant: the caller's merchant, switchers filled in.
+    pub async fn for_caller(
+        state: &AppState,
+        caller: &Caller,
+        active: &'static str,
+        title_key: &str,
+        uri: &axum::http::Uri,
+    ) -> Result<Shell, AppError> {
+        let user = caller.user().ok_or(AppError::Forbidden)?;
+        let mut shell = Shell::base(state, user, caller.lang, active, title_key, uri).await?;
+        shell.merchant_id = Some(caller.merchant_id);
+        shell.role = Some(caller.role);
+        if caller.role.allows(Permission::ViewAccounts) {
+            shell.accounts = crate::accounts::choices(&state.db, caller.merchant_id).await?;
+            shell.account_id = user
+                .account_id
+                .filter(|id| shell.accounts.iter().any(|a| a.id == *id))
+                .or_else(|| shell.accounts.first().map(|a| a.id));
+        }
+        shell.nav = navigation(Some(caller.role), user.is_platform_admin);
+        Ok(shell)
+    }
+
+    /// For a page outside any merchant (password, platform admin pages).
+    pub async fn for_user(
+        state: &AppState,
+        user: &CurrentUser,
+        active: &'static str,
+        title_key: &str,
+        uri: &axum::http::Uri,
+    ) -> Result<Shell, AppError> {
+        let mut shell =
+            Shell::base(state, &user.session, user.lang, active, title_key, uri).await?;
+        let role = if user.session.is_platform_admin {
+            Some(Role::Owner)
+        } else {
+            let chosen = user.session.merchant_id;
+            let memberships = auth_store::memberships_of(&state.db, user.session.user_id).await?;
+            let current = memberships
+                .iter()
+                .find(|m| Some(m.merchant_id) == chosen)
+                .or(memberships.first());
+            shell.merchant_id = current.map(|m| m.merchant_id);
+            current.and_then(|m| m.role())
+        };
+        if user.session.is_platform_admin {
+            shell.merchant_id = user
+                .session
+                .merchant_id
+                .filter(|id| shell.merchants.iter().any(|m| m.id == *id))
+                .or_else(|| shell.merchants.first().map(|m| m.id));
+        }
+        shell.role = role;
+        shell.nav = navigation(shell.merchant_id.and(role), user.session.is_platform_admin);
+        Ok(shell)
+    }
+
+    async fn base(
+        state: &AppState,
+        user: &super::auth::UserSession,
+        lang: Lang,
+        active: &'static str,
+        title_key: &str,
+        uri: &axum::http::Uri,
+    ) -> Result<Shell, AppError> {
+        let merchants = if user.is_platform_admin {
+            crate::merchants::choices(&state.db).await?
+        } else {
+            auth_store::memberships_of(&state.db, user.user_id)
+                .await?
+                .into_iter()
+                .map(|m| Choice {
+                    id: m.merchant_id,
+                    name: m.merchant_name,
+                })
+                .collect()
+        };
+        Ok(Shell {
+            lang,
+            title: lang.t(title_key).to_string(),
+            active,
+            csrf: user.csrf.clone(),
+            username: if user.display_name.is_empty() {
+                user.username.clone()
+            } else {
+                user.display_name.clone()
+            },
+            is_platform_admin: user.is_platform_admin,
+            role: None,
+            merchants,
+            merchant_id: None,
+            accounts: vec![],
+            account_id: None,
+            nav: vec![],
+            notice: notice_of(uri),
+            path: uri.path().to_string(),
+        })
+    }
+}
+
+/// `?notice=saved` after a redirect becomes a toast, if the catalogue knows it.
+fn notice_of(uri: &axum::http::Uri) -> Option<&'static str> {
+    let query = uri.query()?;
+    let value = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "notice")
+        .map(|(_, v)| v.into_owned())?;
+    super::messages::MESSAGES
+        .iter()
+        .find(|(k, _, _)| k.strip_prefix("notice.") == Some(value.as_str()))
+        .map(|(k, _, _)| *k)
+}
+
+/// The navigation a role sees: only capabilities that exist, only what the role may use.
+pub fn navigation(role: Option<Role>, is_platform_admin: bool) -> Vec<NavGroup> {
+    let mut groups = vec![];
+    if let Some(role) = role {
+        groups.push(NavGroup {
+            label_key: "nav.group.overview",
+            items: vec![NavItem {
+                key: "dashboard",
+                href: "/",
+                label_key: "nav.dashboard",
+            }],
+        });
+        let mut settings = vec![];
+        if role.allows(Permission::ViewAccounts) {
+            settings.push(NavItem {
+                key: "accounts",
+                href: "/accounts",
+                label_key: "nav.accounts",
+            });
+        }
+        if role.allows(Permission::ManageStaff) {
+            settings.push(NavItem {
+                key: "staff",
+                href: "/staff",
+                label_key: "nav.staff",
+            });
+        }
+        if role.allows(Permission::ManageApiKeys) {
+            settings.push(NavItem {
+                key: "api_keys",
+                href: "/api-keys",
+                label_key: "nav.api_keys",
+            });
+        }
+        if role.allows(Permission::ViewJobs) {
+            settings.push(NavItem {
+                key: "jobs",
+                href: "/jobs",
+                label_key: "nav.jobs",
+            });
+        }
+        if !settings.is_empty() {
+            groups.push(NavGroup {
+                label_key: "nav.group.settings",
+                items: settings,
+            });
+        }
+    }
+    if is_platform_admin {
+        groups.push(NavGroup {
+            label_key: "nav.group.platform",
+            items: vec![NavItem {
+                key: "merchants",
+                href: "/platform/merchants",
+                label_key: "nav.merchants",
+            }],
+        });
+    }
+    groups
+}
