@@ -96,7 +96,9 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        Self { max_connections: 10 }
+        Self {
+            max_connections: 10,
+        }
     }
 }
 
@@ -126,10 +128,9 @@ impl Db {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory");
-        if let Some(parent) = opts.get_filename().parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)?;
-            }
+        let folder = opts.get_filename().parent();
+        if let Some(parent) = folder.filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
@@ -164,7 +165,10 @@ impl Db {
 
     /// Liveness of the database for `/healthz`.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        on_pool!(self, |p| sqlx::query("SELECT 1").execute(p).await)?;
+        on_pool!(self, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
