@@ -1,0 +1,3 @@
+//! Durable background jobs, kept in the same database as everything else (DESIGN.md).
+
+pub mod model;
