@@ -19,19 +19,101 @@ pub async fn fresh_db() -> Db {
 }
 
 /// Creates an empty database (a new PostgreSQL database, or a new SQLite file in a temporary
-/// folder that lives as long as the test process) and returns its URL, not yet migrated.
-/// Use it with [`connect`] to open several pools on one database, as separate instances would.
+/// folder under cargo's `target/tmp` that lives as long as the test process) and returns its
+/// URL, not yet migrated. Use it with [`connect`] to open several pools on one database, as
+/// separate instances would.
+///
+/// Test databases are not deleted when the process ends; the first call of each process sweeps
+/// away those left by runs more than an hour old.
 pub async fn fresh_db_url() -> String {
-    let name = format!("zg_test_{}", hex::encode(rand::random::<[u8; 8]>()));
+    let name = format!(
+        "{PREFIX}{}_{}",
+        unix_secs(),
+        hex::encode(rand::random::<[u8; 6]>())
+    );
     match std::env::var("ZG_TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.trim().is_empty() => {
             create_pg_database(&admin_url, &name).await
         }
         _ => {
-            let dir = tempfile::tempdir().expect("temporary folder for the test database");
+            let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+            if first_call() {
+                sweep_sqlite(root);
+            }
+            let dir = tempfile::Builder::new()
+                .prefix(PREFIX)
+                .tempdir_in(root)
+                .expect("temporary folder for the test database");
             let path = dir.path().join(format!("{name}.db"));
             keep_alive(dir);
             format!("sqlite://{}", path.display())
+        }
+    }
+}
+
+/// Names of test databases and folders: `zg_test_<unix seconds>_<random>`.
+const PREFIX: &str = "zg_test_";
+const STALE_SECS: u64 = 3_600;
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn first_call() -> bool {
+    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    !SWEPT.swap(true, std::sync::atomic::Ordering::SeqCst)
+}
+
+fn is_stale(modified: std::time::SystemTime) -> bool {
+    modified
+        .elapsed()
+        .is_ok_and(|age| age.as_secs() > STALE_SECS)
+}
+
+/// Removes test folders under `root` untouched for an hour (left by earlier runs).
+fn sweep_sqlite(root: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(is_stale);
+        if old && entry.file_name().to_string_lossy().starts_with(PREFIX) {
+            std::fs::remove_dir_all(entry.path()).ok();
+        }
+    }
+}
+
+/// Drops test databases created more than an hour ago (the time is in their name). One still
+/// in use refuses to be dropped, which is fine.
+async fn sweep_pg(admin: &mut sqlx::PgConnection) {
+    let Ok(names) = sqlx::query_scalar::<_, String>(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'zg\\_test\\_%'",
+    )
+    .fetch_all(&mut *admin)
+    .await
+    else {
+        return;
+    };
+    let now = unix_secs();
+    for name in names {
+        let created = name
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|secs| secs.parse::<u64>().ok());
+        let safe = name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if safe && created.is_some_and(|c| now.saturating_sub(c) > STALE_SECS) {
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+                .execute(&mut *admin)
+                .await
+                .ok();
         }
     }
 }
@@ -54,6 +136,9 @@ async fn create_pg_database(admin_url: &str, name: &str) -> String {
     let mut admin = sqlx::PgConnection::connect(admin_url)
         .await
         .expect("connect to ZG_TEST_DATABASE_URL");
+    if first_call() {
+        sweep_pg(&mut admin).await;
+    }
     // `name` is ours: lowercase letters, digits and underscores only.
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
