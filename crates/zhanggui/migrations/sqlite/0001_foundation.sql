@@ -95,7 +95,7 @@ CREATE TABLE sandbox_apps (
 
 -- The durable job queue (DESIGN.md): enqueued in the business transaction, claimed with a lease.
 CREATE TABLE jobs (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT, -- never reuse an id (fencing, cursors)
     merchant_id  INTEGER,
     kind         TEXT    NOT NULL,
     payload      TEXT    NOT NULL,

@@ -80,9 +80,8 @@ pub async fn update(
     a: &AccountUpdate<'_>,
     now: Millis,
 ) -> Result<bool, sqlx::Error> {
-    let done =
-        on_tx!(tx, |c| {
-            sqlx::query(
+    let done = on_tx!(tx, |c| {
+        sqlx::query(
         "UPDATE accounts SET name = $1, kind = $2, verified = $3, app_id = $4, app_secret = $5, \
          token = $6, encoding_aes_key = $7, security_mode = $8, updated_at = $9 \
          WHERE id = $10 AND merchant_id = $11"
@@ -101,7 +100,7 @@ pub async fn update(
     .execute(c)
     .await
     .map(|r| r.rows_affected())
-        })?;
+    })?;
     Ok(done == 1)
 }
 

@@ -131,10 +131,9 @@ impl Db {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory");
-        if let Some(parent) = opts.get_filename().parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)?;
-            }
+        let folder = opts.get_filename().parent();
+        if let Some(parent) = folder.filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
@@ -172,7 +171,7 @@ impl Db {
         on_pool!(self, |p| sqlx::query("SELECT 1")
             .execute(p)
             .await
-            .map(|r| r.rows_affected()))?;
+            .map(|_| ()))?;
         Ok(())
     }
 

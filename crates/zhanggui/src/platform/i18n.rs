@@ -186,13 +186,24 @@ mod tests {
                 rest = &rest[pos + marker.len()..];
                 if let Some(end) = rest.find('"') {
                     let key = &rest[..end];
-                    if key.contains('.') && !key.contains(' ') && !key.contains('{') {
+                    if looks_like_key(key) {
                         keys.push(key.to_string());
                     }
                 }
             }
         }
         keys
+    }
+
+    /// `group.name` in lowercase letters, digits and underscores.
+    fn looks_like_key(s: &str) -> bool {
+        let parts: Vec<&str> = s.split('.').collect();
+        parts.len() >= 2
+            && parts.iter().all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            })
     }
 
     fn visit(dir: &std::path::Path, f: &mut dyn FnMut(&str)) {

@@ -119,9 +119,8 @@ pub async fn clear_failed_logins(db: &Db, user_id: i64) -> Result<(), sqlx::Erro
 }
 
 pub async fn set_password_hash(db: &Db, user_id: i64, hash: &str) -> Result<bool, sqlx::Error> {
-    let done =
-        on_pool!(db, |p| {
-            sqlx::query(
+    let done = on_pool!(db, |p| {
+        sqlx::query(
         "UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL WHERE id = $2"
     )
     .bind(hash)
@@ -129,7 +128,7 @@ pub async fn set_password_hash(db: &Db, user_id: i64, hash: &str) -> Result<bool
     .execute(p)
     .await
     .map(|r| r.rows_affected())
-        })?;
+    })?;
     Ok(done == 1)
 }
 

@@ -262,6 +262,7 @@ impl Workers {
 }
 
 /// The running workers of this instance. Dropping it asks them to stop without waiting.
+#[must_use = "dropping the handle stops the workers"]
 pub struct WorkerHandle {
     instance_id: String,
     waker: JobWaker,

@@ -156,24 +156,29 @@ pub async fn claim(
         return Ok(Vec::new());
     }
 
-    let bury = "UPDATE jobs SET status = 'dead', \
-                last_error = 'lease expired on the final attempt (worker ' \
-                    || COALESCE(locked_by, '?') || ' stopped or stalled)', \
-                locked_by = NULL, lease_until = NULL, finished_at = $1, updated_at = $1 \
-                WHERE status = 'running' AND lease_until < $1 AND attempts >= max_attempts";
+    let skip_locked = db.dialect().for_update_skip_locked();
+    // Rows another claimer holds are skipped here too: two claimers locking the same rows in
+    // different orders could otherwise deadlock on Postgres.
+    let bury = format!(
+        "UPDATE jobs SET status = 'dead', \
+         last_error = 'lease expired on the final attempt (worker ' \
+             || COALESCE(locked_by, '?') || ' stopped or stalled)', \
+         locked_by = NULL, lease_until = NULL, finished_at = $1, updated_at = $1 \
+         WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND lease_until < $1 \
+                      AND attempts >= max_attempts {skip_locked})"
+    );
     let take = format!(
         "UPDATE jobs SET status = 'running', locked_by = $2, lease_until = $3, \
          attempts = attempts + 1, updated_at = $1 \
          WHERE id IN (SELECT id FROM jobs WHERE {CLAIMABLE} \
-                      ORDER BY run_at, id LIMIT $4 {}) \
-         RETURNING id, merchant_id, kind, payload, attempts, max_attempts, lease_until",
-        db.dialect().for_update_skip_locked()
+                      ORDER BY run_at, id LIMIT $4 {skip_locked}) \
+         RETURNING id, merchant_id, kind, payload, attempts, max_attempts, lease_until"
     );
     let lease_until = now.saturating_add(lease_ms.max(1));
 
     let mut tx = db.begin().await?;
     on_tx!(&mut tx, |c| {
-        sqlx::query(bury)
+        sqlx::query(&bury)
             .bind(now)
             .execute(c)
             .await
