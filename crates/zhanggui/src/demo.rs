@@ -28,10 +28,11 @@ pub async fn working_demo_logins(
             "platform admin / 平台管理员",
         ),
     ] {
-        if let Some(u) = auth_store::user_by_username(db, user).await? {
-            if !u.disabled && verify_password(password, &u.password_hash) {
-                out.push((user, password, what));
-            }
+        if let Some(u) = auth_store::user_by_username(db, user).await?
+            && !u.disabled
+            && verify_password(password, &u.password_hash)
+        {
+            out.push((user, password, what));
         }
     }
     Ok(out)

@@ -177,20 +177,17 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = Config::load(cli.config.as_deref())?;
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    let listen = match &command {
+        Command::Serve(args) => args.listen.clone(),
+        _ => None,
+    };
+    let config = Config::load_with_listen(cli.config.as_deref(), listen)?;
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(run(
-        cli.command.unwrap_or(Command::Serve(ServeArgs::default())),
-        config,
-    ))
+    runtime.block_on(run(command, config))
 }
 
-async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
-    if let Command::Serve(args) = &command {
-        if let Some(listen) = &args.listen {
-            config.listen = listen.parse().context("--listen expects host:port")?;
-        }
-    }
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let db = server::open_database(&config).await?;
     let clock = Clock::default();
     let now = clock.now_ms();

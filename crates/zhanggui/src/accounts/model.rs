@@ -125,13 +125,18 @@ impl WeChatFeature {
     pub fn refusal(self, kind: AccountKind, verified: bool) -> Option<&'static str> {
         use AccountKind::*;
         use WeChatFeature::*;
-        let allowed = match (self, kind, verified) {
-            (PassiveReply, _, _) => true,
-            (Menu, Service, _) | (Menu, Subscription, true) => true,
-            (CustomerService | Followers | Broadcast | Materials, _, true) => true,
-            (TemplateMessages | WebAuthorization | ParametricQr, Service, true) => true,
-            _ => false,
-        };
+        let allowed = matches!(
+            (self, kind, verified),
+            (PassiveReply, _, _)
+                | (Menu, Service, _)
+                | (Menu, Subscription, true)
+                | (CustomerService | Followers | Broadcast | Materials, _, true)
+                | (
+                    TemplateMessages | WebAuthorization | ParametricQr,
+                    Service,
+                    true
+                )
+        );
         if allowed {
             None
         } else if matches!(self, TemplateMessages | WebAuthorization | ParametricQr) {
@@ -209,16 +214,12 @@ pub fn validate(input: &AccountInput, creating: bool) -> Result<ValidAccount, Fi
         Some(secret.to_string())
     };
     let token = optional(input.token.trim());
-    if let Some(t) = &token {
-        if !is_token(t) {
-            errors.add("token", Msg::new("account.bad_token"));
-        }
+    if token.as_deref().is_some_and(|t| !is_token(t)) {
+        errors.add("token", Msg::new("account.bad_token"));
     }
     let encoding_aes_key = optional(input.encoding_aes_key.trim());
-    if let Some(k) = &encoding_aes_key {
-        if !is_aes_key(k) {
-            errors.add("encoding_aes_key", Msg::new("account.bad_aes_key"));
-        }
+    if encoding_aes_key.as_deref().is_some_and(|k| !is_aes_key(k)) {
+        errors.add("encoding_aes_key", Msg::new("account.bad_aes_key"));
     }
     let security_mode = SecurityMode::parse(input.security_mode.trim());
     if security_mode.is_none() {

@@ -71,12 +71,24 @@ struct FileConfig {
 impl Config {
     /// Loads `path` if given (or `zhanggui.toml` if it exists), then applies the environment.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with_listen(path, None)
+    }
+
+    /// As [`Config::load`], with a `--listen` flag that outranks `ZG_LISTEN` (so the URLs
+    /// derived from the listen address follow it).
+    pub fn load_with_listen(
+        path: Option<&Path>,
+        listen: Option<String>,
+    ) -> Result<Config, ConfigError> {
         let file = match path {
             Some(p) => read_file(p)?,
             None if Path::new("zhanggui.toml").exists() => read_file(Path::new("zhanggui.toml"))?,
             None => FileConfig::default(),
         };
-        Self::from_parts(file, |k| std::env::var(k).ok())
+        Self::from_parts(file, |k| match (k, &listen) {
+            ("ZG_LISTEN", Some(l)) => Some(l.clone()),
+            _ => std::env::var(k).ok(),
+        })
     }
 
     fn from_parts(

@@ -294,10 +294,10 @@ async fn merchant_of_session(state: &AppState, u: &UserSession) -> Result<(i64, 
         };
         return chosen.map(|id| (id, Role::Owner)).ok_or(AppError::NotFound);
     }
-    if let Some(id) = u.merchant_id {
-        if let Some(role) = store::role_in(&state.db, u.user_id, id).await? {
-            return Ok((id, role));
-        }
+    if let Some(id) = u.merchant_id
+        && let Some(role) = store::role_in(&state.db, u.user_id, id).await?
+    {
+        return Ok((id, role));
     }
     let first = store::memberships_of(&state.db, u.user_id).await?;
     first

@@ -8,8 +8,8 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::model::{self, Permission};
-use super::{CSRF_FIELD, Caller, CurrentUser, PRE_SESSION_CSRF_COOKIE, SESSION_COOKIE, store};
+use super::model;
+use super::{CurrentUser, PRE_SESSION_CSRF_COOKIE, SESSION_COOKIE, store};
 use crate::platform::error::{AppError, FieldErrors};
 use crate::platform::i18n::{LANG_COOKIE, Lang, Msg};
 use crate::platform::state::AppState;
@@ -359,11 +359,6 @@ async fn switch_context(
     Ok(Redirect::to(&back).into_response())
 }
 
-/// Used by pages that need a permission check before rendering anything else.
-pub fn require(caller: &Caller, p: Permission) -> Result<(), AppError> {
-    caller.require(p)
-}
-
 #[cfg(test)]
 mod tests {
     use super::safe_next;
@@ -377,6 +372,3 @@ mod tests {
         assert_eq!(safe_next(None), "/");
     }
 }
-
-// Keeps the form field name in one place for templates.
-pub const _CSRF_FIELD: &str = CSRF_FIELD;
