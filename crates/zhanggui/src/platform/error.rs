@@ -224,6 +224,10 @@ async fn localize_framework_rejection(res: Response, lang: Lang, wants_json: boo
         StatusCode::NOT_FOUND => AppError::NotFound,
         StatusCode::METHOD_NOT_ALLOWED => AppError::BadRequest(Msg::new("error.method")),
         StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
+        // A form or query the extractors could not read.
+        StatusCode::BAD_REQUEST
+        | StatusCode::UNPROCESSABLE_ENTITY
+        | StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::BadRequest(Msg::new("error.bad_form")),
         _ => return res,
     };
     if !is_plain {

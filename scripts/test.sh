@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Everything a developer needs before pushing: formatting, lints, and the whole test suite on
+# SQLite and — when ZG_TEST_DATABASE_URL names a PostgreSQL server, or one answers on
+# 127.0.0.1:5432 — on PostgreSQL too. Browser tests need chromium and chromedriver
+# (Debian: apt-get install chromium chromium-driver fonts-noto-cjk); without them they are
+# skipped locally and fail under CI=true.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "tests on SQLite"
+ZG_TEST_DATABASE_URL= cargo test --workspace
+
+pg_url="${ZG_TEST_DATABASE_URL:-}"
+if [ -z "$pg_url" ] && command -v pg_isready >/dev/null 2>&1 \
+   && pg_isready -q -h 127.0.0.1 -p 5432 -U postgres 2>/dev/null; then
+  pg_url="postgres://postgres@127.0.0.1:5432/test"
+fi
+if [ -n "$pg_url" ]; then
+  step "tests on PostgreSQL ($pg_url)"
+  ZG_TEST_DATABASE_URL="$pg_url" cargo test --workspace
+else
+  step "PostgreSQL not found: set ZG_TEST_DATABASE_URL to run the suite on it as well"
+  if [ "${CI:-}" = "true" ]; then
+    echo "CI must test PostgreSQL" >&2
+    exit 1
+  fi
+fi
+echo
+echo "all checks passed"
