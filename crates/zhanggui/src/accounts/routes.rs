@@ -128,13 +128,30 @@ impl FormPage {
         self.errors.get(field).map(|m| self.shell.lang.render(m))
     }
 
-    /// (field, message) for the summary at the top of the form.
+    /// (field, "label: message") for the summary at the top of the form.
     fn error_summary(&self) -> Vec<(String, String)> {
         self.errors
             .0
             .iter()
-            .map(|e| (e.field.clone(), self.shell.lang.render(&e.msg)))
+            .map(|e| {
+                let label = self.shell.t(field_label(&e.field));
+                let message = self.shell.lang.render(&e.msg);
+                let colon = if self.shell.is_zh() { "：" } else { ": " };
+                (e.field.clone(), format!("{label}{colon}{message}"))
+            })
             .collect()
+    }
+}
+
+fn field_label(field: &str) -> &'static str {
+    match field {
+        "name" => "account.name",
+        "kind" => "account.kind",
+        "app_id" => "account.app_id",
+        "app_secret" => "account.app_secret",
+        "token" => "account.token",
+        "encoding_aes_key" => "account.aes_key",
+        _ => "account.security_mode",
     }
 }
 

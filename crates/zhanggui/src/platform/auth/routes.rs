@@ -119,6 +119,16 @@ async fn login(
         }
     };
     let token = start_session(&state, user.id).await?;
+    // A language chosen on the sign-in page wins over the one saved on the user, and is saved.
+    let lang_code = match super::cookie(&headers, LANG_COOKIE).and_then(|c| Lang::parse(&c)) {
+        Some(chosen) => {
+            if chosen.code() != user.lang {
+                store::set_user_lang(&state.db, user.id, chosen.code()).await?;
+            }
+            chosen.code().to_string()
+        }
+        None => user.lang.clone(),
+    };
     let mut res = Redirect::to(&safe_next(f.next.as_deref())).into_response();
     let secure = state.config.https();
     set_cookie(
@@ -137,7 +147,7 @@ async fn login(
     );
     set_cookie(
         &mut res,
-        &super::cookie_header(LANG_COOKIE, &user.lang, 365 * 86400, secure, false),
+        &super::cookie_header(LANG_COOKIE, &lang_code, 365 * 86400, secure, false),
     );
     Ok(res)
 }
