@@ -59,9 +59,14 @@ fn safe_next(next: Option<&str>) -> String {
 
 async fn login_page(
     State(state): State<AppState>,
+    user: Option<CurrentUser>,
     headers: HeaderMap,
     Query(q): Query<NextQuery>,
 ) -> Result<Response, AppError> {
+    // Already signed in: the sign-in form would only fail its CSRF check.
+    if user.is_some() {
+        return Ok(Redirect::to(&safe_next(q.next.as_deref())).into_response());
+    }
     let lang = Lang::from_headers(&headers);
     let csrf =
         super::cookie(&headers, PRE_SESSION_CSRF_COOKIE).unwrap_or_else(|| model::random_token(16));
