@@ -1,6 +1,7 @@
 //! Shared test support: a fresh, migrated database per test, on SQLite by default or on
 //! PostgreSQL when `ZG_TEST_DATABASE_URL` is set (e.g.
-//! `postgres://postgres@127.0.0.1:5432/test`; CI sets it).
+//! `postgres://postgres@127.0.0.1:5432/test`; CI sets it); and [`TestApp`], the real server
+//! on a random port with signed-in clients and API keys.
 #![allow(dead_code)]
 
 use std::sync::{Mutex, OnceLock};
@@ -162,4 +163,477 @@ fn keep_alive(dir: tempfile::TempDir) {
 /// True when the tests run on PostgreSQL.
 pub fn on_postgres() -> bool {
     std::env::var("ZG_TEST_DATABASE_URL").is_ok_and(|u| !u.trim().is_empty())
+}
+
+// ---------------------------------------------------------------------------------------------
+// TestApp: the real server on a random port, with its fresh database and the in-process sandbox
+// as the WeChat side.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use zhanggui::accounts::AccountRow;
+use zhanggui::accounts::model::AccountInput;
+use zhanggui::apikeys::NewApiKeyInput;
+use zhanggui::merchants::model::MerchantInput;
+use zhanggui::on_pool;
+use zhanggui::platform::auth::model::{Role, hash_password};
+use zhanggui::platform::auth::store as auth_store;
+use zhanggui::platform::clock::Clock;
+use zhanggui::platform::config::{Config, Mode};
+use zhanggui::platform::jobs::{self, JobStatus, NewJob};
+use zhanggui::platform::server::{self, Running};
+use zhanggui::platform::state::AppState;
+
+/// The password of every user the helpers create.
+pub const PASSWORD: &str = "correct-horse-9";
+
+/// How long any one HTTP request of a test may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:<port>`, also the configured public URL.
+    pub base: String,
+    pub db: Db,
+    pub db_url: String,
+    /// The server's clock: `app.clock.advance(ms)` moves the server's time.
+    pub clock: Clock,
+    running: Running,
+}
+
+impl TestApp {
+    /// The real router on 127.0.0.1 with a fresh database, in sandbox mode.
+    pub async fn spawn() -> TestApp {
+        let url = fresh_db_url().await;
+        TestApp::spawn_on(&url).await
+    }
+
+    /// An instance on an existing database (several instances may share one).
+    pub async fn spawn_on(db_url: &str) -> TestApp {
+        let db = connect(db_url).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a random port");
+        let addr = listener.local_addr().expect("local address");
+        let base = format!("http://{addr}");
+        let config = Config {
+            database_url: db_url.to_string(),
+            listen: addr,
+            public_url: base.clone(),
+            mode: Mode::Sandbox,
+            workers: 1,
+            max_db_connections: TEST_MAX_CONNECTIONS,
+            // Nothing listens there: a live account's calls fail fast instead of leaving.
+            wechat_api_base: "http://127.0.0.1:9".to_string(),
+            sandbox_api_base: format!("{base}/sandbox"),
+        };
+        let clock = Clock::default();
+        let state = AppState::new(db.clone(), config, clock.clone());
+        let running = server::start(state, listener, server::job_registry())
+            .await
+            .expect("start the server");
+        TestApp {
+            addr,
+            base,
+            db,
+            db_url: db_url.to_string(),
+            clock,
+            running,
+        }
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.running.state
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops the server and its workers and closes the pool.
+    pub async fn stop(self) {
+        let db = self.db.clone();
+        tokio::time::timeout(Duration::from_secs(30), self.running.stop())
+            .await
+            .expect("the server stops within 30 s");
+        db.close().await;
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    // ---- data ----
+
+    pub async fn merchant(&self, name: &str) -> i64 {
+        zhanggui::merchants::create(
+            &self.db,
+            &MerchantInput {
+                name: name.to_string(),
+                timezone: None,
+            },
+            self.now(),
+        )
+        .await
+        .expect("create merchant")
+        .id
+    }
+
+    /// A member of staff of `merchant_id` with `role`, password [`PASSWORD`].
+    pub async fn user(&self, merchant_id: i64, username: &str, role: Role) -> i64 {
+        self.insert_user(username, false, Some((merchant_id, role)))
+            .await
+    }
+
+    /// A platform admin (member of no merchant), password [`PASSWORD`].
+    pub async fn platform_admin(&self, username: &str) -> i64 {
+        self.insert_user(username, true, None).await
+    }
+
+    /// Through the auth store, with one password hash computed once per process: argon2 is
+    /// slow in debug builds and the hashing itself is tested elsewhere.
+    async fn insert_user(
+        &self,
+        username: &str,
+        is_platform_admin: bool,
+        membership: Option<(i64, Role)>,
+    ) -> i64 {
+        let now = self.now();
+        let mut tx = self.db.begin().await.expect("begin");
+        let id = auth_store::insert_user(
+            &mut tx,
+            &auth_store::NewUser {
+                username,
+                display_name: &format!("{username} display"),
+                password_hash: password_hash(),
+                is_platform_admin,
+            },
+            now,
+        )
+        .await
+        .expect("insert user");
+        if let Some((merchant_id, role)) = membership {
+            auth_store::upsert_membership(&mut tx, merchant_id, id, role, now)
+                .await
+                .expect("add membership");
+        }
+        tx.commit().await.expect("commit user");
+        id
+    }
+
+    /// An API key of `merchant_id` with `role`: (its id, the key).
+    pub async fn api_key(&self, merchant_id: i64, name: &str, role: Role) -> (i64, String) {
+        let (id, key, _) = zhanggui::apikeys::create(
+            self.state(),
+            merchant_id,
+            &NewApiKeyInput {
+                name: name.to_string(),
+                role,
+            },
+            Role::Owner,
+            None,
+        )
+        .await
+        .expect("create API key");
+        (id, key)
+    }
+
+    /// A verified service account on the sandbox, with generated credentials.
+    pub async fn account(&self, merchant_id: i64, name: &str) -> AccountRow {
+        let input = AccountInput {
+            name: name.to_string(),
+            kind: "service".to_string(),
+            verified: true,
+            security_mode: "safe".to_string(),
+            sandbox: Some(true),
+            ..AccountInput::default()
+        };
+        zhanggui::accounts::create(
+            &self.db,
+            merchant_id,
+            &input,
+            Mode::Sandbox,
+            &self.base,
+            self.now(),
+        )
+        .await
+        .expect("create account")
+    }
+
+    /// A job of `merchant_id` that the workers killed: its kind has no handler and it had one
+    /// attempt.
+    pub async fn dead_job(&self, merchant_id: i64, kind: &str) -> i64 {
+        let id = jobs::enqueue_alone(
+            &self.db,
+            self.now(),
+            NewJob::new(kind, serde_json::json!({"merchant": merchant_id}))
+                .merchant(merchant_id)
+                .max_attempts(1),
+        )
+        .await
+        .expect("enqueue");
+        self.state().jobs.wake();
+        let db = self.db.clone();
+        wait_until(&format!("job {id} is dead"), 20, || {
+            let db = db.clone();
+            async move { job_status(&db, id).await == JobStatus::Dead }
+        })
+        .await;
+        id
+    }
+
+    // ---- clients ----
+
+    /// A client without cookies that does not follow redirects.
+    pub fn client(&self) -> reqwest::Client {
+        plain_client()
+    }
+
+    pub fn key(&self, key: &str) -> KeyClient {
+        KeyClient {
+            client: plain_client(),
+            key: key.to_string(),
+            base: self.base.clone(),
+        }
+    }
+
+    /// A client with an empty cookie jar (what a browser would be).
+    pub fn browser(&self) -> (reqwest::Client, Arc<Jar>) {
+        let jar = Arc::new(Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .expect("build a client");
+        (client, jar)
+    }
+
+    /// Signs in through the login form with [`PASSWORD`].
+    pub async fn sign_in(&self, username: &str) -> Session {
+        self.sign_in_with(username, PASSWORD).await
+    }
+
+    /// GET /login (the pre-session CSRF cookie), POST the form, then reads the session's CSRF
+    /// token from a page. Panics unless the sign-in succeeds.
+    pub async fn sign_in_with(&self, username: &str, password: &str) -> Session {
+        let (client, jar) = self.browser();
+        let (status, body) = self.login_attempt(&client, username, password, &[]).await;
+        assert_eq!(
+            status,
+            StatusCode::SEE_OTHER,
+            "sign-in of {username} should succeed: {body}"
+        );
+        let mut s = Session {
+            client,
+            jar,
+            csrf: String::new(),
+            base: self.base.clone(),
+        };
+        s.refresh_csrf().await;
+        s
+    }
+
+    /// One trip through the login form with `client` (its jar keeps the cookies): GET /login,
+    /// then POST it with the pre-session token. Returns the POST's status and body.
+    pub async fn login_attempt(
+        &self,
+        client: &reqwest::Client,
+        username: &str,
+        password: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, String) {
+        let mut get = client.get(self.url("/login"));
+        for (k, v) in headers {
+            get = get.header(*k, *v);
+        }
+        let (status, page) = read(get).await;
+        assert_eq!(status, StatusCode::OK, "the login page: {page}");
+        let token = csrf_of(&page).expect("the login form carries _csrf");
+        let mut post = client.post(self.url("/login")).form(&[
+            ("_csrf", token.as_str()),
+            ("username", username),
+            ("password", password),
+            ("next", "/"),
+        ]);
+        for (k, v) in headers {
+            post = post.header(*k, *v);
+        }
+        read(post).await
+    }
+
+    // ---- database ----
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        scalar(&self.db, sql).await
+    }
+
+    pub async fn exec(&self, sql: &str) {
+        exec(&self.db, sql).await
+    }
+}
+
+fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("build a client")
+}
+
+/// argon2 of [`PASSWORD`], computed once per test process.
+pub fn password_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| hash_password(PASSWORD).expect("hash the test password"))
+}
+
+/// Someone who calls the server: a signed-in session or an API key.
+pub trait Who {
+    /// A request with this caller's credentials (and, for a session, its CSRF header).
+    fn request(&self, method: Method, path: &str) -> RequestBuilder;
+}
+
+/// A signed-in browser: its cookie jar holds the session.
+pub struct Session {
+    pub client: reqwest::Client,
+    pub jar: Arc<Jar>,
+    /// The session's CSRF token, as pages carry it in `_csrf`.
+    pub csrf: String,
+    pub base: String,
+}
+
+impl Session {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request with the session cookie but no CSRF token.
+    pub fn raw(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, String) {
+        read(self.raw(Method::GET, path)).await
+    }
+
+    /// POSTs a form with the session's `_csrf` field added.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+        let mut form: Vec<(&str, &str)> = vec![("_csrf", self.csrf.as_str())];
+        form.extend_from_slice(fields);
+        read(self.raw(Method::POST, path).form(&form)).await
+    }
+
+    /// Reads the session's CSRF token from a page.
+    pub async fn refresh_csrf(&mut self) {
+        let (status, page) = self.get("/password").await;
+        assert_eq!(status, StatusCode::OK, "a signed-in page: {page}");
+        self.csrf = csrf_of(&page).expect("the page carries _csrf");
+    }
+
+    /// The value of the session cookie, if the jar holds one.
+    pub fn token(&self) -> Option<String> {
+        let url = reqwest::Url::parse(&self.base).expect("base URL");
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .ok()?
+            .split(';')
+            .find_map(|c| c.trim().strip_prefix("zg_session=").map(str::to_string))
+    }
+
+    /// The same browser (same cookies) talking to another instance.
+    pub fn at(&self, other: &TestApp) -> Session {
+        Session {
+            client: self.client.clone(),
+            jar: self.jar.clone(),
+            csrf: self.csrf.clone(),
+            base: other.base.clone(),
+        }
+    }
+}
+
+impl Who for Session {
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.raw(method, path)
+            .header("x-csrf-token", self.csrf.as_str())
+    }
+}
+
+/// An integrator with an API key.
+pub struct KeyClient {
+    pub client: reqwest::Client,
+    pub key: String,
+    pub base: String,
+}
+
+impl Who for KeyClient {
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+    }
+}
+
+/// Sends a request and reads the whole answer.
+pub async fn read(req: RequestBuilder) -> (StatusCode, String) {
+    let res = req.send().await.expect("the server answers");
+    let status = res.status();
+    let body = res.text().await.expect("read the body");
+    (status, body)
+}
+
+/// Sends a request and parses the answer as JSON (`Null` when it is not JSON).
+pub async fn read_json(req: RequestBuilder) -> (StatusCode, serde_json::Value) {
+    let (status, body) = read(req).await;
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// The value of the first `_csrf` hidden input of a page.
+pub fn csrf_of(html: &str) -> Option<String> {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_string())
+}
+
+pub async fn exec(db: &Db, sql: &str) {
+    on_pool!(db, |p| sqlx::query(sql).execute(p).await.map(|_| ())).expect(sql);
+}
+
+pub async fn scalar(db: &Db, sql: &str) -> i64 {
+    on_pool!(db, |p| sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await).expect(sql)
+}
+
+pub async fn job_status(db: &Db, id: i64) -> JobStatus {
+    jobs::store::get(db, None, id)
+        .await
+        .expect("read job")
+        .expect("job exists")
+        .status
+}
+
+/// Polls `check` until it holds, failing the test after `secs` seconds.
+pub async fn wait_until<F, Fut>(what: &str, secs: u64, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let waited = tokio::time::timeout(Duration::from_secs(secs), async {
+        while !check().await {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "timed out after {secs} s waiting until {what}"
+    );
 }
