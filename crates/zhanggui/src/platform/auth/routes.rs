@@ -337,9 +337,15 @@ struct SwitchForm {
 async fn switch_context(
     State(state): State<AppState>,
     user: CurrentUser,
+    caller: Result<super::Caller, AppError>,
     Form(f): Form<SwitchForm>,
 ) -> Result<Response, AppError> {
     let s = &user.session;
+    // The merchant the session works in now, chosen or not (a session starts without a choice
+    // and works in the user's first merchant): the account switcher picks within it.
+    let current = s
+        .merchant_id
+        .or_else(|| caller.as_ref().ok().map(|c| c.merchant_id));
     let merchant_id = match f.merchant_id {
         Some(id) => {
             let allowed = if s.is_platform_admin {
@@ -352,7 +358,7 @@ async fn switch_context(
             }
             Some(id)
         }
-        None => s.merchant_id,
+        None => current,
     };
     let account_id = match (f.account_id, merchant_id) {
         (Some(a), Some(m)) => {

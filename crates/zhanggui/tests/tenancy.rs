@@ -1,0 +1,1061 @@
+//! Tenancy and roles through the real HTTP surface: a user or API key of merchant A gets 404
+//! or 403 (never data) on every endpoint that names merchant B's objects, lists show only A's
+//! rows, every role gets exactly what `Role::allows` grants, and only the platform admin
+//! reaches the platform pages.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use zhanggui::platform::auth::model::{Permission, Role};
+use zhanggui::platform::auth::store as auth_store;
+use zhanggui::platform::db::Db;
+use zhanggui::platform::jobs::{JobFilter, store as job_store};
+
+/// A request body.
+#[derive(Clone, Debug)]
+enum Body {
+    None,
+    Form(Vec<(String, String)>),
+    Json(Value),
+}
+
+/// One endpoint call: the route template (as the router and the OpenAPI document spell it),
+/// the concrete path, and the permission the route should ask for.
+#[derive(Clone, Debug)]
+struct Call {
+    method: Method,
+    template: &'static str,
+    path: String,
+    body: Body,
+}
+
+fn call(method: Method, template: &'static str, path: String, body: Body) -> Call {
+    Call {
+        method,
+        template,
+        path,
+        body,
+    }
+}
+
+fn form(fields: &[(&str, &str)]) -> Body {
+    Body::Form(
+        fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+async fn send(who: &dyn Who, c: &Call) -> (StatusCode, String) {
+    let req = who.request(c.method.clone(), &c.path);
+    let req = match &c.body {
+        Body::None => req,
+        Body::Form(f) => req.form(f),
+        Body::Json(v) => req.json(v),
+    };
+    read(req).await
+}
+
+/// Everything of one merchant that an endpoint could change, in one comparable string.
+/// (`last_used_at` of keys and session times are left out: using a key or a session touches
+/// them by design.)
+async fn snapshot(db: &Db, merchant_id: i64) -> String {
+    let merchant = zhanggui::merchants::get(db, merchant_id)
+        .await
+        .expect("merchant");
+    let accounts = zhanggui::accounts::store::list(db, merchant_id, 0, 1000)
+        .await
+        .expect("accounts");
+    let mut sandbox = vec![];
+    for a in &accounts {
+        sandbox.push(
+            zhanggui::accounts::store::sandbox_app(db, &a.app_id)
+                .await
+                .expect("sandbox app"),
+        );
+    }
+    let keys: Vec<_> = zhanggui::apikeys::store::list(db, merchant_id, 0, 1000)
+        .await
+        .expect("keys")
+        .into_iter()
+        .map(|k| (k.id, k.name, k.prefix, k.role, k.revoked_at))
+        .collect();
+    let staff = auth_store::staff_of(db, merchant_id).await.expect("staff");
+    let mut users = vec![];
+    for s in &staff {
+        let u = auth_store::user_by_id(db, s.user_id)
+            .await
+            .expect("user")
+            .expect("exists");
+        users.push((u.id, u.password_hash, u.disabled, u.lang));
+    }
+    let jobs: Vec<_> = job_store::list(db, Some(merchant_id), &JobFilter::default(), 1000, None)
+        .await
+        .expect("jobs")
+        .into_iter()
+        .map(|j| (j.id, j.status, j.attempts, j.run_at, j.updated_at))
+        .collect();
+    format!("{merchant:?}\n{accounts:?}\n{sandbox:?}\n{keys:?}\n{staff:?}\n{users:?}\n{jobs:?}")
+}
+
+/// Fails when `body` mentions any of `markers`.
+fn assert_no_leak(body: &str, markers: &[String], what: &str) {
+    for m in markers {
+        assert!(!body.contains(m.as_str()), "{what} leaks {m:?}:\n{body}");
+    }
+}
+
+/// One merchant with an account, an API key, staff and a dead job.
+struct Tenant {
+    id: i64,
+    name: String,
+    account_id: i64,
+    account_name: String,
+    app_id: String,
+    owner: String,
+    owner_key: String,
+    key_id: i64,
+    key_name: String,
+    /// Active staff, and staff already disabled (for "enable").
+    staff_id: i64,
+    sleeper_id: i64,
+    staff_names: Vec<String>,
+    job_id: i64,
+    job_kind: String,
+}
+
+impl Tenant {
+    async fn create(app: &TestApp, tag: &str) -> Tenant {
+        let name = format!("{tag}商户");
+        let id = app.merchant(&name).await;
+        let account_name = format!("{tag}公众号");
+        let account = app.account(id, &account_name).await;
+        let owner = format!("{}_owner", tag.to_lowercase());
+        app.user(id, &owner, Role::Owner).await;
+        let staff_name = format!("{}_staff", tag.to_lowercase());
+        let staff_id = app.user(id, &staff_name, Role::Clerk).await;
+        let sleeper_name = format!("{}_sleeper", tag.to_lowercase());
+        let sleeper_id = app.user(id, &sleeper_name, Role::Agent).await;
+        auth_store::set_user_disabled(&app.db, id, sleeper_id, true)
+            .await
+            .expect("disable");
+        let key_name = format!("{tag}密钥");
+        let (key_id, owner_key) = app.api_key(id, &key_name, Role::Owner).await;
+        let job_kind = format!("{}.secret_kind", tag.to_lowercase());
+        let job_id = app.dead_job(id, &job_kind).await;
+        Tenant {
+            id,
+            name,
+            account_id: account.id,
+            account_name,
+            app_id: account.app_id,
+            owner,
+            owner_key,
+            key_id,
+            key_name,
+            staff_id,
+            sleeper_id,
+            staff_names: vec![staff_name, sleeper_name],
+            job_id,
+            job_kind,
+        }
+    }
+
+    /// Strings that only this merchant's data contains.
+    async fn markers(&self, app: &TestApp) -> Vec<String> {
+        let row = zhanggui::accounts::store::get_any(&app.db, self.account_id)
+            .await
+            .expect("read")
+            .expect("account");
+        let mut m = vec![
+            self.name.clone(),
+            self.account_name.clone(),
+            self.app_id.clone(),
+            row.callback_key,
+            row.app_secret,
+            row.token,
+            row.encoding_aes_key,
+            self.owner.clone(),
+            self.key_name.clone(),
+            self.job_kind.clone(),
+        ];
+        m.extend(self.staff_names.iter().cloned());
+        m.extend(self.owner_key.get(..9).map(str::to_string));
+        m
+    }
+}
+
+/// Every call that names one of `b`'s objects.
+fn calls_on(b: &Tenant) -> Vec<Call> {
+    let acc = b.account_id;
+    let update = [
+        ("name", "Hijacked"),
+        ("kind", "service"),
+        ("verified", "on"),
+        ("app_id", "wx00000000000000aa"),
+        ("app_secret", "0123456789abcdef0123456789abcdef"),
+        ("security_mode", "plaintext"),
+    ];
+    let update_json = json!({
+        "name": "Hijacked", "kind": "service", "verified": true,
+        "app_id": "wx00000000000000aa", "app_secret": "0123456789abcdef0123456789abcdef",
+        "security_mode": "plaintext"
+    });
+    vec![
+        call(
+            Method::GET,
+            "/accounts/{id}",
+            format!("/accounts/{acc}"),
+            Body::None,
+        ),
+        call(
+            Method::GET,
+            "/accounts/{id}/edit",
+            format!("/accounts/{acc}/edit"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/accounts/{id}",
+            format!("/accounts/{acc}"),
+            form(&update),
+        ),
+        call(
+            Method::POST,
+            "/accounts/{id}/test",
+            format!("/accounts/{acc}/test"),
+            form(&[]),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{id}",
+            format!("/api/v1/accounts/{acc}"),
+            Body::None,
+        ),
+        call(
+            Method::PUT,
+            "/api/v1/accounts/{id}",
+            format!("/api/v1/accounts/{acc}"),
+            Body::Json(update_json),
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{id}/test-connection",
+            format!("/api/v1/accounts/{acc}/test-connection"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/api-keys/{id}/revoke",
+            format!("/api-keys/{}/revoke", b.key_id),
+            form(&[]),
+        ),
+        call(
+            Method::DELETE,
+            "/api/v1/api-keys/{id}",
+            format!("/api/v1/api-keys/{}", b.key_id),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/staff/{user_id}/disable",
+            format!("/staff/{}/disable", b.staff_id),
+            form(&[]),
+        ),
+        call(
+            Method::POST,
+            "/staff/{user_id}/enable",
+            format!("/staff/{}/enable", b.sleeper_id),
+            form(&[]),
+        ),
+        call(
+            Method::PATCH,
+            "/api/v1/staff/{user_id}",
+            format!("/api/v1/staff/{}", b.staff_id),
+            Body::Json(json!({"disabled": true})),
+        ),
+        call(
+            Method::PATCH,
+            "/api/v1/staff/{user_id}",
+            format!("/api/v1/staff/{}", b.sleeper_id),
+            Body::Json(json!({"disabled": false})),
+        ),
+        call(
+            Method::POST,
+            "/jobs/{id}/retry",
+            format!("/jobs/{}/retry", b.job_id),
+            form(&[]),
+        ),
+        call(
+            Method::POST,
+            "/api/v1/jobs/{id}/retry",
+            format!("/api/v1/jobs/{}/retry", b.job_id),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/switch",
+            "/switch".into(),
+            form(&[("merchant_id", &b.id.to_string())]),
+        ),
+        call(
+            Method::POST,
+            "/switch",
+            "/switch".into(),
+            form(&[("account_id", &acc.to_string())]),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn merchant_a_never_reaches_merchant_bs_objects() {
+    let app = TestApp::spawn().await;
+    let a = Tenant::create(&app, "Alpha").await;
+    let b = Tenant::create(&app, "Bravo").await;
+    let b_markers = b.markers(&app).await;
+    let a_session = app.sign_in(&a.owner).await;
+    let a_key = app.key(&a.owner_key);
+    // A's operator key too: a lesser role must not find a way round either.
+    let (_, op_key) = app.api_key(a.id, "Alpha operator", Role::Operator).await;
+    let a_operator = app.key(&op_key);
+    let b_before = snapshot(&app.db, b.id).await;
+    let a_before = snapshot(&app.db, a.id).await;
+    let session_context = "SELECT COUNT(*) FROM sessions WHERE merchant_id IS NULL \
+                           AND account_id IS NULL";
+    let contexts_before = app.count(session_context).await;
+
+    let callers: [(&str, &dyn Who); 3] = [
+        ("A's owner (session)", &a_session),
+        ("A's owner key", &a_key),
+        ("A's operator key", &a_operator),
+    ];
+    let calls = calls_on(&b);
+    for (who_name, who) in callers {
+        for c in &calls {
+            let (status, body) = send(who, c).await;
+            let what = format!("{who_name}: {} {}", c.method, c.path);
+            assert!(
+                status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN,
+                "{what} answered {status}: {body}"
+            );
+            if who_name == "A's owner (session)" {
+                // Owners may do everything in A: for them B's objects simply do not exist.
+                assert_eq!(status, StatusCode::NOT_FOUND, "{what}: {body}");
+            }
+            assert_no_leak(&body, &b_markers, &what);
+        }
+    }
+    assert_eq!(snapshot(&app.db, b.id).await, b_before, "B is unchanged");
+    assert_eq!(snapshot(&app.db, a.id).await, a_before, "A is unchanged");
+    assert_eq!(
+        app.count(session_context).await,
+        contexts_before,
+        "no session switched to B's merchant or account"
+    );
+    // A can still work in A after all that.
+    let (status, page) = a_session.get(&format!("/accounts/{}", a.account_id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(&a.account_name));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn lists_show_only_the_callers_merchant() {
+    let app = TestApp::spawn().await;
+    let a = Tenant::create(&app, "Alpha").await;
+    let b = Tenant::create(&app, "Bravo").await;
+    let b_markers = b.markers(&app).await;
+    let a_session = app.sign_in(&a.owner).await;
+    let a_key = app.key(&a.owner_key);
+
+    let a_accounts: BTreeSet<i64> = [a.account_id].into();
+    let a_keys: BTreeSet<i64> = zhanggui::apikeys::store::list(&app.db, a.id, 0, 100)
+        .await
+        .expect("keys")
+        .iter()
+        .map(|k| k.id)
+        .collect();
+    let a_staff: BTreeSet<i64> = auth_store::staff_of(&app.db, a.id)
+        .await
+        .expect("staff")
+        .iter()
+        .map(|s| s.user_id)
+        .collect();
+    let a_jobs: BTreeSet<i64> = [a.job_id].into();
+
+    let callers: [(&str, &dyn Who); 2] = [("A's session", &a_session), ("A's key", &a_key)];
+    for (who_name, who) in callers {
+        for (path, id_field, expected) in [
+            ("/api/v1/accounts", "id", &a_accounts),
+            ("/api/v1/api-keys", "id", &a_keys),
+            ("/api/v1/staff", "user_id", &a_staff),
+            ("/api/v1/jobs", "id", &a_jobs),
+        ] {
+            let (status, body) = read(who.request(Method::GET, path)).await;
+            assert_eq!(status, StatusCode::OK, "{who_name} {path}: {body}");
+            assert_no_leak(&body, &b_markers, &format!("{who_name} {path}"));
+            let page: Value = serde_json::from_str(&body).expect("JSON");
+            let ids: BTreeSet<i64> = page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|i| i[id_field].as_i64().expect("id"))
+                .collect();
+            assert_eq!(&ids, expected, "{who_name} {path}");
+        }
+        let (status, body) = read(who.request(Method::GET, "/api/v1/dashboard")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_no_leak(&body, &b_markers, &format!("{who_name} dashboard"));
+        let d: Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(d["merchant_id"], a.id);
+        assert_eq!(d["merchant_name"], a.name.as_str());
+        assert_eq!(d["accounts"], 1);
+        assert_eq!(d["staff"], 3);
+        assert_eq!(d["api_keys"], 1);
+        assert_eq!(d["jobs_dead"], 1);
+    }
+
+    for path in [
+        "/",
+        "/accounts",
+        "/staff",
+        "/api-keys",
+        "/jobs",
+        "/jobs?status=dead",
+    ] {
+        let (status, page) = a_session.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {page}");
+        assert_no_leak(&page, &b_markers, path);
+        assert!(page.contains(&a.name), "{path} shows A's own merchant");
+    }
+    let (_, page) = a_session.get("/accounts").await;
+    assert!(page.contains(&a.account_name));
+    let (_, page) = a_session.get("/jobs?status=dead").await;
+    assert!(page.contains(&a.job_kind));
+    let (_, page) = a_session.get("/staff").await;
+    assert!(page.contains("alpha_staff"));
+
+    // The platform admin, by contrast, sees every merchant.
+    app.platform_admin("root").await;
+    let admin = app.sign_in("root").await;
+    let (status, page) = admin.get("/platform/merchants").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(&a.name) && page.contains(&b.name));
+    app.stop().await;
+}
+
+/// The permission each merchant endpoint asks for: the table the routes must enforce.
+fn permission_of(method: &Method, template: &str) -> Permission {
+    use Permission::*;
+    match (method.as_str(), template) {
+        ("GET", "/" | "/api/v1/dashboard") => ViewDashboard,
+        ("GET", "/accounts" | "/accounts/{id}" | "/api/v1/accounts" | "/api/v1/accounts/{id}") => {
+            ViewAccounts
+        }
+        ("POST", "/accounts/{id}/test" | "/api/v1/accounts/{id}/test-connection") => ViewAccounts,
+        ("GET", "/accounts/new" | "/accounts/{id}/edit") => ManageAccounts,
+        ("POST", "/accounts" | "/accounts/{id}" | "/api/v1/accounts") => ManageAccounts,
+        ("PUT", "/api/v1/accounts/{id}") => ManageAccounts,
+        ("GET", "/staff" | "/api/v1/staff") => ManageStaff,
+        ("POST", "/staff" | "/staff/{user_id}/disable" | "/staff/{user_id}/enable") => ManageStaff,
+        ("POST", "/api/v1/staff") | ("PATCH", "/api/v1/staff/{user_id}") => ManageStaff,
+        ("GET", "/api-keys" | "/api/v1/api-keys") => ManageApiKeys,
+        ("POST", "/api-keys" | "/api-keys/{id}/revoke" | "/api/v1/api-keys") => ManageApiKeys,
+        ("DELETE", "/api/v1/api-keys/{id}") => ManageApiKeys,
+        ("GET", "/jobs" | "/api/v1/jobs") => ViewJobs,
+        ("POST", "/jobs/{id}/retry" | "/api/v1/jobs/{id}/retry") => ManageJobs,
+        other => panic!("no permission listed for {other:?}"),
+    }
+}
+
+/// Objects an iteration of the role matrix may change.
+struct Victims {
+    account: i64,
+    app_id: String,
+    key_console: i64,
+    key_api: i64,
+    staff_console: i64,
+    staff_api: i64,
+    job_console: i64,
+    job_api: i64,
+    tag: String,
+}
+
+impl Victims {
+    async fn create(app: &TestApp, merchant: i64, account: i64, app_id: &str, tag: &str) -> Self {
+        Victims {
+            account,
+            app_id: app_id.to_string(),
+            key_console: app.api_key(merchant, "victim", Role::Clerk).await.0,
+            key_api: app.api_key(merchant, "victim", Role::Clerk).await.0,
+            staff_console: app
+                .user(merchant, &format!("victim_c_{tag}"), Role::Clerk)
+                .await,
+            staff_api: app
+                .user(merchant, &format!("victim_a_{tag}"), Role::Clerk)
+                .await,
+            job_console: app.dead_job(merchant, "victim.kind").await,
+            job_api: app.dead_job(merchant, "victim.kind").await,
+            tag: tag.to_string(),
+        }
+    }
+
+    fn api_calls(&self) -> Vec<Call> {
+        let acc = self.account;
+        let tag = &self.tag;
+        vec![
+            call(
+                Method::GET,
+                "/api/v1/dashboard",
+                "/api/v1/dashboard".into(),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts",
+                "/api/v1/accounts".into(),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts",
+                "/api/v1/accounts".into(),
+                Body::Json(json!({
+                    "name": format!("api {tag}"), "kind": "subscription", "app_id": "",
+                    "security_mode": "plaintext", "sandbox": true
+                })),
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{id}",
+                format!("/api/v1/accounts/{acc}"),
+                Body::None,
+            ),
+            call(
+                Method::PUT,
+                "/api/v1/accounts/{id}",
+                format!("/api/v1/accounts/{acc}"),
+                Body::Json(json!({
+                    "name": "Alpha 服务号", "kind": "service", "verified": true,
+                    "app_id": self.app_id, "security_mode": "safe"
+                })),
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts/{id}/test-connection",
+                format!("/api/v1/accounts/{acc}/test-connection"),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/api/v1/staff",
+                "/api/v1/staff".into(),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/api/v1/staff",
+                "/api/v1/staff".into(),
+                Body::Json(json!({
+                    "username": format!("new_api_{tag}"), "password": PASSWORD, "role": "clerk"
+                })),
+            ),
+            call(
+                Method::PATCH,
+                "/api/v1/staff/{user_id}",
+                format!("/api/v1/staff/{}", self.staff_api),
+                Body::Json(json!({"disabled": true})),
+            ),
+            call(
+                Method::GET,
+                "/api/v1/api-keys",
+                "/api/v1/api-keys".into(),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/api/v1/api-keys",
+                "/api/v1/api-keys".into(),
+                Body::Json(json!({"name": format!("key {tag}"), "role": "clerk"})),
+            ),
+            call(
+                Method::DELETE,
+                "/api/v1/api-keys/{id}",
+                format!("/api/v1/api-keys/{}", self.key_api),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/api/v1/jobs",
+                "/api/v1/jobs".into(),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/api/v1/jobs/{id}/retry",
+                format!("/api/v1/jobs/{}/retry", self.job_api),
+                Body::None,
+            ),
+        ]
+    }
+
+    fn console_calls(&self) -> Vec<Call> {
+        let acc = self.account;
+        let tag = &self.tag;
+        let new_name = format!("console {tag}");
+        let new_user = format!("new_console_{tag}");
+        vec![
+            call(Method::GET, "/", "/".into(), Body::None),
+            call(Method::GET, "/accounts", "/accounts".into(), Body::None),
+            call(
+                Method::GET,
+                "/accounts/new",
+                "/accounts/new".into(),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/accounts",
+                "/accounts".into(),
+                form(&[
+                    ("name", &new_name),
+                    ("kind", "subscription"),
+                    ("security_mode", "plaintext"),
+                    ("sandbox", "on"),
+                ]),
+            ),
+            call(
+                Method::GET,
+                "/accounts/{id}",
+                format!("/accounts/{acc}"),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/accounts/{id}/edit",
+                format!("/accounts/{acc}/edit"),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/accounts/{id}",
+                format!("/accounts/{acc}"),
+                form(&[
+                    ("name", "Alpha 服务号"),
+                    ("kind", "service"),
+                    ("verified", "on"),
+                    ("app_id", &self.app_id),
+                    ("security_mode", "safe"),
+                ]),
+            ),
+            call(
+                Method::POST,
+                "/accounts/{id}/test",
+                format!("/accounts/{acc}/test"),
+                form(&[]),
+            ),
+            call(Method::GET, "/staff", "/staff".into(), Body::None),
+            call(
+                Method::POST,
+                "/staff",
+                "/staff".into(),
+                form(&[
+                    ("username", &new_user),
+                    ("password", PASSWORD),
+                    ("role", "clerk"),
+                ]),
+            ),
+            call(
+                Method::POST,
+                "/staff/{user_id}/disable",
+                format!("/staff/{}/disable", self.staff_console),
+                form(&[]),
+            ),
+            call(
+                Method::POST,
+                "/staff/{user_id}/enable",
+                format!("/staff/{}/enable", self.staff_console),
+                form(&[]),
+            ),
+            call(Method::GET, "/api-keys", "/api-keys".into(), Body::None),
+            call(
+                Method::POST,
+                "/api-keys",
+                "/api-keys".into(),
+                form(&[("name", &format!("key {tag}")), ("role", "clerk")]),
+            ),
+            call(
+                Method::POST,
+                "/api-keys/{id}/revoke",
+                format!("/api-keys/{}/revoke", self.key_console),
+                form(&[]),
+            ),
+            call(Method::GET, "/jobs", "/jobs".into(), Body::None),
+            call(
+                Method::POST,
+                "/jobs/{id}/retry",
+                format!("/jobs/{}/retry", self.job_console),
+                form(&[]),
+            ),
+        ]
+    }
+}
+
+/// Runs `calls` as `who` acting with `role`: allowed calls succeed, the others are refused
+/// with 403 and change nothing.
+async fn check_role(
+    app: &TestApp,
+    merchant: i64,
+    who: &dyn Who,
+    who_name: &str,
+    role: Role,
+    calls: &[Call],
+) {
+    for c in calls {
+        let p = permission_of(&c.method, c.template);
+        let allowed = role.allows(p);
+        let before = if allowed {
+            String::new()
+        } else {
+            snapshot(&app.db, merchant).await
+        };
+        let (status, body) = send(who, c).await;
+        let what = format!("{who_name} ({role:?}) {} {} needs {p:?}", c.method, c.path);
+        if allowed {
+            assert!(
+                status.is_success() || status.is_redirection(),
+                "{what}: allowed, but answered {status}: {body}"
+            );
+        } else {
+            assert_eq!(status, StatusCode::FORBIDDEN, "{what}: {body}");
+            assert_eq!(
+                snapshot(&app.db, merchant).await,
+                before,
+                "{what}: a refused call changed something"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_role_gets_exactly_what_its_permissions_allow() {
+    let app = TestApp::spawn().await;
+    let m = app.merchant("Alpha").await;
+    let account = app.account(m, "Alpha 服务号").await;
+    app.user(m, "boss", Role::Owner).await;
+    let mut tag = 0;
+    for role in Role::ALL {
+        let username = format!("as_{}", role.as_str());
+        app.user(m, &username, role).await;
+        let session = app.sign_in(&username).await;
+        let (_, key) = app.api_key(m, &format!("{role:?} key"), role).await;
+        let key = app.key(&key);
+
+        tag += 1;
+        let v = Victims::create(&app, m, account.id, &account.app_id, &format!("s{tag}")).await;
+        let mut calls = v.console_calls();
+        calls.extend(v.api_calls());
+        check_role(&app, m, &session, "session", role, &calls).await;
+
+        tag += 1;
+        let v = Victims::create(&app, m, account.id, &account.app_id, &format!("k{tag}")).await;
+        check_role(&app, m, &key, "API key", role, &v.api_calls()).await;
+    }
+    app.stop().await;
+}
+
+/// The matrix above covers every merchant endpoint the OpenAPI document lists.
+#[tokio::test]
+async fn the_role_matrix_covers_every_api_endpoint() {
+    let app = TestApp::spawn().await;
+    let (status, doc) = read_json(app.client().get(app.url("/api/v1/openapi.json"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let v = Victims {
+        account: 1,
+        app_id: String::new(),
+        key_console: 1,
+        key_api: 1,
+        staff_console: 1,
+        staff_api: 1,
+        job_console: 1,
+        job_api: 1,
+        tag: String::new(),
+    };
+    let covered: BTreeSet<(String, String)> = v
+        .api_calls()
+        .iter()
+        .map(|c| (c.method.as_str().to_lowercase(), c.template.to_string()))
+        .collect();
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, ops) in paths {
+        for method in ops.as_object().expect("operations").keys() {
+            if path == "/api/v1/merchants" {
+                continue; // platform admin only: see the test below
+            }
+            assert!(
+                covered.contains(&(method.clone(), path.clone())),
+                "{method} {path} is missing from the role matrix"
+            );
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn only_the_platform_admin_reaches_the_platform_pages() {
+    let app = TestApp::spawn().await;
+    let m = app.merchant("Alpha").await;
+    app.user(m, "boss", Role::Owner).await;
+    app.platform_admin("root").await;
+    let owner = app.sign_in("boss").await;
+    let (_, key) = app.api_key(m, "owner key", Role::Owner).await;
+    let key = app.key(&key);
+    let merchants = "SELECT COUNT(*) FROM merchants";
+
+    let calls = [
+        call(
+            Method::GET,
+            "/platform/merchants",
+            "/platform/merchants".into(),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/platform/merchants",
+            "/platform/merchants".into(),
+            form(&[("name", "Sneaky")]),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/merchants",
+            "/api/v1/merchants".into(),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/api/v1/merchants",
+            "/api/v1/merchants".into(),
+            Body::Json(json!({"name": "Sneaky"})),
+        ),
+    ];
+    let callers: [(&str, &dyn Who); 2] = [("owner session", &owner), ("owner key", &key)];
+    for (who_name, who) in callers {
+        for c in &calls {
+            let (status, body) = send(who, c).await;
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{who_name} {} {}: {body}",
+                c.method,
+                c.path
+            );
+        }
+    }
+    assert_eq!(app.count(merchants).await, 1, "no merchant was created");
+    // The owner's navigation does not offer it.
+    let (_, page) = owner.get("/").await;
+    assert!(!page.contains("/platform/merchants"));
+
+    let admin = app.sign_in("root").await;
+    let (status, page) = admin.get("/platform/merchants").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Alpha"));
+    let (status, _) = admin
+        .post_form("/platform/merchants", &[("name", "Bravo")])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, created) = read_json(
+        admin
+            .request(Method::POST, "/api/v1/merchants")
+            .json(&json!({"name": "Charlie", "timezone": "Asia/Urumqi"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["timezone"], "Asia/Urumqi");
+    let (status, list) = read_json(admin.request(Method::GET, "/api/v1/merchants")).await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Alpha", "Bravo", "Charlie"]);
+    let (status, err) = read_json(
+        admin
+            .request(Method::POST, "/api/v1/merchants")
+            .json(&json!({"name": "Charlie"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(err["error"]["fields"]["name"].is_string(), "{err}");
+    assert_eq!(app.count(merchants).await, 3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn nobody_grants_a_role_above_their_own() {
+    let app = TestApp::spawn().await;
+    let m = app.merchant("Alpha").await;
+    let (_, op_key) = app.api_key(m, "operator key", Role::Operator).await;
+    let op = app.key(&op_key);
+    let users = "SELECT COUNT(*) FROM users";
+    let keys = "SELECT COUNT(*) FROM api_keys";
+    let (users_before, keys_before) = (app.count(users).await, app.count(keys).await);
+
+    // Through HTTP an operator key cannot reach key or staff creation at all.
+    let (status, _) = read(
+        op.request(Method::POST, "/api/v1/api-keys")
+            .json(&json!({"name": "escalate", "role": "owner"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = read(op.request(Method::POST, "/api/v1/staff").json(&json!({
+        "username": "escalated", "password": PASSWORD, "role": "owner"
+    })))
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(app.count(users).await, users_before);
+    assert_eq!(app.count(keys).await, keys_before);
+
+    // The rule itself, as the endpoints call it: a field error on `role`.
+    let err = zhanggui::apikeys::create(
+        app.state(),
+        m,
+        &zhanggui::apikeys::NewApiKeyInput {
+            name: "escalate".into(),
+            role: Role::Owner,
+        },
+        Role::Operator,
+        None,
+    )
+    .await
+    .expect_err("an operator cannot grant owner");
+    match err {
+        zhanggui::platform::error::AppError::Validation(f) => assert!(f.has("role")),
+        other => panic!("expected a field error, got {other:?}"),
+    }
+    let err = zhanggui::merchants::add_staff(
+        &app.db,
+        m,
+        &zhanggui::merchants::model::StaffInput {
+            username: "escalated".into(),
+            display_name: String::new(),
+            password: PASSWORD.into(),
+            role: Role::Owner,
+        },
+        Role::Operator,
+        app.now(),
+    )
+    .await
+    .expect_err("an operator cannot grant owner");
+    match err {
+        zhanggui::platform::error::AppError::Validation(f) => assert!(f.has("role")),
+        other => panic!("expected a field error, got {other:?}"),
+    }
+    assert_eq!(app.count(users).await, users_before);
+    assert_eq!(app.count(keys).await, keys_before);
+
+    // An owner key grants any role; the answer names the field when the role is unknown.
+    let (_, owner_key) = app.api_key(m, "owner key", Role::Owner).await;
+    let owner = app.key(&owner_key);
+    let (status, created) = read_json(
+        owner
+            .request(Method::POST, "/api/v1/api-keys")
+            .json(&json!({"name": "second owner", "role": "owner"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, _) = read(
+        owner
+            .request(Method::POST, "/api/v1/api-keys")
+            .json(&json!({"name": "x", "role": "emperor"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_switcher_chooses_only_the_callers_merchants_and_accounts() {
+    let app = TestApp::spawn().await;
+    let a = app.merchant("Alpha").await;
+    let b = app.merchant("Bravo").await;
+    let c = app.merchant("Charlie").await;
+    let a1 = app.account(a, "Alpha one").await;
+    let a2 = app.account(a, "Alpha two").await;
+    let b1 = app.account(b, "Bravo one").await;
+    let c1 = app.account(c, "Charlie one").await;
+    let both = app.user(a, "both", Role::Owner).await;
+    let mut tx = app.db.begin().await.expect("begin");
+    auth_store::upsert_membership(&mut tx, b, both, Role::Clerk, app.now())
+        .await
+        .expect("membership");
+    tx.commit().await.expect("commit");
+    let s = app.sign_in("both").await;
+    let context = |s: &Session| {
+        let hash = zhanggui::platform::auth::model::token_hash(&s.token().expect("token"));
+        let db = app.db.clone();
+        async move {
+            let row = auth_store::session_by_hash(&db, &hash, 0)
+                .await
+                .expect("read")
+                .expect("session");
+            (row.merchant_id, row.account_id)
+        }
+    };
+
+    // A user who never chose a merchant works in their first one and may pick its accounts.
+    let (status, _) = s
+        .post_form(
+            "/switch",
+            &[("account_id", &a2.id.to_string()), ("back", "/accounts")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(context(&s).await, (Some(a), Some(a2.id)));
+    let (_, page) = s.get("/").await;
+    assert!(
+        page.contains(&format!("<option value=\"{}\" selected>", a2.id)),
+        "{page}"
+    );
+    let (status, _) = s
+        .post_form("/switch", &[("account_id", &a1.id.to_string())])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(context(&s).await, (Some(a), Some(a1.id)));
+
+    // Not another merchant's account, nor a merchant the user does not belong to.
+    for fields in [
+        vec![("account_id", b1.id.to_string())],
+        vec![("account_id", c1.id.to_string())],
+        vec![("merchant_id", c.to_string())],
+        vec![
+            ("merchant_id", b.to_string()),
+            ("account_id", a1.id.to_string()),
+        ],
+    ] {
+        let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, _) = s.post_form("/switch", &f).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{fields:?}");
+        assert_eq!(context(&s).await, (Some(a), Some(a1.id)), "{fields:?}");
+    }
+
+    // Switching to a merchant the user belongs to changes the role with it.
+    let (status, _) = s
+        .post_form("/switch", &[("merchant_id", &b.to_string())])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(context(&s).await, (Some(b), None));
+    let (status, _) = read(s.request(Method::GET, "/api/v1/accounts")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a clerk in Bravo");
+    let (status, d) = read_json(s.request(Method::GET, "/api/v1/dashboard")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(d["merchant_name"], "Bravo");
+    app.stop().await;
+}
