@@ -55,10 +55,12 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             super::auth::authenticate,
         ))
+        // Inside `localize_errors`, so that its refusal (a plain-text 413 when Content-Length
+        // is over the limit) gets our error shape and the caller's language.
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(super::error::localize_errors))
         .layer(axum::middleware::from_fn(super::metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
