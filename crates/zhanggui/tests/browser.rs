@@ -32,6 +32,8 @@ const DESKTOP: (u32, u32) = (1366, 900);
 const PHONE: (u32, u32) = (390, 844);
 /// How long to wait for anything the page should show.
 const PATIENCE: Duration = Duration::from_secs(10);
+/// A hung browser must not hang the test suite.
+const WHOLE_RUN: Duration = Duration::from_secs(180);
 
 // ---------------------------------------------------------------------------------------------
 // The test
@@ -49,14 +51,25 @@ async fn console_in_headless_chromium() {
 
     // Run the journeys in a task of their own so that a failed assertion still lets us save
     // what the browser showed, close the session and stop chromedriver.
-    let journey = tokio::spawn(journeys(
+    let mut journey = tokio::spawn(journeys(
         client.clone(),
         Ctx {
             base: app.base.clone(),
             shots: shots.clone(),
         },
     ));
-    let outcome = journey.await;
+    type Panic = Box<dyn std::any::Any + Send>;
+    let outcome: Result<(), Panic> = match tokio::time::timeout(WHOLE_RUN, &mut journey).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(match e.try_into_panic() {
+            Ok(panic) => panic,
+            Err(e) => Box::new(format!("browser journeys did not finish: {e}")) as Panic,
+        }),
+        Err(_) => {
+            journey.abort();
+            Err(Box::new(format!("browser journeys took longer than {WHOLE_RUN:?}")) as Panic)
+        }
+    };
     if outcome.is_err() {
         if let Ok(png) = client.screenshot().await {
             std::fs::write(shots.join("failure.png"), png).ok();
@@ -68,11 +81,8 @@ async fn console_in_headless_chromium() {
     client.close().await.ok();
     drop(driver);
     app.running.stop().await;
-    if let Err(e) = outcome {
-        match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(e) => panic!("browser journeys did not finish: {e}"),
-        }
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
     }
     println!(
         "browser tests passed in {:.1} s; screenshots in {}",
@@ -686,11 +696,8 @@ async fn goto(c: &Client, url: &str) {
         .unwrap_or_else(|e| panic!("open {url}: {e}"));
 }
 
+/// The first element matching `selector`, waiting for it to appear.
 async fn find(c: &Client, selector: &str) -> fantoccini::elements::Element {
-    wait_for_find(c, selector).await
-}
-
-async fn wait_for_find(c: &Client, selector: &str) -> fantoccini::elements::Element {
     let deadline = Instant::now() + PATIENCE;
     loop {
         match c.find(Locator::Css(selector)).await {
