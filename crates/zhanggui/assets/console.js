@@ -44,8 +44,13 @@
     });
   });
 
-  // Close the user menu when clicking elsewhere.
+  // Close the user menu and the phone drawer when clicking elsewhere.
   document.addEventListener("click", function (event) {
+    if (document.body.classList.contains("nav-open") && toggle &&
+        !toggle.contains(event.target) && !event.target.closest(".sidenav")) {
+      document.body.classList.remove("nav-open");
+      toggle.setAttribute("aria-expanded", "false");
+    }
     document.querySelectorAll("details.user-menu[open]").forEach(function (menu) {
       if (!menu.contains(event.target)) { menu.removeAttribute("open"); }
     });

@@ -125,7 +125,7 @@ async fn desktop_merchant_journey(c: &Client, ctx: &Ctx) -> i64 {
     );
     shot(c, ctx, "login", DESKTOP).await;
     sign_in(c, DEMO_OWNER, DEMO_PASSWORD).await;
-    wait_text(c, ".page-head h1", "概览").await;
+    wait_text(c, ".page-head h1", "经营概况").await;
     wait_text(c, ".page-head .muted", DEMO_MERCHANT).await;
     assert_eq!(js(c, "return document.documentElement.lang").await, "zh-CN");
     assert_eq!(
@@ -149,7 +149,7 @@ async fn desktop_merchant_journey(c: &Client, ctx: &Ctx) -> i64 {
     shot(c, ctx, "dashboard-en", DESKTOP).await;
     click(c, ".topbar .lang-switch button[value='zh-CN']").await;
     wait_text(c, "#sidenav", "公众号").await;
-    wait_text(c, ".page-head h1", "概览").await;
+    wait_text(c, ".page-head h1", "经营概况").await;
 
     // 3. Add a sandbox subscription account; its credentials are shown once, then masked.
     goto(c, &ctx.url("/accounts")).await;
@@ -293,7 +293,7 @@ async fn phone_journey(c: &Client, ctx: &Ctx, account_id: i64) {
     wait_text(c, ".login-card h2", "登录").await;
     phone_shot(c, ctx, "login").await;
     sign_in(c, DEMO_OWNER, DEMO_PASSWORD).await;
-    wait_text(c, ".page-head h1", "概览").await;
+    wait_text(c, ".page-head h1", "经营概况").await;
 
     // The drawer: hidden behind the hamburger until asked for.
     assert_ne!(

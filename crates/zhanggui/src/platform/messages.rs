@@ -14,7 +14,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("nav.group.overview", "概览", "Overview"),
     ("nav.group.settings", "设置", "Settings"),
     ("nav.group.platform", "平台", "Platform"),
-    ("nav.dashboard", "概览", "Dashboard"),
+    ("nav.dashboard", "经营概况", "Dashboard"),
     ("nav.accounts", "公众号", "Official accounts"),
     ("nav.staff", "员工", "Staff"),
     ("nav.api_keys", "API 密钥", "API keys"),
@@ -163,7 +163,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "The body has wrong or missing fields: {detail}",
     ),
     // dashboard
-    ("dashboard.title", "概览", "Dashboard"),
+    ("dashboard.title", "经营概况", "Dashboard"),
     ("dashboard.accounts", "公众号", "Accounts"),
     ("dashboard.staff", "员工", "Staff"),
     ("dashboard.api_keys", "API 密钥", "API keys"),
@@ -286,7 +286,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("account.token", "令牌（Token）", "Token"),
     (
         "account.aes_key",
-        "消息加解密密钥（EncodingAESKey）",
+        "消息加解密密钥",
         "EncodingAESKey",
     ),
     (
@@ -365,23 +365,23 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "account.bad_app_id",
-        "AppID 应为 wx 开头的 18 位字母数字",
-        "An AppID is wx followed by 16 hexadecimal digits",
+        "应为 wx 开头的 18 位字母数字",
+        "Must be wx followed by 16 hexadecimal digits",
     ),
     (
         "account.bad_app_secret",
-        "AppSecret 应为 32 位字母数字",
-        "An AppSecret is 32 hexadecimal digits",
+        "应为 32 位字母数字",
+        "Must be 32 hexadecimal digits",
     ),
     (
         "account.bad_token",
-        "令牌须为 3–32 位英文字母或数字",
-        "The Token must be 3–32 letters or digits",
+        "须为 3–32 位英文字母或数字",
+        "Must be 3–32 letters or digits",
     ),
     (
         "account.bad_aes_key",
-        "EncodingAESKey 须为 43 位英文字母或数字",
-        "The EncodingAESKey must be 43 letters or digits",
+        "须为 43 位英文字母或数字",
+        "Must be 43 letters or digits",
     ),
     (
         "account.bad_mode",
