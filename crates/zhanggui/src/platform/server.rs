@@ -16,6 +16,7 @@ pub struct Running {
     shutdown: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     workers: WorkerHandle,
+    housekeeping: tokio::task::JoinHandle<()>,
 }
 
 /// The job handlers of every capability.
@@ -53,6 +54,7 @@ pub async fn start(
         },
     );
     state.jobs = workers.waker();
+    let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let app = super::web::router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -71,6 +73,7 @@ pub async fn start(
         shutdown: tx,
         server,
         workers,
+        housekeeping,
     })
 }
 
@@ -78,6 +81,7 @@ impl Running {
     /// Stops taking requests, lets running requests and jobs finish, then returns.
     pub async fn stop(self) {
         let _ = self.shutdown.send(());
+        self.housekeeping.abort();
         if let Err(e) = self.server.await {
             tracing::warn!(error = %e, "server task ended abnormally");
         }
@@ -89,6 +93,23 @@ impl Running {
         wait_for_signal().await;
         tracing::info!("shutting down");
         self.stop().await;
+    }
+}
+
+/// How often expired sessions are deleted. Expired sessions are already refused at once; this
+/// only keeps the table small. Every instance may do it: the delete is idempotent.
+const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
+    loop {
+        tick.tick().await;
+        let now = state.clock.now_ms();
+        match super::auth::store::purge_expired_sessions(&state.db, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "expired sessions purged"),
+            Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
+        }
     }
 }
 
