@@ -220,7 +220,7 @@ fn explain(e: AppError) -> anyhow::Error {
                 .map(|f| {
                     format!(
                         "  --{}: {} / {}",
-                        f.field.replace('_', "-"),
+                        flag_of(&f.field),
                         Lang::ZhCn.render(&f.msg),
                         Lang::En.render(&f.msg)
                     )
@@ -232,6 +232,16 @@ fn explain(e: AppError) -> anyhow::Error {
             anyhow::anyhow!("{}", Lang::En.render(&m))
         }
         other => anyhow::anyhow!("{other}"),
+    }
+}
+
+/// The command-line flag that sets a form field (most are the field's name, dashed).
+fn flag_of(field: &str) -> String {
+    match field {
+        "kind" => "type".to_string(),
+        "security_mode" => "mode".to_string(),
+        "encoding_aes_key" => "aes-key".to_string(),
+        other => other.replace('_', "-"),
     }
 }
 

@@ -1,0 +1,608 @@
+//! The `zhanggui` command itself: help on every command, and the administration commands run
+//! against a fresh database (SQLite, or PostgreSQL with `ZG_TEST_DATABASE_URL`).
+
+mod common;
+
+use std::process::Output;
+use std::time::Duration;
+
+use common::*;
+use zhanggui::platform::auth::model::verify_password;
+use zhanggui::platform::auth::store as auth_store;
+
+const PUBLIC_URL: &str = "http://example.test";
+
+/// Runs the binary with only the environment we give it, in an empty folder (so no
+/// `zhanggui.toml` is picked up).
+async fn zg(db_url: &str, args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().expect("an empty working folder");
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_zhanggui"));
+    cmd.args(args)
+        .env_clear()
+        .env("ZG_DATABASE_URL", db_url)
+        .env("ZG_PUBLIC_URL", PUBLIC_URL)
+        .env("ZG_LOG", "warn")
+        .current_dir(dir.path())
+        .kill_on_drop(true);
+    if let Ok(path) = std::env::var("PATH") {
+        cmd.env("PATH", path);
+    }
+    tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("zhanggui {args:?} did not finish within 60 s"))
+        .expect("run zhanggui")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs a command that must succeed; returns its standard output.
+async fn ok(db_url: &str, args: &[&str]) -> String {
+    let o = zg(db_url, args).await;
+    assert!(
+        o.status.success(),
+        "zhanggui {args:?} failed:\n{}\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// Runs a command that must fail; returns its standard error.
+async fn fails(db_url: &str, args: &[&str]) -> String {
+    let o = zg(db_url, args).await;
+    assert!(
+        !o.status.success(),
+        "zhanggui {args:?} should have failed:\n{}",
+        stdout(&o)
+    );
+    stderr(&o)
+}
+
+/// The value printed after `label` on its line.
+fn field<'a>(out: &'a str, label: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix(label))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {label} in:\n{out}"))
+}
+
+#[tokio::test]
+async fn every_command_has_help() {
+    let url = "sqlite://never-opened.db";
+    for args in [
+        vec!["--help"],
+        vec!["help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["demo", "--help"],
+        vec!["merchant", "--help"],
+        vec!["merchant", "add", "--help"],
+        vec!["merchant", "list", "--help"],
+        vec!["user", "--help"],
+        vec!["user", "add", "--help"],
+        vec!["user", "passwd", "--help"],
+        vec!["account", "--help"],
+        vec!["account", "add", "--help"],
+        vec!["account", "list", "--help"],
+        vec!["account", "show", "--help"],
+    ] {
+        let out = ok(url, &args).await;
+        assert!(out.contains("Usage: zhanggui"), "{args:?}:\n{out}");
+    }
+    let out = ok(url, &["account", "add", "--help"]).await;
+    for flag in [
+        "--merchant",
+        "--name",
+        "--type",
+        "--verified",
+        "--mode",
+        "--sandbox",
+        "--live",
+    ] {
+        assert!(out.contains(flag), "account add --help lacks {flag}");
+    }
+    let out = ok(url, &["user", "add", "--help"]).await;
+    for flag in [
+        "--username",
+        "--merchant",
+        "--role",
+        "--password",
+        "--platform-admin",
+    ] {
+        assert!(out.contains(flag), "user add --help lacks {flag}");
+    }
+    let err = fails(url, &["merchant", "frobnicate"]).await;
+    assert!(err.contains("frobnicate"), "{err}");
+}
+
+#[tokio::test]
+async fn merchants_users_and_accounts_from_the_command_line() {
+    let url = fresh_db_url().await;
+    assert!(ok(&url, &["migrate"]).await.contains("up to date"));
+    assert!(ok(&url, &["migrate"]).await.contains("up to date"), "twice");
+
+    // Merchants.
+    let out = ok(&url, &["merchant", "add", "--name", "测试商户"]).await;
+    assert!(
+        out.contains("测试商户") && out.contains("Asia/Shanghai"),
+        "{out}"
+    );
+    ok(
+        &url,
+        &[
+            "merchant",
+            "add",
+            "--name",
+            "Second",
+            "--timezone",
+            "Asia/Urumqi",
+        ],
+    )
+    .await;
+    let list = ok(&url, &["merchant", "list"]).await;
+    assert!(
+        list.contains("测试商户") && list.contains("Second"),
+        "{list}"
+    );
+    assert!(list.contains("Asia/Urumqi"));
+    let err = fails(&url, &["merchant", "add", "--name", "测试商户"]).await;
+    assert!(err.contains("--name"), "{err}");
+    let err = fails(
+        &url,
+        &["merchant", "add", "--name", "X", "--timezone", "Mars/Base"],
+    )
+    .await;
+    assert!(err.contains("--timezone"), "{err}");
+
+    // Users. (Usernames are 2 to 64 characters.)
+    let err = fails(
+        &url,
+        &[
+            "user",
+            "add",
+            "--username",
+            "u",
+            "--merchant",
+            "测试商户",
+            "--password",
+            "longenough1",
+        ],
+    )
+    .await;
+    assert!(err.contains("--username"), "{err}");
+    let out = ok(
+        &url,
+        &[
+            "user",
+            "add",
+            "--username",
+            "xiaowang",
+            "--merchant",
+            "测试商户",
+            "--role",
+            "clerk",
+            "--password",
+            "longenough1",
+        ],
+    )
+    .await;
+    assert!(out.contains("clerk of 测试商户"), "{out}");
+    assert!(
+        !out.contains("longenough1"),
+        "a given password is not printed"
+    );
+    let err = fails(
+        &url,
+        &[
+            "user",
+            "add",
+            "--username",
+            "xiaowang",
+            "--merchant",
+            "Second",
+            "--role",
+            "owner",
+            "--password",
+            "longenough1",
+        ],
+    )
+    .await;
+    assert!(err.contains("--username") && err.contains("taken"), "{err}");
+    let err = fails(
+        &url,
+        &[
+            "user",
+            "add",
+            "--username",
+            "v",
+            "--merchant",
+            "测试商户",
+            "--role",
+            "king",
+        ],
+    )
+    .await;
+    assert!(err.contains("--role"), "{err}");
+    let err = fails(
+        &url,
+        &[
+            "user",
+            "add",
+            "--username",
+            "w",
+            "--merchant",
+            "Nowhere",
+            "--password",
+            "longenough1",
+        ],
+    )
+    .await;
+    assert!(err.contains("Nowhere"), "{err}");
+    let err = fails(
+        &url,
+        &[
+            "user",
+            "add",
+            "--username",
+            "w",
+            "--merchant",
+            "测试商户",
+            "--password",
+            "short",
+        ],
+    )
+    .await;
+    assert!(err.contains("--password"), "{err}");
+    // A generated password is printed, once.
+    let out = ok(
+        &url,
+        &[
+            "user",
+            "add",
+            "--username",
+            "gen",
+            "--merchant",
+            "1",
+            "--role",
+            "agent",
+        ],
+    )
+    .await;
+    let generated = field(&out, "password:").to_string();
+    assert!(generated.len() >= 8, "{out}");
+    // A platform admin.
+    let out = ok(
+        &url,
+        &[
+            "user",
+            "add",
+            "--username",
+            "root",
+            "--platform-admin",
+            "--password",
+            "rootpassword",
+        ],
+    )
+    .await;
+    assert!(out.contains("platform admin"), "{out}");
+
+    // Passwords.
+    let out = ok(
+        &url,
+        &[
+            "user",
+            "passwd",
+            "--username",
+            "xiaowang",
+            "--password",
+            "anotherpass2",
+        ],
+    )
+    .await;
+    assert!(out.contains("signed out everywhere"), "{out}");
+    let err = fails(
+        &url,
+        &[
+            "user",
+            "passwd",
+            "--username",
+            "xiaowang",
+            "--password",
+            "short",
+        ],
+    )
+    .await;
+    assert!(err.contains("--password"), "{err}");
+    let err = fails(
+        &url,
+        &[
+            "user",
+            "passwd",
+            "--username",
+            "nobody",
+            "--password",
+            "anotherpass2",
+        ],
+    )
+    .await;
+    assert!(err.contains("nobody"), "{err}");
+    let db = connect(&url).await;
+    let u = auth_store::user_by_username(&db, "xiaowang")
+        .await
+        .expect("read")
+        .expect("u exists");
+    assert!(verify_password("anotherpass2", &u.password_hash));
+    assert!(!verify_password("longenough1", &u.password_hash));
+    let merchant = zhanggui::merchants::by_name(&db, "测试商户")
+        .await
+        .expect("read")
+        .expect("merchant");
+    let roles: Vec<(String, String)> = auth_store::staff_of(&db, merchant.id)
+        .await
+        .expect("staff")
+        .into_iter()
+        .map(|s| (s.username, s.role))
+        .collect();
+    assert_eq!(
+        roles,
+        vec![
+            ("xiaowang".to_string(), "clerk".to_string()),
+            ("gen".into(), "agent".into())
+        ]
+    );
+    let gen_user = auth_store::user_by_username(&db, "gen")
+        .await
+        .expect("read")
+        .expect("gen");
+    assert!(verify_password(&generated, &gen_user.password_hash));
+
+    // Accounts.
+    let out = ok(
+        &url,
+        &[
+            "account",
+            "add",
+            "--merchant",
+            "测试商户",
+            "--name",
+            "N",
+            "--type",
+            "service",
+            "--verified",
+            "--mode",
+            "safe",
+            "--sandbox",
+        ],
+    )
+    .await;
+    let callback = field(&out, "URL:").to_string();
+    assert!(callback.starts_with("http://example.test/wx/"), "{out}");
+    let token = field(&out, "Token:").to_string();
+    let aes = field(&out, "EncodingAESKey:").to_string();
+    assert!(zhanggui::accounts::model::is_token(&token), "{out}");
+    assert!(zhanggui::accounts::model::is_aes_key(&aes), "{out}");
+    let row = zhanggui::accounts::store::by_app_id(&db, field(&out, "AppID:"))
+        .await
+        .expect("read")
+        .expect("the account");
+    assert_eq!(
+        (row.token.as_str(), row.encoding_aes_key.as_str()),
+        (token.as_str(), aes.as_str())
+    );
+    assert!(row.sandbox && row.verified);
+    assert_eq!(
+        (row.kind.as_str(), row.security_mode.as_str()),
+        ("service", "safe")
+    );
+    assert!(
+        zhanggui::accounts::store::sandbox_app(&db, &row.app_id)
+            .await
+            .expect("read")
+            .is_some(),
+        "registered on the sandbox"
+    );
+    assert!(
+        !out.contains(&row.app_secret),
+        "the AppSecret is never printed"
+    );
+
+    let live = ok(
+        &url,
+        &[
+            "account",
+            "add",
+            "--merchant",
+            "Second",
+            "--name",
+            "Live one",
+            "--type",
+            "subscription",
+            "--mode",
+            "plaintext",
+            "--live",
+            "--app-id",
+            "wx0123456789abcdef",
+            "--app-secret",
+            "0123456789abcdef0123456789abcdef",
+        ],
+    )
+    .await;
+    assert!(live.contains("real WeChat"), "{live}");
+
+    let list = ok(&url, &["account", "list"]).await;
+    assert!(list.contains("N") && list.contains("Live one"), "{list}");
+    assert!(list.contains(&callback), "{list}");
+    let only = ok(&url, &["account", "list", "--merchant", "Second"]).await;
+    assert!(
+        only.contains("Live one") && !only.contains(&callback),
+        "{only}"
+    );
+
+    let show = ok(&url, &["account", "show", &row.id.to_string()]).await;
+    assert!(show.contains(&callback), "{show}");
+    assert!(show.contains("••••••••"), "{show}");
+    for secret in [&row.app_secret, &row.token, &row.encoding_aes_key] {
+        assert!(
+            !show.contains(secret.as_str()),
+            "show prints a secret in full:\n{show}"
+        );
+    }
+    let err = fails(&url, &["account", "show", "9999"]).await;
+    assert!(err.contains("9999"), "{err}");
+
+    // Invalid input names the flag to fix, and writes nothing.
+    let accounts = "SELECT COUNT(*) FROM accounts";
+    let before = scalar(&db, accounts).await;
+    let err = fails(
+        &url,
+        &[
+            "account",
+            "add",
+            "--merchant",
+            "测试商户",
+            "--name",
+            "Bad",
+            "--mode",
+            "loud",
+        ],
+    )
+    .await;
+    assert!(err.contains("--mode"), "{err}");
+    let err = fails(
+        &url,
+        &[
+            "account",
+            "add",
+            "--merchant",
+            "测试商户",
+            "--name",
+            "Bad",
+            "--live",
+            "--app-id",
+            "gh_123",
+            "--app-secret",
+            "0123456789abcdef0123456789abcdef",
+        ],
+    )
+    .await;
+    assert!(err.contains("--app-id"), "{err}");
+    let err = fails(
+        &url,
+        &[
+            "account",
+            "add",
+            "--merchant",
+            "测试商户",
+            "--name",
+            "Bad",
+            "--type",
+            "personal",
+        ],
+    )
+    .await;
+    assert!(err.contains("--type"), "{err}");
+    let err = fails(
+        &url,
+        &[
+            "account",
+            "add",
+            "--merchant",
+            "测试商户",
+            "--name",
+            "Bad",
+            "--aes-key",
+            "short",
+        ],
+    )
+    .await;
+    assert!(err.contains("--aes-key"), "{err}");
+    let err = fails(
+        &url,
+        &[
+            "account",
+            "add",
+            "--merchant",
+            "测试商户",
+            "--name",
+            "Dup",
+            "--live",
+            "--app-id",
+            "wx0123456789abcdef",
+            "--app-secret",
+            "0123456789abcdef0123456789abcdef",
+        ],
+    )
+    .await;
+    assert!(err.contains("--app-id"), "a taken AppID: {err}");
+    let err = fails(
+        &url,
+        &[
+            "account",
+            "add",
+            "--merchant",
+            "测试商户",
+            "--name",
+            "Bad",
+            "--sandbox",
+            "--live",
+        ],
+    )
+    .await;
+    assert!(err.contains("--live") || err.contains("--sandbox"), "{err}");
+    assert_eq!(scalar(&db, accounts).await, before);
+    db.close().await;
+}
+
+#[tokio::test]
+async fn demo_is_idempotent() {
+    let url = fresh_db_url().await;
+    let out = ok(&url, &["demo"]).await;
+    assert!(out.contains("demo / demo1234"), "{out}");
+    assert!(out.contains("admin / admin1234"), "{out}");
+    let db = connect(&url).await;
+    let counts = "SELECT (SELECT COUNT(*) FROM merchants) * 1000000 \
+                  + (SELECT COUNT(*) FROM users) * 10000 \
+                  + (SELECT COUNT(*) FROM memberships) * 100 \
+                  + (SELECT COUNT(*) FROM accounts) * 10 \
+                  + (SELECT COUNT(*) FROM sandbox_apps)";
+    let first = scalar(&db, counts).await;
+    assert_eq!(
+        first,
+        1_000_000 + 5 * 10_000 + 4 * 100 + 2 * 10 + 2,
+        "one merchant, 5 users, 4 staff, 2 accounts"
+    );
+    let secrets = "SELECT COUNT(*) FROM accounts WHERE app_secret <> ''";
+    assert_eq!(scalar(&db, secrets).await, 2);
+
+    // A user changes something; demo again adds nothing and resets nothing.
+    ok(
+        &url,
+        &[
+            "user",
+            "passwd",
+            "--username",
+            "demo",
+            "--password",
+            "changed-pass",
+        ],
+    )
+    .await;
+    let out = ok(&url, &["demo"]).await;
+    assert!(
+        !out.contains("demo / demo1234"),
+        "a changed password is not advertised:\n{out}"
+    );
+    assert_eq!(scalar(&db, counts).await, first);
+    let demo = auth_store::user_by_username(&db, "demo")
+        .await
+        .expect("read")
+        .expect("demo");
+    assert!(verify_password("changed-pass", &demo.password_hash));
+    db.close().await;
+}
