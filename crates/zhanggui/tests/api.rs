@@ -843,6 +843,8 @@ async fn healthz_and_metrics_report_on_the_instance() {
         let value = line.rsplit(' ').next().unwrap_or_default();
         assert!(value.parse::<f64>().is_ok(), "not a sample: {line}");
     }
+    // The gauge is process-wide and set at scrape time from the scraped instance's database;
+    // this is the only test of this binary that scrapes.
     let dead_line = text
         .lines()
         .find(|l| l.starts_with("zhanggui_jobs{status=\"dead\"}"))

@@ -588,3 +588,25 @@ async fn the_language_switch_is_remembered() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn sessions_expire_when_idle_and_live_on_while_used() {
+    let app = TestApp::spawn().await;
+    let m = app.merchant("M").await;
+    app.user(m, "ivy", Role::Owner).await;
+    app.user(m, "jon", Role::Owner).await;
+    let busy = app.sign_in("ivy").await;
+    let idle = app.sign_in("jon").await;
+    let day = 24 * 3600 * 1000;
+    // Six days on, the busy session is used (and so extended); the idle one is not.
+    app.clock.advance(6 * day);
+    let (status, _) = read(busy.request(Method::GET, "/api/v1/dashboard")).await;
+    assert_eq!(status, StatusCode::OK);
+    // Seven days and a minute after sign-in, only the session in use is still valid.
+    app.clock.advance(day + 60_000);
+    let (status, _) = read(idle.request(Method::GET, "/api/v1/dashboard")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = read(busy.request(Method::GET, "/api/v1/dashboard")).await;
+    assert_eq!(status, StatusCode::OK);
+    app.stop().await;
+}
