@@ -157,7 +157,9 @@ pub struct AccountInput {
     pub kind: String,
     #[serde(default)]
     pub verified: bool,
+    /// May be empty for a sandbox account: one of WeChat's shape is generated.
     #[schema(example = "wx1234567890abcdef")]
+    #[serde(default)]
     pub app_id: String,
     #[serde(default)]
     pub app_secret: String,

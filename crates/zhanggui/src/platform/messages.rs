@@ -284,11 +284,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Must match the mode chosen in the Official Accounts Platform",
     ),
     ("account.token", "令牌（Token）", "Token"),
-    (
-        "account.aes_key",
-        "消息加解密密钥",
-        "EncodingAESKey",
-    ),
+    ("account.aes_key", "消息加解密密钥", "EncodingAESKey"),
     (
         "account.generated_hint",
         "留空将自动生成",
