@@ -1,0 +1,351 @@
+//! Passive replies: the XML answered in the callback's HTTP response.
+//!
+//! Strings go in CDATA. A `]]>` inside a string would end the section early and break the
+//! document (peers had this bug with LLM output), so the section is split there:
+//! `a]]>b` becomes `<![CDATA[a]]]]><![CDATA[>b]]>`, which any XML reader joins back.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use crate::message::{Message, MessageBody};
+use crate::xml::{Fields, ParseError, group_value};
+
+/// What the callback answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply<'a> {
+    /// The literal `success`: stops WeChat's retries without showing anything. Never
+    /// encrypted, even in safe mode.
+    Success,
+    Message(ReplyMessage<'a>),
+}
+
+/// A reply message: the header and what it shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplyMessage<'a> {
+    /// The user's openid: the request's `FromUserName`.
+    pub to_user_name: Cow<'a, str>,
+    /// The account: the request's `ToUserName`.
+    pub from_user_name: Cow<'a, str>,
+    pub create_time: i64,
+    pub body: ReplyBody<'a>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplyBody<'a> {
+    Text {
+        content: Cow<'a, str>,
+    },
+    Image {
+        media_id: Cow<'a, str>,
+    },
+    Voice {
+        media_id: Cow<'a, str>,
+    },
+    Video {
+        media_id: Cow<'a, str>,
+        title: Option<Cow<'a, str>>,
+        description: Option<Cow<'a, str>>,
+    },
+    Music {
+        title: Option<Cow<'a, str>>,
+        description: Option<Cow<'a, str>>,
+        music_url: Option<Cow<'a, str>>,
+        hq_music_url: Option<Cow<'a, str>>,
+        thumb_media_id: Cow<'a, str>,
+    },
+    /// Today WeChat shows only one article in a reply to a user's message and up to 8
+    /// otherwise (see [`news_article_limit`]); the list is not cut here.
+    News {
+        articles: Vec<Article<'a>>,
+    },
+    /// Hands the conversation to human customer service, optionally to one agent.
+    TransferCustomerService {
+        kf_account: Option<Cow<'a, str>>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Article<'a> {
+    pub title: Cow<'a, str>,
+    pub description: Cow<'a, str>,
+    pub pic_url: Cow<'a, str>,
+    pub url: Cow<'a, str>,
+}
+
+/// The most articles a news reply may carry in answer to `inbound`: 1 for a user's message
+/// (the rule since October 2018), 8 for events such as a menu click or a follow.
+pub fn news_article_limit(inbound: &Message<'_>) -> usize {
+    match inbound.body {
+        MessageBody::Event(_) => 8,
+        _ => 1,
+    }
+}
+
+impl<'m> ReplyMessage<'m> {
+    /// A reply to `inbound`: sender and receiver swapped.
+    pub fn answering(inbound: &'m Message<'_>, create_time: i64, body: ReplyBody<'m>) -> Self {
+        ReplyMessage {
+            to_user_name: Cow::Borrowed(&inbound.from_user_name),
+            from_user_name: Cow::Borrowed(&inbound.to_user_name),
+            create_time,
+            body,
+        }
+    }
+
+    pub fn msg_type(&self) -> &'static str {
+        match self.body {
+            ReplyBody::Text { .. } => "text",
+            ReplyBody::Image { .. } => "image",
+            ReplyBody::Voice { .. } => "voice",
+            ReplyBody::Video { .. } => "video",
+            ReplyBody::Music { .. } => "music",
+            ReplyBody::News { .. } => "news",
+            ReplyBody::TransferCustomerService { .. } => "transfer_customer_service",
+        }
+    }
+
+    /// Appends the reply's XML to `out`.
+    pub fn write_xml(&self, out: &mut String) {
+        out.push_str("<xml>");
+        cdata_element(out, "ToUserName", &self.to_user_name);
+        cdata_element(out, "FromUserName", &self.from_user_name);
+        let _ = write!(out, "<CreateTime>{}</CreateTime>", self.create_time);
+        cdata_element(out, "MsgType", self.msg_type());
+        match &self.body {
+            ReplyBody::Text { content } => cdata_element(out, "Content", content),
+            ReplyBody::Image { media_id } => {
+                wrapped(out, "Image", |out| cdata_element(out, "MediaId", media_id));
+            }
+            ReplyBody::Voice { media_id } => {
+                wrapped(out, "Voice", |out| cdata_element(out, "MediaId", media_id));
+            }
+            ReplyBody::Video {
+                media_id,
+                title,
+                description,
+            } => wrapped(out, "Video", |out| {
+                cdata_element(out, "MediaId", media_id);
+                optional_element(out, "Title", title);
+                optional_element(out, "Description", description);
+            }),
+            ReplyBody::Music {
+                title,
+                description,
+                music_url,
+                hq_music_url,
+                thumb_media_id,
+            } => {
+                // WxJava's order; WeChat reads the fields by name.
+                wrapped(out, "Music", |out| {
+                    optional_element(out, "Title", title);
+                    optional_element(out, "Description", description);
+                    cdata_element(out, "ThumbMediaId", thumb_media_id);
+                    optional_element(out, "MusicUrl", music_url);
+                    optional_element(out, "HQMusicUrl", hq_music_url);
+                });
+            }
+            ReplyBody::News { articles } => {
+                let _ = write!(out, "<ArticleCount>{}</ArticleCount>", articles.len());
+                wrapped(out, "Articles", |out| {
+                    for a in articles {
+                        wrapped(out, "item", |out| {
+                            cdata_element(out, "Title", &a.title);
+                            cdata_element(out, "Description", &a.description);
+                            cdata_element(out, "PicUrl", &a.pic_url);
+                            cdata_element(out, "Url", &a.url);
+                        });
+                    }
+                });
+            }
+            ReplyBody::TransferCustomerService { kf_account } => {
+                if let Some(kf) = kf_account {
+                    wrapped(out, "TransInfo", |out| cdata_element(out, "KfAccount", kf));
+                }
+            }
+        }
+        out.push_str("</xml>");
+    }
+
+    pub fn to_xml(&self) -> String {
+        let mut out = String::with_capacity(256);
+        self.write_xml(&mut out);
+        out
+    }
+}
+
+impl<'a> Reply<'a> {
+    /// Appends the response body to `out`: `success`, or the reply message's XML.
+    pub fn write_xml(&self, out: &mut String) {
+        match self {
+            Reply::Success => out.push_str("success"),
+            Reply::Message(m) => m.write_xml(out),
+        }
+    }
+
+    pub fn to_xml(&self) -> String {
+        match self {
+            Reply::Success => "success".to_string(),
+            Reply::Message(m) => m.to_xml(),
+        }
+    }
+
+    /// Reads a reply back (the sandbox and the tests use it to check what we answered).
+    pub fn parse(xml: &'a str) -> Result<Self, ParseError> {
+        if xml.trim() == "success" {
+            return Ok(Reply::Success);
+        }
+        let mut f = Fields::parse(xml)?;
+        let header = |f: &mut Fields<'a>, name: &'static str| {
+            f.take(name).ok_or(ParseError::MissingField(name))
+        };
+        let to_user_name = header(&mut f, "ToUserName")?;
+        let from_user_name = header(&mut f, "FromUserName")?;
+        let create_time = header(&mut f, "CreateTime")?
+            .parse()
+            .map_err(|_| ParseError::InvalidNumber("CreateTime"))?;
+        let msg_type = header(&mut f, "MsgType")?;
+        let body = parse_body(&msg_type, &f)?;
+        Ok(Reply::Message(ReplyMessage {
+            to_user_name,
+            from_user_name,
+            create_time,
+            body,
+        }))
+    }
+}
+
+fn parse_body<'a>(msg_type: &str, f: &Fields<'a>) -> Result<ReplyBody<'a>, ParseError> {
+    let nested = |top: &str, name: &str| {
+        f.iter()
+            .find(|x| x.depth == 2 && x.top == top && x.name == name)
+            .map(|x| x.value.clone())
+    };
+    let text = |name: &str| {
+        f.iter()
+            .find(|x| x.depth == 1 && x.name == name)
+            .map(|x| x.value.clone())
+    };
+    Ok(match msg_type {
+        "text" => ReplyBody::Text {
+            content: text("Content").unwrap_or_default(),
+        },
+        "image" => ReplyBody::Image {
+            media_id: nested("Image", "MediaId").unwrap_or_default(),
+        },
+        "voice" => ReplyBody::Voice {
+            media_id: nested("Voice", "MediaId").unwrap_or_default(),
+        },
+        "video" => ReplyBody::Video {
+            media_id: nested("Video", "MediaId").unwrap_or_default(),
+            title: nested("Video", "Title"),
+            description: nested("Video", "Description"),
+        },
+        "music" => ReplyBody::Music {
+            title: nested("Music", "Title"),
+            description: nested("Music", "Description"),
+            music_url: nested("Music", "MusicUrl"),
+            hq_music_url: nested("Music", "HQMusicUrl"),
+            thumb_media_id: nested("Music", "ThumbMediaId").unwrap_or_default(),
+        },
+        "news" => ReplyBody::News {
+            articles: f
+                .groups("Articles")
+                .map(|item| {
+                    let get = |name| group_value(item, name).cloned().unwrap_or_default();
+                    Article {
+                        title: get("Title"),
+                        description: get("Description"),
+                        pic_url: get("PicUrl"),
+                        url: get("Url"),
+                    }
+                })
+                .collect(),
+        },
+        "transfer_customer_service" => ReplyBody::TransferCustomerService {
+            kf_account: nested("TransInfo", "KfAccount"),
+        },
+        _ => return Err(ParseError::UnknownReplyType(msg_type.to_string())),
+    })
+}
+
+fn wrapped(out: &mut String, name: &str, inner: impl FnOnce(&mut String)) {
+    let _ = write!(out, "<{name}>");
+    inner(out);
+    let _ = write!(out, "</{name}>");
+}
+
+fn optional_element(out: &mut String, name: &str, value: &Option<Cow<'_, str>>) {
+    if let Some(v) = value {
+        cdata_element(out, name, v);
+    }
+}
+
+/// `<name><![CDATA[value]]></name>`, splitting the section at every `]]>` in `value`.
+pub(crate) fn cdata_element(out: &mut String, name: &str, value: &str) {
+    let _ = write!(out, "<{name}><![CDATA[");
+    let mut rest = value;
+    while let Some(at) = rest.find("]]>") {
+        // Close the section after `]]` and reopen it before `>`.
+        out.push_str(&rest[..at + 2]);
+        out.push_str("]]><![CDATA[");
+        rest = &rest[at + 2..];
+    }
+    out.push_str(rest);
+    let _ = write!(out, "]]></{name}>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_reply(content: &str) -> ReplyMessage<'_> {
+        ReplyMessage {
+            to_user_name: "u".into(),
+            from_user_name: "gh".into(),
+            create_time: 1,
+            body: ReplyBody::Text {
+                content: content.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn cdata_terminator_is_split() {
+        for content in ["a]]>b", "]]>", "]]]]>>", "x]]>]]>y", "]]", "]>"] {
+            let xml = text_reply(content).to_xml();
+            assert_eq!(
+                xml.matches("<![CDATA[").count(),
+                xml.matches("]]>").count(),
+                "{xml}"
+            );
+            let back = Reply::parse(&xml).expect("parses");
+            assert_eq!(back, Reply::Message(text_reply(content)), "{xml}");
+        }
+    }
+
+    #[test]
+    fn answering_swaps_sender_and_receiver() {
+        let inbound = Message::parse(
+            "<xml><ToUserName>gh_1</ToUserName><FromUserName>o_user</FromUserName>\
+             <CreateTime>1</CreateTime><MsgType>text</MsgType><Content>hi</Content>\
+             <MsgId>7</MsgId></xml>",
+        )
+        .expect("parses");
+        let reply = ReplyMessage::answering(
+            &inbound,
+            2,
+            ReplyBody::Text {
+                content: "yo".into(),
+            },
+        );
+        assert_eq!(reply.to_user_name, "o_user");
+        assert_eq!(reply.from_user_name, "gh_1");
+        assert_eq!(news_article_limit(&inbound), 1);
+    }
+
+    #[test]
+    fn success_is_the_literal() {
+        assert_eq!(Reply::Success.to_xml(), "success");
+        assert_eq!(Reply::parse("success"), Ok(Reply::Success));
+    }
+}

@@ -1,0 +1,510 @@
+//! The one XML reader every inbound document goes through: message bodies, the encrypted
+//! envelope and replies read back.
+//!
+//! WeChat documents are flat records of leaf elements (`<Content><![CDATA[..]]></Content>`)
+//! with a few nested lists. So instead of a DOM we stream quick-xml events once and keep only
+//! the leaves, each borrowed from the input where possible. The reader is hardened because
+//! the body is attacker-controlled until a signature says otherwise: no DOCTYPE (so no entity
+//! can ever be declared or expanded), only the five predefined entities and character
+//! references, a depth cap, a field-count cap, one root element, and UTF-8 only.
+
+use std::borrow::Cow;
+
+use quick_xml::events::{BytesRef, Event};
+use quick_xml::reader::Reader;
+
+/// The largest document we look at. WeChat's own bodies are a few KiB; the callback endpoint
+/// rejects anything bigger before doing any work, and the parser repeats the check so it is
+/// safe on its own.
+pub const MAX_XML_BYTES: usize = 64 * 1024;
+
+/// The deepest nesting we accept, counting the root as level 1. WeChat's deepest document
+/// (MASSSENDJOBFINISH: xml/CopyrightCheckResult/ResultList/item/field) has 5 levels.
+pub const MAX_DEPTH: usize = 16;
+
+/// The most leaf elements we keep from one document: bounds memory for bodies made of many
+/// tiny elements. Real messages have fewer than 50.
+pub const MAX_FIELDS: usize = 512;
+
+/// Why a document was refused. Every input either parses or yields one of these; none panics.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("the document is larger than {MAX_XML_BYTES} bytes")]
+    TooLarge,
+    #[error("the document is not valid UTF-8")]
+    InvalidUtf8,
+    #[error("DOCTYPE declarations are not accepted")]
+    DocType,
+    #[error("unknown entity reference &{0};")]
+    UnknownEntity(String),
+    #[error("elements are nested deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    #[error("the document has more than {MAX_FIELDS} fields")]
+    TooManyFields,
+    #[error("the document must hold exactly one root element")]
+    NotOneRoot,
+    #[error("the document ends inside an element")]
+    Truncated,
+    #[error("malformed XML at byte {position}: {reason}")]
+    Syntax { position: u64, reason: String },
+    #[error("required field {0} is missing")]
+    MissingField(&'static str),
+    #[error("field {0} is not a valid number")]
+    InvalidNumber(&'static str),
+    #[error("unknown reply type {0}")]
+    UnknownReplyType(String),
+}
+
+/// One leaf element of a document: an element without child elements, with its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field<'a> {
+    /// The element name, e.g. `Content`.
+    pub name: Cow<'a, str>,
+    /// The text with CDATA unwrapped, entities resolved, and the whitespace around it (outside
+    /// CDATA) trimmed. Text inside CDATA is kept byte for byte, control characters included.
+    pub value: Cow<'a, str>,
+    /// 1 for a direct child of the root element, 2 for a grandchild, and so on.
+    pub depth: u8,
+    /// The name of the root's child this field sits under (its own name at depth 1): tells
+    /// `CopyrightCheckResult/Count` from `ArticleUrlResult/Count`.
+    pub top: Cow<'a, str>,
+    /// Identifies the element instance that directly contains this field, so repeated list
+    /// entries (`<item>`, `<List>`) can be told apart.
+    pub parent: u32,
+}
+
+/// The leaf elements of a document in document order: the parsed form of a WeChat XML body.
+/// Unknown message types and events keep theirs so nothing the platform sent is lost.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Fields<'a> {
+    list: Vec<Field<'a>>,
+}
+
+impl<'a> Fields<'a> {
+    /// Reads the leaf elements of `xml`.
+    pub fn parse(xml: &'a str) -> Result<Self, ParseError> {
+        let mut list = Vec::with_capacity(16);
+        walk(xml, |field| {
+            if list.len() == MAX_FIELDS {
+                return Err(ParseError::TooManyFields);
+            }
+            list.push(field);
+            Ok(())
+        })?;
+        Ok(Fields { list })
+    }
+
+    /// Like [`Fields::parse`] for raw bytes, refusing invalid UTF-8.
+    pub fn parse_bytes(xml: &'a [u8]) -> Result<Self, ParseError> {
+        Self::parse(checked_str(xml)?)
+    }
+
+    /// The value of the direct child of the root called `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.top_level(name).map(|f| f.value.as_ref())
+    }
+
+    /// The value of `<top><name>` (a grandchild of the root).
+    pub fn get_nested(&self, top: &str, name: &str) -> Option<&str> {
+        self.list
+            .iter()
+            .find(|f| f.depth == 2 && f.top == top && f.name == name)
+            .map(|f| f.value.as_ref())
+    }
+
+    /// Every field, in document order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Field<'a>> {
+        self.list.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The fields under `top` at depth 3 or more, grouped by the element that contains them:
+    /// one group per `<item>` or `<List>` entry, in document order.
+    pub(crate) fn groups<'s>(&'s self, top: &'s str) -> impl Iterator<Item = &'s [Field<'a>]> {
+        let under = self.list.iter().position(|f| f.top == top && f.depth >= 3);
+        let rest = under.map_or(&[][..], |start| &self.list[start..]);
+        rest.chunk_by(|a, b| a.parent == b.parent)
+            .filter(move |g| g.first().is_some_and(|f| f.top == top && f.depth >= 3))
+    }
+
+    /// Removes a direct child and returns its value, so typed messages own it without a
+    /// copy and what stays behind (for unknown types) is only what was not typed.
+    pub(crate) fn take(&mut self, name: &str) -> Option<Cow<'a, str>> {
+        let at = self
+            .list
+            .iter()
+            .position(|f| f.depth == 1 && f.name == name)?;
+        Some(self.list.remove(at).value)
+    }
+
+    fn top_level(&self, name: &str) -> Option<&Field<'a>> {
+        self.list.iter().find(|f| f.depth == 1 && f.name == name)
+    }
+
+    pub fn into_owned(self) -> Fields<'static> {
+        Fields {
+            list: self
+                .list
+                .into_iter()
+                .map(|f| Field {
+                    name: Cow::Owned(f.name.into_owned()),
+                    value: Cow::Owned(f.value.into_owned()),
+                    depth: f.depth,
+                    top: Cow::Owned(f.top.into_owned()),
+                    parent: f.parent,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The value of a field in a group (see [`Fields::groups`]).
+pub(crate) fn group_value<'s, 'a>(group: &'s [Field<'a>], name: &str) -> Option<&'s Cow<'a, str>> {
+    group.iter().find(|f| f.name == name).map(|f| &f.value)
+}
+
+/// Validates UTF-8 once for the whole document, so every slice taken later is a `&str`.
+pub(crate) fn checked_str(xml: &[u8]) -> Result<&str, ParseError> {
+    if xml.len() > MAX_XML_BYTES {
+        return Err(ParseError::TooLarge);
+    }
+    std::str::from_utf8(xml).map_err(|_| ParseError::InvalidUtf8)
+}
+
+/// An open element: its name and its instance number.
+#[derive(Clone, Copy)]
+struct Open<'a> {
+    name: &'a str,
+    id: u32,
+}
+
+/// Streams `xml` and hands every leaf element to `on_leaf`, in document order.
+pub(crate) fn walk<'a>(
+    xml: &'a str,
+    mut on_leaf: impl FnMut(Field<'a>) -> Result<(), ParseError>,
+) -> Result<(), ParseError> {
+    if xml.len() > MAX_XML_BYTES {
+        return Err(ParseError::TooLarge);
+    }
+    let mut reader = Reader::from_str(xml);
+    // We match end tags against our own fixed-size stack, which saves quick-xml's
+    // per-reader name buffer.
+    reader.config_mut().check_end_names = false;
+
+    let mut stack = [Open { name: "", id: 0 }; MAX_DEPTH];
+    let mut depth = 0usize;
+    let mut next_id = 0u32;
+    let mut seen_root = false;
+    // Text of the innermost open element, while it has no child element.
+    let mut text = Text::default();
+    let mut is_leaf = false;
+
+    loop {
+        let event = reader.read_event().map_err(|e| syntax(&reader, &e))?;
+        match event {
+            Event::Start(start) => {
+                let name = sub_str(xml, start.name().as_ref())?;
+                if depth == 0 {
+                    if seen_root {
+                        return Err(ParseError::NotOneRoot);
+                    }
+                    seen_root = true;
+                }
+                if depth == MAX_DEPTH {
+                    return Err(ParseError::TooDeep);
+                }
+                stack[depth] = Open { name, id: next_id };
+                next_id = next_id.wrapping_add(1);
+                depth += 1;
+                // The parent has a child element now, so it is a container, not a leaf.
+                text = Text::default();
+                is_leaf = true;
+            }
+            Event::Empty(start) => {
+                let name = sub_str(xml, start.name().as_ref())?;
+                if depth == 0 {
+                    if seen_root {
+                        return Err(ParseError::NotOneRoot);
+                    }
+                    seen_root = true;
+                    continue;
+                }
+                if depth == MAX_DEPTH {
+                    return Err(ParseError::TooDeep);
+                }
+                is_leaf = false;
+                on_leaf(leaf(&stack[..depth], name, Cow::Borrowed("")))?;
+            }
+            Event::End(end) => {
+                let name = end.name();
+                let Some(open) = depth.checked_sub(1).map(|d| stack[d]) else {
+                    return Err(syntax_msg(&reader, "end tag without a start tag"));
+                };
+                if open.name.as_bytes() != name.as_ref() {
+                    return Err(syntax_msg(&reader, "end tag does not match its start tag"));
+                }
+                depth -= 1;
+                // The root itself is never a field; a leaf is an element that had no child.
+                if is_leaf && depth > 0 {
+                    let value = std::mem::take(&mut text).finish();
+                    on_leaf(leaf(&stack[..depth], open.name, value))?;
+                }
+                is_leaf = false;
+            }
+            Event::Text(t) if depth > 0 && is_leaf => {
+                text.push_text(sub_str(xml, &t)?);
+            }
+            Event::CData(c) if depth > 0 && is_leaf => {
+                text.push_verbatim(Cow::Borrowed(sub_str(xml, &c)?));
+            }
+            Event::GeneralRef(r) if depth > 0 => {
+                let resolved = resolve_entity(&r)?;
+                if is_leaf {
+                    text.push_verbatim(Cow::Owned(resolved.to_string()));
+                }
+            }
+            Event::Text(t) => {
+                // Text beside child elements carries nothing WeChat sends, so it is ignored;
+                // outside the root it would make a second root, so it must be blank there.
+                if depth == 0 && !is_blank(sub_str(xml, &t)?) {
+                    return Err(ParseError::NotOneRoot);
+                }
+            }
+            Event::CData(_) => {
+                if depth == 0 {
+                    return Err(ParseError::NotOneRoot);
+                }
+            }
+            Event::GeneralRef(_) => return Err(ParseError::NotOneRoot),
+            // A DOCTYPE is the only place entities could be declared: refuse it outright.
+            Event::DocType(_) => return Err(ParseError::DocType),
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if depth != 0 {
+        return Err(ParseError::Truncated);
+    }
+    if !seen_root {
+        return Err(ParseError::NotOneRoot);
+    }
+    Ok(())
+}
+
+fn leaf<'a>(open: &[Open<'a>], name: &'a str, value: Cow<'a, str>) -> Field<'a> {
+    // `open` holds the root and the ancestors of this leaf; open[1] is its top-level ancestor.
+    let depth = open.len();
+    let top = open.get(1).map_or(name, |o| o.name);
+    let parent = open.last().map_or(0, |o| o.id);
+    Field {
+        name: Cow::Borrowed(name),
+        value,
+        depth: u8::try_from(depth).unwrap_or(u8::MAX),
+        top: Cow::Borrowed(top),
+        parent,
+    }
+}
+
+/// The text of one leaf, built from its Text, CDATA and entity pieces. Whitespace outside
+/// CDATA at either end is dropped (`<MsgType> <![CDATA[event]]> </MsgType>` is `event`);
+/// everything inside CDATA is kept. The usual single CDATA section stays borrowed.
+#[derive(Default)]
+struct Text<'a> {
+    value: Cow<'a, str>,
+    /// Whitespace that ends the last Text piece: kept only if more content follows.
+    pending_blank: Cow<'a, str>,
+}
+
+impl<'a> Text<'a> {
+    fn push_text(&mut self, piece: &'a str) {
+        let piece = if self.value.is_empty() {
+            piece.trim_start_matches(is_xml_blank)
+        } else {
+            piece
+        };
+        let body = piece.trim_end_matches(is_xml_blank);
+        let blank = &piece[body.len()..];
+        if !body.is_empty() {
+            self.append(Cow::Borrowed(body));
+        }
+        if !blank.is_empty() && !self.value.is_empty() {
+            append_cow(&mut self.pending_blank, Cow::Borrowed(blank));
+        }
+    }
+
+    fn push_verbatim(&mut self, piece: Cow<'a, str>) {
+        self.append(piece);
+    }
+
+    fn append(&mut self, piece: Cow<'a, str>) {
+        if !self.pending_blank.is_empty() {
+            let blank = std::mem::take(&mut self.pending_blank);
+            append_cow(&mut self.value, blank);
+        }
+        append_cow(&mut self.value, piece);
+    }
+
+    fn finish(self) -> Cow<'a, str> {
+        self.value
+    }
+}
+
+fn append_cow<'a>(to: &mut Cow<'a, str>, piece: Cow<'a, str>) {
+    if to.is_empty() {
+        *to = piece;
+    } else if !piece.is_empty() {
+        to.to_mut().push_str(&piece);
+    }
+}
+
+fn is_xml_blank(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+fn is_blank(s: &str) -> bool {
+    s.chars().all(is_xml_blank)
+}
+
+/// The five predefined entities and character references; nothing else exists without a
+/// DOCTYPE, and we refuse DOCTYPEs.
+fn resolve_entity(r: &BytesRef<'_>) -> Result<char, ParseError> {
+    let unknown = || ParseError::UnknownEntity(String::from_utf8_lossy(r).into_owned());
+    if r.is_char_ref() {
+        return match r.resolve_char_ref() {
+            Ok(Some(c)) => Ok(c),
+            _ => Err(unknown()),
+        };
+    }
+    match &**r {
+        b"lt" => Ok('<'),
+        b"gt" => Ok('>'),
+        b"amp" => Ok('&'),
+        b"apos" => Ok('\''),
+        b"quot" => Ok('"'),
+        _ => Err(unknown()),
+    }
+}
+
+/// Re-borrows a slice that quick-xml handed out (it always points into `xml`) as a `&'a str`
+/// of the input, so names and text keep the input's lifetime without a copy or a second
+/// UTF-8 check.
+fn sub_str<'a>(xml: &'a str, part: &[u8]) -> Result<&'a str, ParseError> {
+    let base = xml.as_ptr() as usize;
+    let start = (part.as_ptr() as usize).wrapping_sub(base);
+    start
+        .checked_add(part.len())
+        .and_then(|end| xml.get(start..end))
+        .ok_or(ParseError::InvalidUtf8)
+}
+
+fn syntax(reader: &Reader<&[u8]>, e: &quick_xml::Error) -> ParseError {
+    ParseError::Syntax {
+        position: reader.error_position(),
+        reason: e.to_string(),
+    }
+}
+
+fn syntax_msg(reader: &Reader<&[u8]>, reason: &str) -> ParseError {
+    ParseError::Syntax {
+        position: reader.buffer_position(),
+        reason: reason.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(xml: &str) -> Fields<'_> {
+        Fields::parse(xml).expect("parses")
+    }
+
+    #[test]
+    fn cdata_whitespace_and_entities() {
+        let f = fields(
+            "<xml><A> <![CDATA[ x ]]> </A><B> 12 </B><C>a &amp; b&#x4e2d;</C><D/><E></E></xml>",
+        );
+        assert_eq!(f.get("A"), Some(" x "));
+        assert_eq!(f.get("B"), Some("12"));
+        assert_eq!(f.get("C"), Some("a & b中"));
+        assert_eq!(f.get("D"), Some(""));
+        assert_eq!(f.get("E"), Some(""));
+    }
+
+    #[test]
+    fn single_cdata_stays_borrowed() {
+        let f = fields("<xml><Content> <![CDATA[hello]]>\n</Content></xml>");
+        let field = f.iter().next().expect("one field");
+        assert!(matches!(field.value, Cow::Borrowed("hello")));
+    }
+
+    #[test]
+    fn control_characters_are_kept() {
+        let f = fields("<xml><Content><![CDATA[a\u{1d}b\u{0}c]]></Content></xml>");
+        assert_eq!(f.get("Content"), Some("a\u{1d}b\u{0}c"));
+    }
+
+    #[test]
+    fn nested_groups() {
+        let f = fields(
+            "<xml><L><item><a>1</a><b>2</b></item><item><a>3</a></item></L><Count>2</Count></xml>",
+        );
+        let groups: Vec<Vec<&str>> = f
+            .groups("L")
+            .map(|g| g.iter().map(|x| x.value.as_ref()).collect())
+            .collect();
+        assert_eq!(groups, vec![vec!["1", "2"], vec!["3"]]);
+        assert_eq!(f.get("Count"), Some("2"));
+        assert_eq!(f.get("a"), None);
+    }
+
+    #[test]
+    fn hostile_documents_are_refused() {
+        let cases: &[(&[u8], ParseError)] = &[
+            (
+                b"<!DOCTYPE x [<!ENTITY e \"boom\">]><xml><A>&e;</A></xml>",
+                ParseError::DocType,
+            ),
+            (
+                b"<xml><A>&e;</A></xml>",
+                ParseError::UnknownEntity("e".into()),
+            ),
+            (b"<xml><A>x</A>", ParseError::Truncated),
+            (b"<xml/><xml/>", ParseError::NotOneRoot),
+            (b"", ParseError::NotOneRoot),
+            (b"just text", ParseError::NotOneRoot),
+            (b"<xml><A>\xff</A></xml>", ParseError::InvalidUtf8),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                Fields::parse_bytes(input).as_ref().err(),
+                Some(expected),
+                "{}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        let deep = format!(
+            "{}{}",
+            "<a>".repeat(MAX_DEPTH + 1),
+            "</a>".repeat(MAX_DEPTH + 1)
+        );
+        assert_eq!(Fields::parse(&deep).err(), Some(ParseError::TooDeep));
+        let ok = format!("{}{}", "<a>".repeat(MAX_DEPTH), "</a>".repeat(MAX_DEPTH));
+        assert!(Fields::parse(&ok).is_ok());
+        let many = format!("<xml>{}</xml>", "<a/>".repeat(MAX_FIELDS + 1));
+        assert_eq!(Fields::parse(&many).err(), Some(ParseError::TooManyFields));
+        let big = format!("<xml><A>{}</A></xml>", "x".repeat(MAX_XML_BYTES));
+        assert_eq!(Fields::parse(&big).err(), Some(ParseError::TooLarge));
+        assert!(matches!(
+            Fields::parse("<xml><A></B></xml>"),
+            Err(ParseError::Syntax { .. })
+        ));
+    }
+}
