@@ -8,4 +8,5 @@ pub mod apikeys;
 pub mod dashboard;
 pub mod demo;
 pub mod merchants;
+pub mod messages;
 pub mod platform;
