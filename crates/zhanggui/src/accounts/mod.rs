@@ -173,6 +173,22 @@ async fn register_on_sandbox(
     store::upsert_sandbox_app(tx, &app, now).await
 }
 
+/// Sets the follow welcome and the default reply of an account of this merchant.
+pub async fn set_replies(
+    db: &Db,
+    merchant_id: i64,
+    id: i64,
+    input: &model::RepliesInput,
+    now: i64,
+) -> Result<(), AppError> {
+    let (welcome, default) = model::validate_replies(input).map_err(AppError::Validation)?;
+    if store::set_replies(db, merchant_id, id, &welcome, &default, now).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
 /// The result of asking WeChat for an access token with the account's credentials.
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ConnectionTest {

@@ -242,6 +242,40 @@ pub fn validate(input: &AccountInput, creating: bool) -> Result<ValidAccount, Fi
     }
 }
 
+/// WeChat shows at most 2,048 bytes of a text reply; 600 characters keep well inside it.
+pub const MAX_REPLY_CHARS: usize = 600;
+
+/// What an account answers until reply rules are set up: the follow welcome and the reply to
+/// any other text. Empty means answer nothing (WeChat's `success`).
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+pub struct RepliesInput {
+    #[serde(default)]
+    #[schema(example = "欢迎关注掌柜咖啡！回复「菜单」看看今天的新品。")]
+    pub welcome_text: String,
+    #[serde(default)]
+    #[schema(example = "收到！店员会尽快回复您。")]
+    pub default_reply_text: String,
+}
+
+pub fn validate_replies(input: &RepliesInput) -> Result<(String, String), FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let welcome = input.welcome_text.trim().to_string();
+    let default = input.default_reply_text.trim().to_string();
+    for (field, value) in [("welcome_text", &welcome), ("default_reply_text", &default)] {
+        if value.chars().count() > MAX_REPLY_CHARS {
+            errors.add(
+                field,
+                Msg::new("error.too_long").arg("max", MAX_REPLY_CHARS),
+            );
+        }
+    }
+    if errors.is_empty() {
+        Ok((welcome, default))
+    } else {
+        Err(errors)
+    }
+}
+
 fn optional(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }

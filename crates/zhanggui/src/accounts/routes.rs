@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}", get(show_page).post(update_form))
         .route("/accounts/{id}/edit", get(edit_page))
         .route("/accounts/{id}/test", post(test_form))
+        .route("/accounts/{id}/replies", post(replies_form))
 }
 
 pub fn api() -> OpenApiRouter<AppState> {
@@ -35,6 +36,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(api_list, api_create))
         .routes(routes!(api_get, api_update))
         .routes(routes!(api_test))
+        .routes(routes!(api_set_replies))
 }
 
 /// An account as pages show it: secrets masked.
@@ -51,6 +53,8 @@ struct AccountView {
     sandbox: bool,
     callback_url: String,
     created: String,
+    welcome_text: String,
+    default_reply_text: String,
     features: Vec<FeatureView>,
 }
 
@@ -74,6 +78,8 @@ fn view(a: &AccountRow, public_url: &str, tz: chrono_tz::Tz) -> AccountView {
         sandbox: a.sandbox,
         callback_url: a.callback_url(public_url),
         created: format_local(a.created_at, tz),
+        welcome_text: a.welcome_text.clone(),
+        default_reply_text: a.default_reply_text.clone(),
         features: WeChatFeature::ALL
             .into_iter()
             .map(|f| FeatureView {
@@ -339,6 +345,13 @@ struct ShowPage {
     account: AccountView,
     can_manage: bool,
     test: Option<ConnectionTest>,
+    errors: FieldErrors,
+}
+
+impl ShowPage {
+    fn err(&self, field: &str) -> Option<String> {
+        self.errors.get(field).map(|m| self.shell.lang.render(m))
+    }
 }
 
 async fn show_page(
@@ -347,7 +360,7 @@ async fn show_page(
     uri: Uri,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    render_show(&state, &caller, &uri, id, None).await
+    render_show(&state, &caller, &uri, id, None, FieldErrors::default()).await
 }
 
 async fn render_show(
@@ -356,6 +369,7 @@ async fn render_show(
     uri: &Uri,
     id: i64,
     test: Option<ConnectionTest>,
+    errors: FieldErrors,
 ) -> Result<Response, AppError> {
     caller.require(Permission::ViewAccounts)?;
     let row = super::get(&state.db, caller.merchant_id, id)
@@ -363,12 +377,45 @@ async fn render_show(
         .ok_or(AppError::NotFound)?;
     let shell = Shell::for_caller(state, caller, "accounts", "accounts.show_title", uri).await?;
     let tz = crate::merchants::timezone(&state.db, caller.merchant_id).await?;
-    page(&ShowPage {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut res = page(&ShowPage {
         shell,
         account: view(&row, &state.config.public_url, tz),
         can_manage: caller.role.allows(Permission::ManageAccounts),
         test,
-    })
+        errors,
+    })?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn replies_form(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path(id): Path<i64>,
+    Form(input): Form<super::model::RepliesInput>,
+) -> Result<Response, AppError> {
+    caller.require(Permission::ManageAccounts)?;
+    match super::set_replies(
+        &state.db,
+        caller.merchant_id,
+        id,
+        &input,
+        state.clock.now_ms(),
+    )
+    .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/accounts/{id}?notice=replies_saved")).into_response()),
+        Err(AppError::Validation(errors)) => {
+            render_show(&state, &caller, &uri, id, None, errors).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 async fn edit_page(
@@ -458,7 +505,15 @@ async fn test_form(
         .await?
         .ok_or(AppError::NotFound)?;
     let result = super::test_connection(&state, &row, caller.lang).await;
-    render_show(&state, &caller, &uri, id, Some(result)).await
+    render_show(
+        &state,
+        &caller,
+        &uri,
+        id,
+        Some(result),
+        FieldErrors::default(),
+    )
+    .await
 }
 
 // ---- JSON API ----
@@ -487,6 +542,10 @@ pub struct AccountOut {
     pub sandbox: bool,
     /// Paste into WeChat's developer settings (服务器地址 URL).
     pub callback_url: String,
+    /// Sent when someone follows; empty: nothing.
+    pub welcome_text: String,
+    /// Sent in answer to any other text; empty: nothing.
+    pub default_reply_text: String,
     pub created_at: String,
     pub updated_at: String,
     pub features: Vec<FeatureOut>,
@@ -519,6 +578,8 @@ fn account_out(
         security_mode: a.security_mode(),
         sandbox: a.sandbox,
         callback_url: a.callback_url(public_url),
+        welcome_text: a.welcome_text.clone(),
+        default_reply_text: a.default_reply_text.clone(),
         created_at: rfc3339(a.created_at, tz),
         updated_at: rfc3339(a.updated_at, tz),
         features: WeChatFeature::ALL
@@ -650,4 +711,35 @@ async fn api_test(
     Ok(Json(
         super::test_connection(&state, &row, caller.lang).await,
     ))
+}
+
+/// Sets the follow welcome and the default reply (owner, operator).
+#[utoipa::path(put, path = "/api/v1/accounts/{id}/replies", tag = "accounts", params(("id" = i64, Path)),
+    request_body = super::model::RepliesInput,
+    responses((status = 200, body = AccountOut), (status = 404, body = crate::platform::error::ApiErrorEnvelope), (status = 422, body = crate::platform::error::ApiErrorEnvelope)))]
+async fn api_set_replies(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<super::model::RepliesInput>,
+) -> Result<Json<AccountOut>, AppError> {
+    caller.require(Permission::ManageAccounts)?;
+    super::set_replies(
+        &state.db,
+        caller.merchant_id,
+        id,
+        &input,
+        state.clock.now_ms(),
+    )
+    .await?;
+    let row = super::get(&state.db, caller.merchant_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let tz = crate::merchants::timezone(&state.db, caller.merchant_id).await?;
+    Ok(Json(account_out(
+        &row,
+        &state.config.public_url,
+        tz,
+        caller.lang,
+    )))
 }

@@ -18,12 +18,15 @@ pub struct AccountRow {
     pub security_mode: String,
     pub sandbox: bool,
     pub callback_key: String,
+    pub welcome_text: String,
+    pub default_reply_text: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const COLUMNS: &str = "id, merchant_id, name, kind, verified, app_id, app_secret, token, \
-     encoding_aes_key, security_mode, sandbox, callback_key, created_at, updated_at";
+     encoding_aes_key, security_mode, sandbox, callback_key, welcome_text, default_reply_text, \
+     created_at, updated_at";
 
 pub struct NewAccount<'a> {
     pub merchant_id: i64,
@@ -165,6 +168,42 @@ pub async fn by_app_id(db: &Db, app_id: &str) -> Result<Option<AccountRow>, sqlx
         .bind(app_id)
         .fetch_optional(p)
         .await)
+}
+
+/// The account a callback URL belongs to.
+pub async fn by_callback_key(
+    db: &Db,
+    callback_key: &str,
+) -> Result<Option<AccountRow>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM accounts WHERE callback_key = $1");
+    on_pool!(db, |p| sqlx::query_as::<_, AccountRow>(&sql)
+        .bind(callback_key)
+        .fetch_optional(p)
+        .await)
+}
+
+/// Sets what the account answers before reply rules exist.
+pub async fn set_replies(
+    db: &Db,
+    merchant_id: i64,
+    id: i64,
+    welcome_text: &str,
+    default_reply_text: &str,
+    now: Millis,
+) -> Result<bool, sqlx::Error> {
+    let done = on_pool!(db, |p| sqlx::query(
+        "UPDATE accounts SET welcome_text = $1, default_reply_text = $2, updated_at = $3 \
+         WHERE id = $4 AND merchant_id = $5"
+    )
+    .bind(welcome_text)
+    .bind(default_reply_text)
+    .bind(now)
+    .bind(id)
+    .bind(merchant_id)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
 }
 
 pub async fn names(db: &Db, merchant_id: i64) -> Result<Vec<(i64, String)>, sqlx::Error> {

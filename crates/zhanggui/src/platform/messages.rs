@@ -616,4 +616,33 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Only failed jobs can be retried",
     ),
     ("notice.job_retried", "任务已重新排队", "Job queued again"),
+    // basic replies of an account
+    (
+        "account.replies_title",
+        "关注回复与默认回复",
+        "Welcome and default reply",
+    ),
+    (
+        "account.replies_hint",
+        "粉丝关注时发送欢迎语；粉丝发来其他文字时发送默认回复。关键词规则上线后，默认回复只在没有规则命中时发送。",
+        "The welcome goes to new followers; the default reply answers any other text. Once keyword rules exist, the default reply answers only what no rule matches.",
+    ),
+    ("account.welcome_text", "关注欢迎语", "Follow welcome"),
+    ("account.default_reply_text", "默认回复", "Default reply"),
+    (
+        "account.welcome_placeholder",
+        "例如：欢迎关注掌柜咖啡！回复「菜单」看看今天的新品。",
+        "e.g. Welcome! Reply MENU to see today's specials.",
+    ),
+    (
+        "account.default_placeholder",
+        "例如：收到！店员会尽快回复您。",
+        "e.g. Got it! We will answer you soon.",
+    ),
+    (
+        "account.empty_reply_hint",
+        "留空则不回复（微信不会显示任何内容）",
+        "Leave empty to send nothing",
+    ),
+    ("notice.replies_saved", "回复已保存", "Replies saved"),
 ];

@@ -20,6 +20,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Wakes this instance's job workers after an enqueue.
     pub jobs: JobWaker,
+    /// The group committer of the message log.
+    pub log: crate::messages::LogWriter,
+    /// The accounts the callback serves, cached briefly.
+    pub callbacks: Arc<crate::messages::directory::Directory>,
 }
 
 impl AppState {
@@ -29,6 +33,7 @@ impl AppState {
             .connect_timeout(std::time::Duration::from_secs(5))
             .build()
             .unwrap_or_default();
+        let log = crate::messages::LogWriter::start(db.clone());
         AppState {
             db,
             config: Arc::new(config),
@@ -36,6 +41,8 @@ impl AppState {
             http,
             metrics: super::metrics::handle(),
             jobs: JobWaker::default(),
+            log,
+            callbacks: Arc::default(),
         }
     }
 }

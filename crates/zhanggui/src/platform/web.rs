@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::merchants::routes::router())
         .merge(crate::apikeys::routes::router())
         .merge(crate::platform::jobs::routes::router())
+        .merge(crate::messages::routes::router())
         .merge(api)
         .route(
             "/api/v1/openapi.json",

@@ -1,0 +1,92 @@
+//! What the callback answers and how a message is named in the log: pure rules.
+
+use wechat::message::Event;
+use wechat::{Message, MessageBody, Reply, ReplyBody, ReplyMessage};
+
+/// The log's name for a message: its `MsgType`, or `event:<name>` in lower case for events
+/// (WeChat spells some events in upper case).
+pub fn kind_of(msg: &Message<'_>) -> String {
+    match msg.event() {
+        Some(e) => format!("event:{}", e.name().to_ascii_lowercase()),
+        None => msg.msg_type().to_ascii_lowercase(),
+    }
+}
+
+/// An account's answers until reply rules exist (the rule engine plugs in here later).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BasicReplies {
+    pub welcome_text: String,
+    pub default_reply_text: String,
+}
+
+/// The text to answer `msg` with, if any: the welcome for a follow, the default reply for
+/// any other text message, nothing for everything else.
+pub fn basic_answer<'r>(msg: &Message<'_>, replies: &'r BasicReplies) -> Option<&'r str> {
+    let text = match &msg.body {
+        MessageBody::Event(Event::Subscribe { .. }) => &replies.welcome_text,
+        MessageBody::Text(_) => &replies.default_reply_text,
+        _ => return None,
+    };
+    (!text.is_empty()).then_some(text.as_str())
+}
+
+/// The passive reply as WeChat expects it (plaintext XML, or `success`).
+pub fn reply_xml(msg: &Message<'_>, answer: Option<&str>, now_secs: i64) -> String {
+    match answer {
+        None => Reply::Success.to_xml(),
+        Some(content) => ReplyMessage::answering(
+            msg,
+            now_secs,
+            ReplyBody::Text {
+                content: content.into(),
+            },
+        )
+        .to_xml(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(xml: &str) -> Message<'_> {
+        Message::parse(xml).expect("valid message")
+    }
+
+    const TEXT: &str = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[你好]]></Content><MsgId>42</MsgId></xml>";
+    const FOLLOW: &str = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event></xml>";
+    const CLICK: &str = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[CLICK]]></Event><EventKey><![CDATA[k]]></EventKey></xml>";
+
+    fn replies() -> BasicReplies {
+        BasicReplies {
+            welcome_text: "欢迎".into(),
+            default_reply_text: "收到".into(),
+        }
+    }
+
+    #[test]
+    fn kinds_name_messages_and_events_in_lower_case() {
+        assert_eq!(kind_of(&parse(TEXT)), "text");
+        assert_eq!(kind_of(&parse(FOLLOW)), "event:subscribe");
+        assert_eq!(kind_of(&parse(CLICK)), "event:click");
+    }
+
+    #[test]
+    fn follows_get_the_welcome_and_text_the_default() {
+        let r = replies();
+        assert_eq!(basic_answer(&parse(FOLLOW), &r), Some("欢迎"));
+        assert_eq!(basic_answer(&parse(TEXT), &r), Some("收到"));
+        assert_eq!(basic_answer(&parse(CLICK), &r), None);
+        assert_eq!(basic_answer(&parse(TEXT), &BasicReplies::default()), None);
+    }
+
+    #[test]
+    fn replies_swap_sender_and_receiver() {
+        let msg = parse(TEXT);
+        let xml = reply_xml(&msg, Some("收到"), 1_700_000_001);
+        assert!(xml.contains("<ToUserName><![CDATA[o1]]></ToUserName>"));
+        assert!(xml.contains("<FromUserName><![CDATA[gh_1]]></FromUserName>"));
+        assert!(xml.contains("收到"));
+        assert_eq!(reply_xml(&msg, None, 0), "success");
+    }
+}

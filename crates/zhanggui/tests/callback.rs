@@ -1,0 +1,244 @@
+//! The callback endpoint, driven as WeChat drives it: signed (and in safe mode encrypted)
+//! POSTs, retries, forgeries.
+
+mod common;
+
+use common::TestApp;
+use zhanggui::accounts::AccountRow;
+use zhanggui::accounts::model::RepliesInput;
+
+/// What WeChat would send for `xml` to `account`: (query string, body).
+fn wechat_post(account: &AccountRow, xml: &str, encrypted: bool) -> (String, String) {
+    let ts = "1700000000";
+    let nonce = "n0nce123";
+    if !encrypted {
+        let sig = wechat::signature::signature(&account.token, ts, nonce);
+        return (
+            format!(
+                "signature={}&timestamp={ts}&nonce={nonce}&openid=o1",
+                sig.as_str()
+            ),
+            xml.to_string(),
+        );
+    }
+    let key = wechat::AesKey::from_encoding_aes_key(&account.encoding_aes_key).expect("key");
+    let encrypt = wechat::crypto::encrypt(&key, &account.app_id, xml.as_bytes(), &[7u8; 16])
+        .expect("encrypt");
+    let msg_sig = wechat::signature::msg_signature(&account.token, ts, nonce, &encrypt);
+    let plain_sig = wechat::signature::signature(&account.token, ts, nonce);
+    (
+        format!(
+            "signature={}&timestamp={ts}&nonce={nonce}&openid=o1&encrypt_type=aes&msg_signature={}",
+            plain_sig.as_str(),
+            msg_sig.as_str()
+        ),
+        format!(
+            "<xml><ToUserName><![CDATA[gh_test]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
+        ),
+    )
+}
+
+fn text(msg_id: u64, content: &str) -> String {
+    format!(
+        "<xml><ToUserName><![CDATA[gh_test]]></ToUserName><FromUserName><![CDATA[oFollower1]]></FromUserName>\
+         <CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>\
+         <Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+    )
+}
+
+const FOLLOW: &str = "<xml><ToUserName><![CDATA[gh_test]]></ToUserName><FromUserName><![CDATA[oFollower2]]></FromUserName><CreateTime>1700000100</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event><EventKey><![CDATA[qrscene_42]]></EventKey></xml>";
+
+async fn post(app: &TestApp, account: &AccountRow, query: &str, body: String) -> (u16, String) {
+    let res = app
+        .client()
+        .post(app.url(&format!("/wx/{}?{query}", account.callback_key)))
+        .header("content-type", "text/xml")
+        .body(body)
+        .send()
+        .await
+        .expect("callback request");
+    let status = res.status().as_u16();
+    (status, res.text().await.expect("body"))
+}
+
+async fn logged(app: &TestApp) -> i64 {
+    app.count("SELECT COUNT(*) FROM wx_messages").await
+}
+
+/// An account in `mode` with a welcome and a default reply.
+async fn account(app: &TestApp, mode: &str) -> AccountRow {
+    let m = app.merchant(&format!("回调商户{mode}")).await;
+    let a = app.account(m, &format!("回调号{mode}")).await;
+    let a = zhanggui::accounts::update(
+        &app.db,
+        m,
+        a.id,
+        &zhanggui::accounts::model::AccountInput {
+            name: a.name.clone(),
+            kind: a.kind.clone(),
+            verified: a.verified,
+            app_id: a.app_id.clone(),
+            security_mode: mode.to_string(),
+            ..Default::default()
+        },
+        &app.base,
+        app.now(),
+    )
+    .await
+    .expect("set mode");
+    zhanggui::accounts::set_replies(
+        &app.db,
+        m,
+        a.id,
+        &RepliesInput {
+            welcome_text: "欢迎光临 ]]> 掌柜".into(),
+            default_reply_text: "收到，稍后回复".into(),
+        },
+        app.now(),
+    )
+    .await
+    .expect("replies");
+    zhanggui::accounts::get(&app.db, m, a.id)
+        .await
+        .expect("read")
+        .expect("account")
+}
+
+#[tokio::test]
+async fn the_get_handshake_echoes_only_when_signed() {
+    let app = TestApp::spawn().await;
+    let a = account(&app, "safe").await;
+    let sig = wechat::signature::signature(&a.token, "1", "2");
+    let ok = app
+        .client()
+        .get(app.url(&format!(
+            "/wx/{}?signature={}&timestamp=1&nonce=2&echostr=hello123",
+            a.callback_key,
+            sig.as_str()
+        )))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(ok.status().as_u16(), 200);
+    assert_eq!(ok.text().await.expect("body"), "hello123");
+    let bad = app
+        .client()
+        .get(app.url(&format!(
+            "/wx/{}?signature=00&timestamp=1&nonce=2&echostr=hello123",
+            a.callback_key
+        )))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(bad.status().as_u16(), 403);
+    let unknown = app
+        .client()
+        .get(app.url("/wx/nosuchkey?signature=00&timestamp=1&nonce=2&echostr=x"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(unknown.status().as_u16(), 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn plaintext_text_gets_the_default_reply_once_even_when_retried() {
+    let app = TestApp::spawn().await;
+    let a = account(&app, "plaintext").await;
+    let (q, body) = wechat_post(&a, &text(1001, "你好"), false);
+    let (status, first) = post(&app, &a, &q, body.clone()).await;
+    assert_eq!(status, 200);
+    assert!(first.contains("收到，稍后回复"), "{first}");
+    assert!(first.contains("<ToUserName><![CDATA[oFollower1]]></ToUserName>"));
+    // WeChat retries the same message: same answer, nothing new written.
+    for _ in 0..3 {
+        let (status, again) = post(&app, &a, &q, body.clone()).await;
+        assert_eq!(status, 200);
+        assert_eq!(again, first);
+    }
+    assert_eq!(logged(&app).await, 1);
+    let (kind, reply): (String, String) =
+        zhanggui::on_pool!(&app.db, |p| sqlx::query_as::<_, (String, String)>(
+            "SELECT kind, reply FROM wx_messages"
+        )
+        .fetch_one(p)
+        .await)
+        .expect("row");
+    assert_eq!(kind, "text");
+    assert_eq!(reply, first);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn safe_mode_answers_encrypted_and_follows_get_the_welcome() {
+    let app = TestApp::spawn().await;
+    let a = account(&app, "safe").await;
+    let (q, body) = wechat_post(&a, FOLLOW, true);
+    let (status, sealed) = post(&app, &a, &q, body).await;
+    assert_eq!(status, 200);
+    assert!(
+        sealed.contains("<Encrypt>") && sealed.contains("<MsgSignature>"),
+        "{sealed}"
+    );
+    let encrypt = sealed
+        .split("<Encrypt><![CDATA[")
+        .nth(1)
+        .and_then(|s| s.split("]]>").next())
+        .expect("encrypted part");
+    let key = wechat::AesKey::from_encoding_aes_key(&a.encoding_aes_key).expect("key");
+    let reply = wechat::crypto::decrypt_to_string(&key, &a.app_id, encrypt).expect("decrypt");
+    let parsed = wechat::Reply::parse(&reply).expect("reply parses");
+    let wechat::Reply::Message(m) = parsed else {
+        panic!("a welcome, not success: {reply}")
+    };
+    assert!(
+        matches!(m.body, wechat::ReplyBody::Text { ref content } if content == "欢迎光临 ]]> 掌柜")
+    );
+    assert_eq!(logged(&app).await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn forgeries_are_refused_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let safe = account(&app, "safe").await;
+    // A correctly signed plaintext POST to a safe-mode account: the mode comes from our
+    // configuration, never from the request.
+    let (q, body) = wechat_post(&safe, &text(1, "伪造"), false);
+    let (status, _) = post(&app, &safe, &q, body).await;
+    assert_eq!(status, 403);
+    // A wrong signature.
+    let plain = account(&app, "plaintext").await;
+    let (status, _) = post(
+        &app,
+        &plain,
+        "signature=0000&timestamp=1700000000&nonce=n",
+        text(2, "x"),
+    )
+    .await;
+    assert_eq!(status, 403);
+    // Encrypted for another account.
+    let (q, body) = wechat_post(&safe, &text(3, "x"), true);
+    let (status, _) = post(&app, &plain, &q, body).await;
+    assert_eq!(status, 403);
+    assert_eq!(logged(&app).await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unanswered_kinds_get_success_and_are_logged() {
+    let app = TestApp::spawn().await;
+    let a = account(&app, "compatible").await;
+    let click = "<xml><ToUserName><![CDATA[gh_test]]></ToUserName><FromUserName><![CDATA[o3]]></FromUserName><CreateTime>1700000200</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[CLICK]]></Event><EventKey><![CDATA[MENU_1]]></EventKey></xml>";
+    let (q, body) = wechat_post(&a, click, true);
+    let (status, reply) = post(&app, &a, &q, body).await;
+    assert_eq!((status, reply.as_str()), (200, "success"));
+    let kind: String = zhanggui::on_pool!(&app.db, |p| sqlx::query_scalar::<_, String>(
+        "SELECT kind FROM wx_messages"
+    )
+    .fetch_one(p)
+    .await)
+    .expect("row");
+    assert_eq!(kind, "event:click");
+    app.stop().await;
+}
