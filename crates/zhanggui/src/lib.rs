@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod apikeys;
 pub mod dashboard;
 pub mod demo;
+pub mod followers;
 pub mod merchants;
 pub mod messages;
 pub mod platform;

@@ -153,3 +153,31 @@ pub async fn recent(
     .fetch_all(p)
     .await)
 }
+
+/// A logged message as projections read it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct LoggedMessage {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub account_id: i64,
+    pub openid: String,
+    pub sent_at: i64,
+    pub received_at: i64,
+    pub body: String,
+}
+
+/// Log rows after `after_id`, in id order.
+pub async fn read_after(
+    tx: &mut Tx,
+    after_id: i64,
+    limit: i64,
+) -> Result<Vec<LoggedMessage>, sqlx::Error> {
+    on_tx!(tx, |c| sqlx::query_as::<_, LoggedMessage>(
+        "SELECT id, merchant_id, account_id, openid, sent_at, received_at, body FROM wx_messages \
+         WHERE id > $1 ORDER BY id LIMIT $2"
+    )
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(c)
+    .await)
+}

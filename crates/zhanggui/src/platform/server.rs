@@ -17,6 +17,7 @@ pub struct Running {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     workers: WorkerHandle,
     housekeeping: tokio::task::JoinHandle<()>,
+    projector: tokio::task::JoinHandle<()>,
 }
 
 /// The job handlers of every capability.
@@ -55,6 +56,7 @@ pub async fn start(
     );
     state.jobs = workers.waker();
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let projector = tokio::spawn(crate::followers::jobs::run(state.clone()));
     let app = super::web::router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -74,6 +76,7 @@ pub async fn start(
         server,
         workers,
         housekeeping,
+        projector,
     })
 }
 
@@ -82,6 +85,7 @@ impl Running {
     pub async fn stop(self) {
         let _ = self.shutdown.send(());
         self.housekeeping.abort();
+        self.projector.abort();
         if let Err(e) = self.server.await {
             tracing::warn!(error = %e, "server task ended abnormally");
         }

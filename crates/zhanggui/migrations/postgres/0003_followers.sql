@@ -1,0 +1,29 @@
+-- Followers as the message log tells them (PRODUCT.md C6 grows this): derived from
+-- wx_messages by the projector, rebuildable by clearing these tables.
+CREATE TABLE followers (
+    merchant_id         BIGINT  NOT NULL,
+    account_id          BIGINT  NOT NULL,
+    openid              TEXT    NOT NULL,
+    first_seen_at       BIGINT  NOT NULL,
+    last_interaction_at BIGINT  NOT NULL,
+    subscribed          BOOLEAN NOT NULL,
+    -- The newest follow or unfollow, which decides `subscribed`.
+    subscription_changed_at BIGINT,
+    subscribed_at       BIGINT,
+    unsubscribed_at     BIGINT,
+    -- The QR scene (qrscene_…) of the first follow that carried one.
+    channel             TEXT,
+    channel_at          BIGINT,
+    last_latitude       DOUBLE PRECISION,
+    last_longitude      DOUBLE PRECISION,
+    last_location_at    BIGINT,
+    PRIMARY KEY (account_id, openid)
+);
+CREATE INDEX followers_merchant ON followers (merchant_id, account_id, last_interaction_at);
+
+-- How far each projection of the message log has read.
+CREATE TABLE log_projections (
+    name    TEXT    PRIMARY KEY,
+    last_id BIGINT NOT NULL
+);
+INSERT INTO log_projections (name, last_id) VALUES ('followers', 0);
