@@ -75,9 +75,12 @@ pub struct Field<'a> {
 
 /// The leaf elements of a document in document order: the parsed form of a WeChat XML body.
 /// Unknown message types and events keep theirs so nothing the platform sent is lost.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Fields<'a> {
+    /// Fields taken by a typed message stay in place with depth 0 (removing them would
+    /// shift the rest on every take); every accessor skips them.
     list: Vec<Field<'a>>,
+    taken: usize,
 }
 
 impl<'a> Fields<'a> {
@@ -91,7 +94,7 @@ impl<'a> Fields<'a> {
             list.push(field);
             Ok(())
         })?;
-        Ok(Fields { list })
+        Ok(Fields { list, taken: 0 })
     }
 
     /// Like [`Fields::parse`] for raw bytes, refusing invalid UTF-8.
@@ -101,7 +104,10 @@ impl<'a> Fields<'a> {
 
     /// The value of the direct child of the root called `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.top_level(name).map(|f| f.value.as_ref())
+        self.list
+            .iter()
+            .find(|f| f.depth == 1 && f.name == name)
+            .map(|f| f.value.as_ref())
     }
 
     /// The value of `<top><name>` (a grandchild of the root).
@@ -113,16 +119,16 @@ impl<'a> Fields<'a> {
     }
 
     /// Every field, in document order.
-    pub fn iter(&self) -> std::slice::Iter<'_, Field<'a>> {
-        self.list.iter()
+    pub fn iter(&self) -> impl Iterator<Item = &Field<'a>> {
+        self.list.iter().filter(|f| f.depth != 0)
     }
 
     pub fn len(&self) -> usize {
-        self.list.len()
+        self.list.len() - self.taken
     }
 
     pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
+        self.len() == 0
     }
 
     /// The fields under `top` at depth 3 or more, grouped by the element that contains them:
@@ -134,34 +140,44 @@ impl<'a> Fields<'a> {
             .filter(move |g| g.first().is_some_and(|f| f.top == top && f.depth >= 3))
     }
 
-    /// Removes a direct child and returns its value, so typed messages own it without a
-    /// copy and what stays behind (for unknown types) is only what was not typed.
-    pub(crate) fn take(&mut self, name: &str) -> Option<Cow<'a, str>> {
-        let at = self
+    /// Takes a direct child's value out (the first whose name is one of `names`), so typed
+    /// messages own it without a copy and what stays visible (for unknown types) is only
+    /// what was not typed.
+    pub(crate) fn take_any(&mut self, names: &[&str]) -> Option<Cow<'a, str>> {
+        let field = self
             .list
-            .iter()
-            .position(|f| f.depth == 1 && f.name == name)?;
-        Some(self.list.remove(at).value)
+            .iter_mut()
+            .find(|f| f.depth == 1 && names.contains(&f.name.as_ref()))?;
+        field.depth = 0;
+        self.taken += 1;
+        Some(std::mem::take(&mut field.value))
     }
 
-    fn top_level(&self, name: &str) -> Option<&Field<'a>> {
-        self.list.iter().find(|f| f.depth == 1 && f.name == name)
+    pub(crate) fn take(&mut self, name: &str) -> Option<Cow<'a, str>> {
+        self.take_any(&[name])
     }
 
     pub fn into_owned(self) -> Fields<'static> {
-        Fields {
-            list: self
-                .list
-                .into_iter()
-                .map(|f| Field {
-                    name: Cow::Owned(f.name.into_owned()),
-                    value: Cow::Owned(f.value.into_owned()),
-                    depth: f.depth,
-                    top: Cow::Owned(f.top.into_owned()),
-                    parent: f.parent,
-                })
-                .collect(),
-        }
+        let list: Vec<Field<'static>> = self
+            .list
+            .into_iter()
+            .filter(|f| f.depth != 0)
+            .map(|f| Field {
+                name: Cow::Owned(f.name.into_owned()),
+                value: Cow::Owned(f.value.into_owned()),
+                depth: f.depth,
+                top: Cow::Owned(f.top.into_owned()),
+                parent: f.parent,
+            })
+            .collect();
+        Fields { list, taken: 0 }
+    }
+}
+
+/// Equal when the visible fields are equal (taken ones do not count).
+impl PartialEq for Fields<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
     }
 }
 

@@ -140,6 +140,16 @@ proptest! {
     }
 
     #[test]
+    fn query_values_decode_like_a_form_parser(raw in "([a-zA-Z0-9%+=~]|%[0-9a-fA-F]{2}|\\PC){0,24}") {
+        let query = format!("echostr={raw}");
+        let ours = CallbackQuery::parse(&query).echostr.map(Cow::into_owned);
+        let reference = url::form_urlencoded::parse(query.as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned());
+        prop_assert_eq!(ours, reference);
+    }
+
+    #[test]
     fn user_text_reads_back_exactly(content in any::<String>(), id in any::<u64>()) {
         // WeChat's framing: the text in CDATA (split at `]]>`), control characters included.
         let xml = format!(

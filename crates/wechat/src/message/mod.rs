@@ -403,7 +403,7 @@ fn text<'a>(f: &mut Fields<'a>, name: &str) -> Cow<'a, str> {
 
 /// `MsgId`, or `MsgID` as some pushes spell it.
 fn optional_msg_id(f: &mut Fields<'_>) -> Result<Option<u64>, ParseError> {
-    let value = f.take("MsgId").or_else(|| f.take("MsgID"));
+    let value = f.take_any(&["MsgId", "MsgID"]);
     number(value.as_deref(), "MsgId")
 }
 
