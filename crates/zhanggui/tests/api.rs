@@ -20,6 +20,8 @@ const API: &[(&str, &str)] = &[
     ("get", "/api/v1/accounts/{id}"),
     ("put", "/api/v1/accounts/{id}"),
     ("post", "/api/v1/accounts/{id}/test-connection"),
+    ("put", "/api/v1/accounts/{id}/replies"),
+    ("get", "/api/v1/accounts/{id}/messages"),
     ("get", "/api/v1/merchants"),
     ("post", "/api/v1/merchants"),
     ("get", "/api/v1/staff"),

@@ -242,3 +242,44 @@ async fn unanswered_kinds_get_success_and_are_logged() {
     assert_eq!(kind, "event:click");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_live_messages_page_and_api_show_what_arrived() {
+    use common::Who;
+    use zhanggui::platform::auth::model::Role;
+    let app = TestApp::spawn().await;
+    let a = account(&app, "plaintext").await;
+    let (q, body) = wechat_post(&a, &text(7, "有新品吗"), false);
+    assert_eq!(post(&app, &a, &q, body).await.0, 200);
+
+    let (_, key) = app.api_key(a.merchant_id, "pos", Role::Agent).await;
+    let (status, page) = common::read_json(app.key(&key).request(
+        reqwest::Method::GET,
+        &format!("/api/v1/accounts/{}/messages", a.id),
+    ))
+    .await;
+    assert_eq!(status.as_u16(), 200);
+    let items = page["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["detail"], "有新品吗");
+    assert_eq!(items[0]["reply"], "收到，稍后回复");
+    assert_eq!(items[0]["kind"], "text");
+    let newest = items[0]["id"].as_i64().expect("id");
+    let (_, later) = common::read_json(app.key(&key).request(
+        reqwest::Method::GET,
+        &format!("/api/v1/accounts/{}/messages?after_id={newest}", a.id),
+    ))
+    .await;
+    assert_eq!(later["items"].as_array().map(Vec::len), Some(0));
+
+    // An agent sees the page; a clerk does not.
+    app.user(a.merchant_id, "kefu", Role::Agent).await;
+    let agent = app.sign_in("kefu").await;
+    let (status, html) = agent.get("/messages").await;
+    assert_eq!(status.as_u16(), 200);
+    assert!(html.contains("有新品吗") && html.contains("live-messages"));
+    app.user(a.merchant_id, "dianyuan", Role::Clerk).await;
+    let clerk = app.sign_in("dianyuan").await;
+    assert_eq!(clerk.get("/messages").await.0.as_u16(), 403);
+    app.stop().await;
+}

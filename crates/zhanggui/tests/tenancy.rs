@@ -251,6 +251,27 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
         ),
         call(
             Method::POST,
+            "/accounts/{id}/replies",
+            format!("/accounts/{acc}/replies"),
+            form(&[
+                ("welcome_text", "Hijacked"),
+                ("default_reply_text", "Hijacked"),
+            ]),
+        ),
+        call(
+            Method::PUT,
+            "/api/v1/accounts/{id}/replies",
+            format!("/api/v1/accounts/{acc}/replies"),
+            Body::Json(json!({"welcome_text": "Hijacked", "default_reply_text": "Hijacked"})),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{id}/messages",
+            format!("/api/v1/accounts/{acc}/messages"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
             "/api-keys/{id}/revoke",
             format!("/api-keys/{}/revoke", b.key_id),
             form(&[]),
@@ -460,7 +481,9 @@ fn permission_of(method: &Method, template: &str) -> Permission {
         ("POST", "/accounts/{id}/test" | "/api/v1/accounts/{id}/test-connection") => ViewAccounts,
         ("GET", "/accounts/new" | "/accounts/{id}/edit") => ManageAccounts,
         ("POST", "/accounts" | "/accounts/{id}" | "/api/v1/accounts") => ManageAccounts,
-        ("PUT", "/api/v1/accounts/{id}") => ManageAccounts,
+        ("PUT", "/api/v1/accounts/{id}" | "/api/v1/accounts/{id}/replies") => ManageAccounts,
+        ("POST", "/accounts/{id}/replies") => ManageAccounts,
+        ("GET", "/messages" | "/api/v1/accounts/{id}/messages") => ViewMessages,
         ("GET", "/staff" | "/api/v1/staff") => ManageStaff,
         ("POST", "/staff" | "/staff/{user_id}/disable" | "/staff/{user_id}/enable") => ManageStaff,
         ("POST", "/api/v1/staff") | ("PATCH", "/api/v1/staff/{user_id}") => ManageStaff,
@@ -549,6 +572,18 @@ impl Victims {
                 Method::POST,
                 "/api/v1/accounts/{id}/test-connection",
                 format!("/api/v1/accounts/{acc}/test-connection"),
+                Body::None,
+            ),
+            call(
+                Method::PUT,
+                "/api/v1/accounts/{id}/replies",
+                format!("/api/v1/accounts/{acc}/replies"),
+                Body::Json(json!({"welcome_text": "欢迎", "default_reply_text": "收到"})),
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{id}/messages",
+                format!("/api/v1/accounts/{acc}/messages"),
                 Body::None,
             ),
             call(

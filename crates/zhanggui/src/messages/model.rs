@@ -12,6 +12,71 @@ pub fn kind_of(msg: &Message<'_>) -> String {
     }
 }
 
+/// How the live messages page names a message: a label key and the detail the follower
+/// sent (their text, the menu key, the QR scene …).
+pub fn describe(msg: &Message<'_>) -> (&'static str, String) {
+    match &msg.body {
+        MessageBody::Text(t) => ("msgkind.text", t.content.to_string()),
+        MessageBody::Image(_) => ("msgkind.image", String::new()),
+        MessageBody::Voice(v) => (
+            "msgkind.voice",
+            v.recognition.as_deref().unwrap_or_default().to_string(),
+        ),
+        MessageBody::Video(_) | MessageBody::ShortVideo(_) => ("msgkind.video", String::new()),
+        MessageBody::Location(l) => ("msgkind.location", l.label.to_string()),
+        MessageBody::Link(l) => ("msgkind.link", l.title.to_string()),
+        MessageBody::MiniProgramPage(_) => ("msgkind.miniprogram", String::new()),
+        MessageBody::Event(e) => describe_event(e),
+        MessageBody::Unknown { msg_type, .. } => ("msgkind.other", msg_type.to_string()),
+    }
+}
+
+fn describe_event(e: &Event<'_>) -> (&'static str, String) {
+    let key = e.event_key().unwrap_or_default().to_string();
+    match e {
+        Event::Subscribe { .. } => (
+            "msgkind.subscribe",
+            e.qr_scene().unwrap_or_default().to_string(),
+        ),
+        Event::Unsubscribe => ("msgkind.unsubscribe", String::new()),
+        Event::Scan { .. } => ("msgkind.scan", key),
+        Event::Location {
+            latitude,
+            longitude,
+            ..
+        } => (
+            "msgkind.report_location",
+            format!("{latitude:.5}, {longitude:.5}"),
+        ),
+        Event::Click { .. } => ("msgkind.click", key),
+        Event::View { .. } => ("msgkind.view", key),
+        _ => ("msgkind.event", e.name().to_string()),
+    }
+}
+
+/// The text of a reply we gave, for display; empty for `success`.
+pub fn reply_text(reply_xml: &str) -> String {
+    match Reply::parse(reply_xml) {
+        Ok(Reply::Message(m)) => match m.body {
+            ReplyBody::Text { content } => content.into_owned(),
+            other => format!("[{}]", reply_kind(&other)),
+        },
+        _ => String::new(),
+    }
+}
+
+fn reply_kind(body: &ReplyBody<'_>) -> &'static str {
+    match body {
+        ReplyBody::Text { .. } => "text",
+        ReplyBody::Image { .. } => "image",
+        ReplyBody::Voice { .. } => "voice",
+        ReplyBody::Video { .. } => "video",
+        ReplyBody::Music { .. } => "music",
+        ReplyBody::News { .. } => "news",
+        ReplyBody::TransferCustomerService { .. } => "transfer_customer_service",
+    }
+}
+
 /// An account's answers until reply rules exist (the rule engine plugs in here later).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BasicReplies {
@@ -78,6 +143,16 @@ mod tests {
         assert_eq!(basic_answer(&parse(TEXT), &r), Some("收到"));
         assert_eq!(basic_answer(&parse(CLICK), &r), None);
         assert_eq!(basic_answer(&parse(TEXT), &BasicReplies::default()), None);
+    }
+
+    #[test]
+    fn messages_are_described_for_people() {
+        assert_eq!(describe(&parse(TEXT)), ("msgkind.text", "你好".to_string()));
+        assert_eq!(describe(&parse(CLICK)), ("msgkind.click", "k".to_string()));
+        assert_eq!(describe(&parse(FOLLOW)).0, "msgkind.subscribe");
+        let xml = reply_xml(&parse(TEXT), Some("收到"), 1);
+        assert_eq!(reply_text(&xml), "收到");
+        assert_eq!(reply_text("success"), "");
     }
 
     #[test]

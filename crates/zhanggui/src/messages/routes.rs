@@ -7,13 +7,25 @@
 
 use std::time::Duration;
 
-use axum::Router;
+use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
 use wechat::CallbackQuery;
+
+use crate::platform::api::Page;
+use crate::platform::auth::Caller;
+use crate::platform::auth::model::Permission;
+use crate::platform::clock::rfc3339;
+use crate::platform::error::AppError;
+use crate::platform::i18n::Lang;
+use crate::platform::web::{Shell, page};
 
 use super::model::{basic_answer, kind_of, reply_xml};
 use super::store::{LogRow, Logged};
@@ -141,4 +153,165 @@ async fn receive(
             plain(StatusCode::INTERNAL_SERVER_ERROR, "")
         }
     }
+}
+
+// ---- the live messages page (实时消息) and its JSON ----
+
+pub fn console_router() -> Router<AppState> {
+    Router::new().route("/messages", get(live_page))
+}
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(utoipa_axum::routes!(api_recent))
+}
+
+/// One logged message as the live page and the API show it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct MessageOut {
+    pub id: i64,
+    pub openid: String,
+    /// `text`, `image`, … or `event:subscribe`, `event:click`, …
+    pub kind: String,
+    /// What kind of message this is, in the caller's language.
+    pub label: String,
+    /// What the follower sent: their text, the menu key, the QR scene …
+    pub detail: String,
+    /// The text we answered with; empty when we answered nothing.
+    pub reply: String,
+    pub sent_at: String,
+    pub received_at: String,
+    /// `received_at` as the merchant's local time, for display.
+    pub received_local: String,
+}
+
+fn message_out(row: &super::store::MessageRow, tz: chrono_tz::Tz, lang: Lang) -> MessageOut {
+    let (label_key, detail) = match wechat::Message::parse(&row.body) {
+        Ok(m) => super::model::describe(&m),
+        Err(_) => ("msgkind.other", String::new()),
+    };
+    MessageOut {
+        id: row.id,
+        openid: row.openid.clone(),
+        kind: row.kind.clone(),
+        label: lang.t(label_key).to_string(),
+        detail,
+        reply: super::model::reply_text(&row.reply),
+        sent_at: rfc3339(row.sent_at, tz),
+        received_at: rfc3339(row.received_at, tz),
+        received_local: format_local_seconds(row.received_at, tz),
+    }
+}
+
+fn format_local_seconds(ms: i64, tz: chrono_tz::Tz) -> String {
+    crate::platform::clock::utc(ms)
+        .map(|t| t.with_timezone(&tz).format("%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+const LIVE_PAGE_SIZE: i64 = 50;
+
+#[derive(Template)]
+#[template(path = "messages/live.html")]
+struct LivePage {
+    shell: Shell,
+    account_id: Option<i64>,
+    account_name: String,
+    messages: Vec<MessageOut>,
+    newest_id: i64,
+}
+
+async fn live_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Response, AppError> {
+    caller.require(Permission::ViewMessages)?;
+    let mut shell = Shell::for_caller(&state, &caller, "messages", "messages.title", &uri).await?;
+    if shell.accounts.is_empty() {
+        // Agents do not see the accounts page, but do see messages: give them the switcher.
+        shell.accounts = crate::accounts::choices(&state.db, caller.merchant_id).await?;
+        shell.account_id = caller
+            .user()
+            .and_then(|u| u.account_id)
+            .filter(|id| shell.accounts.iter().any(|a| a.id == *id))
+            .or_else(|| shell.accounts.first().map(|a| a.id));
+    }
+    let account_id = shell.account_id;
+    let account_name = shell
+        .accounts
+        .iter()
+        .find(|a| Some(a.id) == account_id)
+        .map(|a| a.name.clone())
+        .unwrap_or_default();
+    let tz = crate::merchants::timezone(&state.db, caller.merchant_id).await?;
+    let messages: Vec<MessageOut> = match account_id {
+        Some(id) => {
+            super::store::recent(&state.db, caller.merchant_id, id, 0, None, LIVE_PAGE_SIZE)
+                .await?
+                .iter()
+                .map(|r| message_out(r, tz, caller.lang))
+                .collect()
+        }
+        None => vec![],
+    };
+    let newest_id = messages.first().map(|m| m.id).unwrap_or(0);
+    page(&LivePage {
+        shell,
+        account_id,
+        account_name,
+        messages,
+        newest_id,
+    })
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RecentQuery {
+    /// Only messages newer than this id (for polling).
+    pub after_id: Option<i64>,
+    /// Only messages older than this id (for paging back).
+    pub before_id: Option<i64>,
+    /// 1 to 500 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// An account's messages, newest first (owner, operator, agent).
+#[utoipa::path(get, path = "/api/v1/accounts/{id}/messages", tag = "messages",
+    params(("id" = i64, Path), RecentQuery),
+    responses((status = 200, body = Page<MessageOut>), (status = 404, body = crate::platform::error::ApiErrorEnvelope)))]
+async fn api_recent(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Query(q): Query<RecentQuery>,
+) -> Result<Json<Page<MessageOut>>, AppError> {
+    caller.require(Permission::ViewMessages)?;
+    crate::accounts::get(&state.db, caller.merchant_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let limit = q.limit.unwrap_or(LIVE_PAGE_SIZE);
+    if !(1..=crate::platform::api::MAX_LIMIT).contains(&limit) {
+        return Err(crate::merchants::field_error(
+            "limit",
+            crate::platform::i18n::Msg::new("error.range")
+                .arg("min", 1)
+                .arg("max", crate::platform::api::MAX_LIMIT),
+        ));
+    }
+    let tz = crate::merchants::timezone(&state.db, caller.merchant_id).await?;
+    let rows = super::store::recent(
+        &state.db,
+        caller.merchant_id,
+        id,
+        q.after_id.unwrap_or(0),
+        q.before_id,
+        limit,
+    )
+    .await?;
+    let items: Vec<MessageOut> = rows
+        .iter()
+        .map(|r| message_out(r, tz, caller.lang))
+        .collect();
+    let next_cursor = None;
+    Ok(Json(Page { items, next_cursor }))
 }

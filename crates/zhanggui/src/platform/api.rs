@@ -121,6 +121,7 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<super::state::AppState> {
         .merge(crate::apikeys::routes::api())
         .merge(crate::platform::jobs::routes::api())
         .merge(crate::dashboard::routes::api())
+        .merge(crate::messages::routes::api())
 }
 
 #[derive(OpenApi)]

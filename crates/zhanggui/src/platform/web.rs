@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::apikeys::routes::router())
         .merge(crate::platform::jobs::routes::router())
         .merge(crate::messages::routes::router())
+        .merge(crate::messages::routes::console_router())
         .merge(api)
         .route(
             "/api/v1/openapi.json",
@@ -404,6 +405,16 @@ pub fn navigation(role: Option<Role>, is_platform_admin: bool) -> Vec<NavGroup> 
             }],
         });
         let mut settings = vec![];
+        if role.allows(Permission::ViewMessages) {
+            groups.push(NavGroup {
+                label_key: "nav.group.messages",
+                items: vec![NavItem {
+                    key: "messages",
+                    href: "/messages",
+                    label_key: "nav.messages",
+                }],
+            });
+        }
         if role.allows(Permission::ViewAccounts) {
             settings.push(NavItem {
                 key: "accounts",

@@ -30,6 +30,8 @@ pub enum Permission {
     ManageApiKeys,
     ViewJobs,
     ManageJobs,
+    /// The live messages of an account.
+    ViewMessages,
 }
 
 impl Role {
@@ -64,9 +66,15 @@ impl Role {
             Role::Owner => true,
             Role::Operator => matches!(
                 p,
-                ViewDashboard | ViewAccounts | ManageAccounts | ViewJobs | ManageJobs
+                ViewDashboard
+                    | ViewAccounts
+                    | ManageAccounts
+                    | ViewJobs
+                    | ManageJobs
+                    | ViewMessages
             ),
-            Role::Agent | Role::Clerk => matches!(p, ViewDashboard),
+            Role::Agent => matches!(p, ViewDashboard | ViewMessages),
+            Role::Clerk => matches!(p, ViewDashboard),
         }
     }
 
