@@ -214,6 +214,14 @@ impl<'b> Inbound<'b> {
     }
 }
 
+/// A callback POST as WeChat sends it (see [`Endpoint::sign_request`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRequest {
+    /// The query string, without `?`.
+    pub query: String,
+    pub body: String,
+}
+
 /// Verifies an official account's GET handshake and returns the `echostr` to answer with,
 /// byte for byte. It is plaintext and signed with the 3-field `signature` in every mode.
 pub fn verify_get_handshake<'q>(
@@ -228,14 +236,25 @@ pub fn verify_get_handshake<'q>(
 }
 
 /// One account's callback settings, built once from configuration and shared by every
-/// request (the AES key schedule is expanded here, not per message).
-#[derive(Debug, Clone)]
+/// request (the AES key schedule is expanded here, not per message). `Debug` leaves the token
+/// and the key out: with them anyone could sign requests.
+#[derive(Clone)]
 pub struct Endpoint {
     platform: Platform,
     mode: SecurityMode,
     token: String,
     key: Option<AesKey>,
     receiver_id: String,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("platform", &self.platform)
+            .field("mode", &self.mode)
+            .field("receiver_id", &self.receiver_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Endpoint {
@@ -415,6 +434,94 @@ impl Endpoint {
         cdata_element(&mut out, "Nonce", nonce);
         out.push_str("</xml>");
         Ok(out)
+    }
+
+    /// WeChat's side of the exchange (the sandbox, tests and benchmarks play it): the POST
+    /// WeChat would send for `message_xml` to this endpoint, in its mode. Safe mode sends
+    /// `<ToUserName>` and `<Encrypt>` only, compatible mode adds `<Encrypt>` to the plain
+    /// message, WeCom signs with `msg_signature` only.
+    pub fn sign_request(
+        &self,
+        message_xml: &str,
+        timestamp: &str,
+        nonce: &str,
+        random: &[u8; 16],
+    ) -> Result<SignedRequest, CallbackError> {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if self.platform == Platform::OfficialAccount {
+            let signature = signature::signature(&self.token, timestamp, nonce);
+            query.append_pair("signature", signature.as_str());
+        }
+        query
+            .append_pair("timestamp", timestamp)
+            .append_pair("nonce", nonce);
+        if self.mode == SecurityMode::Plaintext {
+            return Ok(SignedRequest {
+                query: query.finish(),
+                body: message_xml.to_string(),
+            });
+        }
+        let encrypt = crypto::encrypt(
+            self.key()?,
+            &self.receiver_id,
+            message_xml.as_bytes(),
+            random,
+        )?;
+        let msg_signature = signature::msg_signature(&self.token, timestamp, nonce, &encrypt);
+        query
+            .append_pair("encrypt_type", "aes")
+            .append_pair("msg_signature", msg_signature.as_str());
+        let mut encrypted = String::with_capacity(encrypt.len() + 40);
+        cdata_element(&mut encrypted, "Encrypt", &encrypt);
+        let body = match (self.mode, message_xml.rfind("</xml>")) {
+            (SecurityMode::Compatible, Some(end)) => {
+                format!("{}{encrypted}{}", &message_xml[..end], &message_xml[end..])
+            }
+            _ => {
+                let fields = xml::Fields::parse(message_xml)?;
+                let mut body = String::from("<xml>");
+                cdata_element(
+                    &mut body,
+                    "ToUserName",
+                    fields.get("ToUserName").unwrap_or(""),
+                );
+                body.push_str(&encrypted);
+                body.push_str("</xml>");
+                body
+            }
+        };
+        Ok(SignedRequest {
+            query: query.finish(),
+            body,
+        })
+    }
+
+    /// WeChat's side again: reads a response body as WeChat would. An encrypted envelope is
+    /// checked against its own `MsgSignature`, `TimeStamp` and `Nonce` and decrypted;
+    /// anything else (plain XML, `success`, empty) is returned as it is.
+    pub fn open_reply<'r>(&self, body: &'r str) -> Result<Cow<'r, str>, CallbackError> {
+        if !body.contains("<Encrypt>") {
+            return Ok(Cow::Borrowed(body));
+        }
+        let envelope = xml::Fields::parse(body)?;
+        let field = |name: &'static str| {
+            envelope
+                .get(name)
+                .ok_or(CallbackError::Body(ParseError::MissingField(name)))
+        };
+        let encrypt = field("Encrypt")?;
+        signature::verify_msg_signature(
+            &self.token,
+            field("TimeStamp")?,
+            field("Nonce")?,
+            encrypt,
+            field("MsgSignature")?,
+        )?;
+        Ok(Cow::Owned(crypto::decrypt_to_string(
+            self.key()?,
+            &self.receiver_id,
+            encrypt,
+        )?))
     }
 
     fn open_plaintext<'b>(

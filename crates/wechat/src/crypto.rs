@@ -137,7 +137,10 @@ pub fn encrypt_into(
     out: &mut String,
 ) -> Result<(), CryptoError> {
     let msg_len = u32::try_from(message.len()).map_err(|_| CryptoError::MessageTooLong)?;
-    let plain_len = HEADER_LEN + message.len() + receiver_id.len();
+    let plain_len = HEADER_LEN
+        .checked_add(message.len())
+        .and_then(|n| n.checked_add(receiver_id.len()))
+        .ok_or(CryptoError::MessageTooLong)?;
     let pad = PAD_BLOCK - plain_len % PAD_BLOCK;
     let pad_byte = u8::try_from(pad).map_err(|_| CryptoError::MessageTooLong)?;
 

@@ -18,7 +18,7 @@ mod xml;
 
 pub use callback::{
     CallbackError, CallbackQuery, ConfigError, Endpoint, Inbound, MAX_BODY_BYTES, Platform,
-    SecurityMode,
+    SecurityMode, SignedRequest,
 };
 pub use crypto::{AesKey, CryptoError};
 pub use message::{Event, Message, MessageBody};

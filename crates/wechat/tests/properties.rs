@@ -166,6 +166,40 @@ proptest! {
     }
 
     #[test]
+    fn every_mode_carries_any_text_both_ways(
+        mode in prop_oneof![Just(SecurityMode::Plaintext), Just(SecurityMode::Compatible), Just(SecurityMode::Safe)],
+        content in any::<String>(),
+        random in any::<[u8; 16]>(),
+    ) {
+        let endpoint = Endpoint::official_account(mode, "token", Some(&"B".repeat(43)), "wx1").expect("config");
+        // A text message in WeChat's framing (our reply writer produces exactly that).
+        let framed = ReplyMessage {
+            to_user_name: "gh".into(),
+            from_user_name: "o_user".into(),
+            create_time: 1,
+            body: ReplyBody::Text { content: content.as_str().into() },
+        }
+        .to_xml();
+        let inbound_xml = format!(
+            "{}<MsgId>1</MsgId></xml>",
+            framed.strip_suffix("</xml>").expect("ends the document")
+        );
+        prop_assume!(inbound_xml.len() < 40_000);
+        let request = endpoint.sign_request(&inbound_xml, "1700000000", "42", &random).expect("signs");
+        let query = CallbackQuery::parse(&request.query);
+        let inbound = endpoint.open_post(&query, request.body.as_bytes()).expect("opens");
+        let message = inbound.message().expect("parses");
+        let MessageBody::Text(text) = &message.body else { panic!("not text") };
+        prop_assert_eq!(text.content.as_ref(), content.as_str());
+
+        let reply = ReplyMessage::answering(&message, 2, ReplyBody::Text { content: content.as_str().into() });
+        let reply_xml = reply.to_xml();
+        let sealed = endpoint.seal_reply(&inbound, &reply_xml, 2, "42", &random).expect("seals");
+        let opened = endpoint.open_reply(&sealed).expect("opens reply");
+        prop_assert_eq!(Reply::parse(&opened).expect("reply parses"), Reply::Message(reply));
+    }
+
+    #[test]
     fn replies_read_back_to_themselves(reply in reply_message()) {
         let xml = reply.to_xml();
         let back = Reply::parse(&xml).expect("parses");

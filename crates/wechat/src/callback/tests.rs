@@ -275,3 +275,50 @@ fn wecom_handshake_and_messages() {
     let q = CallbackQuery::parse(&query);
     assert_eq!(e.open_post(&q, xml.as_bytes()).expect("opens").xml(), PLAIN);
 }
+
+#[test]
+fn wechat_side_round_trip_in_every_mode() {
+    let reply = "<xml><Content><![CDATA[回复]]></Content></xml>";
+    let mut endpoints: Vec<Endpoint> = [
+        SecurityMode::Plaintext,
+        SecurityMode::Compatible,
+        SecurityMode::Safe,
+    ]
+    .into_iter()
+    .map(endpoint)
+    .collect();
+    endpoints.push(Endpoint::wecom(TOKEN, KEY, "ww0123").expect("config"));
+    for e in &endpoints {
+        let request = e.sign_request(PLAIN, TS, NONCE, &[4; 16]).expect("signs");
+        let query = CallbackQuery::parse(&request.query);
+        let inbound = e.open_post(&query, request.body.as_bytes()).expect("opens");
+        assert_eq!(inbound.xml(), PLAIN, "{e:?}");
+        assert_eq!(inbound.was_encrypted(), e.mode() != SecurityMode::Plaintext);
+        if e.mode() == SecurityMode::Compatible {
+            assert!(request.body.contains("<Content>") && request.body.contains("<Encrypt>"));
+        }
+        let sealed = e
+            .seal_reply(&inbound, reply, 1_700_000_000, NONCE, &[5; 16])
+            .expect("seals");
+        assert_eq!(e.open_reply(&sealed).expect("opens reply"), reply, "{e:?}");
+    }
+    // A sealed reply whose signature was tampered with is refused.
+    let safe = endpoint(SecurityMode::Safe);
+    let request = safe
+        .sign_request(PLAIN, TS, NONCE, &[4; 16])
+        .expect("signs");
+    let inbound = safe
+        .open_post(
+            &CallbackQuery::parse(&request.query),
+            request.body.as_bytes(),
+        )
+        .expect("opens");
+    let sealed = safe
+        .seal_reply(&inbound, reply, 1, NONCE, &[5; 16])
+        .expect("seals");
+    let tampered = sealed.replace("<TimeStamp>1<", "<TimeStamp>2<");
+    assert_eq!(
+        safe.open_reply(&tampered),
+        Err(CallbackError::Signature(SignatureError::Mismatch))
+    );
+}
