@@ -84,8 +84,15 @@ pub async fn ensure_demo(db: &Db, public_url: &str, now: i64) -> Result<i64, App
                 sandbox: Some(true),
                 ..AccountInput::default()
             };
-            crate::accounts::create(db, merchant_id, &input, Mode::Sandbox, public_url, now)
-                .await?;
+            let account =
+                crate::accounts::create(db, merchant_id, &input, Mode::Sandbox, public_url, now)
+                    .await?;
+            let replies = crate::accounts::model::RepliesInput {
+                welcome_text:
+                    "欢迎关注掌柜咖啡！☕ 每天 8:00–22:00 营业，回复「菜单」看看今天的新品。".into(),
+                default_reply_text: "收到您的消息啦，店员会尽快回复您～".into(),
+            };
+            crate::accounts::set_replies(db, merchant_id, account.id, &replies, now).await?;
         }
     }
     Ok(merchant_id)
