@@ -215,16 +215,8 @@ impl<'a> Reply<'a> {
 }
 
 fn parse_body<'a>(msg_type: &str, f: &Fields<'a>) -> Result<ReplyBody<'a>, ParseError> {
-    let nested = |top: &str, name: &str| {
-        f.iter()
-            .find(|x| x.depth == 2 && x.top == top && x.name == name)
-            .map(|x| x.value.clone())
-    };
-    let text = |name: &str| {
-        f.iter()
-            .find(|x| x.depth == 1 && x.name == name)
-            .map(|x| x.value.clone())
-    };
+    let nested = |top: &str, name: &str| f.nested_value(top, name).cloned();
+    let text = |name: &str| f.value(name).cloned();
     Ok(match msg_type {
         "text" => ReplyBody::Text {
             content: text("Content").unwrap_or_default(),

@@ -104,18 +104,28 @@ impl<'a> Fields<'a> {
 
     /// The value of the direct child of the root called `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.list
-            .iter()
-            .find(|f| f.depth == 1 && f.name == name)
-            .map(|f| f.value.as_ref())
+        self.value(name).map(AsRef::as_ref)
     }
 
     /// The value of `<top><name>` (a grandchild of the root).
     pub fn get_nested(&self, top: &str, name: &str) -> Option<&str> {
+        self.nested_value(top, name).map(AsRef::as_ref)
+    }
+
+    /// [`Fields::get`] as the stored value, which clones for free when borrowed.
+    pub(crate) fn value(&self, name: &str) -> Option<&Cow<'a, str>> {
+        self.list
+            .iter()
+            .find(|f| f.depth == 1 && f.name == name)
+            .map(|f| &f.value)
+    }
+
+    /// [`Fields::get_nested`] as the stored value.
+    pub(crate) fn nested_value(&self, top: &str, name: &str) -> Option<&Cow<'a, str>> {
         self.list
             .iter()
             .find(|f| f.depth == 2 && f.top == top && f.name == name)
-            .map(|f| f.value.as_ref())
+            .map(|f| &f.value)
     }
 
     /// Every field, in document order.
@@ -269,7 +279,7 @@ pub(crate) fn walk<'a>(
                 depth -= 1;
                 // The root itself is never a field; a leaf is an element that had no child.
                 if is_leaf && depth > 0 {
-                    let value = std::mem::take(&mut text).finish();
+                    let value = std::mem::take(&mut text).value;
                     on_leaf(leaf(&stack[..depth], open.name, value))?;
                 }
                 is_leaf = false;
@@ -278,12 +288,12 @@ pub(crate) fn walk<'a>(
                 text.push_text(sub_str(xml, &t)?);
             }
             Event::CData(c) if depth > 0 && is_leaf => {
-                text.push_verbatim(Cow::Borrowed(sub_str(xml, &c)?));
+                text.append(Cow::Borrowed(sub_str(xml, &c)?));
             }
             Event::GeneralRef(r) if depth > 0 => {
                 let resolved = resolve_entity(&r)?;
                 if is_leaf {
-                    text.push_verbatim(Cow::Owned(resolved.to_string()));
+                    text.append(Cow::Owned(resolved.to_string()));
                 }
             }
             Event::Text(t) => {
@@ -355,20 +365,13 @@ impl<'a> Text<'a> {
         }
     }
 
-    fn push_verbatim(&mut self, piece: Cow<'a, str>) {
-        self.append(piece);
-    }
-
+    /// Adds CDATA or a resolved entity: kept as it is.
     fn append(&mut self, piece: Cow<'a, str>) {
         if !self.pending_blank.is_empty() {
             let blank = std::mem::take(&mut self.pending_blank);
             append_cow(&mut self.value, blank);
         }
         append_cow(&mut self.value, piece);
-    }
-
-    fn finish(self) -> Cow<'a, str> {
-        self.value
     }
 }
 

@@ -680,10 +680,7 @@ fn subscribe_msgs<'a>(f: &Fields<'a>, top: &str) -> Result<Vec<SubscribeMsg<'a>>
 
 /// A grandchild's text, cloned (a borrowed `Cow` clones for free).
 fn nested<'a>(f: &Fields<'a>, top: &str, name: &str) -> Cow<'a, str> {
-    f.iter()
-        .find(|x| x.depth == 2 && x.top == top && x.name == name)
-        .map(|x| x.value.clone())
-        .unwrap_or_default()
+    f.nested_value(top, name).cloned().unwrap_or_default()
 }
 
 fn group_text<'a>(item: &[Field<'a>], name: &str) -> Cow<'a, str> {
