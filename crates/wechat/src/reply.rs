@@ -81,6 +81,21 @@ pub fn news_article_limit(inbound: &Message<'_>) -> usize {
     }
 }
 
+impl ReplyBody<'_> {
+    /// The reply's `MsgType`.
+    pub fn msg_type(&self) -> &'static str {
+        match self {
+            ReplyBody::Text { .. } => "text",
+            ReplyBody::Image { .. } => "image",
+            ReplyBody::Voice { .. } => "voice",
+            ReplyBody::Video { .. } => "video",
+            ReplyBody::Music { .. } => "music",
+            ReplyBody::News { .. } => "news",
+            ReplyBody::TransferCustomerService { .. } => "transfer_customer_service",
+        }
+    }
+}
+
 impl<'m> ReplyMessage<'m> {
     /// A reply to `inbound`: sender and receiver swapped.
     pub fn answering(inbound: &'m Message<'_>, create_time: i64, body: ReplyBody<'m>) -> Self {
@@ -93,15 +108,7 @@ impl<'m> ReplyMessage<'m> {
     }
 
     pub fn msg_type(&self) -> &'static str {
-        match self.body {
-            ReplyBody::Text { .. } => "text",
-            ReplyBody::Image { .. } => "image",
-            ReplyBody::Voice { .. } => "voice",
-            ReplyBody::Video { .. } => "video",
-            ReplyBody::Music { .. } => "music",
-            ReplyBody::News { .. } => "news",
-            ReplyBody::TransferCustomerService { .. } => "transfer_customer_service",
-        }
+        self.body.msg_type()
     }
 
     /// Appends the reply's XML to `out`.
