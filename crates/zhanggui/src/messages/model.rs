@@ -59,23 +59,12 @@ pub fn reply_text(reply_xml: &str) -> String {
     match Reply::parse(reply_xml) {
         Ok(Reply::Message(m)) => match m.body {
             ReplyBody::Text { content } => content.into_owned(),
-            other => format!("[{}]", reply_kind(&other)),
+            other => format!("[{}]", other.msg_type()),
         },
         _ => String::new(),
     }
 }
 
-fn reply_kind(body: &ReplyBody<'_>) -> &'static str {
-    match body {
-        ReplyBody::Text { .. } => "text",
-        ReplyBody::Image { .. } => "image",
-        ReplyBody::Voice { .. } => "voice",
-        ReplyBody::Video { .. } => "video",
-        ReplyBody::Music { .. } => "music",
-        ReplyBody::News { .. } => "news",
-        ReplyBody::TransferCustomerService { .. } => "transfer_customer_service",
-    }
-}
 
 /// An account's answers until reply rules exist (the rule engine plugs in here later).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
