@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod message;
 pub mod reply;
 pub mod signature;
+pub mod token;
 mod xml;
 
 pub use callback::{

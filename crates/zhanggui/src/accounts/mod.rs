@@ -4,6 +4,7 @@
 pub mod model;
 pub mod routes;
 pub mod store;
+pub mod tokens;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -121,6 +122,12 @@ pub async fn update(
     let old = store::get_for_update(&mut tx, merchant_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
+    let credentials_changed = valid.app_id != old.app_id
+        || valid
+            .app_secret
+            .as_ref()
+            .is_some_and(|s| *s != old.app_secret);
+    let old_app_id = old.app_id.clone();
     let secret = valid.app_secret.unwrap_or(old.app_secret);
     let token = valid.token.unwrap_or(old.token);
     let aes = valid.encoding_aes_key.unwrap_or(old.encoding_aes_key);
@@ -147,6 +154,10 @@ pub async fn update(
         .ok_or(AppError::NotFound)?;
     if row.sandbox {
         register_on_sandbox(&mut tx, &row, public_url, now).await?;
+    }
+    if credentials_changed {
+        // A token fetched with the old credentials must not outlive them.
+        tokens::forget(&mut tx, &old_app_id).await?;
     }
     tx.commit().await?;
     Ok(row)
@@ -202,27 +213,18 @@ pub struct ConnectionTest {
     pub target: String,
 }
 
-/// Fetches an access token to prove AppID and AppSecret work (and, for real accounts, that
-/// this server's IP is whitelisted). The token itself is not kept.
+/// Fetches a new access token to prove AppID and AppSecret work (and, for real accounts, that
+/// this server's IP is whitelisted). The token goes into the shared cache, so the test costs
+/// no other instance its token.
 pub async fn test_connection(
     state: &AppState,
     account: &AccountRow,
     lang: crate::platform::i18n::Lang,
 ) -> ConnectionTest {
-    let base = if account.sandbox {
-        &state.config.sandbox_api_base
-    } else {
-        &state.config.wechat_api_base
-    };
     let started = Instant::now();
-    let result =
-        wechat::api::fetch_access_token(&state.http, base, &account.app_id, &account.app_secret)
-            .await;
+    let result = tokens::cache_of(state, account).refresh_now().await;
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let target = if account.sandbox { "sandbox" } else { "wechat" }.to_string();
-    metrics::counter!("zhanggui_wechat_api_calls_total", "api" => "token",
-        "errcode" => result.as_ref().err().and_then(|e| e.errcode()).unwrap_or(0).to_string())
-    .increment(1);
     match result {
         Ok(_) => ConnectionTest {
             ok: true,

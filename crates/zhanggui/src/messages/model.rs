@@ -65,7 +65,6 @@ pub fn reply_text(reply_xml: &str) -> String {
     }
 }
 
-
 /// An account's answers until reply rules exist (the rule engine plugs in here later).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BasicReplies {

@@ -22,6 +22,8 @@ pub struct AppState {
     pub jobs: JobWaker,
     /// The group committer of the message log.
     pub log: crate::messages::LogWriter,
+    /// This process's handles on the shared WeChat access tokens.
+    pub tokens: Arc<crate::accounts::tokens::TokenCaches>,
     /// The accounts the callback serves, cached briefly.
     pub callbacks: Arc<crate::messages::directory::Directory>,
 }
@@ -43,6 +45,7 @@ impl AppState {
             jobs: JobWaker::default(),
             log,
             callbacks: Arc::default(),
+            tokens: Arc::default(),
         }
     }
 }
