@@ -33,5 +33,21 @@ else
     exit 1
   fi
 fi
+# Fuzzing: ZG_FUZZ_SECONDS per target (CI sets it). libFuzzer's coverage feedback needs a
+# nightly toolchain; where there is none the step says so and is skipped.
+fuzz_secs="${ZG_FUZZ_SECONDS:-0}"
+if [ "$fuzz_secs" -gt 0 ]; then
+  if cargo +nightly --version >/dev/null 2>&1; then
+    command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet
+    for target in parse decrypt; do
+      step "fuzz $target for ${fuzz_secs}s"
+      (cd crates/wechat && cargo +nightly fuzz run "$target" -- -max_total_time="$fuzz_secs" 2>&1 | tail -n 3)
+    done
+  else
+    step "no nightly toolchain: fuzz targets only built"
+    (cd crates/wechat/fuzz && cargo build --quiet)
+  fi
+fi
+
 echo
 echo "all checks passed"
