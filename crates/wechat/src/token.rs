@@ -121,22 +121,19 @@ impl TokenCache {
         if let Some(t) = self.fresh().await? {
             return Ok(t);
         }
-        let now = now_ms();
-        if self
-            .store
-            .try_begin_refresh(&self.app_id, now, LEASE_MS)
-            .await
-            .map_err(store_error)?
-        {
-            return self.refresh(now).await;
-        }
-        self.wait_for_peer().await
+        self.refresh_or_wait().await
     }
 
     /// Fetches a new token now, whatever the store holds (to prove the credentials work),
     /// and shares it. If another instance is refreshing at this moment, its token is used.
     pub async fn refresh_now(&self) -> Result<String, ApiError> {
         let _one_at_a_time = self.refreshing.lock().await;
+        self.refresh_or_wait().await
+    }
+
+    /// Refreshes under the shared lease, or, when another instance holds it, waits for its
+    /// token. The caller holds this process's refresh lock.
+    async fn refresh_or_wait(&self) -> Result<String, ApiError> {
         let now = now_ms();
         if self
             .store

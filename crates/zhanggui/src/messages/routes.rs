@@ -49,13 +49,9 @@ fn plain(status: StatusCode, body: &'static str) -> Response {
 }
 
 async fn handshake(State(state): State<AppState>, Path(key): Path<String>, uri: Uri) -> Response {
-    let account = match state.callbacks.get(&state.db, &key).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return plain(StatusCode::NOT_FOUND, ""),
-        Err(e) => {
-            tracing::error!(error = %e, "callback: account lookup failed");
-            return plain(StatusCode::SERVICE_UNAVAILABLE, "");
-        }
+    let account = match account_for(&state, &key).await {
+        Ok(a) => a,
+        Err(res) => return res,
     };
     let query = CallbackQuery::parse(uri.query().unwrap_or(""));
     match account.endpoint.verify_get_handshake(&query) {
@@ -71,6 +67,21 @@ async fn handshake(State(state): State<AppState>, Path(key): Path<String>, uri: 
     }
 }
 
+/// The account behind a callback key, or the answer for WeChat when there is none.
+async fn account_for(
+    state: &AppState,
+    key: &str,
+) -> Result<std::sync::Arc<super::directory::CallbackAccount>, Response> {
+    match state.callbacks.get(&state.db, key).await {
+        Ok(Some(a)) => Ok(a),
+        Ok(None) => Err(plain(StatusCode::NOT_FOUND, "")),
+        Err(e) => {
+            tracing::error!(error = %e, "callback: account lookup failed");
+            Err(plain(StatusCode::SERVICE_UNAVAILABLE, ""))
+        }
+    }
+}
+
 fn status_of(code: u16) -> StatusCode {
     StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST)
 }
@@ -81,13 +92,9 @@ async fn receive(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let account = match state.callbacks.get(&state.db, &key).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return plain(StatusCode::NOT_FOUND, ""),
-        Err(e) => {
-            tracing::error!(error = %e, "callback: account lookup failed");
-            return plain(StatusCode::SERVICE_UNAVAILABLE, "");
-        }
+    let account = match account_for(&state, &key).await {
+        Ok(a) => a,
+        Err(res) => return res,
     };
     let query = CallbackQuery::parse(uri.query().unwrap_or(""));
     let inbound = match account.endpoint.open_post(&query, &body) {
