@@ -1,8 +1,11 @@
 //! The emulated WeChat side (PRODUCT.md C2): WeChat's HTTP API paths, JSON shapes and error
 //! codes, answered from a [`Registry`] of the apps "WeChat" knows.
 //!
-//! This first part serves the credential endpoint; menus, messages, followers and the rest
-//! grow here (see the sandbox issue).
+//! So far: the credential endpoint, and simulated followers ([`followers`]) that message the
+//! merchant's callback exactly as WeChat does. Menus, mass sends, tags and the rest grow here
+//! (see the sandbox issue).
+
+pub mod followers;
 
 use std::sync::Arc;
 
@@ -13,11 +16,35 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// An app as WeChat knows it.
-#[derive(Clone, Debug)]
+/// An app as WeChat knows it: what the merchant pasted into WeChat's developer settings.
+#[derive(Clone)]
 pub struct SandboxApp {
     pub app_id: String,
     pub app_secret: String,
+    pub token: String,
+    pub encoding_aes_key: String,
+    /// `plaintext`, `compatible` or `safe`.
+    pub security_mode: String,
+    /// Where WeChat delivers this app's messages.
+    pub callback_url: String,
+}
+
+impl std::fmt::Debug for SandboxApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxApp")
+            .field("app_id", &self.app_id)
+            .field("security_mode", &self.security_mode)
+            .field("callback_url", &self.callback_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SandboxApp {
+    /// The account's original id (`gh_…`), as `ToUserName` of every message.
+    pub fn original_id(&self) -> String {
+        let tail: String = self.app_id.chars().skip(2).take(12).collect();
+        format!("gh_{tail}")
+    }
 }
 
 /// Where the sandbox keeps what WeChat would know. The product stores it in its database so
@@ -25,6 +52,10 @@ pub struct SandboxApp {
 #[async_trait::async_trait]
 pub trait Registry: Send + Sync {
     async fn app(&self, app_id: &str) -> Result<Option<SandboxApp>, String>;
+    /// Stores new followers of an app (their openids are made by the sandbox).
+    async fn add_followers(&self, app_id: &str, openids: &[String]) -> Result<(), String>;
+    /// Whether `openid` is a follower the sandbox made for this app.
+    async fn has_follower(&self, app_id: &str, openid: &str) -> Result<bool, String>;
 }
 
 pub type SharedRegistry = Arc<dyn Registry>;
@@ -36,6 +67,7 @@ where
 {
     Router::new()
         .route("/cgi-bin/token", get(token))
+        .merge(followers::router())
         .with_state(registry)
 }
 

@@ -277,7 +277,28 @@ impl sandbox::Registry for DbRegistry {
         Ok(row.map(|r| sandbox::SandboxApp {
             app_id: r.app_id,
             app_secret: r.app_secret,
+            token: r.token,
+            encoding_aes_key: r.encoding_aes_key,
+            security_mode: r.security_mode,
+            callback_url: r.callback_url,
         }))
+    }
+
+    async fn add_followers(&self, app_id: &str, openids: &[String]) -> Result<(), String> {
+        store::add_sandbox_followers(
+            &self.db,
+            app_id,
+            openids,
+            chrono::Utc::now().timestamp_millis(),
+        )
+        .await
+        .map_err(|e| e.to_string())
+    }
+
+    async fn has_follower(&self, app_id: &str, openid: &str) -> Result<bool, String> {
+        store::has_sandbox_follower(&self.db, app_id, openid)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -266,3 +266,50 @@ pub async fn sandbox_app(db: &Db, app_id: &str) -> Result<Option<SandboxAppRow>,
     .fetch_optional(p)
     .await)
 }
+
+/// Adds simulated followers in one transaction, in chunks that stay under every backend's
+/// parameter limit.
+pub async fn add_sandbox_followers(
+    db: &Db,
+    app_id: &str,
+    openids: &[String],
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    const CHUNK: usize = 500;
+    let mut tx = db.begin().await?;
+    for chunk in openids.chunks(CHUNK) {
+        let mut sql =
+            String::from("INSERT INTO sandbox_followers (app_id, openid, created_at) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("($1, ${}, $2)", i + 3));
+        }
+        sql.push_str(" ON CONFLICT (app_id, openid) DO NOTHING");
+        on_tx!(&mut tx, |c| {
+            let mut q = sqlx::query(&sql).bind(app_id).bind(now);
+            for o in chunk {
+                q = q.bind(o);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    tx.commit().await
+}
+
+pub async fn has_sandbox_follower(
+    db: &Db,
+    app_id: &str,
+    openid: &str,
+) -> Result<bool, sqlx::Error> {
+    // COUNT(*) is a BIGINT on both backends (a bare `SELECT 1` is an INT4 on Postgres).
+    let found = on_pool!(db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM sandbox_followers WHERE app_id = $1 AND openid = $2"
+    )
+    .bind(app_id)
+    .bind(openid)
+    .fetch_one(p)
+    .await)?;
+    Ok(found > 0)
+}
