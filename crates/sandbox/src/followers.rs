@@ -24,7 +24,10 @@ pub const MAX_BATCH: usize = 100_000;
 
 pub fn router() -> Router<SharedRegistry> {
     Router::new()
-        .route("/api/apps/{app_id}/followers", post(create_followers))
+        .route(
+            "/api/apps/{app_id}/followers",
+            post(create_followers).get(list_followers),
+        )
         .route("/api/apps/{app_id}/followers/{openid}/actions", post(act))
 }
 
@@ -273,6 +276,20 @@ async fn create_followers(
     let openids: Vec<String> = (0..req.count).map(|_| new_openid()).collect();
     match registry.add_followers(&app_id, &openids).await {
         Ok(()) => Json(json!({ "openids": openids })).into_response(),
+        Err(_) => wechat_error(StatusCode::SERVICE_UNAVAILABLE, -1, "system error"),
+    }
+}
+
+/// `GET /api/apps/{app_id}/followers` → the newest 100 followers' openids.
+async fn list_followers(
+    State(registry): State<SharedRegistry>,
+    Path(app_id): Path<String>,
+) -> Response {
+    if let Err(res) = app_or_error(&registry, &app_id).await {
+        return res;
+    }
+    match registry.list_followers(&app_id, 100).await {
+        Ok(openids) => Json(json!({ "openids": openids })).into_response(),
         Err(_) => wechat_error(StatusCode::SERVICE_UNAVAILABLE, -1, "system error"),
     }
 }

@@ -56,6 +56,8 @@ pub trait Registry: Send + Sync {
     async fn add_followers(&self, app_id: &str, openids: &[String]) -> Result<(), String>;
     /// Whether `openid` is a follower the sandbox made for this app.
     async fn has_follower(&self, app_id: &str, openid: &str) -> Result<bool, String>;
+    /// The app's newest followers, newest first.
+    async fn list_followers(&self, app_id: &str, limit: i64) -> Result<Vec<String>, String>;
 }
 
 pub type SharedRegistry = Arc<dyn Registry>;

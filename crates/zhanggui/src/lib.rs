@@ -11,3 +11,4 @@ pub mod followers;
 pub mod merchants;
 pub mod messages;
 pub mod platform;
+pub mod simulator;

@@ -149,3 +149,36 @@ async fn a_dead_callback_is_tried_three_times() {
     assert!(d["reply"].is_null() && d["error"].is_string(), "{d}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_phone_simulator_serves_sandbox_accounts_only() {
+    use zhanggui::platform::auth::model::Role;
+    let app = TestApp::spawn().await;
+    let m = app.merchant("模拟器商户").await;
+    let a = app.account(m, "模拟器号").await;
+    app.user(m, "laoban", Role::Owner).await;
+    let owner = app.sign_in("laoban").await;
+    let (status, html) = owner.get("/simulator").await;
+    assert_eq!(status.as_u16(), 200);
+    assert!(
+        html.contains(&format!("data-app=\"{}\"", a.app_id)),
+        "the phone is wired to the account"
+    );
+    assert!(html.contains("/assets/simulator.js"));
+
+    // A real (non-sandbox) account has no simulated followers: the page says why.
+    app.exec(&format!(
+        "UPDATE accounts SET sandbox = {} WHERE id = {}",
+        if common::on_postgres() { "FALSE" } else { "0" },
+        a.id
+    ))
+    .await;
+    let (status, html) = owner.get("/simulator").await;
+    assert_eq!(status.as_u16(), 200);
+    assert!(!html.contains("data-app=") && html.contains("empty"));
+
+    app.user(m, "dianyuan2", Role::Clerk).await;
+    let clerk = app.sign_in("dianyuan2").await;
+    assert_eq!(clerk.get("/simulator").await.0.as_u16(), 403);
+    app.stop().await;
+}

@@ -295,6 +295,12 @@ impl sandbox::Registry for DbRegistry {
         .map_err(|e| e.to_string())
     }
 
+    async fn list_followers(&self, app_id: &str, limit: i64) -> Result<Vec<String>, String> {
+        store::sandbox_followers(&self.db, app_id, limit)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     async fn has_follower(&self, app_id: &str, openid: &str) -> Result<bool, String> {
         store::has_sandbox_follower(&self.db, app_id, openid)
             .await

@@ -313,3 +313,18 @@ pub async fn has_sandbox_follower(
     .await)?;
     Ok(found > 0)
 }
+
+pub async fn sandbox_followers(
+    db: &Db,
+    app_id: &str,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_scalar::<_, String>(
+        "SELECT openid FROM sandbox_followers WHERE app_id = $1 \
+         ORDER BY created_at DESC, openid LIMIT $2"
+    )
+    .bind(app_id)
+    .bind(limit)
+    .fetch_all(p)
+    .await)
+}

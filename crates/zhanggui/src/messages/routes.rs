@@ -125,8 +125,10 @@ async fn receive(
         body: inbound.xml().to_string(),
         reply,
     };
-    let reply = match tokio::time::timeout(LOG_BUDGET, state.log.append(row.clone())).await {
-        Ok(Ok(Logged::New(_))) => row.reply,
+    // Only the reply is needed once the row is handed to the log.
+    let answer = row.reply.clone();
+    let reply = match tokio::time::timeout(LOG_BUDGET, state.log.append(row)).await {
+        Ok(Ok(Logged::New(_))) => answer,
         Ok(Ok(Logged::Duplicate { reply, .. })) => {
             metrics::counter!("zhanggui_callback_duplicates_total").increment(1);
             reply

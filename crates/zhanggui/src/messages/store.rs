@@ -1,9 +1,11 @@
 //! SQL for the message log.
 
+use std::fmt::Write as _;
+
 use crate::on_pool;
 use crate::on_tx;
 use crate::platform::clock::Millis;
-use crate::platform::db::{Db, Tx};
+use crate::platform::db::{Db, Dialect, Tx};
 
 /// One inbound message or event with the reply we gave it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,6 +71,10 @@ async fn insert_new(tx: &mut Tx, rows: &[LogRow]) -> Result<Vec<(i64, String, i6
         "INSERT INTO wx_messages (merchant_id, account_id, dedup_key, openid, kind, sent_at, \
          received_at, body, reply) VALUES ",
     );
+    // SQLite gets anonymous `?` parameters: sqlx looks up every parameter's name before
+    // binding it, and SQLite finds a name by walking a list of all the statement's names, so
+    // numbered ones cost O(parameters²) per batch (3–5% of the callback's CPU at ~60 rows).
+    let numbered = tx.dialect() == Dialect::Postgres;
     for i in 0..rows.len() {
         if i > 0 {
             sql.push(',');
@@ -78,8 +84,11 @@ async fn insert_new(tx: &mut Tx, rows: &[LogRow]) -> Result<Vec<(i64, String, i6
             if c > 0 {
                 sql.push(',');
             }
-            sql.push('$');
-            sql.push_str(&(i * COLUMNS + c + 1).to_string());
+            if numbered {
+                let _ = write!(sql, "${}", i * COLUMNS + c + 1);
+            } else {
+                sql.push('?');
+            }
         }
         sql.push(')');
     }

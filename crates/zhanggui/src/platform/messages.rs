@@ -681,4 +681,58 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("msgkind.view", "打开菜单链接", "Menu link"),
     ("msgkind.event", "事件", "Event"),
     ("msgkind.other", "其他", "Other"),
+    // phone simulator
+    ("nav.group.sandbox", "沙箱", "Sandbox"),
+    ("nav.simulator", "手机模拟器", "Phone simulator"),
+    ("simulator.title", "手机模拟器", "Phone simulator"),
+    (
+        "simulator.lead",
+        "以模拟粉丝的身份给当前沙箱公众号发消息，回复和真实微信里看到的一样。",
+        "Chat with the current sandbox account as a simulated follower; replies look as they would in WeChat.",
+    ),
+    ("simulator.followers", "模拟粉丝", "Simulated followers"),
+    ("simulator.new_follower", "+ 新粉丝", "+ New follower"),
+    (
+        "simulator.followers_hint",
+        "新粉丝会自动关注公众号；点选一位粉丝即可以他的身份聊天。",
+        "A new follower follows the account at once; pick one to chat as them.",
+    ),
+    ("simulator.phone", "手机", "Phone"),
+    ("simulator.follow", "关注", "Follow"),
+    ("simulator.unfollow", "取消关注", "Unfollow"),
+    ("simulator.send_location", "发送位置", "Share location"),
+    ("simulator.type", "输入消息", "Type a message"),
+    ("simulator.send", "发送", "Send"),
+    ("simulator.no_reply", "（公众号没有回复）", "(no reply)"),
+    ("simulator.failed", "消息未送达：", "Not delivered:"),
+    (
+        "simulator.followed",
+        "你关注了公众号",
+        "You followed the account",
+    ),
+    (
+        "simulator.unfollowed",
+        "你取消了关注",
+        "You unfollowed the account",
+    ),
+    (
+        "simulator.located",
+        "你上报了位置（上海人民广场）",
+        "You shared your location (People's Square, Shanghai)",
+    ),
+    (
+        "simulator.pick",
+        "请先在左侧选择或新建一位粉丝",
+        "Pick or create a follower first",
+    ),
+    (
+        "simulator.not_sandbox_title",
+        "当前公众号不是沙箱公众号",
+        "The current account is not a sandbox account",
+    ),
+    (
+        "simulator.not_sandbox_body",
+        "手机模拟器只能用于连接内置沙箱的公众号。请在顶部切换到沙箱公众号，或添加一个。",
+        "The phone simulator works with accounts connected to the built-in sandbox. Switch to one at the top, or add one.",
+    ),
 ];

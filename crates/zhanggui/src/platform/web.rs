@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::platform::jobs::routes::router())
         .merge(crate::messages::routes::router())
         .merge(crate::messages::routes::console_router())
+        .merge(crate::simulator::routes::router())
         .merge(api)
         .route(
             "/api/v1/openapi.json",
@@ -143,6 +144,11 @@ const ASSETS: &[Asset] = &[
         name: "console.css",
         mime: "text/css; charset=utf-8",
         body: include_str!("../../assets/console.css"),
+    },
+    Asset {
+        name: "simulator.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/simulator.js"),
     },
     Asset {
         name: "console.js",
@@ -416,6 +422,14 @@ pub fn navigation(role: Option<Role>, is_platform_admin: bool) -> Vec<NavGroup> 
             });
         }
         if role.allows(Permission::ViewAccounts) {
+            groups.push(NavGroup {
+                label_key: "nav.group.sandbox",
+                items: vec![NavItem {
+                    key: "simulator",
+                    href: "/simulator",
+                    label_key: "nav.simulator",
+                }],
+            });
             settings.push(NavItem {
                 key: "accounts",
                 href: "/accounts",
