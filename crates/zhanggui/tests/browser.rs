@@ -255,6 +255,22 @@ async fn desktop_merchant_journey(c: &Client, ctx: &Ctx) -> i64 {
     wait_text(c, ".table", "45009").await;
     wait_text(c, ".table", "重试").await;
     shot(c, ctx, "jobs", DESKTOP).await;
+
+    // The phone simulator: a new simulated follower follows, says something, and sees the
+    // account's answers come back through the real callback.
+    goto(c, &ctx.url("/simulator")).await;
+    wait_text(c, ".page-head h1", "手机模拟器").await;
+    click(c, "#sim-new").await;
+    wait_text(c, "#sim-chat", "你关注了公众号").await;
+    wait_text(c, "#sim-chat", " ms").await;
+    fill(c, "#sim-text", "有拿铁吗").await;
+    click(c, "#sim-form button").await;
+    wait_text(c, "#sim-chat", "有拿铁吗").await;
+    wait_for("the reply to the text", || async {
+        text_now(c, "#sim-chat").await.matches(" ms").count() >= 2
+    })
+    .await;
+    shot(c, ctx, "simulator", DESKTOP).await;
     account_id
 }
 
