@@ -1,0 +1,542 @@
+#!/usr/bin/env bash
+# Load test of the callback endpoint /wx/{key} on loopback (see BENCHMARKS.md).
+#
+#   bash bench/callback.sh
+#
+# Builds in release, then for every run: a bare axum server answering a fixed body (the
+# ceiling), and the product (`zhanggui serve`) on SQLite (a temp file) and on PostgreSQL (a
+# database made for this run and dropped after), in plaintext and in safe mode. The server
+# is pinned to core 1 (so are the PostgreSQL backends serving it), wrk to core 0 with one
+# thread and 64 connections. Every request is a text message hitting the default reply with
+# its own MsgId, individually signed (and in safe mode individually encrypted); the request
+# sets are generated beforehand by crates/zhanggui/examples/bench_requests.rs and replayed by
+# bench/replay.lua, for the ceiling too, so both see the same generator and the same bytes.
+#
+# Knobs (environment): RUNS (3), DURATION seconds (12), WARMUP seconds (3), CONNECTIONS (64),
+# MAX_RPS (120000: sizes the request sets), CASES (all: "ceiling sqlite postgres"),
+# MODES ("plaintext safe"), MAX_OTHER (0.15: a case during which other processes used more
+# CPU than this many cores is measured again, up to ATTEMPTS (3) times), PG_URL (postgres://postgres@127.0.0.1:5432/test: the server the
+# run's database is created on), OUT (target/bench/callback-<time>: logs, raw results),
+# ZG_BIN (the zhanggui binary to measure; default: the one built), COMPARE (a second zhanggui
+# binary with the same migrations, e.g. a build from before a change: every product case is
+# then also measured with it, right after, and reported as "sqlite (B)", "postgres (B)"),
+# PROFILE=1 (also sample the server with `perf record -e cpu-clock` during each product run
+# and write a breakdown to OUT/profile-*.md; sampling costs a little, so numbers from a
+# profiled run are not the ones to report).
+#
+# It only talks to 127.0.0.1, stops by itself, bounds every step with a timeout and kills
+# what it started on exit.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+
+RUNS="${RUNS:-3}"
+DURATION="${DURATION:-12}"
+WARMUP="${WARMUP:-3}"
+CONNECTIONS="${CONNECTIONS:-64}"
+MAX_OTHER="${MAX_OTHER:-0.15}"
+ATTEMPTS="${ATTEMPTS:-3}"
+MAX_RPS="${MAX_RPS:-120000}"
+CASES="${CASES:-ceiling sqlite postgres}"
+MODES="${MODES:-plaintext safe}"
+PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
+OUT="${OUT:-$ROOT/target/bench/callback-$(date +%Y%m%d-%H%M%S)}"
+SERVER_CORE=1
+LOAD_CORE=0
+DEFAULT_REPLY='收到，我们会尽快回复您。营业时间 9:00–21:00，急事请拨打客服电话。'
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+case "$PG_URL" in
+  postgres://*@127.0.0.1:*/* | postgresql://*@127.0.0.1:*/*) ;;
+  *) die "PG_URL must point at 127.0.0.1 (postgres://user@127.0.0.1:port/db)" ;;
+esac
+[ "$DURATION" -ge 5 ] && [ "$WARMUP" -ge 3 ] || die "DURATION must be >= 5 and WARMUP >= 3"
+[ "$(nproc)" -ge 2 ] || die "needs 2 cores (server on core $SERVER_CORE, load on core $LOAD_CORE)"
+
+# ---------------------------------------------------------------- tools
+need_apt=()
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+command -v taskset >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
+if [[ " $CASES " == *" postgres "* ]]; then
+  command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
+fi
+if [ "${PROFILE:-0}" = 1 ]; then
+  command -v perf >/dev/null 2>&1 || need_apt+=(linux-perf)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 300 apt-get update -qq
+  timeout 600 apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# ---------------------------------------------------------------- cleanup
+mkdir -p "$OUT"
+WORK="$(mktemp -d /tmp/zg-bench.XXXXXX)"
+PIDS=()
+PG_DB=""
+PG_ADMIN_URL=""
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  sleep 0.3
+  for pid in "${PIDS[@]}"; do
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  if [ -n "$PG_DB" ]; then
+    timeout 30 psql -q -X "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" \
+      >/dev/null 2>&1 || printf 'bench: could not drop database %s\n' "$PG_DB" >&2
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+forget_pid() {
+  local keep=() p
+  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
+# Stops a process we started: TERM, up to 10 s, then KILL.
+stop_pid() {
+  local pid="$1" i
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  forget_pid "$pid"
+}
+
+free_port() {
+  local port
+  for _ in $(seq 1 50); do
+    port=$((20000 + RANDOM % 20000))
+    if ! ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+      echo "$port"
+      return
+    fi
+  done
+  die "no free port"
+}
+
+wait_http() {
+  local url="$1" pid="$2"
+  for _ in $(seq 1 300); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    if curl -s -o /dev/null --max-time 1 "$url"; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------- build
+log "building (release)"
+timeout 2400 cargo build --release -q -p zhanggui --bin zhanggui \
+  --example bench_requests --example bench_ceiling
+ZG="${ZG_BIN:-$ROOT/target/release/zhanggui}"
+ZG_MAIN="$ZG"
+if [ -n "${COMPARE:-}" ]; then
+  [ -x "$COMPARE" ] || die "COMPARE=$COMPARE is not an executable"
+fi
+GEN="$ROOT/target/release/examples/bench_requests"
+CEILING="$ROOT/target/release/examples/bench_ceiling"
+# The CLI and the server read ./zhanggui.toml when present: run them where there is none.
+cd "$WORK"
+
+# ---------------------------------------------------------------- PostgreSQL
+if [[ " $CASES " == *" postgres "* ]]; then
+  if ! timeout 10 psql -q -X "$PG_URL" -c 'SELECT 1' >/dev/null 2>&1; then
+    if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+      log "starting PostgreSQL"
+      timeout 60 pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" \
+        main start || true
+      for _ in $(seq 1 30); do
+        timeout 5 psql -q -X "$PG_URL" -c 'SELECT 1' >/dev/null 2>&1 && break
+        sleep 1
+      done
+    fi
+  fi
+  timeout 10 psql -q -X "$PG_URL" -c 'SELECT 1' >/dev/null 2>&1 \
+    || die "PostgreSQL does not answer at $PG_URL (or run with CASES='ceiling sqlite')"
+  PG_ADMIN_URL="$PG_URL"
+  PG_DB="zg_bench_$$_$(date +%s)"
+  timeout 30 psql -q -X "$PG_ADMIN_URL" -c "CREATE DATABASE $PG_DB" >/dev/null
+  PG_BENCH_URL="${PG_URL%/*}/$PG_DB"
+  log "PostgreSQL database $PG_DB created"
+fi
+
+# ---------------------------------------------------------------- measuring
+HZ="$(getconf CLK_TCK)"
+# Jiffies of a set of pids (utime + stime of every thread).
+jiffies_of() {
+  local total=0 pid line
+  for pid in "$@"; do
+    line="$(cat "/proc/$pid/stat" 2>/dev/null)" || continue
+    line="${line##*) }"
+    # After "pid (comm) ": state is field 1, utime field 12, stime field 13.
+    # shellcheck disable=SC2086
+    set -- $line
+    total=$((total + ${12} + ${13}))
+  done
+  echo "$total"
+}
+# busy jiffies of all cores (user+nice+system+irq+steal; idle, iowait, softirq left out),
+# then of core $SERVER_CORE and core $LOAD_CORE, then softirq of all cores.
+cpu_snapshot() {
+  awk -v s="cpu$SERVER_CORE" -v l="cpu$LOAD_CORE" '
+    $1 == "cpu" { all = $2 + $3 + $4 + $7 + $9; soft = $8 }
+    $1 == s { sc = $2 + $3 + $4 + $7 + $8 + $9 }
+    $1 == l { lc = $2 + $3 + $4 + $7 + $8 + $9 }
+    END { print all, sc, lc, soft }' /proc/stat
+}
+now_s() { date +%s.%N; }
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+pg_backends() {
+  timeout 10 psql -At -X "$PG_ADMIN_URL" \
+    -c "SELECT pid FROM pg_stat_activity WHERE datname = '$PG_DB'" 2>/dev/null || true
+}
+
+# wrk_run NAME URL FILE RECLEN FIRST COUNT SECONDS SERVER_PID [DB_PIDS...]
+# Runs wrk on core $LOAD_CORE; prints wrk's RESULT line extended with CPU use sampled from
+# 1 s after the start to 1 s before the end.
+wrk_run() {
+  local name="$1" url="$2" file="$3" reclen="$4" first="$5" count="$6" secs="$7" spid="$8"
+  shift 8
+  local db_pids=("$@")
+  local wout="$WORK/wrk-$name.out"
+  taskset -c "$LOAD_CORE" timeout $((secs + 30)) wrk -t1 -c"$CONNECTIONS" -d"${secs}s" \
+    --timeout 10s -s "$ROOT/bench/replay.lua" "$url" -- "$file" "$reclen" "$first" "$count" \
+    >"$wout" 2>&1 &
+  local tpid=$!
+  PIDS+=("$tpid")
+  sleep 0.3
+  local wpid
+  wpid="$(pgrep -P "$tpid" -x wrk | head -n 1 || true)"
+  local t0 t1 c0 c1 s0 s1 w0 w1 d0 d1
+  sleep 0.7
+  t0="$(now_s)"; c0="$(cpu_snapshot)"; s0="$(jiffies_of "$spid")"
+  w0="$(jiffies_of "${wpid:-0}")"; d0="$(jiffies_of "${db_pids[@]}")"
+  sleep $((secs - 2))
+  t1="$(now_s)"; c1="$(cpu_snapshot)"; s1="$(jiffies_of "$spid")"
+  w1="$(jiffies_of "${wpid:-0}")"; d1="$(jiffies_of "${db_pids[@]}")"
+  wait "$tpid" || true
+  forget_pid "$tpid"
+  local result
+  result="$(grep '^RESULT ' "$wout" || true)"
+  [ -n "$result" ] || { cat "$wout" >&2; die "wrk gave no result for $name"; }
+  awk -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" -v s0="$s0" -v s1="$s1" -v w0="$w0" \
+    -v w1="$w1" -v d0="$d0" -v d1="$d1" -v hz="$HZ" -v r="$result" 'BEGIN {
+      split(c0, a, " "); split(c1, b, " "); t = (t1 - t0) * hz
+      srv = (s1 - s0) / t; gen = (w1 - w0) / t; db = (d1 - d0) / t
+      other = (b[1] - a[1]) / t - srv - gen - db; if (other < 0) other = 0
+      printf "%s server_cores=%.2f db_cores=%.2f wrk_cores=%.2f server_core_busy=%.2f load_core_busy=%.2f softirq_cores=%.2f other_cores=%.2f\n",
+        r, srv, db, gen, (b[2] - a[2]) / t, (b[3] - a[3]) / t, (b[4] - a[4]) / t, other }'
+}
+
+# profile_report PERF_DATA OUT_MD TITLE: the breakdown by category, then the top symbols.
+profile_report() {
+  local flat="$WORK/flat.txt"
+  timeout 300 perf report -i "$1" --no-children --sort comm,dso,sym -g none --stdio \
+    --percent-limit 0 >"$flat" 2>/dev/null || { log "perf report failed"; return 0; }
+  {
+    echo "# Profile: $3"
+    echo
+    echo "perf record -e cpu-clock -F 999 on the server (and its PostgreSQL backends), $(grep -m1 '^# Samples' "$flat" | sed 's/^# //')."
+    echo
+    awk -f "$ROOT/bench/perf-categories.awk" "$flat"
+    echo
+    echo "Top symbols:"
+    echo
+    echo '```'
+    grep -E '^ +[0-9.]+%' "$flat" | head -n 40 | cut -c1-160
+    echo '```'
+  } >"$2"
+  log "  profile: $2"
+}
+
+field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+
+RESULTS="$OUT/results.tsv"
+printf 'run\tattempt\tcase\tmode\trps\tp50_us\tp90_us\tp99_us\tmax_us\trequests\tlogged\tidle_rss_kb\tpeak_hwm_kb\tend_rss_kb\tserver_cores\tdb_cores\twrk_cores\tother_cores\tloadavg\n' >"$RESULTS"
+
+# Keeps one measurement for record(): run case mode result logged idle peak end loadavg.
+keep() {
+  LAST=("$@")
+  LAST_OTHER="$(field "$4" other_cores)"
+}
+quiet_enough() { awk -v o="$LAST_OTHER" -v m="$MAX_OTHER" 'BEGIN { exit !(o + 0 <= m + 0) }'; }
+record() { # attempt, then keep()'s fields
+  local a="$1"
+  shift
+  local r="$4"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    "$1" "$a" "$2" "$3" "$(field "$r" rps)" "$(field "$r" p50_us)" "$(field "$r" p90_us)" \
+    "$(field "$r" p99_us)" "$(field "$r" max_us)" "$(field "$r" requests)" "$5" "$6" "$7" "$8" \
+    "$(field "$r" server_cores)" "$(field "$r" db_cores)" "$(field "$r" wrk_cores)" \
+    "$(field "$r" other_cores)" "$9" >>"$RESULTS"
+}
+
+check_result() { # name result product?
+  local r="$2" bad=""
+  for k in connect_errors read_errors write_errors status_errors timeouts; do
+    [ "$(field "$r" "$k")" = "0" ] || bad="$bad $k=$(field "$r" "$k")"
+  done
+  if [ "$3" = product ] && [ "$(field "$r" wraps)" != "0" ]; then
+    bad="$bad wraps=$(field "$r" wraps) (raise MAX_RPS: MsgIds were re-sent)"
+  fi
+  [ -z "$bad" ] || die "$1 is not a valid measurement:$bad"
+}
+
+# ---------------------------------------------------------------- the cases
+RECORDS=$((MAX_RPS * DURATION))
+WARM_RECORDS=$((MAX_RPS * WARMUP))
+MSG_BASE=1000000000000000000
+case_no=0
+
+# setup_account DBKIND MODE RUN ATTEMPT -> sets DB_URL, WX_PATH, TOKEN, AES_KEY, APP_ID, ACCOUNT_ID
+setup_account() {
+  local kind="$1" mode="$2" run="$3-$4$BIN_TAG" out
+  if [ "$kind" = sqlite ]; then
+    DB_URL="sqlite://$WORK/zhanggui-$run-$mode.db"
+  else
+    DB_URL="$PG_BENCH_URL"
+  fi
+  export ZG_DATABASE_URL="$DB_URL"
+  timeout 60 "$ZG" merchant add --name "bench-$run-$mode" >/dev/null
+  out="$(timeout 60 "$ZG" account add --merchant "bench-$run-$mode" --name "bench-$run-$mode" \
+    --type service --verified --mode "$mode" --sandbox)"
+  ACCOUNT_ID="$(awk '/^account [0-9]+ created/ { print $2 }' <<<"$out")"
+  WX_PATH="$(awk '$1 == "URL:" { print $2 }' <<<"$out" | sed -E 's#^https?://[^/]+##')"
+  TOKEN="$(awk '$1 == "Token:" { print $2 }' <<<"$out")"
+  AES_KEY="$(awk '$1 == "EncodingAESKey:" { print $2 }' <<<"$out")"
+  APP_ID="$(awk '$1 == "AppID:" { print $2 }' <<<"$out")"
+  [ -n "$ACCOUNT_ID" ] && [ -n "$WX_PATH" ] && [ -n "$TOKEN" ] && [ -n "$AES_KEY" ] \
+    && [ -n "$APP_ID" ] || die "could not read the account from: $out"
+  sql "$kind" "UPDATE accounts SET default_reply_text = '$DEFAULT_REPLY' WHERE id = $ACCOUNT_ID"
+}
+
+sql() { # kind statement
+  if [ "$1" = sqlite ]; then
+    timeout 60 sqlite3 "${DB_URL#sqlite://}" "$2"
+  else
+    timeout 60 psql -q -At -X "$DB_URL" -c "$2"
+  fi
+}
+
+# generate MODE -> sets REQ_FILE, RECLEN (records: WARM_RECORDS for warm-up, then RECORDS)
+generate() {
+  local mode="$1"
+  case_no=$((case_no + 1))
+  REQ_FILE="$WORK/requests-$case_no.bin"
+  FIRST_MSG_ID=$((MSG_BASE + case_no * 10000000000))
+  ACCOUNT_FLAGS=(--mode "$mode" --path "$WX_PATH" --token "$TOKEN" --aes-key "$AES_KEY"
+    --app-id "$APP_ID")
+  RECLEN="$(timeout 300 "$GEN" "${ACCOUNT_FLAGS[@]}" --first-msg-id "$FIRST_MSG_ID" \
+    --count $((WARM_RECORDS + RECORDS)) --out "$REQ_FILE")"
+}
+
+run_ceiling() { # run mode
+  local run="$1" mode="$2" port pid idle result load
+  port="$(free_port)"
+  taskset -c "$SERVER_CORE" timeout $((WARMUP + DURATION + 120)) "$CEILING" "127.0.0.1:$port" \
+    >"$OUT/ceiling-$run-$mode.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  sleep 0.3
+  local spid
+  spid="$(pgrep -P "$pid" | head -n 1 || true)"
+  spid="${spid:-$pid}"
+  curl -s -o /dev/null --retry 50 --retry-connrefused --retry-delay 0 --max-time 10 \
+    -X POST "http://127.0.0.1:$port/" || die "the ceiling server did not start"
+  sleep 1
+  idle="$(status_kb "$spid" VmRSS)"
+  load="$(cut -d' ' -f1 /proc/loadavg)"
+  log "run $run: ceiling ($mode requests), load $load"
+  wrk_run "ceiling-warm" "http://127.0.0.1:$port/" "$REQ_FILE" "$RECLEN" 0 "$WARM_RECORDS" \
+    "$WARMUP" "$spid" >/dev/null
+  result="$(wrk_run "ceiling-$run-$mode" "http://127.0.0.1:$port/" "$REQ_FILE" "$RECLEN" \
+    "$WARM_RECORDS" "$RECORDS" "$DURATION" "$spid")"
+  check_result "ceiling" "$result" ceiling
+  keep "$run" ceiling "$mode" "$result" "-" "$idle" "$(status_kb "$spid" VmHWM)" \
+    "$(status_kb "$spid" VmRSS)" "$load"
+  log "  $(field "$result" rps) req/s, p50 $(field "$result" p50_us) us, p99 $(field "$result" p99_us) us"
+  stop_pid "$pid"
+}
+
+run_product() { # kind run mode (REQ_FILE for this account already generated)
+  local kind="$1" run="$2" mode="$3" port pid idle result load logged
+  port="$(free_port)"
+  ZG_DATABASE_URL="$DB_URL" ZG_LISTEN="127.0.0.1:$port" ZG_PUBLIC_URL="http://127.0.0.1:$port" \
+    ZG_MODE=sandbox taskset -c "$SERVER_CORE" "$ZG" serve --no-demo >"$OUT/zhanggui-$run-$kind-$mode.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  wait_http "http://127.0.0.1:$port/healthz" "$pid" || die "zhanggui did not start (see $OUT)"
+  # One request read back as WeChat would: signed, decrypted, the default reply.
+  timeout 30 "$GEN" "${ACCOUNT_FLAGS[@]}" --first-msg-id $((FIRST_MSG_ID - 1)) \
+    --check "127.0.0.1:$port" --expect "${DEFAULT_REPLY:0:8}" >/dev/null \
+    || die "$kind $mode: the callback does not answer with the default reply"
+  sleep 1
+  idle="$(status_kb "$pid" VmRSS)"
+  load="$(cut -d' ' -f1 /proc/loadavg)"
+  log "run $run: $CASE_NAME $mode, load $load, idle RSS ${idle} kB"
+  local warm
+  warm="$(wrk_run "warm" "http://127.0.0.1:$port/" "$REQ_FILE" "$RECLEN" 0 "$WARM_RECORDS" \
+    "$WARMUP" "$pid")"
+  check_result "$kind $mode warm-up" "$warm" ceiling
+  local db_pids=()
+  if [ "$kind" = postgres ]; then
+    local bp
+    for bp in $(pg_backends); do
+      taskset -p -c "$SERVER_CORE" "$bp" >/dev/null 2>&1 && db_pids+=("$bp")
+    done
+  fi
+  local perf_pid=""
+  if [ "${PROFILE:-0}" = 1 ]; then
+    local targets
+    targets="$(IFS=,; echo "$pid${db_pids[*]:+,${db_pids[*]}}")"
+    timeout $((DURATION + 30)) perf record -q -e cpu-clock -F 999 -p "$targets" \
+      -o "$WORK/perf-$kind-$mode.data" -- sleep $((DURATION - 1)) >/dev/null 2>&1 &
+    perf_pid=$!
+    PIDS+=("$perf_pid")
+  fi
+  result="$(wrk_run "$kind-$run-$mode" "http://127.0.0.1:$port/" "$REQ_FILE" "$RECLEN" \
+    "$WARM_RECORDS" "$RECORDS" "$DURATION" "$pid" "${db_pids[@]}")"
+  check_result "$kind $mode" "$result" product
+  if [ -n "$perf_pid" ]; then
+    wait "$perf_pid" || true
+    forget_pid "$perf_pid"
+    profile_report "$WORK/perf-$kind-$mode.data" "$OUT/profile-$run-$kind-$mode.md" \
+      "$kind $mode, run $run: $(field "$result" rps) req/s"
+  fi
+  local peak end
+  peak="$(status_kb "$pid" VmHWM)"
+  end="$(status_kb "$pid" VmRSS)"
+  stop_pid "$pid"
+  # Every answered request was logged before its answer (warm-up included).
+  logged="$(sql "$kind" "SELECT COUNT(*) FROM wx_messages WHERE account_id = $ACCOUNT_ID")"
+  # Unique requests answered: the probe, the warm-up (its records may have wrapped) and the run.
+  local warm_unique answered
+  warm_unique="$(field "$warm" requests)"
+  [ "$warm_unique" -le "$WARM_RECORDS" ] || warm_unique="$WARM_RECORDS"
+  answered=$((1 + warm_unique + $(field "$result" requests)))
+  [ "$logged" -ge "$answered" ] || die "$kind $mode: $logged rows logged for $answered answers"
+  keep "$run" "$CASE_NAME" "$mode" "$result" "$logged" "$idle" "$peak" "$end" "$load"
+  log "  $(field "$result" rps) req/s, p50 $(field "$result" p50_us) us, p99 $(field "$result" p99_us) us, peak ${peak} kB, $logged rows logged"
+}
+
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with local changes)')"
+  echo "cpu: $(nproc) x $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+  echo "memory: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+  echo "kernel: $(uname -r)"
+  echo "wrk: $(wrk -v 2>&1 | head -n 1)"
+  echo "settings: RUNS=$RUNS DURATION=${DURATION}s WARMUP=${WARMUP}s CONNECTIONS=$CONNECTIONS"
+} | tee "$OUT/machine.txt" >&2
+
+# A case whose machine was busy with other work is measured again (up to ATTEMPTS times).
+for run in $(seq 1 "$RUNS"); do
+  for mode in $MODES; do
+    ceiling_done=0
+    [[ " $CASES " == *" ceiling "* ]] || ceiling_done=1
+    for kind_bin in sqlite postgres ${COMPARE:+sqlite:B postgres:B}; do
+      kind="${kind_bin%:B}"
+      [[ " $CASES " == *" $kind "* ]] || continue
+      if [ "$kind_bin" = "$kind" ]; then
+        ZG="$ZG_MAIN"
+        CASE_NAME="$kind"
+        BIN_TAG=""
+      else
+        ZG="$COMPARE"
+        CASE_NAME="$kind (B)"
+        BIN_TAG="-B"
+      fi
+      for attempt in $(seq 1 "$ATTEMPTS"); do
+        setup_account "$kind" "$mode" "$run" "$attempt"
+        generate "$mode"
+        # The ceiling goes first, with this account's requests (it does not log them).
+        for c_attempt in $(seq 1 "$ATTEMPTS"); do
+          [ "$ceiling_done" = 1 ] && break
+          run_ceiling "$run" "$mode"
+          if quiet_enough || [ "$c_attempt" = "$ATTEMPTS" ]; then
+            record "$c_attempt" "${LAST[@]}"
+            ceiling_done=1
+          else
+            log "  other processes used $LAST_OTHER cores: measuring again in 10 s"
+            sleep 10
+          fi
+        done
+        run_product "$kind" "$run" "$mode"
+        rm -f "$REQ_FILE"
+        [ "$kind" = sqlite ] && rm -f "${DB_URL#sqlite://}"*
+        if quiet_enough || [ "$attempt" = "$ATTEMPTS" ]; then
+          record "$attempt" "${LAST[@]}"
+          break
+        fi
+        log "  other processes used $LAST_OTHER cores: measuring again in 10 s"
+        sleep 10
+      done
+    done
+  done
+done
+
+# ---------------------------------------------------------------- summary
+SUMMARY="$OUT/summary.md"
+awk -F'\t' '
+  NR == 1 { next }
+  {
+    key = $3 "\t" $4; keys[key] = 1; n[key]++
+    rps[key, n[key]] = $5; p50[key, n[key]] = $6; p99[key, n[key]] = $8
+    idle[key, n[key]] = $12; peak[key, n[key]] = $13; srv[key, n[key]] = $15
+    db[key, n[key]] = $16; oth[key, n[key]] = $18; ld[key, n[key]] = $19
+    if ($3 == "ceiling") ceil[$1, $4] = $5
+    else ratio_in[key, n[key]] = $1 SUBSEP $4
+  }
+  function median(arr, key, cnt,    v, i, j, t) {
+    for (i = 1; i <= cnt; i++) v[i] = arr[key, i] + 0
+    for (i = 1; i <= cnt; i++) for (j = i + 1; j <= cnt; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+    return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
+  }
+  END {
+    printf "| case | mode | req/s | p50 ms | p99 ms | × ceiling | RSS idle MB | RSS peak MB | CPU µs/req | server cores | db cores | other load (cores) | runs |\n"
+    printf "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    split("ceiling|sqlite|sqlite (B)|postgres|postgres (B)", order, "|")
+    split("plaintext safe", modes, " ")
+    for (o = 1; o <= 5; o++) for (m = 1; m <= 2; m++) {
+      key = order[o] "\t" modes[m]; if (!(key in keys)) continue
+      c = n[key]
+      for (i = 1; i <= c; i++) {
+        split(ratio_in[key, i], rm, SUBSEP)
+        rat[key, i] = (order[o] == "ceiling") ? 1 : ((rm[1], rm[2]) in ceil ? rps[key, i] / ceil[rm[1], rm[2]] : 0)
+        cpu[key, i] = rps[key, i] > 0 ? (srv[key, i] + db[key, i]) * 1e6 / rps[key, i] : 0
+      }
+      printf "| %s | %s | %.0f | %.2f | %.2f | %.2f | %.1f | %.1f | %.0f | %.2f | %s | %.2f | %d |\n",
+        order[o], modes[m], median(rps, key, c), median(p50, key, c) / 1000,
+        median(p99, key, c) / 1000, median(rat, key, c), median(idle, key, c) / 1024,
+        median(peak, key, c) / 1024, median(cpu, key, c), median(srv, key, c),
+        order[o] ~ /^postgres/ ? sprintf("%.2f", median(db, key, c)) : "-",
+        median(oth, key, c), c
+    }
+  }' "$RESULTS" >"$SUMMARY"
+{
+  echo
+  echo "Medians of $RUNS run(s); × ceiling is taken against the ceiling of the same run and mode."
+  echo "CPU µs/req: CPU time of the server (and of its PostgreSQL backends) per answered request."
+  echo "Other load: CPU used on the machine by anything but the server, its backends and wrk"
+  echo "(softirq excluded), in cores; above ~0.1 the run shared the machine and its numbers are low."
+  echo "Raw results: $RESULTS"
+} >>"$SUMMARY"
+echo
+cat "$SUMMARY"
