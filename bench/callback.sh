@@ -91,7 +91,7 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
   done
   if [ -n "$PG_DB" ]; then
-    timeout 30 psql -q -X "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" \
+    timeout 180 psql -q -X "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" \
       >/dev/null 2>&1 || printf 'bench: could not drop database %s\n' "$PG_DB" >&2
   fi
   rm -rf "$WORK"
