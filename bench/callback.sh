@@ -12,17 +12,21 @@
 # sets are generated beforehand by crates/zhanggui/examples/bench_requests.rs and replayed by
 # bench/replay.lua, for the ceiling too, so both see the same generator and the same bytes.
 #
-# Knobs (environment): RUNS (3), DURATION seconds (12), WARMUP seconds (3), CONNECTIONS (64),
-# MAX_RPS (120000: sizes the request sets), CASES (all: "ceiling sqlite postgres"),
-# MODES ("plaintext safe"), MAX_OTHER (0.15: a case during which other processes used more
-# CPU than this many cores is measured again, up to ATTEMPTS (3) times), PG_URL (postgres://postgres@127.0.0.1:5432/test: the server the
-# run's database is created on), OUT (target/bench/callback-<time>: logs, raw results),
-# ZG_BIN (the zhanggui binary to measure; default: the one built), COMPARE (a second zhanggui
-# binary with the same migrations, e.g. a build from before a change: every product case is
-# then also measured with it, right after, and reported as "sqlite (B)", "postgres (B)"),
-# PROFILE=1 (also sample the server with `perf record -e cpu-clock` during each product run
-# and write a breakdown to OUT/profile-*.md; sampling costs a little, so numbers from a
-# profiled run are not the ones to report).
+# Knobs (environment):
+#   RUNS (3), DURATION seconds (12), WARMUP seconds (3), CONNECTIONS (64);
+#   MAX_RPS (120000): sizes the request sets (MsgIds must never repeat within a case);
+#   CASES ("ceiling sqlite postgres"), MODES ("plaintext safe");
+#   MAX_OTHER (0.15) and ATTEMPTS (3): a case during which other processes used more than
+#     MAX_OTHER cores is measured again, up to ATTEMPTS times;
+#   PG_URL (postgres://postgres@127.0.0.1:5432/test): where the run's database is created;
+#   OUT (target/bench/callback-<time>): logs, raw results.tsv, summary.md;
+#   ZG_BIN: the zhanggui binary to measure (default: the one this script builds);
+#   COMPARE: a second zhanggui binary with the same migrations (e.g. built before a change);
+#     every product case is then also measured with it, right after, as "sqlite (B)" and
+#     "postgres (B)";
+#   PROFILE=1: also sample the server's core with `perf record -e cpu-clock` during each
+#     product run and write a breakdown to OUT/profile-*.md (sampling costs a little: report
+#     the numbers of an unprofiled run).
 #
 # It only talks to 127.0.0.1, stops by itself, bounds every step with a timeout and kills
 # what it started on exit.
@@ -253,14 +257,14 @@ profile_report() {
   {
     echo "# Profile: $3"
     echo
-    echo "perf record -e cpu-clock -F 999 on the server (and its PostgreSQL backends), $(grep -m1 '^# Samples' "$flat" | sed 's/^# //')."
+    echo "perf record -e cpu-clock -F 999 -C $SERVER_CORE (the core of the server and of its PostgreSQL backends), $(grep -m1 '^# Samples' "$flat" | sed 's/^# //')."
     echo
     awk -f "$ROOT/bench/perf-categories.awk" "$flat"
     echo
     echo "Top symbols:"
     echo
     echo '```'
-    grep -E '^ +[0-9.]+%' "$flat" | head -n 40 | cut -c1-160
+    awk '/^ +[0-9.]+%/ && n++ < 40 { print substr($0, 1, 160) }' "$flat"
     echo '```'
   } >"$2"
   log "  profile: $2"
@@ -404,9 +408,9 @@ run_product() { # kind run mode (REQ_FILE for this account already generated)
   fi
   local perf_pid=""
   if [ "${PROFILE:-0}" = 1 ]; then
-    local targets
-    targets="$(IFS=,; echo "$pid${db_pids[*]:+,${db_pids[*]}}")"
-    timeout $((DURATION + 30)) perf record -q -e cpu-clock -F 999 -p "$targets" \
+    # The whole server core, not the server's threads: per-thread sampling makes every
+    # context switch dear and slowed the callback 2x; core-wide sampling costs little.
+    timeout $((DURATION + 30)) perf record -q -e cpu-clock -F 999 -C "$SERVER_CORE" \
       -o "$WORK/perf-$kind-$mode.data" -- sleep $((DURATION - 1)) >/dev/null 2>&1 &
     perf_pid=$!
     PIDS+=("$perf_pid")

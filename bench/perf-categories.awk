@@ -1,10 +1,14 @@
 # Groups a flat `perf report --no-children --sort comm,dso,sym -g none --stdio` into the
-# categories BENCHMARKS.md talks about. Used by bench/callback.sh (PROFILE=1).
+# categories BENCHMARKS.md talks about. Used by bench/callback.sh (PROFILE=1), which samples
+# the server's whole core: `swapper` is idle time, other commands are other processes.
 function add(cat, pct) { share[cat] += pct; total += pct }
 /^ +[0-9.]+%/ {
   pct = $1; sub(/%/, "", pct); pct += 0
   comm = $2; dso = $3; sym = ""
   for (i = 5; i <= NF; i++) sym = sym (i > 5 ? " " : "") $i
+  if (comm == "swapper") { idle += pct; next }
+  if (comm !~ /^(tokio-|sqlx-|zhanggui|postgres)/) { add("other processes on the core", pct); next }
+  if (comm == "postgres" && $4 != "[k]") { add("PostgreSQL backends (user)", pct); next }
   if ($4 == "[k]") {
     if (sym ~ /tcp|^ip_|inet|skb|sock|__dev_|net_|napi|loopback|__netif|nf_|sk_|^__sys_sendto|sendmsg|recvmsg|_copy_to_iter|_copy_from_iter|csum/)
       add("kernel: TCP/loopback", pct)
@@ -47,6 +51,7 @@ END {
   for (c in share) { names[++n] = c }
   for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
     if (share[names[j]] > share[names[i]]) { t = names[i]; names[i] = names[j]; names[j] = t }
-  printf "| where | share of server CPU |\n|---|---:|\n"
+  if (idle > 0) printf "The core was idle %.1f%% of the time; shares below are of the busy time.\n\n", idle
+  printf "| where | share of busy CPU |\n|---|---:|\n"
   for (i = 1; i <= n; i++) printf "| %s | %.1f%% |\n", names[i], share[names[i]] * 100 / total
 }
