@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use zhanggui::platform::auth::model::{Permission, Role};
 use zhanggui::platform::auth::store as auth_store;
 use zhanggui::platform::db::Db;
-use zhanggui::platform::jobs::{JobFilter, store as job_store};
+use zhanggui::platform::jobs::{JobFilter, JobStatus, store as job_store};
 
 /// A request body.
 #[derive(Clone, Debug)]
@@ -101,6 +101,21 @@ async fn snapshot(db: &Db, merchant_id: i64) -> String {
         .map(|j| (j.id, j.status, j.attempts, j.run_at, j.updated_at))
         .collect();
     format!("{merchant:?}\n{accounts:?}\n{sandbox:?}\n{keys:?}\n{staff:?}\n{users:?}\n{jobs:?}")
+}
+
+/// Waits until none of the merchant's jobs is queued or running.
+async fn jobs_settled(db: &Db, merchant_id: i64) {
+    wait_until("the merchant's jobs settle", 20, || {
+        let db = db.clone();
+        async move {
+            job_store::list(&db, Some(merchant_id), &JobFilter::default(), 1000, None)
+                .await
+                .expect("jobs")
+                .iter()
+                .all(|j| matches!(j.status, JobStatus::Dead | JobStatus::Done))
+        }
+    })
+    .await;
 }
 
 /// Fails when `body` mentions any of `markers`.
@@ -757,6 +772,9 @@ async fn check_role(
         let before = if allowed {
             String::new()
         } else {
+            // An allowed retry a moment ago hands a job back to the workers; let them finish
+            // with it so that only the refused call could change the snapshot.
+            jobs_settled(&app.db, merchant).await;
             snapshot(&app.db, merchant).await
         };
         let (status, body) = send(who, c).await;
