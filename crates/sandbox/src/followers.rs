@@ -6,14 +6,16 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::{SandboxApp, SharedRegistry};
+use crate::Sandbox;
+use crate::error::{WxError, WxResult};
+use crate::registry::{SandboxApp, StoreError};
 
 /// WeChat waits this long for an answer before it retries.
 pub const WECHAT_WAIT: Duration = Duration::from_secs(5);
@@ -22,7 +24,7 @@ pub const MAX_DELIVERIES: u32 = 3;
 /// Followers made by one call.
 pub const MAX_BATCH: usize = 100_000;
 
-pub fn router() -> Router<SharedRegistry> {
+pub fn router() -> Router<Sandbox> {
     Router::new()
         .route(
             "/api/apps/{app_id}/followers",
@@ -236,85 +238,211 @@ fn unix_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn wechat_error(status: StatusCode, errcode: i64, errmsg: &str) -> Response {
-    (
-        status,
-        Json(json!({ "errcode": errcode, "errmsg": errmsg })),
-    )
-        .into_response()
+/// Documents of this kind, keyed by openid, hold what WeChat knows of each follower.
+pub const KIND: &str = "follower";
+
+/// A follower as WeChat knows them: subscription, where they came from, the merchant's remark
+/// and tags, and the profile WeChat shares only through web authorization.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Follower {
+    pub subscribe: bool,
+    /// Seconds since the epoch of the latest follow.
+    pub subscribe_time: i64,
+    /// When the sandbox made this follower (ms).
+    pub created_at: i64,
+    #[serde(default)]
+    pub unsubscribe_time: Option<i64>,
+    /// `ADD_SCENE_QR_CODE`, `ADD_SCENE_SEARCH`, `ADD_SCENE_OTHERS`, …
+    #[serde(default)]
+    pub subscribe_scene: String,
+    #[serde(default)]
+    pub qr_scene: i64,
+    #[serde(default)]
+    pub qr_scene_str: String,
+    #[serde(default)]
+    pub remark: String,
+    #[serde(default)]
+    pub tagid_list: Vec<i64>,
+    #[serde(default)]
+    pub blacklisted: bool,
+    #[serde(default)]
+    pub profile: Profile,
 }
 
-async fn app_or_error(registry: &SharedRegistry, app_id: &str) -> Result<SandboxApp, Response> {
-    match registry.app(app_id).await {
-        Ok(Some(app)) => Ok(app),
-        Ok(None) => Err(wechat_error(StatusCode::NOT_FOUND, 40013, "invalid appid")),
-        Err(_) => Err(wechat_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            -1,
-            "system error",
-        )),
+/// What web authorization (snsapi_userinfo) reveals; WeChat no longer gives gender or region
+/// through the user API.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Profile {
+    #[serde(default)]
+    pub nickname: String,
+    #[serde(default)]
+    pub headimgurl: String,
+    /// 0 unknown, 1 male, 2 female.
+    #[serde(default)]
+    pub sex: u8,
+    #[serde(default)]
+    pub province: String,
+    #[serde(default)]
+    pub city: String,
+    #[serde(default)]
+    pub country: String,
+    #[serde(default = "default_language")]
+    pub language: String,
+}
+
+fn default_language() -> String {
+    "zh_CN".to_string()
+}
+
+pub async fn follower(
+    sb: &Sandbox,
+    app_id: &str,
+    openid: &str,
+) -> Result<Option<Follower>, StoreError> {
+    sb.docs.get(app_id, KIND, openid).await
+}
+
+/// Changes a follower who exists; `Ok(None)` when there is no such follower.
+pub async fn update<R>(
+    sb: &Sandbox,
+    app_id: &str,
+    openid: &str,
+    change: impl Fn(&mut Follower) -> R,
+) -> Result<Option<R>, StoreError> {
+    let changed = sb
+        .docs
+        .update(app_id, KIND, openid, |f: Option<Follower>| match f {
+            Some(mut f) => {
+                let r = change(&mut f);
+                Ok((f, r))
+            }
+            None => Err(()),
+        })
+        .await?;
+    Ok(changed.ok())
+}
+
+/// Records what an action does to the follower's subscription before WeChat delivers it:
+/// WeChat follows and unfollows whatever the merchant's server answers.
+fn apply_action(f: &mut Follower, action: &Action, now_ms: i64) {
+    match action {
+        Action::Follow { scene } => {
+            f.subscribe = true;
+            f.subscribe_time = now_ms / 1000;
+            f.unsubscribe_time = None;
+            match scene {
+                Some(s) => {
+                    f.subscribe_scene = "ADD_SCENE_QR_CODE".into();
+                    match s.parse::<i64>() {
+                        Ok(id) => {
+                            f.qr_scene = id;
+                            f.qr_scene_str.clear();
+                        }
+                        Err(_) => {
+                            f.qr_scene = 0;
+                            f.qr_scene_str = s.clone();
+                        }
+                    }
+                }
+                None => f.subscribe_scene = "ADD_SCENE_SEARCH".into(),
+            }
+        }
+        Action::Unfollow => {
+            f.subscribe = false;
+            f.unsubscribe_time = Some(now_ms / 1000);
+        }
+        _ => {}
     }
 }
 
-#[derive(Deserialize)]
-struct CreateFollowers {
-    count: usize,
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CreateFollowers {
+    /// How many followers to make (1–100,000).
+    pub count: usize,
+    /// Whether they already follow the account (default: yes). Others can `follow` later.
+    #[serde(default = "yes")]
+    pub subscribed: bool,
+    /// Profiles for web authorization, given to the first followers in order.
+    #[serde(default)]
+    pub profiles: Vec<Profile>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `POST /api/apps/{app_id}/followers {"count": n}` → `{"openids": [...]}`.
 async fn create_followers(
-    State(registry): State<SharedRegistry>,
+    State(sb): State<Sandbox>,
     Path(app_id): Path<String>,
     Json(req): Json<CreateFollowers>,
-) -> Response {
-    if let Err(res) = app_or_error(&registry, &app_id).await {
-        return res;
-    }
+) -> WxResult {
+    crate::known_app(&sb, &app_id).await?;
     if !(1..=MAX_BATCH).contains(&req.count) {
-        return wechat_error(StatusCode::BAD_REQUEST, 40097, "count must be 1..=100000");
+        return Err(
+            WxError::new(40097, "count must be 1..=100000").with_status(StatusCode::BAD_REQUEST)
+        );
     }
-    let openids: Vec<String> = (0..req.count).map(|_| new_openid()).collect();
-    match registry.add_followers(&app_id, &openids).await {
-        Ok(()) => Json(json!({ "openids": openids })).into_response(),
-        Err(_) => wechat_error(StatusCode::SERVICE_UNAVAILABLE, -1, "system error"),
-    }
+    let now = sb.now_ms();
+    let mut profiles = req.profiles.into_iter();
+    let docs: Vec<(String, Follower)> = (0..req.count)
+        .map(|_| {
+            let f = Follower {
+                subscribe: req.subscribed,
+                subscribe_time: if req.subscribed { now / 1000 } else { 0 },
+                created_at: now,
+                subscribe_scene: if req.subscribed {
+                    "ADD_SCENE_OTHERS".into()
+                } else {
+                    String::new()
+                },
+                profile: profiles.next().unwrap_or_else(|| Profile {
+                    language: default_language(),
+                    ..Profile::default()
+                }),
+                ..Follower::default()
+            };
+            (new_openid(), f)
+        })
+        .collect();
+    sb.docs.insert_many(&app_id, KIND, &docs).await?;
+    let openids: Vec<&String> = docs.iter().map(|(o, _)| o).collect();
+    Ok(Json(json!({ "openids": openids })).into_response())
 }
 
 /// `GET /api/apps/{app_id}/followers` → the newest 100 followers' openids.
-async fn list_followers(
-    State(registry): State<SharedRegistry>,
-    Path(app_id): Path<String>,
-) -> Response {
-    if let Err(res) = app_or_error(&registry, &app_id).await {
-        return res;
-    }
-    match registry.list_followers(&app_id, 100).await {
-        Ok(openids) => Json(json!({ "openids": openids })).into_response(),
-        Err(_) => wechat_error(StatusCode::SERVICE_UNAVAILABLE, -1, "system error"),
-    }
+async fn list_followers(State(sb): State<Sandbox>, Path(app_id): Path<String>) -> WxResult {
+    crate::known_app(&sb, &app_id).await?;
+    let newest: Vec<(String, Follower)> = sb.docs.newest(&app_id, KIND, 100).await?;
+    let openids: Vec<String> = newest.into_iter().map(|(o, _)| o).collect();
+    Ok(Json(json!({ "openids": openids })).into_response())
 }
 
 /// `POST /api/apps/{app_id}/followers/{openid}/actions {"type": "text", "content": "hi"}` →
 /// what the follower got back.
 async fn act(
-    State(registry): State<SharedRegistry>,
+    State(sb): State<Sandbox>,
     Path((app_id, openid)): Path<(String, String)>,
     Json(action): Json<Action>,
-) -> Response {
-    let app = match app_or_error(&registry, &app_id).await {
-        Ok(app) => app,
-        Err(res) => return res,
-    };
-    match registry.has_follower(&app_id, &openid).await {
-        Ok(true) => {}
-        Ok(false) => return wechat_error(StatusCode::NOT_FOUND, 40003, "invalid openid"),
-        Err(_) => return wechat_error(StatusCode::SERVICE_UNAVAILABLE, -1, "system error"),
+) -> WxResult {
+    let app = crate::known_app(&sb, &app_id).await?;
+    let now = sb.now_ms();
+    let follows = update(&sb, &app_id, &openid, |f| {
+        let was = f.subscribe;
+        apply_action(f, &action, now);
+        was
+    })
+    .await?;
+    match follows {
+        None => return Err(WxError::invalid_openid().with_status(StatusCode::NOT_FOUND)),
+        Some(false) if !matches!(action, Action::Follow { .. }) => {
+            return Err(WxError::new(43004, "require subscribe").with_status(StatusCode::CONFLICT));
+        }
+        Some(_) => {}
     }
-    let now = unix_ms();
     let msg_id: u64 = rand::random::<u64>() >> 1;
     let xml = message_xml(&app, &openid, &action, now / 1000, msg_id);
-    let http = reqwest::Client::new();
-    Json(deliver(&http, &app, &xml).await).into_response()
+    Ok(Json(deliver(&sb.http, &app, &xml).await).into_response())
 }
 
 #[cfg(test)]
@@ -329,6 +457,8 @@ mod tests {
             encoding_aes_key: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG".into(),
             security_mode: "safe".into(),
             callback_url: "http://127.0.0.1:1/wx/x".into(),
+            kind: "service".into(),
+            verified: true,
         }
     }
 

@@ -1,115 +1,150 @@
-//! The emulated WeChat side (PRODUCT.md C2): WeChat's HTTP API paths, JSON shapes and error
-//! codes, answered from a [`Registry`] of the apps "WeChat" knows.
+//! The emulated WeChat side (PRODUCT.md C2): WeChat's HTTP API paths, JSON shapes, error
+//! codes and limits, answered from a [`Registry`] of what WeChat knows, and simulated
+//! followers that talk to the merchant's callback as WeChat does.
 //!
-//! So far: the credential endpoint, and simulated followers ([`followers`]) that message the
-//! merchant's callback exactly as WeChat does. Menus, mass sends, tags and the rest grow here
-//! (see the sandbox issue).
+//! Layout: one module per group of WeChat endpoints (as WeChat's documentation groups
+//! them); every API handler takes an [`caller::ApiCaller`], which has already checked the
+//! token, fault knobs, account rights and daily quota. The scriptable API that drives the
+//! sandbox itself (create followers, make them act, set fault knobs) lives under `/api/`.
 
+pub mod caller;
+pub mod error;
+pub mod faults;
 pub mod followers;
+pub mod quota;
+pub mod registry;
+pub mod rights;
+pub mod token;
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::routing::get;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
 
-/// An app as WeChat knows it: what the merchant pasted into WeChat's developer settings.
+pub use error::{WxError, WxResult};
+pub use registry::{
+    Doc, Docs, Expect, MemoryRegistry, Registry, SandboxApp, SharedRegistry, StoreError,
+};
+
+/// Milliseconds since the Unix epoch; tests move it to cross windows and expiries.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// Everything a sandbox handler needs. Cheap to clone.
 #[derive(Clone)]
-pub struct SandboxApp {
-    pub app_id: String,
-    pub app_secret: String,
-    pub token: String,
-    pub encoding_aes_key: String,
-    /// `plaintext`, `compatible` or `safe`.
-    pub security_mode: String,
-    /// Where WeChat delivers this app's messages.
-    pub callback_url: String,
+pub struct Sandbox {
+    pub docs: Docs,
+    clock: Clock,
+    /// For calls the sandbox makes itself: deliveries to the merchant's callback.
+    pub http: reqwest::Client,
 }
 
-impl std::fmt::Debug for SandboxApp {
+impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SandboxApp")
-            .field("app_id", &self.app_id)
-            .field("security_mode", &self.security_mode)
-            .field("callback_url", &self.callback_url)
-            .finish_non_exhaustive()
+        f.debug_struct("Sandbox").finish_non_exhaustive()
     }
 }
 
-impl SandboxApp {
-    /// The account's original id (`gh_…`), as `ToUserName` of every message.
-    pub fn original_id(&self) -> String {
-        let tail: String = self.app_id.chars().skip(2).take(12).collect();
-        format!("gh_{tail}")
+impl Sandbox {
+    pub fn new(registry: SharedRegistry) -> Sandbox {
+        Sandbox {
+            docs: Docs::new(registry),
+            clock: Arc::new(system_ms),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Sandbox {
+        self.clock = clock;
+        self
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        (self.clock)()
     }
 }
 
-/// Where the sandbox keeps what WeChat would know. The product stores it in its database so
-/// that every instance and the CLI see the same apps.
-#[async_trait::async_trait]
-pub trait Registry: Send + Sync {
-    async fn app(&self, app_id: &str) -> Result<Option<SandboxApp>, String>;
-    /// Stores new followers of an app (their openids are made by the sandbox).
-    async fn add_followers(&self, app_id: &str, openids: &[String]) -> Result<(), String>;
-    /// Whether `openid` is a follower the sandbox made for this app.
-    async fn has_follower(&self, app_id: &str, openid: &str) -> Result<bool, String>;
-    /// The app's newest followers, newest first.
-    async fn list_followers(&self, app_id: &str, limit: i64) -> Result<Vec<String>, String>;
+fn system_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
-pub type SharedRegistry = Arc<dyn Registry>;
-
-/// WeChat's paths, to be mounted at the root (standalone) or under `/sandbox`.
-pub fn api_router<S>(registry: SharedRegistry) -> Router<S>
+/// WeChat's paths and the sandbox's own API, to be mounted at the root (standalone) or under
+/// `/sandbox` (inside the product).
+pub fn api_router<S>(sandbox: Sandbox) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
-        .route("/cgi-bin/token", get(token))
+        .route("/cgi-bin/token", get(token::token))
+        .route("/cgi-bin/stable_token", post(token::stable_token))
+        .route("/cgi-bin/clear_quota", post(clear_quota))
         .merge(followers::router())
-        .with_state(registry)
+        .route("/api/apps/{app_id}/faults", get(get_faults).put(put_faults))
+        .route(
+            "/api/apps/{app_id}/faults/expire-tokens",
+            post(expire_tokens),
+        )
+        .with_state(sandbox)
 }
 
-#[derive(Deserialize)]
-struct TokenQuery {
-    grant_type: Option<String>,
-    appid: Option<String>,
-    secret: Option<String>,
+#[derive(serde::Deserialize)]
+struct ClearQuota {
+    appid: String,
 }
 
-fn wechat_error(errcode: i64, errmsg: &str) -> Json<Value> {
-    Json(json!({ "errcode": errcode, "errmsg": errmsg }))
-}
-
-/// `GET /cgi-bin/token`: WeChat answers HTTP 200 with an errcode for every failure.
-async fn token(State(registry): State<SharedRegistry>, Query(q): Query<TokenQuery>) -> Json<Value> {
-    if q.grant_type.as_deref() != Some("client_credential") {
-        return wechat_error(40002, "invalid grant_type");
+/// `POST /cgi-bin/clear_quota {"appid": …}`: the app's daily quotas start again.
+async fn clear_quota(
+    State(sb): State<Sandbox>,
+    _caller: caller::ApiCaller,
+    body: axum::body::Bytes,
+) -> WxResult {
+    let req: ClearQuota = caller::json_body(&body)?;
+    if sb.docs.app(&req.appid).await?.is_none() {
+        return Err(WxError::invalid_appid());
     }
-    let Some(app_id) = q.appid.filter(|a| !a.is_empty()) else {
-        return wechat_error(41002, "appid missing");
-    };
-    let Some(secret) = q.secret.filter(|s| !s.is_empty()) else {
-        return wechat_error(41004, "appsecret missing");
-    };
-    let app = match registry.app(&app_id).await {
-        Ok(app) => app,
-        Err(_) => return wechat_error(-1, "system error"),
-    };
-    match app {
-        None => wechat_error(40013, "invalid appid"),
-        Some(app) if app.app_secret != secret => wechat_error(40125, "invalid appsecret"),
-        Some(_) => Json(json!({ "access_token": new_token(), "expires_in": 7200 })),
-    }
+    quota::clear_today(&sb, &req.appid).await?;
+    Ok(error::ok())
 }
 
-/// WeChat's tokens are opaque strings of 100+ characters.
-fn new_token() -> String {
-    use rand::RngCore;
-    let mut buf = [0u8; 64];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
-    hex::encode(buf)
+/// The sandbox's own API answers with WeChat's error shape too, and 404 for unknown apps.
+pub(crate) async fn known_app(sb: &Sandbox, app_id: &str) -> Result<SandboxApp, WxError> {
+    sb.docs
+        .app(app_id)
+        .await?
+        .ok_or_else(|| WxError::invalid_appid().with_status(axum::http::StatusCode::NOT_FOUND))
+}
+
+/// `GET /api/apps/{app_id}/faults`.
+async fn get_faults(State(sb): State<Sandbox>, Path(app_id): Path<String>) -> WxResult {
+    known_app(&sb, &app_id).await?;
+    Ok(axum::Json(faults::load(&sb, &app_id).await?).into_response())
+}
+
+/// `PUT /api/apps/{app_id}/faults`: replaces the app's fault knobs.
+async fn put_faults(
+    State(sb): State<Sandbox>,
+    Path(app_id): Path<String>,
+    body: axum::body::Bytes,
+) -> WxResult {
+    known_app(&sb, &app_id).await?;
+    let settings: faults::Faults = serde_json::from_slice(&body).map_err(|e| {
+        WxError::new(47001, format!("data format error: {e}"))
+            .with_status(axum::http::StatusCode::BAD_REQUEST)
+    })?;
+    if let Some(problem) = settings.problem() {
+        return Err(WxError::new(47001, problem).with_status(axum::http::StatusCode::BAD_REQUEST));
+    }
+    faults::save(&sb, &app_id, &settings).await?;
+    Ok(axum::Json(settings).into_response())
+}
+
+/// `POST /api/apps/{app_id}/faults/expire-tokens`: every live token of the app expires now.
+async fn expire_tokens(State(sb): State<Sandbox>, Path(app_id): Path<String>) -> WxResult {
+    known_app(&sb, &app_id).await?;
+    let expired = token::expire_all(&sb, &app_id).await?;
+    Ok(axum::Json(serde_json::json!({ "expired": expired })).into_response())
 }

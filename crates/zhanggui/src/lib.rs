@@ -11,4 +11,5 @@ pub mod followers;
 pub mod merchants;
 pub mod messages;
 pub mod platform;
+pub mod sandbox_mode;
 pub mod simulator;

@@ -106,7 +106,8 @@ async fn followers_come_in_bulk() {
     assert_eq!(status, 200);
     assert_eq!(made["openids"].as_array().map(Vec::len), Some(20000));
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM sandbox_followers").await,
+        app.count("SELECT COUNT(*) FROM sandbox_docs WHERE kind = 'follower'")
+            .await,
         20000
     );
     assert!(

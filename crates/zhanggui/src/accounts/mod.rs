@@ -6,7 +6,6 @@ pub mod routes;
 pub mod store;
 pub mod tokens;
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use model::{AccountInput, AccountKind, SecurityMode, ValidAccount};
@@ -261,55 +260,4 @@ pub fn explain_errcode(code: i64) -> &'static str {
         -1 => "wxerr.busy",
         _ => "wxerr.other",
     }
-}
-
-/// The sandbox's view of our database: the apps registered with it.
-struct DbRegistry {
-    db: Db,
-}
-
-#[async_trait::async_trait]
-impl sandbox::Registry for DbRegistry {
-    async fn app(&self, app_id: &str) -> Result<Option<sandbox::SandboxApp>, String> {
-        let row = store::sandbox_app(&self.db, app_id)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(row.map(|r| sandbox::SandboxApp {
-            app_id: r.app_id,
-            app_secret: r.app_secret,
-            token: r.token,
-            encoding_aes_key: r.encoding_aes_key,
-            security_mode: r.security_mode,
-            callback_url: r.callback_url,
-        }))
-    }
-
-    async fn add_followers(&self, app_id: &str, openids: &[String]) -> Result<(), String> {
-        store::add_sandbox_followers(
-            &self.db,
-            app_id,
-            openids,
-            chrono::Utc::now().timestamp_millis(),
-        )
-        .await
-        .map_err(|e| e.to_string())
-    }
-
-    async fn list_followers(&self, app_id: &str, limit: i64) -> Result<Vec<String>, String> {
-        store::sandbox_followers(&self.db, app_id, limit)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    async fn has_follower(&self, app_id: &str, openid: &str) -> Result<bool, String> {
-        store::has_sandbox_follower(&self.db, app_id, openid)
-            .await
-            .map_err(|e| e.to_string())
-    }
-}
-
-pub fn sandbox_registry(state: &AppState) -> sandbox::SharedRegistry {
-    Arc::new(DbRegistry {
-        db: state.db.clone(),
-    })
 }

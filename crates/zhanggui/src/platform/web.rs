@@ -48,7 +48,7 @@ pub fn router(state: AppState) -> Router {
         )
         .nest(
             "/sandbox",
-            sandbox::api_router(crate::accounts::sandbox_registry(&state)),
+            sandbox::api_router(crate::sandbox_mode::sandbox(&state)),
         )
         .route("/healthz", get(healthz))
         .route("/metrics", get(super::metrics::render))
