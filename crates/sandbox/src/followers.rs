@@ -65,10 +65,86 @@ pub enum Action {
     Scan {
         scene: String,
     },
+    /// The location report event (`LOCATION`), as when the follower enters the chat.
     Location {
         latitude: f64,
         longitude: f64,
     },
+    /// A location sent as a chat message (`MsgType` `location`).
+    SendLocation {
+        latitude: f64,
+        longitude: f64,
+        #[serde(default = "default_scale")]
+        scale: u32,
+        #[serde(default)]
+        label: String,
+    },
+    Image {
+        #[serde(default)]
+        pic_url: Option<String>,
+    },
+    Voice {
+        /// What WeChat's speech recognition heard, when the account turned it on.
+        #[serde(default)]
+        recognition: Option<String>,
+    },
+    Video {
+        #[serde(default)]
+        short: bool,
+    },
+    Link {
+        title: String,
+        #[serde(default)]
+        description: String,
+        url: String,
+    },
+    /// A `scancode_push` or `scancode_waitmsg` menu button: WeChat scanned `scan_result`.
+    ScanCode {
+        key: String,
+        scan_result: String,
+        #[serde(default)]
+        wait_for_message: bool,
+    },
+    /// A `pic_sysphoto` / `pic_photo_or_album` / `pic_weixin` menu button.
+    SendPictures {
+        key: String,
+        /// `pic_sysphoto`, `pic_photo_or_album` or `pic_weixin`.
+        #[serde(default = "default_pic_button")]
+        button: String,
+        #[serde(default = "one")]
+        count: u32,
+    },
+    /// A `location_select` menu button.
+    SelectLocation {
+        key: String,
+        latitude: f64,
+        longitude: f64,
+        #[serde(default)]
+        label: String,
+        #[serde(default)]
+        poiname: String,
+    },
+    /// A `miniprogram` menu button.
+    ViewMiniProgram {
+        pagepath: String,
+    },
+}
+
+fn default_scale() -> u32 {
+    15
+}
+
+fn default_pic_button() -> String {
+    "pic_photo_or_album".to_string()
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A media id of WeChat's shape for what a follower sends (WeChat keeps it 3 days).
+fn follower_media_id(seed: u64) -> String {
+    format!("sandbox_media_{seed:016x}")
 }
 
 fn cdata(s: &str) -> String {
@@ -88,6 +164,12 @@ pub fn message_xml(
         cdata(&app.original_id()),
         cdata(openid)
     );
+    let message = |msg_type: &str, rest: String| {
+        format!(
+            "{head}<MsgType>{}</MsgType>{rest}<MsgId>{msg_id}</MsgId></xml>",
+            cdata(msg_type)
+        )
+    };
     let event = |name: &str, rest: String| {
         format!(
             "{head}<MsgType><![CDATA[event]]></MsgType><Event>{}</Event>{rest}</xml>",
@@ -128,9 +210,118 @@ pub fn message_xml(
                 "<Latitude>{latitude}</Latitude><Longitude>{longitude}</Longitude><Precision>30.0</Precision>"
             ),
         ),
-        Action::Text { content } => format!(
-            "{head}<MsgType><![CDATA[text]]></MsgType><Content>{}</Content><MsgId>{msg_id}</MsgId></xml>",
-            cdata(content)
+        Action::Text { content } => {
+            message("text", format!("<Content>{}</Content>", cdata(content)))
+        }
+        Action::SendLocation {
+            latitude,
+            longitude,
+            scale,
+            label,
+        } => message(
+            "location",
+            format!(
+                "<Location_X>{latitude}</Location_X><Location_Y>{longitude}</Location_Y><Scale>{scale}</Scale><Label>{}</Label>",
+                cdata(label)
+            ),
+        ),
+        Action::Image { pic_url } => message(
+            "image",
+            format!(
+                "<PicUrl>{}</PicUrl><MediaId>{}</MediaId>",
+                cdata(
+                    pic_url
+                        .as_deref()
+                        .unwrap_or("http://mmbiz.qpic.cn/sandbox/0")
+                ),
+                cdata(&follower_media_id(msg_id))
+            ),
+        ),
+        Action::Voice { recognition } => message(
+            "voice",
+            format!(
+                "<MediaId>{}</MediaId><Format>{}</Format>{}",
+                cdata(&follower_media_id(msg_id)),
+                cdata("amr"),
+                recognition
+                    .as_ref()
+                    .map(|r| format!("<Recognition>{}</Recognition>", cdata(r)))
+                    .unwrap_or_default()
+            ),
+        ),
+        Action::Video { short } => message(
+            if *short { "shortvideo" } else { "video" },
+            format!(
+                "<MediaId>{}</MediaId><ThumbMediaId>{}</ThumbMediaId>",
+                cdata(&follower_media_id(msg_id)),
+                cdata(&follower_media_id(msg_id ^ 1))
+            ),
+        ),
+        Action::Link {
+            title,
+            description,
+            url,
+        } => message(
+            "link",
+            format!(
+                "<Title>{}</Title><Description>{}</Description><Url>{}</Url>",
+                cdata(title),
+                cdata(description),
+                cdata(url)
+            ),
+        ),
+        Action::ScanCode {
+            key,
+            scan_result,
+            wait_for_message,
+        } => event(
+            if *wait_for_message {
+                "scancode_waitmsg"
+            } else {
+                "scancode_push"
+            },
+            format!(
+                "<EventKey>{}</EventKey><ScanCodeInfo><ScanType>{}</ScanType><ScanResult>{}</ScanResult></ScanCodeInfo>",
+                cdata(key),
+                cdata("qrcode"),
+                cdata(scan_result)
+            ),
+        ),
+        Action::SendPictures { key, button, count } => {
+            let items: String = (0..*count)
+                .map(|i| {
+                    format!(
+                        "<item><PicMd5Sum>{}</PicMd5Sum></item>",
+                        cdata(&format!("{:032x}", u128::from(msg_id) + u128::from(i)))
+                    )
+                })
+                .collect();
+            event(
+                button,
+                format!(
+                    "<EventKey>{}</EventKey><SendPicsInfo><Count>{count}</Count><PicList>{items}</PicList></SendPicsInfo>",
+                    cdata(key)
+                ),
+            )
+        }
+        Action::SelectLocation {
+            key,
+            latitude,
+            longitude,
+            label,
+            poiname,
+        } => event(
+            "location_select",
+            format!(
+                "<EventKey>{}</EventKey><SendLocationInfo><Location_X>{latitude}</Location_X><Location_Y>{longitude}</Location_Y><Scale>15</Scale><Label>{}</Label><Poiname>{}</Poiname></SendLocationInfo>",
+                cdata(key),
+                cdata(label),
+                cdata(poiname)
+            ),
+        ),
+        Action::ViewMiniProgram { pagepath } => event(
+            "view_miniprogram",
+            format!("<EventKey>{}</EventKey>", cdata(pagepath)),
         ),
     }
 }
@@ -490,10 +681,61 @@ mod tests {
                 latitude: 31.2,
                 longitude: 121.5,
             },
+            Action::SendLocation {
+                latitude: 31.2,
+                longitude: 121.5,
+                scale: 15,
+                label: "上海".into(),
+            },
+            Action::Image { pic_url: None },
+            Action::Voice {
+                recognition: Some("你好".into()),
+            },
+            Action::Video { short: true },
+            Action::Video { short: false },
+            Action::Link {
+                title: "t".into(),
+                description: "d".into(),
+                url: "https://example.com".into(),
+            },
+            Action::ScanCode {
+                key: "scan".into(),
+                scan_result: "https://example.com/x".into(),
+                wait_for_message: true,
+            },
+            Action::SendPictures {
+                key: "pics".into(),
+                button: "pic_weixin".into(),
+                count: 2,
+            },
+            Action::SelectLocation {
+                key: "where".into(),
+                latitude: 39.9,
+                longitude: 116.4,
+                label: "北京".into(),
+                poiname: String::new(),
+            },
+            Action::ViewMiniProgram {
+                pagepath: "pages/index".into(),
+            },
         ] {
             let xml = message_xml(&a, "oX", &action, 1_700_000_000, 9);
             let m = wechat::Message::parse(&xml).expect("parses");
             assert_eq!(m.from_user_name, "oX");
+            let typed_as_sent = match (&action, &m.body) {
+                (Action::Image { .. }, wechat::MessageBody::Image(_))
+                | (Action::Voice { .. }, wechat::MessageBody::Voice(_))
+                | (Action::Video { short: false }, wechat::MessageBody::Video(_))
+                | (Action::Video { short: true }, wechat::MessageBody::ShortVideo(_))
+                | (Action::Link { .. }, wechat::MessageBody::Link(_))
+                | (Action::SendLocation { .. }, wechat::MessageBody::Location(_)) => true,
+                (_, wechat::MessageBody::Event(e)) => {
+                    !matches!(e, wechat::message::Event::Other { .. })
+                }
+                (_, wechat::MessageBody::Text(_)) => true,
+                _ => false,
+            };
+            assert!(typed_as_sent, "{action:?} parsed as {:?}", m.body);
         }
         let xml = message_xml(
             &a,
