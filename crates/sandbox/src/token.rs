@@ -86,8 +86,8 @@ pub(crate) async fn token(State(sb): State<Sandbox>, Query(q): Query<TokenQuery>
     .await?;
     faults::apply(sb, &app.app_id, "/cgi-bin/token").await?;
     quota::spend(sb, &app.app_id, "/cgi-bin/token").await?;
-    let (token, expires_at) = replace(sb, &app.app_id, "token", false).await?;
-    Ok(answer(&token, expires_at - sb.now_ms()))
+    let (token, _) = replace(sb, &app.app_id, "token", false).await?;
+    Ok(answer(&token, LIFETIME_MS))
 }
 
 #[derive(Deserialize)]
@@ -125,8 +125,8 @@ pub(crate) async fn stable_token(State(sb): State<Sandbox>, body: axum::body::By
             return Ok(answer(&token, expires_at - now));
         }
     }
-    let (token, expires_at) = replace(sb, &app.app_id, "stable", req.force_refresh).await?;
-    Ok(answer(&token, expires_at - now))
+    let (token, _) = replace(sb, &app.app_id, "stable", req.force_refresh).await?;
+    Ok(answer(&token, LIFETIME_MS))
 }
 
 fn answer(token: &str, remaining_ms: i64) -> Response {

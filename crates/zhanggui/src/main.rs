@@ -51,6 +51,16 @@ enum Command {
     /// Official accounts (公众号).
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Run only the emulated WeChat API, with WeChat's paths at the root (for tests,
+    /// benchmarks and SDKs). It serves the sandbox accounts of the same database.
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Args)]
+struct SandboxArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    listen: std::net::SocketAddr,
 }
 
 #[derive(Args, Default)]
@@ -207,7 +217,25 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Merchant(c) => merchant_command(&db, c, now).await,
         Command::User(c) => user_command(&db, c, now).await,
         Command::Account(c) => account_command(&db, &config, c, now).await,
+        Command::Sandbox(args) => serve_sandbox(db, clock, args).await,
     }
+}
+
+async fn serve_sandbox(db: Db, clock: Clock, args: SandboxArgs) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    println!("  Emulated WeChat API / 模拟微信接口:  http://{addr}/cgi-bin/token");
+    println!("  Stop with Ctrl-C.");
+    let router = zhanggui::sandbox_mode::standalone_router(db.clone(), clock);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    db.close().await;
+    Ok(())
 }
 
 /// Turns a validation error into a readable CLI message (in Chinese and English).

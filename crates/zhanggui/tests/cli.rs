@@ -91,6 +91,7 @@ async fn every_command_has_help() {
         vec!["account", "add", "--help"],
         vec!["account", "list", "--help"],
         vec!["account", "show", "--help"],
+        vec!["sandbox", "--help"],
     ] {
         let out = ok(url, &args).await;
         assert!(out.contains("Usage: zhanggui"), "{args:?}:\n{out}");
@@ -605,4 +606,77 @@ async fn demo_is_idempotent() {
         .expect("demo");
     assert!(verify_password("changed-pass", &demo.password_hash));
     db.close().await;
+}
+
+#[tokio::test]
+async fn the_sandbox_runs_on_its_own_with_wechats_paths_at_the_root() {
+    let url = fresh_db_url().await;
+    ok(&url, &["merchant", "add", "--name", "沙箱独立"]).await;
+    let out = ok(
+        &url,
+        &[
+            "account",
+            "add",
+            "--merchant",
+            "沙箱独立",
+            "--name",
+            "S",
+            "--type",
+            "service",
+            "--verified",
+            "--mode",
+            "safe",
+            "--sandbox",
+        ],
+    )
+    .await;
+    let db = connect(&url).await;
+    let row = zhanggui::accounts::store::by_app_id(&db, field(&out, "AppID:"))
+        .await
+        .expect("read")
+        .expect("the account");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let dir = tempfile::tempdir().expect("an empty working folder");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_zhanggui"))
+        .args(["sandbox", "--listen", &format!("127.0.0.1:{port}")])
+        .env_clear()
+        .env("ZG_DATABASE_URL", &url)
+        .env("ZG_LOG", "warn")
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(dir.path())
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the sandbox");
+    let http = reqwest::Client::new();
+    let token_url = format!(
+        "http://127.0.0.1:{port}/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+        row.app_id, row.app_secret
+    );
+    let mut answer = serde_json::Value::Null;
+    for _ in 0..100 {
+        if let Ok(res) = http.get(&token_url).send().await {
+            answer = res.json().await.expect("json");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(answer["access_token"].is_string(), "{answer}");
+    assert_eq!(answer["expires_in"], 7200);
+    let wrong = http
+        .get(format!(
+            "http://127.0.0.1:{port}/cgi-bin/token?grant_type=client_credential&appid={}&secret=nope",
+            row.app_id
+        ))
+        .send()
+        .await
+        .expect("answer")
+        .json::<serde_json::Value>()
+        .await
+        .expect("json");
+    assert_eq!(wrong["errcode"], 40125);
+    let _ = child.kill().await;
 }

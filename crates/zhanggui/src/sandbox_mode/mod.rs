@@ -27,6 +27,12 @@ pub fn of(db: Db, clock: Clock) -> ::sandbox::Sandbox {
     ::sandbox::Sandbox::new(registry).with_clock(Arc::new(move || clock.now_ms()))
 }
 
+/// `zhanggui sandbox --listen`: WeChat's paths at the root, as the real API host serves them.
+/// No request tracing: WeChat's query strings carry secrets and tokens.
+pub fn standalone_router(db: Db, clock: Clock) -> axum::Router {
+    ::sandbox::api_router(of(db, clock))
+}
+
 /// The sandbox's [`Registry`] on our database.
 pub struct DbRegistry {
     db: Db,
