@@ -219,6 +219,32 @@ impl TokenCache {
         }
     }
 
+    /// `GET {base}{path}` with the shared token (and its one retry on a token error).
+    pub async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        api: &'static str,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, ApiError> {
+        self.call(api, |token| async move {
+            crate::api::get(&self.http, &self.base, path, &token, query).await
+        })
+        .await
+    }
+
+    /// `POST {base}{path}` with a JSON body and the shared token (and its one retry).
+    pub async fn post<B: serde::Serialize + ?Sized, T: serde::de::DeserializeOwned>(
+        &self,
+        api: &'static str,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiError> {
+        self.call(api, |token| async move {
+            crate::api::post(&self.http, &self.base, path, &token, body).await
+        })
+        .await
+    }
+
     /// Records the call's errcode and latency.
     async fn observe<T>(
         &self,
