@@ -91,6 +91,16 @@ impl From<StoreError> for WxError {
 
 impl IntoResponse for WxError {
     fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            // What a gateway in front of WeChat answers: a page, not WeChat JSON.
+            let page = format!("<html><body><h1>{}</h1></body></html>", self.status);
+            return (
+                self.status,
+                [(axum::http::header::CONTENT_TYPE, "text/html")],
+                page,
+            )
+                .into_response();
+        }
         // Real errmsgs end with a request id; clients must not depend on the text after it.
         let rid = format!(
             "{:08x}-{:08x}",

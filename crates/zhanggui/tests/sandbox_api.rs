@@ -1,0 +1,105 @@
+//! The product's WeChat API client against the emulated WeChat, as it would run against the
+//! real one: the shared token survives WeChat expiring it, and WeChat's refusals (45009 daily
+//! quota, 48001 no right) come back at once, without retries or refresh loops.
+
+mod common;
+
+use common::TestApp;
+use serde_json::{Value, json};
+use wechat::api::{ApiError, Done};
+
+async fn put_faults(app: &TestApp, app_id: &str, faults: Value) {
+    let res = app
+        .client()
+        .put(app.url(&format!("/sandbox/api/apps/{app_id}/faults")))
+        .json(&faults)
+        .send()
+        .await
+        .expect("faults");
+    assert!(res.status().is_success(), "{:?}", res.text().await);
+}
+
+async fn sandbox_post(app: &TestApp, path: &str) -> Value {
+    app.client()
+        .post(app.url(path))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("sandbox")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn the_shared_token_is_replaced_when_wechat_expires_it() {
+    let app = TestApp::spawn().await;
+    let m = app.merchant("令牌商户").await;
+    let account = app.account(m, "令牌服务号").await;
+    let tokens = zhanggui::accounts::tokens::cache_of(app.state(), &account);
+    let body = json!({"appid": account.app_id});
+    let first = tokens.token().await.expect("a token");
+    tokens
+        .post::<_, Done>("clear_quota", "/cgi-bin/clear_quota", &body)
+        .await
+        .expect("a call with the first token");
+
+    let expired = sandbox_post(
+        &app,
+        &format!("/sandbox/api/apps/{}/faults/expire-tokens", account.app_id),
+    )
+    .await;
+    assert_eq!(expired["expired"], 1, "{expired}");
+    tokens
+        .post::<_, Done>("clear_quota", "/cgi-bin/clear_quota", &body)
+        .await
+        .expect("42001, a new token, and the call again");
+    let second = tokens.token().await.expect("a token");
+    assert_ne!(first, second, "the expired token was replaced");
+}
+
+#[tokio::test]
+async fn wechats_refusals_come_back_without_retries() {
+    let app = TestApp::spawn().await;
+    let m = app.merchant("配额商户").await;
+    let account = app.account(m, "配额服务号").await;
+    let tokens = zhanggui::accounts::tokens::cache_of(app.state(), &account);
+    let body = json!({"appid": account.app_id});
+    let token = tokens.token().await.expect("a token");
+
+    put_faults(
+        &app,
+        &account.app_id,
+        json!({"errors": [{"endpoint": "/cgi-bin/clear_quota", "rate": 1.0, "errcode": 45009}]}),
+    )
+    .await;
+    let refused = tokens
+        .post::<_, Done>("clear_quota", "/cgi-bin/clear_quota", &body)
+        .await;
+    assert!(
+        matches!(refused, Err(ApiError::WeChat { errcode: 45009, .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        tokens.token().await.expect("a token"),
+        token,
+        "a quota error does not cost the token"
+    );
+
+    put_faults(
+        &app,
+        &account.app_id,
+        json!({"errors": [{"endpoint": "/cgi-bin/clear_quota", "rate": 1.0, "http_status": 502}]}),
+    )
+    .await;
+    let broken = tokens
+        .post::<_, Done>("clear_quota", "/cgi-bin/clear_quota", &body)
+        .await;
+    assert!(matches!(broken, Err(ApiError::Protocol(_))), "{broken:?}");
+
+    put_faults(&app, &account.app_id, json!({"latency_ms": 0})).await;
+    tokens
+        .post::<_, Done>("clear_quota", "/cgi-bin/clear_quota", &body)
+        .await
+        .expect("healthy again");
+}
