@@ -117,6 +117,13 @@ impl IntoResponse for WxError {
     }
 }
 
+/// WeChat's error JSON, for API documents.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct WxErrorBody {
+    pub errcode: i64,
+    pub errmsg: String,
+}
+
 /// `{"errcode":0,"errmsg":"ok"}`, WeChat's plain success.
 pub fn ok() -> Response {
     Json(json!({ "errcode": 0, "errmsg": "ok" })).into_response()

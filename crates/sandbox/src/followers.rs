@@ -44,7 +44,7 @@ pub fn new_openid() -> String {
 }
 
 /// What a follower does.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Action {
     Follow {
@@ -327,7 +327,7 @@ pub fn message_xml(
 }
 
 /// What happened to one delivery, as the follower saw it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Delivery {
     /// The passive reply, decrypted (`success` or empty when nothing was shown).
     pub reply: Option<String>,
@@ -562,8 +562,20 @@ fn yes() -> bool {
     true
 }
 
+/// New simulated followers' openids, in the order they were made.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Openids {
+    pub openids: Vec<String>,
+}
+
 /// `POST /api/apps/{app_id}/followers {"count": n}` → `{"openids": [...]}`.
-async fn create_followers(
+#[utoipa::path(post, path = "/api/apps/{app_id}/followers", tag = "sandbox",
+    summary = "Create simulated followers (1–100,000 at once)",
+    params(("app_id" = String, Path, description = "The sandbox account's AppID")),
+    request_body = CreateFollowers,
+    responses((status = 200, body = Openids), (status = 404, body = crate::error::WxErrorBody),
+        (status = 400, body = crate::error::WxErrorBody)))]
+pub(crate) async fn create_followers(
     State(sb): State<Sandbox>,
     Path(app_id): Path<String>,
     Json(req): Json<CreateFollowers>,
@@ -602,7 +614,14 @@ async fn create_followers(
 }
 
 /// `GET /api/apps/{app_id}/followers` → the newest 100 followers' openids.
-async fn list_followers(State(sb): State<Sandbox>, Path(app_id): Path<String>) -> WxResult {
+#[utoipa::path(get, path = "/api/apps/{app_id}/followers", tag = "sandbox",
+    summary = "The newest 100 simulated followers",
+    params(("app_id" = String, Path, description = "The sandbox account's AppID")),
+    responses((status = 200, body = Openids), (status = 404, body = crate::error::WxErrorBody)))]
+pub(crate) async fn list_followers(
+    State(sb): State<Sandbox>,
+    Path(app_id): Path<String>,
+) -> WxResult {
     crate::known_app(&sb, &app_id).await?;
     let newest: Vec<(String, Follower)> = sb.docs.newest(&app_id, KIND, 100).await?;
     let openids: Vec<String> = newest.into_iter().map(|(o, _)| o).collect();
@@ -611,7 +630,17 @@ async fn list_followers(State(sb): State<Sandbox>, Path(app_id): Path<String>) -
 
 /// `POST /api/apps/{app_id}/followers/{openid}/actions {"type": "text", "content": "hi"}` →
 /// what the follower got back.
-async fn act(
+#[utoipa::path(post, path = "/api/apps/{app_id}/followers/{openid}/actions", tag = "sandbox",
+    summary = "Make a simulated follower act: WeChat delivers it to the callback",
+    description = "Follow, unfollow, send any message type, click a menu button, scan a QR \
+        scene or report a location. WeChat's delivery rules apply (sign and encrypt per the \
+        account's mode, wait at most 5 s, up to 3 deliveries); the answer is what the follower \
+        got back.",
+    params(("app_id" = String, Path), ("openid" = String, Path)),
+    request_body = Action,
+    responses((status = 200, body = Delivery), (status = 404, body = crate::error::WxErrorBody),
+        (status = 409, body = crate::error::WxErrorBody, description = "43004: not following")))]
+pub(crate) async fn act(
     State(sb): State<Sandbox>,
     Path((app_id, openid)): Path<(String, String)>,
     Json(action): Json<Action>,

@@ -119,12 +119,22 @@ pub(crate) async fn known_app(sb: &Sandbox, app_id: &str) -> Result<SandboxApp, 
 }
 
 /// `GET /api/apps/{app_id}/faults`.
+#[utoipa::path(get, path = "/api/apps/{app_id}/faults", tag = "sandbox",
+    summary = "The account's fault knobs",
+    params(("app_id" = String, Path)),
+    responses((status = 200, body = faults::Faults), (status = 404, body = error::WxErrorBody)))]
 async fn get_faults(State(sb): State<Sandbox>, Path(app_id): Path<String>) -> WxResult {
     known_app(&sb, &app_id).await?;
     Ok(axum::Json(faults::load(&sb, &app_id).await?).into_response())
 }
 
 /// `PUT /api/apps/{app_id}/faults`: replaces the app's fault knobs.
+#[utoipa::path(put, path = "/api/apps/{app_id}/faults", tag = "sandbox",
+    summary = "Set fault knobs: added latency, error rates per endpoint",
+    params(("app_id" = String, Path)),
+    request_body = faults::Faults,
+    responses((status = 200, body = faults::Faults), (status = 400, body = error::WxErrorBody),
+        (status = 404, body = error::WxErrorBody)))]
 async fn put_faults(
     State(sb): State<Sandbox>,
     Path(app_id): Path<String>,
@@ -143,8 +153,36 @@ async fn put_faults(
 }
 
 /// `POST /api/apps/{app_id}/faults/expire-tokens`: every live token of the app expires now.
+#[utoipa::path(post, path = "/api/apps/{app_id}/faults/expire-tokens", tag = "sandbox",
+    summary = "Expire the account's access tokens now (the next API call gets 42001)",
+    params(("app_id" = String, Path)),
+    responses((status = 200, body = Expired), (status = 404, body = error::WxErrorBody)))]
 async fn expire_tokens(State(sb): State<Sandbox>, Path(app_id): Path<String>) -> WxResult {
     known_app(&sb, &app_id).await?;
     let expired = token::expire_all(&sb, &app_id).await?;
-    Ok(axum::Json(serde_json::json!({ "expired": expired })).into_response())
+    Ok(axum::Json(Expired { expired }).into_response())
+}
+
+/// How many tokens stopped working.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Expired {
+    expired: usize,
+}
+
+/// The sandbox's own API (not WeChat's): simulated followers and fault knobs, for tests,
+/// benchmarks and demos. Paths are relative to where the sandbox is mounted.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    followers::create_followers,
+    followers::list_followers,
+    followers::act,
+    get_faults,
+    put_faults,
+    expire_tokens
+))]
+pub struct SandboxApiDoc;
+
+/// The OpenAPI document of the sandbox's own API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <SandboxApiDoc as utoipa::OpenApi>::openapi()
 }

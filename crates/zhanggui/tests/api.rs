@@ -33,6 +33,16 @@ const API: &[(&str, &str)] = &[
     ("get", "/api/v1/jobs"),
     ("post", "/api/v1/jobs/{id}/retry"),
     ("get", "/api/v1/dashboard"),
+    // The emulated WeChat's own API (sandbox mode): simulated followers and fault knobs.
+    ("post", "/sandbox/api/apps/{app_id}/followers"),
+    ("get", "/sandbox/api/apps/{app_id}/followers"),
+    (
+        "post",
+        "/sandbox/api/apps/{app_id}/followers/{openid}/actions",
+    ),
+    ("get", "/sandbox/api/apps/{app_id}/faults"),
+    ("put", "/sandbox/api/apps/{app_id}/faults"),
+    ("post", "/sandbox/api/apps/{app_id}/faults/expire-tokens"),
 ];
 
 /// Checks the envelope `{"error": {"code", "message", "fields"}}` and returns it.
@@ -90,10 +100,19 @@ async fn the_openapi_document_lists_every_api_path_the_router_serves() {
     app.platform_admin("root").await;
     let admin = app.sign_in("root").await;
     let owner = app.key(&key);
+    let (_, made) = read_json(
+        app.client()
+            .post(app.url(&format!("/sandbox/api/apps/{}/followers", account.app_id)))
+            .json(&json!({"count": 1})),
+    )
+    .await;
+    let openid = made["openids"][0].as_str().expect("a follower").to_string();
     for (method, template) in API {
         let path = template
             .replace("{id}", &account.id.to_string())
-            .replace("{user_id}", &staff.to_string());
+            .replace("{user_id}", &staff.to_string())
+            .replace("{app_id}", &account.app_id)
+            .replace("{openid}", &openid);
         let path = match *template {
             "/api/v1/api-keys/{id}" => format!("/api/v1/api-keys/{key_id}"),
             "/api/v1/jobs/{id}/retry" => format!("/api/v1/jobs/{job}/retry"),

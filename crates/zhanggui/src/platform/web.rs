@@ -26,7 +26,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The whole application: every capability's routes behind the shared layers.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = super::api::router().split_for_parts();
+    let (api, mut openapi) = super::api::router().split_for_parts();
+    openapi = openapi.nest("/sandbox", sandbox::openapi());
     let openapi_json = std::sync::Arc::new(openapi);
     Router::new()
         .merge(crate::platform::auth::routes::router())
