@@ -95,7 +95,185 @@ pub async fn ensure_demo(db: &Db, public_url: &str, now: i64) -> Result<i64, App
             crate::accounts::set_replies(db, merchant_id, account.id, &replies, now).await?;
         }
     }
+    if let Some(service) = crate::accounts::choices(db, merchant_id).await?.first() {
+        let account = crate::accounts::get(db, merchant_id, service.id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if account.sandbox {
+            ensure_demo_followers(db, &account, now).await?;
+        }
+    }
     Ok(merchant_id)
+}
+
+/// How many simulated followers the demo account has, and over how many days they came.
+pub const DEMO_FOLLOWERS: usize = 200;
+const HISTORY_DAYS: i64 = 45;
+
+const NICKNAMES: &[&str] = &[
+    "小鱼",
+    "阿杰",
+    "Lily",
+    "王小明",
+    "陈晨",
+    "咖啡控",
+    "早起的鸟",
+    "Momo",
+    "老李",
+    "静静",
+    "Kevin",
+    "橙子",
+    "周周",
+    "阿May",
+    "张三丰",
+    "Tina",
+    "豆豆",
+    "大白",
+    "晓雯",
+    "Leo",
+];
+const CITIES: &[&str] = &["上海", "杭州", "苏州", "南京", "北京", "深圳"];
+const TEXTS: &[&str] = &[
+    "菜单",
+    "今天营业到几点？",
+    "有优惠券吗",
+    "拿铁多少钱",
+    "可以外送吗",
+    "你好",
+    "会员怎么办理",
+    "周末人多吗",
+];
+
+/// The demo account's simulated followers with some history: follows spread over the last
+/// weeks (some from the poster and table-card QR codes), questions, location reports and a
+/// few unfollows — in the sandbox (what WeChat knows) and in the message log (what the
+/// callback would have logged), so every page has something to show.
+async fn ensure_demo_followers(
+    db: &Db,
+    account: &crate::accounts::AccountRow,
+    now: i64,
+) -> Result<(), AppError> {
+    use rand::{Rng, SeedableRng};
+    use sandbox::followers::{Action, Follower, Profile};
+
+    let wechat = crate::sandbox_mode::of(db.clone(), crate::platform::clock::Clock::default());
+    let known = wechat
+        .docs
+        .count(&account.app_id, sandbox::followers::KIND)
+        .await
+        .map_err(AppError::internal)?;
+    if known > 0 {
+        return Ok(());
+    }
+    let Some(app) = wechat
+        .docs
+        .app(&account.app_id)
+        .await
+        .map_err(AppError::internal)?
+    else {
+        return Ok(());
+    };
+    // Seeded, so every demo tells the same story (the openids are WeChat-random).
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20261130);
+    let day = 86_400_000;
+    let mut followers = Vec::with_capacity(DEMO_FOLLOWERS);
+    let mut history: Vec<(String, i64)> = Vec::new();
+    for i in 0..DEMO_FOLLOWERS {
+        let openid = sandbox::followers::new_openid();
+        let followed_at = now - rng.gen_range(day / 2..HISTORY_DAYS * day);
+        let scene = match rng.gen_range(0..100) {
+            0..=14 => Some("poster"),
+            15..=24 => Some("table_card"),
+            _ => None,
+        };
+        let mut say = |action: &Action, at: i64, rng: &mut rand::rngs::StdRng| {
+            let xml = sandbox::followers::message_xml(
+                &app,
+                &openid,
+                action,
+                at / 1000,
+                rng.r#gen::<u64>() >> 1,
+            );
+            history.push((xml, at));
+        };
+        say(
+            &Action::Follow {
+                scene: scene.map(str::to_string),
+            },
+            followed_at,
+            &mut rng,
+        );
+        let mut last = followed_at;
+        for _ in 0..rng.gen_range(0..4) {
+            last += rng.gen_range(60_000..(now - last).max(60_001));
+            if last >= now {
+                break;
+            }
+            let content = TEXTS[rng.gen_range(0..TEXTS.len())].to_string();
+            say(&Action::Text { content }, last, &mut rng);
+        }
+        if rng.gen_bool(0.25) {
+            let at = followed_at + rng.gen_range(1_000..60_000);
+            let (latitude, longitude) = (
+                31.23 + rng.gen_range(-0.05..0.05),
+                121.47 + rng.gen_range(-0.05..0.05),
+            );
+            say(
+                &Action::Location {
+                    latitude,
+                    longitude,
+                },
+                at,
+                &mut rng,
+            );
+        }
+        let unfollowed_at =
+            (rng.gen_bool(0.12) && last + 60_000 < now).then(|| rng.gen_range(last + 60_000..now));
+        if let Some(at) = unfollowed_at {
+            say(&Action::Unfollow, at, &mut rng);
+        }
+        let follower = Follower {
+            subscribe: unfollowed_at.is_none(),
+            subscribe_time: followed_at / 1000,
+            created_at: followed_at,
+            unsubscribe_time: unfollowed_at.map(|t| t / 1000),
+            subscribe_scene: if scene.is_some() {
+                "ADD_SCENE_QR_CODE"
+            } else {
+                "ADD_SCENE_SEARCH"
+            }
+            .into(),
+            qr_scene_str: scene.unwrap_or_default().to_string(),
+            profile: Profile {
+                nickname: format!(
+                    "{}{}",
+                    NICKNAMES[i % NICKNAMES.len()],
+                    i / NICKNAMES.len() + 1
+                ),
+                sex: rng.gen_range(0..3),
+                city: CITIES[rng.gen_range(0..CITIES.len())].to_string(),
+                province: String::new(),
+                country: "中国".into(),
+                language: "zh_CN".into(),
+                headimgurl: String::new(),
+            },
+            ..Follower::default()
+        };
+        followers.push((openid, follower));
+    }
+    wechat
+        .docs
+        .insert_many(&account.app_id, sandbox::followers::KIND, &followers)
+        .await
+        .map_err(AppError::internal)?;
+    history.sort_by_key(|(_, at)| *at);
+    let replies = crate::messages::model::BasicReplies {
+        welcome_text: account.welcome_text.clone(),
+        default_reply_text: account.default_reply_text.clone(),
+    };
+    crate::messages::log_as_received(db, account.merchant_id, account.id, &replies, &history)
+        .await?;
+    Ok(())
 }
 
 async fn ensure_platform_admin(db: &Db, now: i64) -> Result<(), AppError> {

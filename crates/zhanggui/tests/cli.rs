@@ -580,6 +580,17 @@ async fn demo_is_idempotent() {
     );
     let secrets = "SELECT COUNT(*) FROM accounts WHERE app_secret <> ''";
     assert_eq!(scalar(&db, secrets).await, 2);
+    // The service account's 200 simulated followers, with their history in the log.
+    let followers = "SELECT COUNT(*) FROM sandbox_docs WHERE kind = 'follower'";
+    assert_eq!(scalar(&db, followers).await, 200);
+    let follows = "SELECT COUNT(*) FROM wx_messages WHERE kind = 'event:subscribe'";
+    assert_eq!(scalar(&db, follows).await, 200);
+    let history = "SELECT COUNT(*) FROM wx_messages";
+    let logged = scalar(&db, history).await;
+    assert!(logged > 300, "some history beyond the follows: {logged}");
+    let welcomed = "SELECT COUNT(*) FROM wx_messages WHERE kind = 'event:subscribe' \
+                    AND reply LIKE '%欢迎关注掌柜咖啡%'";
+    assert_eq!(scalar(&db, welcomed).await, 200, "answered as the callback would");
 
     // A user changes something; demo again adds nothing and resets nothing.
     ok(
@@ -600,6 +611,8 @@ async fn demo_is_idempotent() {
         "a changed password is not advertised:\n{out}"
     );
     assert_eq!(scalar(&db, counts).await, first);
+    assert_eq!(scalar(&db, followers).await, 200);
+    assert_eq!(scalar(&db, history).await, logged);
     let demo = auth_store::user_by_username(&db, "demo")
         .await
         .expect("read")

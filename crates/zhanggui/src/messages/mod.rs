@@ -9,3 +9,47 @@ pub mod writer;
 
 pub use store::{LogRow, Logged};
 pub use writer::{LogError, LogWriter};
+
+use crate::platform::clock::Millis;
+use crate::platform::db::Db;
+use model::BasicReplies;
+
+/// Logs messages as if the callback had received each at its time, with the dedup key and the
+/// reply the callback would have logged (the demo's history). Messages already logged are
+/// left alone, so running it twice changes nothing.
+pub async fn log_as_received(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    replies: &BasicReplies,
+    messages: &[(String, Millis)],
+) -> Result<usize, sqlx::Error> {
+    const BATCH: usize = 200;
+    let mut logged = 0;
+    for chunk in messages.chunks(BATCH) {
+        let rows: Vec<LogRow> = chunk
+            .iter()
+            .filter_map(|(xml, received_at)| {
+                let msg = wechat::Message::parse(xml).ok()?;
+                let answer = model::basic_answer(&msg, replies);
+                Some(LogRow {
+                    merchant_id,
+                    account_id,
+                    dedup_key: msg.dedup_key(),
+                    openid: msg.from_user_name.to_string(),
+                    kind: model::kind_of(&msg),
+                    sent_at: msg.create_time.saturating_mul(1000),
+                    received_at: *received_at,
+                    body: xml.clone(),
+                    reply: model::reply_xml(&msg, answer, received_at / 1000),
+                })
+            })
+            .collect();
+        logged += store::append_batch(db, &rows)
+            .await?
+            .iter()
+            .filter(|l| matches!(l, Logged::New(_)))
+            .count();
+    }
+    Ok(logged)
+}
