@@ -590,7 +590,11 @@ async fn demo_is_idempotent() {
     assert!(logged > 300, "some history beyond the follows: {logged}");
     let welcomed = "SELECT COUNT(*) FROM wx_messages WHERE kind = 'event:subscribe' \
                     AND reply LIKE '%欢迎关注掌柜咖啡%'";
-    assert_eq!(scalar(&db, welcomed).await, 200, "answered as the callback would");
+    assert_eq!(
+        scalar(&db, welcomed).await,
+        200,
+        "answered as the callback would"
+    );
 
     // A user changes something; demo again adds nothing and resets nothing.
     ok(

@@ -2,7 +2,9 @@
 //! answered from, and the live messages page.
 
 pub mod directory;
+pub mod late;
 pub mod model;
+pub mod modules;
 pub mod routes;
 pub mod store;
 pub mod writer;

@@ -113,7 +113,10 @@ async fn receive(
     };
     let now = state.clock.now_ms();
     let now_secs = now / 1000;
-    let reply = reply_xml(&msg, basic_answer(&msg, &account.replies), now_secs);
+    let reply = match answer(&state, &account, &msg, inbound.xml(), now).await {
+        Ok(reply) => reply,
+        Err(res) => return res,
+    };
     let row = LogRow {
         merchant_id: account.merchant_id,
         account_id: account.account_id,
@@ -160,6 +163,65 @@ async fn receive(
         Err(e) => {
             tracing::error!(account_id = account.account_id, error = %e, "callback: cannot seal reply");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "")
+        }
+    }
+}
+
+/// The passive reply to `msg`: a module's answer when one claims it and answers within the
+/// budget — past the budget, `success` now and the answer later by customer-service message —
+/// else the account's basic replies (follow welcome, default reply).
+async fn answer(
+    state: &AppState,
+    account: &super::directory::CallbackAccount,
+    msg: &wechat::Message<'_>,
+    xml: &str,
+    now: i64,
+) -> Result<String, Response> {
+    let now_secs = now / 1000;
+    let Some(module) = state.modules.claiming(msg) else {
+        return Ok(reply_xml(
+            msg,
+            basic_answer(msg, &account.replies),
+            now_secs,
+        ));
+    };
+    let call = super::modules::ModuleCall {
+        db: state.db.clone(),
+        merchant_id: account.merchant_id,
+        account_id: account.account_id,
+        openid: msg.from_user_name.to_string(),
+        xml: xml.to_string(),
+    };
+    let success = || wechat::Reply::Success.to_xml();
+    match tokio::time::timeout(super::late::REPLY_BUDGET, module.answer(&call)).await {
+        Ok(Ok(Some(body))) => Ok(wechat::ReplyMessage::answering(msg, now_secs, body).to_xml()),
+        Ok(Ok(None)) => Ok(success()),
+        Ok(Err(e)) => {
+            tracing::warn!(account_id = account.account_id, module = module.name(), error = %e, "module failed");
+            Ok(success())
+        }
+        Err(_) => {
+            metrics::counter!("zhanggui_callback_late_answers_total").increment(1);
+            let dedup_key = msg.dedup_key();
+            let late = super::late::LateAnswer {
+                merchant_id: account.merchant_id,
+                account_id: account.account_id,
+                dedup_key: &dedup_key,
+                openid: &call.openid,
+                module: module.name(),
+                body: xml,
+            };
+            match super::late::schedule(&state.db, now, &late).await {
+                Ok(_) => {
+                    state.jobs.wake();
+                    Ok(success())
+                }
+                Err(e) => {
+                    // Not answering makes WeChat deliver again: the late answer is not lost.
+                    tracing::error!(account_id = account.account_id, error = %e, "callback: cannot schedule a late answer");
+                    Err(plain(StatusCode::SERVICE_UNAVAILABLE, ""))
+                }
+            }
         }
     }
 }

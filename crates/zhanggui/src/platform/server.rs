@@ -25,6 +25,15 @@ pub fn job_registry() -> JobRegistry {
     JobRegistry::new()
 }
 
+/// The jobs every instance runs, added to `registry`: they need the application's state.
+fn with_product_jobs(mut registry: JobRegistry, state: &AppState) -> JobRegistry {
+    let late = state.clone();
+    registry.register(crate::messages::late::JOB_KIND, move |ctx| {
+        crate::messages::late::run(late.clone(), ctx)
+    });
+    registry
+}
+
 pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
     let db = Db::connect(
         &config.database_url,
@@ -44,6 +53,7 @@ pub async fn start(
     registry: JobRegistry,
 ) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
+    let registry = with_product_jobs(registry, &state);
     let workers = Workers::start(
         state.db.clone(),
         registry,

@@ -26,6 +26,8 @@ pub struct AppState {
     pub tokens: Arc<crate::accounts::tokens::TokenCaches>,
     /// The accounts the callback serves, cached briefly.
     pub callbacks: Arc<crate::messages::directory::Directory>,
+    /// The modules that answer messages (member card, wheel, booking …).
+    pub modules: crate::messages::modules::Modules,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
             log,
             callbacks: Arc::default(),
             tokens: Arc::default(),
+            modules: Default::default(),
         }
     }
 }
