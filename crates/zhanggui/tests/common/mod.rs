@@ -476,6 +476,14 @@ impl TestApp {
     pub async fn exec(&self, sql: &str) {
         exec(&self.db, sql).await
     }
+
+    /// The one text value `sql` selects.
+    pub async fn text(&self, sql: &str) -> String {
+        on_pool!(&self.db, |p| sqlx::query_scalar::<_, String>(sql)
+            .fetch_one(p)
+            .await)
+        .expect(sql)
+    }
 }
 
 fn plain_client() -> reqwest::Client {
