@@ -47,7 +47,7 @@ async fn preview_page(
             let article = d.articles.get(idx.checked_sub(1)?)?.clone();
             Some(Shown::Article {
                 app_id,
-                article,
+                article: Box::new(article),
                 time_s: d.update_time,
             })
         })
@@ -59,7 +59,7 @@ async fn preview_page(
 enum Shown {
     Article {
         app_id: String,
-        article: Article,
+        article: Box<Article>,
         time_s: i64,
     },
     Deleted,
@@ -84,7 +84,7 @@ async fn published_article(
     }
     Ok(Some(Shown::Article {
         app_id: owner.app_id,
-        article: doc.articles[i].clone(),
+        article: Box::new(doc.articles[i].clone()),
         time_s: doc.create_time,
     }))
 }
