@@ -19,8 +19,10 @@
 //!   now), so `news` lists nothing.
 //! - `GET /mmbiz/material/{app_id}/{media_id}`: the file behind `url` and `down_url`.
 //!
-//! Documents of kind [`KIND`], keyed by media_id; the per-type counts live in one document
-//! changed by compare-and-swap, so concurrent uploads cannot pass a limit.
+//! Documents of kind [`KIND`], keyed by media_id, describe materials; their bytes are in
+//! documents of kind `material_file` under the same key, so lists never read files. The
+//! per-type counts live in one document changed by compare-and-swap, so concurrent uploads
+//! cannot pass a limit.
 
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
@@ -39,6 +41,8 @@ use crate::registry::StoreError;
 
 /// Documents of this kind, keyed by media_id, hold permanent material.
 pub const KIND: &str = "material";
+/// The bytes of each material, keyed by media_id.
+const FILES: &str = "material_file";
 /// One document (key [`COUNTS_KEY`]) with the number of materials of each type.
 const COUNTS: &str = "material_count";
 const COUNTS_KEY: &str = "all";
@@ -68,7 +72,9 @@ pub struct Material {
     pub media_type: MediaType,
     /// The uploaded file's name, as `batchget_material` shows it.
     pub name: String,
-    pub file: StoredFile,
+    /// The file's format (`jpg`, `mp3`, …) and size in bytes.
+    pub format: String,
+    pub size: usize,
     /// Where WeChat would serve it (absolute).
     pub url: String,
     #[serde(default)]
@@ -93,6 +99,15 @@ pub async fn material(
     media_id: &str,
 ) -> Result<Option<Material>, StoreError> {
     sb.docs.get(app_id, KIND, media_id).await
+}
+
+/// The bytes of a material.
+pub async fn material_file(
+    sb: &Sandbox,
+    app_id: &str,
+    media_id: &str,
+) -> Result<Option<StoredFile>, StoreError> {
+    sb.docs.get(app_id, FILES, media_id).await
 }
 
 /// How many materials of each type the app has.
@@ -162,13 +177,16 @@ async fn add_material(
     let material = Material {
         media_type,
         name: upload.file_name.clone(),
-        file: StoredFile::new(upload, &format),
+        format: format.clone(),
+        size: upload.bytes.len(),
         url: format!("{}/mmbiz/material/{app_id}/{media_id}", base.0),
         title: description.title,
         introduction: description.introduction,
         update_time: sb.now_ms() / 1000,
     };
     reserve(&sb, app_id, media_type).await?;
+    let file = StoredFile::new(upload, &format);
+    sb.docs.set(app_id, FILES, &media_id, &file).await?;
     sb.docs.set(app_id, KIND, &media_id, &material).await?;
     let answer = if material.is_picture() {
         json!({ "media_id": media_id, "url": material.url })
@@ -244,7 +262,10 @@ async fn get_material(
         }))
         .into_response());
     }
-    Ok(found.file.download(&req.media_id)?)
+    let file = material_file(&sb, &caller.app.app_id, &req.media_id)
+        .await?
+        .ok_or_else(media::invalid_media_id)?;
+    Ok(file.download(&req.media_id)?)
 }
 
 /// `POST /cgi-bin/material/del_material`.
@@ -260,6 +281,7 @@ async fn del_material(
         .ok_or_else(media::invalid_media_id)?;
     // Only the caller whose delete removed the document gives its place back.
     if sb.docs.delete(app_id, KIND, &req.media_id).await? {
+        sb.docs.delete(app_id, FILES, &req.media_id).await?;
         release(&sb, app_id, found.media_type).await?;
     }
     Ok(crate::error::ok())
@@ -346,8 +368,8 @@ async fn serve(
     State(sb): State<Sandbox>,
     Path((app_id, media_id)): Path<(String, String)>,
 ) -> Result<Response, StatusCode> {
-    match material(&sb, &app_id, &media_id).await {
-        Ok(Some(m)) => media::served(&m.file),
+    match material_file(&sb, &app_id, &media_id).await {
+        Ok(Some(file)) => media::served(&file),
         Ok(None) => Err(StatusCode::NOT_FOUND),
         Err(_) => Err(StatusCode::INTERNAL_SERVER_ERROR),
     }

@@ -15,7 +15,8 @@
 //!   deletes them all; out of range 40060, unknown ids 53600.
 //! - `POST /cgi-bin/freepublish/batchget {offset, count (1–20), no_content}` →
 //!   `{total_count, item_count, item: [{article_id, content: {news_item, create_time,
-//!   update_time}, update_time}]}`, newest first, without articles deleted whole.
+//!   update_time}, update_time}]}`, newest first, without sets whose articles were all
+//!   deleted.
 //!
 //! A publish job finishes when someone looks after it is due (or a timer fires in real
 //! time): whoever first stores its published document wins the compare-and-swap on the job,
@@ -39,6 +40,9 @@ use crate::{Sandbox, followers};
 
 /// Documents of this kind, keyed by article_id, hold published articles.
 pub const KIND: &str = "published";
+/// Published sets whose articles were all deleted, keyed by article_id: out of the lists,
+/// still known to `freepublish/get`, `getarticle` and the pages.
+const DELETED: &str = "published_deleted";
 /// Publish jobs, keyed by publish_id.
 const JOBS: &str = "publish_job";
 /// Jobs not yet finished, keyed by publish_id, so lists can finish them first.
@@ -101,13 +105,16 @@ fn invalid_article_id() -> WxError {
     WxError::new(53600, "invalid article_id")
 }
 
-/// A published set of articles of the app.
+/// A published set of articles of the app, deleted or not.
 pub async fn published(
     sb: &Sandbox,
     app_id: &str,
     article_id: &str,
 ) -> Result<Option<Published>, StoreError> {
-    sb.docs.get(app_id, KIND, article_id).await
+    match sb.docs.get(app_id, KIND, article_id).await? {
+        Some(found) => Ok(Some(found)),
+        None => sb.docs.get(app_id, DELETED, article_id).await,
+    }
 }
 
 #[derive(Deserialize)]
@@ -383,23 +390,26 @@ async fn get_article(
 async fn delete(State(sb): State<Sandbox>, caller: ApiCaller, body: axum::body::Bytes) -> WxResult {
     let req: ArticleIdBody = json_body(&body)?;
     let now = sb.now_ms() / 1000;
-    sb.docs
-        .update(
-            &caller.app.app_id,
-            KIND,
-            &req.article_id,
-            |d: Option<Published>| {
-                let mut d = d.ok_or_else(invalid_article_id)?;
-                match usize::try_from(req.index) {
-                    Ok(0) => d.deleted.iter_mut().for_each(|x| *x = true),
-                    Ok(i) if i <= d.deleted.len() => d.deleted[i - 1] = true,
-                    _ => return Err(WxError::new(40060, "invalid article_idx")),
-                }
-                d.update_time = now;
-                Ok::<_, WxError>((d, ()))
-            },
-        )
+    let app_id = &caller.app.app_id;
+    let after = sb
+        .docs
+        .update(app_id, KIND, &req.article_id, |d: Option<Published>| {
+            let mut d = d.ok_or_else(invalid_article_id)?;
+            match usize::try_from(req.index) {
+                Ok(0) => d.deleted.iter_mut().for_each(|x| *x = true),
+                Ok(i) if i <= d.deleted.len() => d.deleted[i - 1] = true,
+                _ => return Err(WxError::new(40060, "invalid article_idx")),
+            }
+            d.update_time = now;
+            Ok::<_, WxError>((d.clone(), d))
+        })
         .await??;
+    if after.all_deleted() {
+        sb.docs
+            .set(app_id, DELETED, &req.article_id, &after)
+            .await?;
+        sb.docs.delete(app_id, KIND, &req.article_id).await?;
+    }
     Ok(crate::error::ok())
 }
 
@@ -413,15 +423,10 @@ async fn batchget(
     let (offset, count) = req.bounds()?;
     let app_id = &caller.app.app_id;
     finish_due(&sb, app_id).await?;
-    let listed: Vec<(String, Published)> = sb
-        .docs
-        .newest::<Published>(app_id, KIND, usize::MAX)
-        .await?
-        .into_iter()
-        .filter(|(_, d)| !d.all_deleted())
-        .collect();
+    let total = sb.docs.count(app_id, KIND).await?;
+    let newest: Vec<(String, Published)> = sb.docs.newest(app_id, KIND, offset + count).await?;
     let mut items = Vec::new();
-    for (article_id, d) in listed.iter().skip(offset).take(count) {
+    for (article_id, d) in newest.iter().skip(offset) {
         let news_item = news_items(&sb, app_id, d, req.no_content != 1).await?;
         items.push(json!({
             "article_id": article_id,
@@ -434,7 +439,7 @@ async fn batchget(
         }));
     }
     Ok(Json(json!({
-        "total_count": listed.len(),
+        "total_count": total,
         "item_count": items.len(),
         "item": items,
     }))
