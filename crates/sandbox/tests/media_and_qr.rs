@@ -1651,3 +1651,72 @@ async fn drafts_and_publishing_need_a_verified_account() {
     let v = wx.call("wxsubscribe", "/cgi-bin/draft/count", None).await;
     assert_eq!(v, json!({"total_count": 0}));
 }
+
+#[tokio::test]
+async fn publishing_announces_itself_to_the_callback() {
+    let wx = Wx::new();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let callback = Router::new().route(
+        "/wx/cb",
+        axum::routing::post(move |body: String| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(body);
+                "success"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, callback).await });
+    let mut app = common::app("wxpublisher", "service", true);
+    app.callback_url = format!("http://{addr}/wx/cb");
+    wx.registry.add_app(app);
+
+    let thumb = permanent_image(&wx, "wxpublisher").await;
+    let draft = wx
+        .call(
+            "wxpublisher",
+            "/cgi-bin/draft/add",
+            Some(&json!({"articles": [article(&thumb)]})),
+        )
+        .await;
+    let submitted = wx
+        .call(
+            "wxpublisher",
+            "/cgi-bin/freepublish/submit",
+            Some(&json!({"media_id": draft["media_id"]})),
+        )
+        .await;
+    wx.advance_ms(3_000);
+    let status = wx
+        .call(
+            "wxpublisher",
+            "/cgi-bin/freepublish/get",
+            Some(&json!({"publish_id": submitted["publish_id"]})),
+        )
+        .await;
+    let xml = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .expect("delivered in time")
+        .expect("a message");
+    assert!(
+        xml.contains("<Event><![CDATA[PUBLISHJOBFINISH]]></Event>"),
+        "{xml}"
+    );
+    let publish_id = submitted["publish_id"].as_str().expect("id");
+    assert!(
+        xml.contains(&format!("<publish_id>{publish_id}</publish_id>")),
+        "{xml}"
+    );
+    assert!(xml.contains("<publish_status>0</publish_status>"));
+    let article_id = status["article_id"].as_str().expect("article_id");
+    assert!(xml.contains(&format!(
+        "<article_id><![CDATA[{article_id}]]></article_id>"
+    )));
+    assert!(xml.contains(&format!("/s/{article_id}/1]]></article_url>")));
+    let message = wechat::Message::parse(&xml).expect("the protocol crate reads it");
+    assert_eq!(message.to_user_name, "gh_publisher");
+}
