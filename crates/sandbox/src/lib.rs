@@ -8,9 +8,13 @@
 //! sandbox itself (create followers, make them act, set fault knobs) lives under `/api/`.
 
 pub mod caller;
+pub mod draft;
 pub mod error;
 pub mod faults;
 pub mod followers;
+pub mod material;
+pub mod media;
+pub mod qrcode;
 pub mod quota;
 pub mod registry;
 pub mod rights;
@@ -83,6 +87,10 @@ where
         .route("/cgi-bin/stable_token", post(token::stable_token))
         .route("/cgi-bin/clear_quota", post(clear_quota))
         .merge(followers::router())
+        .merge(qrcode::router())
+        .merge(media::router())
+        .merge(material::router())
+        .merge(draft::router())
         .route("/api/apps/{app_id}/faults", get(get_faults).put(put_faults))
         .route(
             "/api/apps/{app_id}/faults/expire-tokens",
