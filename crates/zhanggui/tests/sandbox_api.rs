@@ -103,3 +103,36 @@ async fn wechats_refusals_come_back_without_retries() {
         .await
         .expect("healthy again");
 }
+
+#[tokio::test]
+async fn media_larger_than_a_console_form_reach_the_sandbox() {
+    let app = TestApp::spawn().await;
+    let m = app.merchant("素材商户").await;
+    let account = app.account(m, "素材服务号").await;
+    let tokens = zhanggui::accounts::tokens::cache_of(app.state(), &account);
+    let token = tokens.token().await.expect("a token");
+    // 3 MB: over the console's 1 MB request limit, under WeChat's 10 MB for images.
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.resize(3 * 1024 * 1024, 0);
+    let form = reqwest::multipart::Form::new().part(
+        "media",
+        reqwest::multipart::Part::bytes(png)
+            .file_name("cover.png")
+            .mime_str("image/png")
+            .expect("mime"),
+    );
+    let answer: Value = app
+        .client()
+        .post(app.url(&format!(
+            "/sandbox/cgi-bin/media/upload?access_token={token}&type=image"
+        )))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["type"], "image", "{answer}");
+    assert!(answer["media_id"].as_str().is_some_and(|id| !id.is_empty()));
+}

@@ -29,7 +29,7 @@ pub fn router(state: AppState) -> Router {
     let (api, mut openapi) = super::api::router().split_for_parts();
     openapi = openapi.nest("/sandbox", sandbox::openapi());
     let openapi_json = std::sync::Arc::new(openapi);
-    Router::new()
+    let console = Router::new()
         .merge(crate::platform::auth::routes::router())
         .merge(crate::dashboard::routes::router())
         .merge(crate::accounts::routes::router())
@@ -46,10 +46,6 @@ pub fn router(state: AppState) -> Router {
                 let doc = openapi_json.clone();
                 async move { axum::Json(doc.as_ref().clone()) }
             }),
-        )
-        .nest(
-            "/sandbox",
-            sandbox::api_router(crate::sandbox_mode::sandbox(&state)),
         )
         .route("/healthz", get(healthz))
         .route("/metrics", get(super::metrics::render))
@@ -83,7 +79,22 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .with_state(state)
+        .with_state(state.clone());
+    Router::new()
+        .nest("/sandbox", sandbox_router(&state))
+        .merge(console)
+}
+
+/// The emulated WeChat, outside the console's layers: it authenticates by WeChat's rules,
+/// answers in WeChat's shapes, and takes media uploads larger than console forms.
+fn sandbox_router(state: &AppState) -> Router {
+    sandbox::api_router(crate::sandbox_mode::sandbox(state))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(60),
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
 }
 
 /// The span of one request: method and path only. Query strings are left out because some
