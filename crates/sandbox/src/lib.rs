@@ -8,12 +8,16 @@
 //! sandbox itself (create followers, make them act, set fault knobs) lives under `/api/`.
 
 pub mod caller;
+pub mod custom;
 pub mod error;
 pub mod faults;
 pub mod followers;
+pub mod inbox;
+pub mod mass;
 pub mod quota;
 pub mod registry;
 pub mod rights;
+pub mod template;
 pub mod token;
 
 use std::sync::Arc;
@@ -83,6 +87,10 @@ where
         .route("/cgi-bin/stable_token", post(token::stable_token))
         .route("/cgi-bin/clear_quota", post(clear_quota))
         .merge(followers::router())
+        .merge(inbox::router())
+        .merge(custom::router())
+        .merge(mass::router())
+        .merge(template::router())
         .route("/api/apps/{app_id}/faults", get(get_faults).put(put_faults))
         .route(
             "/api/apps/{app_id}/faults/expire-tokens",
