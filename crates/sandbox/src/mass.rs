@@ -678,14 +678,11 @@ fn article_results(job: &MassJob) -> String {
 async fn preview(State(sb): State<Sandbox>, caller: ApiCaller, body: Bytes) -> WxResult {
     let app_id = caller.app.app_id.as_str();
     let req: Value = json_body(&body)?;
-    let openid = preview_target(&req)?;
+    let target = preview_target(&req)?;
     let message = mass_message(&sb, app_id, &req).await?;
-    let follower = followers::follower(&sb, app_id, &openid).await?;
-    match follower {
-        None if req.get("towxname").is_some() => {
-            return Err(WxError::new(40132, "invalid username"));
-        }
-        None => return Err(WxError::invalid_openid()),
+    let openid = target.openid();
+    match followers::follower(&sb, app_id, openid).await? {
+        None => return Err(target.unknown()),
         Some(f) if !f.subscribe => return Err(WxError::new(43004, "require subscribe")),
         Some(_) => {}
     }
@@ -699,21 +696,47 @@ async fn preview(State(sb): State<Sandbox>, caller: ApiCaller, body: Bytes) -> W
         kf_account: None,
         preview: true,
     };
-    inbox::push(&sb, app_id, &openid, &item).await?;
+    inbox::push(&sb, app_id, openid, &item).await?;
     Ok(
         Json(json!({ "errcode": 0, "errmsg": "preview success", "msg_id": msg_id }))
             .into_response(),
     )
 }
 
-/// `towxname` wins over `touser`, as WeChat documents.
-fn preview_target(req: &Value) -> Result<String, WxError> {
-    let named = |k: &str| req.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
-    match (named("towxname"), named("touser")) {
-        (Some(wxname), _) => Ok(wxname.to_string()),
-        (None, Some(openid)) => Ok(openid.to_string()),
-        (None, None) => Err(WxError::invalid_openid()),
+/// Who a preview goes to.
+enum PreviewTarget {
+    /// `towxname`: a WeChat ID, which the sandbox's followers do not have, so an openid.
+    WxName(String),
+    Openid(String),
+}
+
+impl PreviewTarget {
+    fn openid(&self) -> &str {
+        match self {
+            PreviewTarget::WxName(o) | PreviewTarget::Openid(o) => o,
+        }
     }
+
+    fn unknown(&self) -> WxError {
+        match self {
+            PreviewTarget::WxName(_) => WxError::new(40132, "invalid username"),
+            PreviewTarget::Openid(_) => WxError::invalid_openid(),
+        }
+    }
+}
+
+/// `towxname` wins over `touser`, as WeChat documents.
+fn preview_target(req: &Value) -> Result<PreviewTarget, WxError> {
+    let named = |k: &str| {
+        req.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    named("towxname")
+        .map(PreviewTarget::WxName)
+        .or_else(|| named("touser").map(PreviewTarget::Openid))
+        .ok_or_else(WxError::invalid_openid)
 }
 
 /// `msg_id` as a JSON number or a string of digits.

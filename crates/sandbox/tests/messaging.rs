@@ -519,7 +519,7 @@ async fn each_account_type_gets_the_messaging_rights_wechat_gives_it() {
     //  verified subscription, verified service)
     let verified = [true, true, false, false];
     let service_only = [true, true, true, false];
-    let cases: [(&str, bool, [bool; 4]); 14] = [
+    let cases: [(&str, bool, [bool; 4]); 15] = [
         (CUSTOM_SEND, false, verified),
         (TYPING, false, verified),
         (SENDALL, false, verified),
@@ -536,6 +536,11 @@ async fn each_account_type_gets_the_messaging_rights_wechat_gives_it() {
         (
             "/cgi-bin/template/get_all_private_template",
             true,
+            service_only,
+        ),
+        (
+            "/cgi-bin/template/del_private_template",
+            false,
             service_only,
         ),
     ];
@@ -861,6 +866,12 @@ async fn previews_status_deletion_and_speed() {
         "towxname wins"
     );
     let unknown_name = json!({"towxname": "nobody", "msgtype": "text", "text": {"content": "x"}});
+    let unknown_openid = json!({"towxname": "", "touser": "nobody", "msgtype": "text",
+                                "text": {"content": "x"}});
+    assert_eq!(
+        errcode(&call(&wx, "wxsubscribe", PREVIEW, Some(&unknown_openid)).await),
+        40003
+    );
     assert_eq!(
         errcode(&call(&wx, "wxsubscribe", PREVIEW, Some(&unknown_name)).await),
         40132
