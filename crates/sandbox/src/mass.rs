@@ -976,6 +976,27 @@ mod tests {
             (e.msg_id, e.total_count, e.filter_count, e.sent_count),
             (1_000_000_001, Some(5), Some(4), Some(4))
         );
+        // The elements, in the order of WeChat's own event (vector parse-masssendjobfinish).
+        let order = [
+            "ToUserName",
+            "FromUserName",
+            "CreateTime",
+            "MsgType",
+            "Event",
+            "MsgID",
+            "Status",
+            "TotalCount",
+            "FilterCount",
+            "SentCount",
+            "ErrorCount",
+            "CopyrightCheckResult",
+            "ArticleUrlResult",
+        ];
+        let at: Vec<usize> = order
+            .iter()
+            .map(|name| xml.find(&format!("<{name}>")).expect(name))
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{xml}");
         assert_eq!(e.article_urls.len(), 1);
         assert_eq!(
             e.copyright_check.as_ref().and_then(|c| c.check_state),
