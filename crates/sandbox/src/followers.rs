@@ -660,6 +660,7 @@ pub(crate) async fn act(
         }
         Some(_) => {}
     }
+    crate::custom::record_action(&sb, &app_id, &openid, &action).await?;
     let msg_id: u64 = rand::random::<u64>() >> 1;
     let xml = message_xml(&app, &openid, &action, now / 1000, msg_id);
     Ok(Json(deliver(&sb.http, &app, &xml).await).into_response())

@@ -8,16 +8,20 @@
 //! sandbox itself (create followers, make them act, set fault knobs) lives under `/api/`.
 
 pub mod caller;
+pub mod custom;
 pub mod draft;
 pub mod error;
 pub mod faults;
 pub mod followers;
+pub mod inbox;
+pub mod mass;
 pub mod material;
 pub mod media;
 pub mod qrcode;
 pub mod quota;
 pub mod registry;
 pub mod rights;
+pub mod template;
 pub mod token;
 
 use std::sync::Arc;
@@ -91,6 +95,10 @@ where
         .merge(media::router())
         .merge(material::router())
         .merge(draft::router())
+        .merge(inbox::router())
+        .merge(custom::router())
+        .merge(mass::router())
+        .merge(template::router())
         .route("/api/apps/{app_id}/faults", get(get_faults).put(put_faults))
         .route(
             "/api/apps/{app_id}/faults/expire-tokens",

@@ -20,6 +20,11 @@ pub const DAILY_LIMITS: &[(&str, u64)] = &[
     ("/cgi-bin/menu/trymatch", 20_000),
     ("/cgi-bin/media/upload", 5_000),
     ("/cgi-bin/qrcode/create", 1_000_000),
+    ("/cgi-bin/message/mass/sendall", 100),
+    ("/cgi-bin/message/mass/send", 100),
+    ("/cgi-bin/message/mass/preview", 100),
+    ("/cgi-bin/message/mass/delete", 10),
+    ("/cgi-bin/message/template/send", 100_000),
 ];
 pub const DEFAULT_DAILY: u64 = 500_000;
 

@@ -45,6 +45,7 @@ pub const RIGHTS: &[(&str, Right)] = &[
     ("/cgi-bin/message/mass/preview", Right::Verified),
     ("/cgi-bin/message/mass/get", Right::Verified),
     ("/cgi-bin/message/mass/delete", Right::Verified),
+    ("/cgi-bin/message/mass/speed/", Right::Verified),
     ("/cgi-bin/message/template/", Right::VerifiedService),
     ("/cgi-bin/template/", Right::VerifiedService),
     ("/cgi-bin/qrcode/", Right::VerifiedService),
