@@ -11,10 +11,13 @@ pub mod caller;
 pub mod error;
 pub mod faults;
 pub mod followers;
+pub mod menus;
 pub mod quota;
 pub mod registry;
 pub mod rights;
+pub mod tags;
 pub mod token;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -83,6 +86,9 @@ where
         .route("/cgi-bin/stable_token", post(token::stable_token))
         .route("/cgi-bin/clear_quota", post(clear_quota))
         .merge(followers::router())
+        .merge(menus::router())
+        .merge(users::router())
+        .merge(tags::router())
         .route("/api/apps/{app_id}/faults", get(get_faults).put(put_faults))
         .route(
             "/api/apps/{app_id}/faults/expire-tokens",

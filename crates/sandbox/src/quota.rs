@@ -15,9 +15,11 @@ pub const DAILY_LIMITS: &[(&str, u64)] = &[
     ("/cgi-bin/menu/create", 1_000),
     ("/cgi-bin/menu/delete", 1_000),
     ("/cgi-bin/menu/get", 10_000),
-    ("/cgi-bin/menu/addconditional", 1_000),
-    ("/cgi-bin/menu/delconditional", 1_000),
+    ("/cgi-bin/menu/addconditional", 2_000),
+    ("/cgi-bin/menu/delconditional", 2_000),
     ("/cgi-bin/menu/trymatch", 20_000),
+    ("/cgi-bin/user/get", 500),
+    ("/cgi-bin/user/info/updateremark", 10_000),
     ("/cgi-bin/media/upload", 5_000),
     ("/cgi-bin/qrcode/create", 1_000_000),
 ];
