@@ -17,12 +17,15 @@ pub mod inbox;
 pub mod mass;
 pub mod material;
 pub mod media;
+pub mod menus;
 pub mod qrcode;
 pub mod quota;
 pub mod registry;
 pub mod rights;
+pub mod tags;
 pub mod template;
 pub mod token;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -99,6 +102,9 @@ where
         .merge(custom::router())
         .merge(mass::router())
         .merge(template::router())
+        .merge(menus::router())
+        .merge(users::router())
+        .merge(tags::router())
         .route("/api/apps/{app_id}/faults", get(get_faults).put(put_faults))
         .route(
             "/api/apps/{app_id}/faults/expire-tokens",

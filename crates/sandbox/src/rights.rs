@@ -36,8 +36,15 @@ impl Right {
 /// Path (as WeChat spells it, without `/sandbox`) → the right it needs. Longest prefix wins.
 pub const RIGHTS: &[(&str, Right)] = &[
     ("/cgi-bin/menu/", Right::Menu),
-    ("/cgi-bin/get_current_selfmenu_info", Right::Menu),
+    // Conditional menus are for verified accounts only.
+    ("/cgi-bin/menu/addconditional", Right::Verified),
+    ("/cgi-bin/menu/delconditional", Right::Verified),
+    ("/cgi-bin/menu/trymatch", Right::Verified),
+    // Every account, verified or not, may read its menu configuration.
+    ("/cgi-bin/get_current_selfmenu_info", Right::Any),
     ("/cgi-bin/user/", Right::Verified),
+    // "暂时开放给微信认证的服务号" (updateRemark).
+    ("/cgi-bin/user/info/updateremark", Right::VerifiedService),
     ("/cgi-bin/tags/", Right::Verified),
     ("/cgi-bin/message/custom/", Right::Verified),
     ("/cgi-bin/message/mass/sendall", Right::Verified),
