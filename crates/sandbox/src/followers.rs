@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::Sandbox;
+use crate::datacube;
 use crate::error::{WxError, WxResult};
 use crate::registry::{SandboxApp, StoreError};
 
@@ -442,7 +443,9 @@ async fn act(
     }
     let msg_id: u64 = rand::random::<u64>() >> 1;
     let xml = message_xml(&app, &openid, &action, now / 1000, msg_id);
-    Ok(Json(deliver(&sb.http, &app, &xml).await).into_response())
+    let delivery = deliver(&sb.http, &app, &xml).await;
+    datacube::record_action(&sb, &app_id, &openid, &action, follows, &delivery, now).await;
+    Ok(Json(delivery).into_response())
 }
 
 #[cfg(test)]

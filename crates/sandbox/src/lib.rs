@@ -8,9 +8,12 @@
 //! sandbox itself (create followers, make them act, set fault knobs) lives under `/api/`.
 
 pub mod caller;
+pub mod datacube;
 pub mod error;
 pub mod faults;
 pub mod followers;
+pub mod jssdk;
+pub mod oauth;
 pub mod quota;
 pub mod registry;
 pub mod rights;
@@ -83,6 +86,9 @@ where
         .route("/cgi-bin/stable_token", post(token::stable_token))
         .route("/cgi-bin/clear_quota", post(clear_quota))
         .merge(followers::router())
+        .merge(oauth::router())
+        .merge(jssdk::router())
+        .merge(datacube::router())
         .route("/api/apps/{app_id}/faults", get(get_faults).put(put_faults))
         .route(
             "/api/apps/{app_id}/faults/expire-tokens",
