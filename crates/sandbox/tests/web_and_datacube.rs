@@ -993,11 +993,11 @@ async fn act(wx: &Wx, app_id: &str, openid: &str, action: Value) {
 #[tokio::test]
 async fn user_summary_and_cumulate_follow_what_followers_did() {
     let wx = Wx::new();
-    // 2026-11-30: five followers already following (bulk), one not yet.
+    // 2026-11-30: five followers already following (bulk), three not yet.
     let bulk = wx.followers("wxservice", 5).await;
-    let later = followers_with(&wx, "wxservice", false, json!([{}, {}])).await;
+    let later = followers_with(&wx, "wxservice", false, json!([{}, {}, {}])).await;
 
-    // 2026-12-01: one scans a QR code, one finds the account by search, one bulk follower
+    // 2026-12-01: one scans a QR code, two find the account by search, one bulk follower
     // leaves; following again while following changes nothing.
     wx.advance_ms(DAY_MS);
     act(
@@ -1008,6 +1008,7 @@ async fn user_summary_and_cumulate_follow_what_followers_did() {
     )
     .await;
     act(&wx, "wxservice", &later[1], json!({"type": "follow"})).await;
+    act(&wx, "wxservice", &later[2], json!({"type": "follow"})).await;
     act(&wx, "wxservice", &bulk[0], json!({"type": "unfollow"})).await;
     act(&wx, "wxservice", &bulk[1], json!({"type": "follow"})).await;
 
@@ -1024,14 +1025,14 @@ async fn user_summary_and_cumulate_follow_what_followers_did() {
         "2026-12-02",
     )
     .await;
-    let row = |d: &str, s: i64, n: i64, c: i64| json!({"ref_date": d, "user_source": s, "new_user": n, "cancel_user": c});
+    let row = |date: &str, source: i64, new: i64, cancel: i64| json!({"ref_date": date, "user_source": source, "new_user": new, "cancel_user": cancel});
     assert_eq!(
         summary,
         json!({"list": [
             row("2026-11-29", 0, 0, 0),
             row("2026-11-30", 0, 5, 0),
             row("2026-12-01", 0, 0, 1),
-            row("2026-12-01", 1, 1, 0),
+            row("2026-12-01", 1, 2, 0),
             row("2026-12-01", 30, 1, 0),
             row("2026-12-02", 0, 0, 0),
             row("2026-12-02", 30, 0, 1),
@@ -1051,8 +1052,8 @@ async fn user_summary_and_cumulate_follow_what_followers_did() {
         json!({"list": [
             {"ref_date": "2026-11-29", "cumulate_user": 0},
             {"ref_date": "2026-11-30", "cumulate_user": 5},
-            {"ref_date": "2026-12-01", "cumulate_user": 6},
-            {"ref_date": "2026-12-02", "cumulate_user": 5},
+            {"ref_date": "2026-12-01", "cumulate_user": 7},
+            {"ref_date": "2026-12-02", "cumulate_user": 6},
         ]})
     );
     // cumulate(day) = cumulate(day - 1) + new - cancel, every day.
