@@ -980,6 +980,11 @@ async fn cube(wx: &Wx, app_id: &str, name: &str, begin: &str, end: &str) -> Valu
     .await
 }
 
+/// One row of `getusersummary`.
+fn row(date: &str, source: i64, new: i64, cancel: i64) -> Value {
+    json!({"ref_date": date, "user_source": source, "new_user": new, "cancel_user": cancel})
+}
+
 async fn act(wx: &Wx, app_id: &str, openid: &str, action: Value) {
     let (status, v) = wx
         .post(
@@ -1025,7 +1030,6 @@ async fn user_summary_and_cumulate_follow_what_followers_did() {
         "2026-12-02",
     )
     .await;
-    let row = |date: &str, source: i64, new: i64, cancel: i64| json!({"ref_date": date, "user_source": source, "new_user": new, "cancel_user": cancel});
     assert_eq!(
         summary,
         json!({"list": [
