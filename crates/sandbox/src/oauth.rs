@@ -8,7 +8,9 @@
 //!   is no Official Account's, 10011 no redirect_uri, 10010 no scope, 10005 a scope the account
 //!   does not have (anything but the two, or an account that is not a verified service
 //!   account), 10003 a redirect_uri WeChat will not send people to (in the sandbox: anything
-//!   that is not an http(s) URL; real WeChat also requires the configured domain).
+//!   that is not an http(s) URL; real WeChat also requires the configured domain), and the
+//!   same page for a `response_type` other than `code` (WeChat documents no code for it; the
+//!   sandbox shows 10005). The code is also in an `x-sandbox-errcode` header, for scripts.
 //!   The `#wechat_redirect` fragment never reaches a server.
 //!   Who is looking: real WeChat knows its user; here the phone simulator adds
 //!   `sandbox_openid=`, or a cookie `sandbox_openid` set by
