@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::Sandbox;
+use crate::datacube;
 use crate::error::{WxError, WxResult};
 use crate::registry::{SandboxApp, StoreError};
 
@@ -649,7 +650,10 @@ pub(crate) async fn act(
     let now = sb.now_ms();
     let follows = update(&sb, &app_id, &openid, |f| {
         let was = f.subscribe;
-        apply_action(f, &action, now);
+        // Someone who does not follow can only follow; anything else changes nothing.
+        if was || matches!(action, Action::Follow { .. }) {
+            apply_action(f, &action, now);
+        }
         was
     })
     .await?;
@@ -663,7 +667,9 @@ pub(crate) async fn act(
     crate::custom::record_action(&sb, &app_id, &openid, &action).await?;
     let msg_id: u64 = rand::random::<u64>() >> 1;
     let xml = message_xml(&app, &openid, &action, now / 1000, msg_id);
-    Ok(Json(deliver(&sb.http, &app, &xml).await).into_response())
+    let delivery = deliver(&sb.http, &app, &xml).await;
+    datacube::record_action(&sb, &app_id, &openid, &action, follows, &delivery, now).await;
+    Ok(Json(delivery).into_response())
 }
 
 #[cfg(test)]

@@ -9,15 +9,18 @@
 
 pub mod caller;
 pub mod custom;
+pub mod datacube;
 pub mod draft;
 pub mod error;
 pub mod faults;
 pub mod followers;
 pub mod inbox;
+pub mod jssdk;
 pub mod mass;
 pub mod material;
 pub mod media;
 pub mod menus;
+pub mod oauth;
 pub mod qrcode;
 pub mod quota;
 pub mod registry;
@@ -105,6 +108,9 @@ where
         .merge(menus::router())
         .merge(users::router())
         .merge(tags::router())
+        .merge(oauth::router())
+        .merge(jssdk::router())
+        .merge(datacube::router())
         .route("/api/apps/{app_id}/faults", get(get_faults).put(put_faults))
         .route(
             "/api/apps/{app_id}/faults/expire-tokens",

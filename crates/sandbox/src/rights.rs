@@ -17,7 +17,7 @@ pub enum Right {
     Menu,
     /// Users, tags, blacklist, customer service, materials, tag mass send: verified accounts.
     Verified,
-    /// Template messages, web authorization, JS-SDK, QR codes, openid-list mass send:
+    /// Template messages, web authorization, QR codes, openid-list mass send:
     /// verified service accounts only.
     VerifiedService,
 }
@@ -60,7 +60,8 @@ pub const RIGHTS: &[(&str, Right)] = &[
     ("/cgi-bin/material/", Right::Verified),
     ("/cgi-bin/draft/", Right::Verified),
     ("/cgi-bin/freepublish/", Right::Verified),
-    ("/cgi-bin/ticket/getticket", Right::VerifiedService),
+    // JS-SDK basics are for every account; the handler keeps `wx_card` to verified ones.
+    ("/cgi-bin/ticket/getticket", Right::Any),
     ("/datacube/", Right::Verified),
 ];
 
