@@ -131,7 +131,14 @@ struct Listed {
 
 /// `GET /api/apps/{app_id}/followers/{openid}/inbox?after=&limit=` →
 /// `{"items": [{id, source, type, content, time, …}], "next_after": id}`.
-async fn inbox_endpoint(
+#[utoipa::path(get, path = "/api/apps/{app_id}/followers/{openid}/inbox", tag = "sandbox",
+    summary = "What the account pushed to a follower (customer-service, mass, template)",
+    description = "Oldest first; pass the last `next_after` as `after` to get only newer items.",
+    params(("app_id" = String, Path), ("openid" = String, Path),
+        ("after" = Option<String>, Query), ("limit" = Option<usize>, Query)),
+    responses((status = 200, description = "`{items: [{id, source, type, content, time}], next_after}`"),
+        (status = 404, body = crate::error::WxErrorBody)))]
+pub(crate) async fn inbox_endpoint(
     State(sb): State<Sandbox>,
     Path((app_id, openid)): Path<(String, String)>,
     Query(q): Query<InboxQuery>,

@@ -160,8 +160,8 @@ fn new_ticket() -> String {
         .collect()
 }
 
-#[derive(Deserialize)]
-struct PinTicket {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct PinTicket {
     ticket: String,
     #[serde(rename = "type", default = "jsapi")]
     kind: String,
@@ -176,7 +176,13 @@ fn bad_request(errmsg: &str) -> WxError {
 }
 
 /// `PUT /api/apps/{app_id}/jssdk/ticket`: the given ticket becomes current for 7,200 s.
-async fn put_ticket(
+#[utoipa::path(put, path = "/api/apps/{app_id}/jssdk/ticket", tag = "sandbox",
+    summary = "Pin the account's jsapi (or wx_card) ticket, to reproduce a known signature",
+    params(("app_id" = String, Path)),
+    request_body = PinTicket,
+    responses((status = 200, description = "`{ticket, expires_in}`"),
+        (status = 400, body = crate::error::WxErrorBody)))]
+pub(crate) async fn put_ticket(
     State(sb): State<Sandbox>,
     Path(app_id): Path<String>,
     body: axum::body::Bytes,
@@ -208,7 +214,7 @@ async fn put_ticket(
 }
 
 /// What a page passed to `wx.config`, with the URL it was opened at.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ConfigCheck {
     #[serde(default)]
     pub url: String,
@@ -243,7 +249,12 @@ pub fn signature_of(string1: &str) -> String {
 }
 
 /// `GET /api/apps/{app_id}/jssdk/verify?url=…&noncestr=…&timestamp=…&signature=…`.
-async fn verify_query(
+#[utoipa::path(get, path = "/api/apps/{app_id}/jssdk/verify", tag = "sandbox",
+    summary = "Would WeChat accept this wx.config signature? (and why not)",
+    params(("app_id" = String, Path), ("url" = String, Query), ("noncestr" = String, Query),
+        ("timestamp" = String, Query), ("signature" = String, Query)),
+    responses((status = 200, description = "`{valid, errMsg, reason?, string1}`")))]
+pub(crate) async fn verify_query(
     State(sb): State<Sandbox>,
     Path(app_id): Path<String>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
@@ -254,7 +265,12 @@ async fn verify_query(
 }
 
 /// `POST /api/apps/{app_id}/jssdk/verify {url, noncestr, timestamp, signature}`.
-async fn verify_json(
+#[utoipa::path(post, path = "/api/apps/{app_id}/jssdk/verify", tag = "sandbox",
+    summary = "Would WeChat accept this wx.config signature? (and why not)",
+    params(("app_id" = String, Path)),
+    request_body = ConfigCheck,
+    responses((status = 200, description = "`{valid, errMsg, reason?, string1}`")))]
+pub(crate) async fn verify_json(
     State(sb): State<Sandbox>,
     Path(app_id): Path<String>,
     body: axum::body::Bytes,

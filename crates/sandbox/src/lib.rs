@@ -204,6 +204,11 @@ struct Expired {
     followers::create_followers,
     followers::list_followers,
     followers::act,
+    inbox::inbox_endpoint,
+    oauth::browse,
+    jssdk::verify_query,
+    jssdk::verify_json,
+    jssdk::put_ticket,
     get_faults,
     put_faults,
     expire_tokens

@@ -323,7 +323,12 @@ struct BrowseQuery {
 
 /// `GET /api/apps/{app_id}/followers/{openid}/browse?url=`: from now on this browser is
 /// `openid` to WeChat's pages, and it opens `url`.
-async fn browse(
+#[utoipa::path(get, path = "/api/apps/{app_id}/followers/{openid}/browse", tag = "sandbox",
+    summary = "Open a page in WeChat's browser as this follower (for web authorization)",
+    params(("app_id" = String, Path), ("openid" = String, Path), ("url" = String, Query)),
+    responses((status = 302, description = "to `url`, with the follower's identity cookie"),
+        (status = 404, body = crate::error::WxErrorBody)))]
+pub(crate) async fn browse(
     State(sb): State<Sandbox>,
     Path((app_id, openid)): Path<(String, String)>,
     axum::extract::Query(q): axum::extract::Query<BrowseQuery>,

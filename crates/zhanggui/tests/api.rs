@@ -43,6 +43,14 @@ const API: &[(&str, &str)] = &[
     ("get", "/sandbox/api/apps/{app_id}/faults"),
     ("put", "/sandbox/api/apps/{app_id}/faults"),
     ("post", "/sandbox/api/apps/{app_id}/faults/expire-tokens"),
+    ("get", "/sandbox/api/apps/{app_id}/followers/{openid}/inbox"),
+    (
+        "get",
+        "/sandbox/api/apps/{app_id}/followers/{openid}/browse",
+    ),
+    ("get", "/sandbox/api/apps/{app_id}/jssdk/verify"),
+    ("post", "/sandbox/api/apps/{app_id}/jssdk/verify"),
+    ("put", "/sandbox/api/apps/{app_id}/jssdk/ticket"),
 ];
 
 /// Checks the envelope `{"error": {"code", "message", "fields"}}` and returns it.
