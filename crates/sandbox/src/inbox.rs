@@ -117,7 +117,7 @@ pub const DEFAULT_PAGE: usize = 100;
 pub const MAX_PAGE: usize = 1000;
 
 #[derive(Deserialize)]
-struct InboxQuery {
+pub(crate) struct InboxQuery {
     after: Option<String>,
     limit: Option<usize>,
 }

@@ -317,7 +317,7 @@ fn identity_cookie(headers: &HeaderMap) -> Option<String> {
 }
 
 #[derive(Deserialize)]
-struct BrowseQuery {
+pub(crate) struct BrowseQuery {
     url: Option<String>,
 }
 
