@@ -25,6 +25,7 @@ pub mod qrcode;
 pub mod quota;
 pub mod registry;
 pub mod rights;
+pub mod server_config;
 pub mod tags;
 pub mod template;
 pub mod token;
@@ -111,6 +112,10 @@ where
         .merge(oauth::router())
         .merge(jssdk::router())
         .merge(datacube::router())
+        .route(
+            "/api/apps/{app_id}/server-check",
+            post(server_config::server_check),
+        )
         .route("/api/apps/{app_id}/faults", get(get_faults).put(put_faults))
         .route(
             "/api/apps/{app_id}/faults/expire-tokens",
@@ -205,6 +210,7 @@ struct Expired {
     followers::list_followers,
     followers::act,
     inbox::inbox_endpoint,
+    server_config::server_check,
     oauth::browse,
     jssdk::verify_query,
     jssdk::verify_json,

@@ -51,6 +51,7 @@ const API: &[(&str, &str)] = &[
     ("get", "/sandbox/api/apps/{app_id}/jssdk/verify"),
     ("post", "/sandbox/api/apps/{app_id}/jssdk/verify"),
     ("put", "/sandbox/api/apps/{app_id}/jssdk/ticket"),
+    ("post", "/sandbox/api/apps/{app_id}/server-check"),
 ];
 
 /// Checks the envelope `{"error": {"code", "message", "fields"}}` and returns it.
