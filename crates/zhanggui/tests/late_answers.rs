@@ -220,3 +220,75 @@ async fn a_refused_late_answer_is_recorded_not_retried() {
         "the job ended without retrying"
     );
 }
+
+#[tokio::test]
+async fn a_late_answer_over_the_daily_quota_backs_off_and_retries() {
+    let app = TestApp::spawn().await;
+    let m = app.merchant("配额咖啡").await;
+    let account = app.account(m, "配额咖啡服务号").await;
+    let barista = Arc::new(Barista {
+        delay: Duration::from_millis(2500),
+        calls: AtomicUsize::new(0),
+    });
+    app.state()
+        .modules
+        .register(Trigger::TextEquals("拿铁".into()), barista.clone());
+    let openid = follower(&app, &account.app_id).await;
+    let faults = format!("/sandbox/api/apps/{}/faults", account.app_id);
+    let res = app
+        .client()
+        .put(app.url(&faults))
+        .json(&json!({"errors": [{"endpoint": "/cgi-bin/message/custom/send", "rate": 1.0, "errcode": 45009}]}))
+        .send()
+        .await
+        .expect("faults");
+    assert!(res.status().is_success());
+    say(&app, &account.app_id, &openid, "拿铁").await;
+    wait_until("the first attempt fails on the quota", 20, || {
+        let app = &app;
+        async move {
+            app.count(
+                "SELECT COUNT(*) FROM jobs WHERE kind = 'messages.late_reply' \
+                 AND status = 'queued' AND attempts = 1 AND last_error LIKE '%45009%'",
+            )
+            .await
+                == 1
+        }
+    })
+    .await;
+    let waits = app
+        .count("SELECT run_at FROM jobs WHERE kind = 'messages.late_reply'")
+        .await
+        - app.now();
+    assert!(
+        waits > 0,
+        "the retry waits (back-off), it does not hammer WeChat"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM late_replies WHERE status = 'pending'")
+            .await,
+        1
+    );
+
+    // The quota is back (a new day, or clear_quota): the retry delivers.
+    app.client()
+        .put(app.url(&faults))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("faults");
+    app.clock.advance(waits + 1);
+    app.state().jobs.wake();
+    let app_id = account.app_id.clone();
+    wait_until("the retried late answer reaches the follower", 20, || {
+        let app = &app;
+        let (app_id, openid) = (app_id.clone(), openid.clone());
+        async move {
+            inbox(app, &app_id, &openid)
+                .await
+                .to_string()
+                .contains("您的拿铁好了")
+        }
+    })
+    .await;
+}
