@@ -75,6 +75,18 @@ pub async fn used_today(sb: &Sandbox, app_id: &str, path: &str) -> Result<u64, S
     Ok(used.map_or(0, |u| u.calls))
 }
 
+/// Every endpoint called today, with its calls and its daily limit, in path order.
+pub async fn today(sb: &Sandbox, app_id: &str) -> Result<Vec<(String, u64, u64)>, StoreError> {
+    let used = sb.docs.all::<Used>(app_id, &day_of(sb.now_ms())).await?;
+    Ok(used
+        .into_iter()
+        .map(|(path, u)| {
+            let limit = daily_limit(&path);
+            (path, u.calls, limit)
+        })
+        .collect())
+}
+
 /// `clear_quota`: every counter of today starts again.
 pub async fn clear_today(sb: &Sandbox, app_id: &str) -> Result<(), StoreError> {
     let kind = day_of(sb.now_ms());

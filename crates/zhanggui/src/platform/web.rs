@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::messages::routes::router())
         .merge(crate::messages::routes::console_router())
         .merge(crate::simulator::routes::router())
+        .merge(crate::sandbox_mode::routes::router())
         .merge(api)
         .route(
             "/api/v1/openapi.json",
@@ -436,11 +437,18 @@ pub fn navigation(role: Option<Role>, is_platform_admin: bool) -> Vec<NavGroup> 
         if role.allows(Permission::ViewAccounts) {
             groups.push(NavGroup {
                 label_key: "nav.group.sandbox",
-                items: vec![NavItem {
-                    key: "simulator",
-                    href: "/simulator",
-                    label_key: "nav.simulator",
-                }],
+                items: vec![
+                    NavItem {
+                        key: "simulator",
+                        href: "/simulator",
+                        label_key: "nav.simulator",
+                    },
+                    NavItem {
+                        key: "wechat_sandbox",
+                        href: "/wechat-sandbox",
+                        label_key: "nav.wechat_sandbox",
+                    },
+                ],
             });
             settings.push(NavItem {
                 key: "accounts",
