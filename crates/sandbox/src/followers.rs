@@ -4,14 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::Sandbox;
 use crate::datacube;
@@ -24,6 +24,8 @@ pub const WECHAT_WAIT: Duration = Duration::from_secs(5);
 pub const MAX_DELIVERIES: u32 = 3;
 /// Followers made by one call.
 pub const MAX_BATCH: usize = 100_000;
+/// The `Ticket` of a scan that named a scene rather than a real code's ticket.
+pub const PLACEHOLDER_TICKET: &str = "sandbox-ticket";
 
 pub fn router() -> Router<Sandbox> {
     Router::new()
@@ -32,6 +34,11 @@ pub fn router() -> Router<Sandbox> {
             post(create_followers).get(list_followers),
         )
         .route("/api/apps/{app_id}/followers/{openid}/actions", post(act))
+        .route(
+            "/api/apps/{app_id}/followers/{openid}/menu",
+            get(follower_menu),
+        )
+        .route("/api/apps/{app_id}/qrcodes", get(list_qrcodes))
 }
 
 /// An openid of WeChat's shape: `o` and 27 characters of URL-safe base64.
@@ -160,6 +167,20 @@ pub fn message_xml(
     create_time: i64,
     msg_id: u64,
 ) -> String {
+    message_xml_with_ticket(app, openid, action, None, create_time, msg_id)
+}
+
+/// [`message_xml`], with the ticket of the QR code scanned for a `subscribe` with a scene or a
+/// `SCAN` (a placeholder ticket when the scan named only a scene).
+pub fn message_xml_with_ticket(
+    app: &SandboxApp,
+    openid: &str,
+    action: &Action,
+    ticket: Option<&str>,
+    create_time: i64,
+    msg_id: u64,
+) -> String {
+    let ticket = ticket.unwrap_or(PLACEHOLDER_TICKET);
     let head = format!(
         "<xml><ToUserName>{}</ToUserName><FromUserName>{}</FromUserName><CreateTime>{create_time}</CreateTime>",
         cdata(&app.original_id()),
@@ -186,7 +207,7 @@ pub fn message_xml(
                     format!(
                         "<EventKey>{}</EventKey><Ticket>{}</Ticket>",
                         cdata(&format!("qrscene_{s}")),
-                        cdata("sandbox-ticket")
+                        cdata(ticket)
                     )
                 })
                 .unwrap_or_default(),
@@ -199,7 +220,7 @@ pub fn message_xml(
             format!(
                 "<EventKey>{}</EventKey><Ticket>{}</Ticket>",
                 cdata(scene),
-                cdata("sandbox-ticket")
+                cdata(ticket)
             ),
         ),
         Action::Location {
@@ -614,19 +635,189 @@ pub(crate) async fn create_followers(
     Ok(Json(json!({ "openids": openids })).into_response())
 }
 
-/// `GET /api/apps/{app_id}/followers` → the newest 100 followers' openids.
+/// Followers a list shows unless it asks for another number, and the most it shows.
+pub const DEFAULT_LIST: usize = 100;
+pub const MAX_LIST: usize = 500;
+/// How many of the most recently created followers a list sorts and searches: a search
+/// finds followers among these (and any follower by their exact openid).
+pub const LIST_WINDOW: usize = 5_000;
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    /// Part of a nickname or openid (any case).
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// A follower as a list shows them.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Listed {
+    pub openid: String,
+    /// From the profile (empty when the follower has none).
+    pub nickname: String,
+    pub headimgurl: String,
+    pub subscribe: bool,
+    /// When the sandbox made this follower (ms).
+    pub created_at: i64,
+    /// Seconds since the epoch of the latest follow (0 if never).
+    pub subscribe_time: i64,
+    pub remark: String,
+}
+
+impl Listed {
+    fn of(openid: String, f: Follower) -> Listed {
+        Listed {
+            openid,
+            nickname: f.profile.nickname,
+            headimgurl: f.profile.headimgurl,
+            subscribe: f.subscribe,
+            created_at: f.created_at,
+            subscribe_time: f.subscribe_time,
+            remark: f.remark,
+        }
+    }
+
+    fn matches(&self, needle: &str) -> bool {
+        self.openid.to_lowercase().contains(needle)
+            || self.nickname.to_lowercase().contains(needle)
+            || self.remark.to_lowercase().contains(needle)
+    }
+}
+
+/// The newest followers, with their nicknames and whether they follow.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FollowerList {
+    /// Newest first (by when the sandbox made them).
+    pub followers: Vec<Listed>,
+    /// The same followers' openids, in the same order.
+    pub openids: Vec<String>,
+    /// Every follower the app has, matching or not.
+    pub total: u64,
+}
+
+/// `GET /api/apps/{app_id}/followers?q=&limit=` → the newest followers (100 unless `limit`
+/// says otherwise, at most 500), optionally only those whose nickname, remark or openid
+/// contains `q`.
 #[utoipa::path(get, path = "/api/apps/{app_id}/followers", tag = "sandbox",
-    summary = "The newest 100 simulated followers",
-    params(("app_id" = String, Path, description = "The sandbox account's AppID")),
-    responses((status = 200, body = Openids), (status = 404, body = crate::error::WxErrorBody)))]
+    summary = "The newest simulated followers, with nicknames; search by nickname or openid",
+    description = "Newest first. `q` keeps followers whose nickname, remark or openid contains \
+        it (any case), among the newest 5,000 and any follower whose openid it is.",
+    params(("app_id" = String, Path, description = "The sandbox account's AppID"),
+        ("q" = Option<String>, Query, description = "Part of a nickname, remark or openid"),
+        ("limit" = Option<usize>, Query, description = "1–500, default 100")),
+    responses((status = 200, body = FollowerList), (status = 404, body = crate::error::WxErrorBody)))]
 pub(crate) async fn list_followers(
     State(sb): State<Sandbox>,
     Path(app_id): Path<String>,
+    Query(q): Query<ListQuery>,
 ) -> WxResult {
     crate::known_app(&sb, &app_id).await?;
-    let newest: Vec<(String, Follower)> = sb.docs.newest(&app_id, KIND, 100).await?;
-    let openids: Vec<String> = newest.into_iter().map(|(o, _)| o).collect();
-    Ok(Json(json!({ "openids": openids })).into_response())
+    let limit = q.limit.unwrap_or(DEFAULT_LIST).clamp(1, MAX_LIST);
+    let needle =
+        q.q.as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_lowercase);
+    let window = if needle.is_some() {
+        LIST_WINDOW
+    } else {
+        limit.max(DEFAULT_LIST)
+    };
+    let newest: Vec<(String, Follower)> = sb.docs.newest(&app_id, KIND, window).await?;
+    let mut listed: Vec<Listed> = newest.into_iter().map(|(o, f)| Listed::of(o, f)).collect();
+    // Bulk creation gives many followers one moment; the store's order breaks the tie.
+    listed.sort_by_key(|l| std::cmp::Reverse(l.created_at));
+    if let Some(needle) = &needle {
+        listed.retain(|l| l.matches(needle));
+        let exact = q.q.as_deref().map(str::trim).unwrap_or_default();
+        if listed.is_empty()
+            && let Some(f) = follower(&sb, &app_id, exact).await?
+        {
+            listed.push(Listed::of(exact.to_string(), f));
+        }
+    }
+    listed.truncate(limit);
+    let total = sb.docs.count(&app_id, KIND).await?;
+    let openids = listed.iter().map(|l| l.openid.clone()).collect();
+    Ok(Json(FollowerList {
+        followers: listed,
+        openids,
+        total,
+    })
+    .into_response())
+}
+
+/// What `POST …/actions` takes: any [`Action`], or the scan of a real QR code.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ActRequest {
+    ScanTicket(ScanTicket),
+    Action(Action),
+}
+
+/// `{"type": "scan_ticket", "ticket": …}`: the follower scans the code of a ticket from
+/// `/cgi-bin/qrcode/create`. One who does not follow follows (`subscribe` with `EventKey`
+/// `qrscene_{scene}`); one who follows sends `SCAN` with the scene. Either carries the ticket.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ScanTicket {
+    /// Always `scan_ticket`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub ticket: String,
+}
+
+/// The body, read: an action, and for a ticket scan the ticket and its scene.
+enum Request {
+    Plain(Action),
+    Ticket { ticket: String, scene: String },
+}
+
+impl Request {
+    /// What the follower does, given whether they follow now.
+    fn action(&self, follows: bool) -> Action {
+        match self {
+            Request::Plain(a) => a.clone(),
+            Request::Ticket { scene, .. } if follows => Action::Scan {
+                scene: scene.clone(),
+            },
+            Request::Ticket { scene, .. } => Action::Follow {
+                scene: Some(scene.clone()),
+            },
+        }
+    }
+
+    fn ticket(&self) -> Option<&str> {
+        match self {
+            Request::Plain(_) => None,
+            Request::Ticket { ticket, .. } => Some(ticket),
+        }
+    }
+}
+
+fn unreadable_action(e: impl std::fmt::Display) -> WxError {
+    WxError::new(47001, format!("data format error: {e}"))
+        .with_status(StatusCode::UNPROCESSABLE_ENTITY)
+}
+
+async fn read_request(sb: &Sandbox, app_id: &str, body: Value) -> Result<Request, WxError> {
+    if body.get("type").and_then(Value::as_str) != Some("scan_ticket") {
+        return serde_json::from_value(body)
+            .map(Request::Plain)
+            .map_err(unreadable_action);
+    }
+    let scan: ScanTicket = serde_json::from_value(body).map_err(unreadable_action)?;
+    match crate::qrcode::scene_of_ticket(sb, &scan.ticket).await? {
+        Some((owner, scene, _)) if owner == app_id => Ok(Request::Ticket {
+            ticket: scan.ticket,
+            scene,
+        }),
+        _ => Err(
+            WxError::new(40097, "invalid args hint: [ticket unknown or expired]")
+                .with_status(StatusCode::NOT_FOUND),
+        ),
+    }
 }
 
 /// `POST /api/apps/{app_id}/followers/{openid}/actions {"type": "text", "content": "hi"}` →
@@ -634,42 +825,208 @@ pub(crate) async fn list_followers(
 #[utoipa::path(post, path = "/api/apps/{app_id}/followers/{openid}/actions", tag = "sandbox",
     summary = "Make a simulated follower act: WeChat delivers it to the callback",
     description = "Follow, unfollow, send any message type, click a menu button, scan a QR \
-        scene or report a location. WeChat's delivery rules apply (sign and encrypt per the \
-        account's mode, wait at most 5 s, up to 3 deliveries); the answer is what the follower \
-        got back.",
+        scene or a real code's ticket (`scan_ticket`: follow with `qrscene_…` when not \
+        following, `SCAN` otherwise; the answer then also says which `event` and `scene`), or \
+        report a location. WeChat's delivery rules apply (sign and encrypt per the account's \
+        mode, wait at most 5 s, up to 3 deliveries); the answer is what the follower got back.",
     params(("app_id" = String, Path), ("openid" = String, Path)),
-    request_body = Action,
-    responses((status = 200, body = Delivery), (status = 404, body = crate::error::WxErrorBody),
-        (status = 409, body = crate::error::WxErrorBody, description = "43004: not following")))]
+    request_body = ActRequest,
+    responses((status = 200, body = Delivery), (status = 404, body = crate::error::WxErrorBody,
+            description = "40003: no such follower; 40097: no such live ticket of the account"),
+        (status = 409, body = crate::error::WxErrorBody, description = "43004: not following"),
+        (status = 422, body = crate::error::WxErrorBody, description = "47001: no such action")))]
 pub(crate) async fn act(
     State(sb): State<Sandbox>,
     Path((app_id, openid)): Path<(String, String)>,
-    Json(action): Json<Action>,
+    Json(body): Json<Value>,
 ) -> WxResult {
     let app = crate::known_app(&sb, &app_id).await?;
+    let request = read_request(&sb, &app_id, body).await?;
     let now = sb.now_ms();
-    let follows = update(&sb, &app_id, &openid, |f| {
+    let done = update(&sb, &app_id, &openid, |f| {
         let was = f.subscribe;
+        let action = request.action(was);
         // Someone who does not follow can only follow; anything else changes nothing.
         if was || matches!(action, Action::Follow { .. }) {
             apply_action(f, &action, now);
         }
-        was
+        (was, action)
     })
     .await?;
-    match follows {
+    let (follows, action) = match done {
         None => return Err(WxError::invalid_openid().with_status(StatusCode::NOT_FOUND)),
-        Some(false) if !matches!(action, Action::Follow { .. }) => {
+        Some((false, action)) if !matches!(action, Action::Follow { .. }) => {
             return Err(WxError::new(43004, "require subscribe").with_status(StatusCode::CONFLICT));
         }
-        Some(_) => {}
-    }
+        Some(done) => done,
+    };
     crate::custom::record_action(&sb, &app_id, &openid, &action).await?;
     let msg_id: u64 = rand::random::<u64>() >> 1;
-    let xml = message_xml(&app, &openid, &action, now / 1000, msg_id);
+    let xml = message_xml_with_ticket(&app, &openid, &action, request.ticket(), now / 1000, msg_id);
     let delivery = deliver(&sb.http, &app, &xml).await;
-    datacube::record_action(&sb, &app_id, &openid, &action, follows, &delivery, now).await;
-    Ok(Json(delivery).into_response())
+    datacube::record_action(
+        &sb,
+        &app_id,
+        &openid,
+        &action,
+        Some(follows),
+        &delivery,
+        now,
+    )
+    .await;
+    let mut answer = serde_json::to_value(&delivery).map_err(|_| WxError::system_busy())?;
+    if let (Request::Ticket { scene, .. }, Some(fields)) = (&request, answer.as_object_mut()) {
+        let event = match action {
+            Action::Scan { .. } => "SCAN",
+            _ => "subscribe",
+        };
+        fields.insert("event".into(), json!(event));
+        fields.insert("scene".into(), json!(scene));
+    }
+    Ok(Json(answer).into_response())
+}
+
+/// `GET /api/apps/{app_id}/followers/{openid}/menu` → the menu this follower sees
+/// (conditional menus respected): WeChat's `{button: […]}`, `menuid` when a conditional menu
+/// matched, `{button: []}` when the account has none. `media_id` / `view_limited` buttons carry
+/// the material they show (`articles` for news, else `media`), `article_id` /
+/// `article_view_limited` buttons the published `articles`, as the phone shows their cards.
+#[utoipa::path(get, path = "/api/apps/{app_id}/followers/{openid}/menu", tag = "sandbox",
+    summary = "The custom menu a follower sees, with what its media and article buttons show",
+    params(("app_id" = String, Path), ("openid" = String, Path)),
+    responses((status = 200, body = crate::menus::MenuView),
+        (status = 404, body = crate::error::WxErrorBody)))]
+pub(crate) async fn follower_menu(
+    State(sb): State<Sandbox>,
+    Path((app_id, openid)): Path<(String, String)>,
+) -> WxResult {
+    crate::known_app(&sb, &app_id).await?;
+    if follower(&sb, &app_id, &openid).await?.is_none() {
+        return Err(WxError::invalid_openid().with_status(StatusCode::NOT_FOUND));
+    }
+    let Some(view) = crate::menus::menu_for(&sb, &app_id, &openid).await? else {
+        return Ok(Json(json!({ "button": [] })).into_response());
+    };
+    let mut shown = serde_json::to_value(&view).map_err(|_| WxError::system_busy())?;
+    if let Some(top) = shown.get_mut("button").and_then(Value::as_array_mut) {
+        for button in top {
+            attach_cards(&sb, &app_id, button).await?;
+            if let Some(subs) = button.get_mut("sub_button").and_then(Value::as_array_mut) {
+                for sub in subs {
+                    attach_cards(&sb, &app_id, sub).await?;
+                }
+            }
+        }
+    }
+    Ok(Json(shown).into_response())
+}
+
+/// Adds to a media or article button what tapping it shows.
+async fn attach_cards(sb: &Sandbox, app_id: &str, button: &mut Value) -> Result<(), WxError> {
+    let text = |b: &Value, k: &str| b.get(k).and_then(Value::as_str).map(str::to_string);
+    match text(button, "type").as_deref() {
+        Some("media_id" | "view_limited") => {
+            let Some(media_id) = text(button, "media_id") else {
+                return Ok(());
+            };
+            if let Some(articles) = crate::inbox::news_articles(sb, app_id, &media_id).await? {
+                button["articles"] = json!(articles);
+            } else if let Some(m) = crate::material::material(sb, app_id, &media_id).await? {
+                button["media"] = json!({
+                    "type": m.media_type,
+                    "url": m.url,
+                    "title": m.title,
+                    "description": m.introduction,
+                });
+            }
+        }
+        Some("article_id" | "article_view_limited") => {
+            let Some(article_id) = text(button, "article_id") else {
+                return Ok(());
+            };
+            let Some(published) = crate::draft::publish::published(sb, app_id, &article_id).await?
+            else {
+                return Ok(());
+            };
+            let mut cards = Vec::new();
+            for (i, a) in published.articles.iter().enumerate() {
+                if published.deleted.get(i).copied().unwrap_or(false) {
+                    continue;
+                }
+                let picurl = crate::material::material(sb, app_id, &a.thumb_media_id)
+                    .await?
+                    .map(|m| m.url)
+                    .unwrap_or_default();
+                cards.push(json!({
+                    "title": a.title,
+                    "description": a.digest,
+                    "url": published.urls.get(i).cloned().unwrap_or_default(),
+                    "picurl": picurl,
+                }));
+            }
+            button["articles"] = json!(cards);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The account's live QR codes, as the phone simulator's scan sheet lists them.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct QrCodes {
+    pub items: Vec<ListedCode>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ListedCode {
+    #[serde(flatten)]
+    pub code: crate::qrcode::LiveCode,
+    /// The code's picture (`showqrcode`).
+    pub image: String,
+}
+
+/// Codes a QR list shows.
+pub const MAX_CODES: usize = 100;
+
+/// `GET /api/apps/{app_id}/qrcodes` → the account's live QR codes, newest first (recent
+/// temporary codes, then permanent ones), each with its ticket, scene and picture.
+#[utoipa::path(get, path = "/api/apps/{app_id}/qrcodes", tag = "sandbox",
+    summary = "The account's live QR codes (for a follower to scan with scan_ticket)",
+    params(("app_id" = String, Path)),
+    responses((status = 200, body = QrCodes), (status = 404, body = crate::error::WxErrorBody)))]
+pub(crate) async fn list_qrcodes(
+    State(sb): State<Sandbox>,
+    Path(app_id): Path<String>,
+    base: crate::media::BaseUrl,
+) -> WxResult {
+    crate::known_app(&sb, &app_id).await?;
+    let codes = crate::qrcode::live_codes(&sb, &app_id, MAX_CODES).await?;
+    let items = codes
+        .into_iter()
+        .map(|code| ListedCode {
+            image: format!(
+                "{}/cgi-bin/showqrcode?ticket={}",
+                base.0,
+                urlencoding_component(&code.ticket)
+            ),
+            code,
+        })
+        .collect();
+    Ok(Json(QrCodes { items }).into_response())
+}
+
+/// Percent-encodes everything but unreserved characters (tickets carry `+`, `/`, `=`).
+fn urlencoding_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b));
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -687,6 +1044,44 @@ mod tests {
             kind: "service".into(),
             verified: true,
         }
+    }
+
+    #[test]
+    fn a_ticket_scan_carries_the_real_ticket() {
+        let a = app();
+        let follow = Action::Follow {
+            scene: Some("table_7".into()),
+        };
+        let xml = message_xml_with_ticket(&a, "oX", &follow, Some("gQH+8Dw="), 1, 2);
+        assert!(xml.contains("<EventKey><![CDATA[qrscene_table_7]]></EventKey>"));
+        assert!(xml.contains("<Ticket><![CDATA[gQH+8Dw=]]></Ticket>"));
+        let scan = Action::Scan {
+            scene: "table_7".into(),
+        };
+        let xml = message_xml_with_ticket(&a, "oX", &scan, Some("gQH+8Dw="), 1, 2);
+        assert!(xml.contains("<Event><![CDATA[SCAN]]></Event>"));
+        assert!(xml.contains("<Ticket><![CDATA[gQH+8Dw=]]></Ticket>"));
+        // A scan that names only a scene keeps the placeholder.
+        assert!(message_xml(&a, "oX", &scan, 1, 2).contains(PLACEHOLDER_TICKET));
+    }
+
+    #[test]
+    fn ticket_scans_follow_or_scan_by_subscription() {
+        let request = Request::Ticket {
+            ticket: "t".into(),
+            scene: "9".into(),
+        };
+        assert!(matches!(
+            request.action(false),
+            Action::Follow { scene: Some(s) } if s == "9"
+        ));
+        assert!(matches!(request.action(true), Action::Scan { scene } if scene == "9"));
+        assert_eq!(request.ticket(), Some("t"));
+    }
+
+    #[test]
+    fn tickets_are_percent_encoded() {
+        assert_eq!(urlencoding_component("a+b/c=d"), "a%2Bb%2Fc%3Dd");
     }
 
     #[test]

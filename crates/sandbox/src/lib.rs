@@ -209,6 +209,8 @@ struct Expired {
     followers::create_followers,
     followers::list_followers,
     followers::act,
+    followers::follower_menu,
+    followers::list_qrcodes,
     inbox::inbox_endpoint,
     server_config::server_check,
     oauth::browse,

@@ -329,6 +329,64 @@ pub async fn scene_of_ticket(
         .map(|t| (t.app_id, t.scene, t.permanent)))
 }
 
+/// A live code of an app, for the phone simulator's scan sheet.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct LiveCode {
+    pub ticket: String,
+    pub scene: String,
+    pub permanent: bool,
+    /// When a temporary code stops working (ms); `None` for permanent codes.
+    pub expires_at: Option<i64>,
+    /// What the code holds (`http://weixin.qq.com/q/…`).
+    pub url: String,
+}
+
+/// How many of the newest tickets (of every app) [`live_codes`] looks through for an app's
+/// temporary codes: tickets are keyed by themselves, not by app.
+const RECENT_TICKETS: usize = 2_000;
+
+/// The app's live codes, newest first, at most `limit`: its temporary codes among the newest
+/// tickets, then its permanent codes.
+pub async fn live_codes(
+    sb: &Sandbox,
+    app_id: &str,
+    limit: usize,
+) -> Result<Vec<LiveCode>, StoreError> {
+    let now = sb.now_ms();
+    let recent: Vec<(String, Ticket)> = sb.docs.newest(GLOBAL, TICKETS, RECENT_TICKETS).await?;
+    let mut codes: Vec<LiveCode> = recent
+        .into_iter()
+        .filter(|(_, t)| t.app_id == app_id && t.expires_at.is_none_or(|at| now < at))
+        .map(|(ticket, t)| LiveCode {
+            ticket,
+            scene: t.scene,
+            permanent: t.permanent,
+            expires_at: t.expires_at,
+            url: t.url,
+        })
+        .take(limit)
+        .collect();
+    let permanent: Vec<(String, (String, String))> =
+        sb.docs.newest(app_id, PERMANENT, limit).await?;
+    for (key, (ticket, url)) in permanent {
+        if codes.len() >= limit {
+            break;
+        }
+        if codes.iter().any(|c| c.ticket == ticket) {
+            continue;
+        }
+        let scene = key.split_once(':').map_or(key.as_str(), |(_, s)| s);
+        codes.push(LiveCode {
+            ticket,
+            scene: scene.to_string(),
+            permanent: true,
+            expires_at: None,
+            url,
+        });
+    }
+    Ok(codes)
+}
+
 async fn live_ticket(sb: &Sandbox, ticket: &str) -> Result<Option<Ticket>, StoreError> {
     let found: Option<Ticket> = sb.docs.get(GLOBAL, TICKETS, ticket).await?;
     let now = sb.now_ms();

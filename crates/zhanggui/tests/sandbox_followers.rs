@@ -183,3 +183,304 @@ async fn the_phone_simulator_serves_sandbox_accounts_only() {
     assert_eq!(clerk.get("/simulator").await.0.as_u16(), 403);
     app.stop().await;
 }
+
+async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
+    let res = app
+        .client()
+        .get(app.url(path))
+        .send()
+        .await
+        .expect("request");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// An access token of the sandbox account, as the merchant's server would fetch it.
+async fn token_of(app: &TestApp, app_id: &str) -> String {
+    let secret = app
+        .text(&format!(
+            "SELECT app_secret FROM sandbox_apps WHERE app_id = '{app_id}'"
+        ))
+        .await;
+    let (status, t) = get_json(
+        app,
+        &format!(
+            "/sandbox/cgi-bin/token?grant_type=client_credential&appid={app_id}&secret={secret}"
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{t}");
+    t["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_follower_list_shows_nicknames_newest_first_and_searches() {
+    let app = TestApp::spawn().await;
+    let m = app.merchant("名单商户").await;
+    let a = app.account(m, "名单号").await;
+    let path = format!("/sandbox/api/apps/{}/followers", a.app_id);
+    let (status, first) = post_json(
+        &app,
+        &path,
+        json!({"count": 2, "profiles": [{"nickname": "小鱼"}, {"nickname": "Kevin"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    app.clock.advance(1_000);
+    let (_, later) = post_json(
+        &app,
+        &path,
+        json!({"count": 1, "subscribed": false, "profiles": [{"nickname": "阿杰"}]}),
+    )
+    .await;
+    let newest = later["openids"][0].as_str().expect("openid").to_string();
+
+    let (status, list) = get_json(&app, &path).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["total"], 3);
+    let followers = list["followers"].as_array().expect("followers");
+    assert_eq!(followers.len(), 3);
+    assert_eq!(followers[0]["openid"], newest.as_str(), "newest first");
+    assert_eq!(followers[0]["nickname"], "阿杰");
+    assert_eq!(followers[0]["subscribe"], false);
+    assert_eq!(followers[1]["subscribe"], true);
+    assert_eq!(
+        list["openids"][0],
+        newest.as_str(),
+        "openids kept for scripts"
+    );
+    let nicknames: Vec<&str> = followers
+        .iter()
+        .filter_map(|f| f["nickname"].as_str())
+        .collect();
+    assert!(nicknames.contains(&"小鱼") && nicknames.contains(&"Kevin"));
+
+    // Search by part of a nickname (any case) or of an openid.
+    let (_, found) = get_json(&app, &format!("{path}?q=kev")).await;
+    assert_eq!(
+        found["followers"].as_array().map(Vec::len),
+        Some(1),
+        "{found}"
+    );
+    assert_eq!(found["followers"][0]["nickname"], "Kevin");
+    let (_, found) = get_json(&app, &format!("{path}?q={}", &newest[5..15])).await;
+    assert_eq!(found["followers"][0]["openid"], newest.as_str(), "{found}");
+    let (_, none) = get_json(&app, &format!("{path}?q=%E6%B2%A1%E6%9C%89")).await;
+    assert_eq!(none["followers"], json!([]));
+    assert_eq!(none["total"], 3);
+    let (_, one) = get_json(&app, &format!("{path}?limit=1")).await;
+    assert_eq!(one["followers"].as_array().map(Vec::len), Some(1));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_follower_sees_the_published_menu() {
+    let app = TestApp::spawn().await;
+    let m = app.merchant("菜单商户").await;
+    let a = app.account(m, "菜单号").await; // a verified service account
+    let (_, made) = post_json(
+        &app,
+        &format!("/sandbox/api/apps/{}/followers", a.app_id),
+        json!({"count": 1}),
+    )
+    .await;
+    let o = made["openids"][0].as_str().expect("openid").to_string();
+    let menu_path = format!("/sandbox/api/apps/{}/followers/{o}/menu", a.app_id);
+
+    let (status, none) = get_json(&app, &menu_path).await;
+    assert_eq!((status, none), (200, json!({"button": []})), "no menu yet");
+
+    let token = token_of(&app, &a.app_id).await;
+    let menu = json!({"button": [
+        {"type": "click", "name": "今日推荐", "key": "TODAY"},
+        {"name": "更多", "sub_button": [
+            {"type": "view", "name": "官网", "url": "https://example.com/"},
+            {"type": "scancode_push", "name": "扫一扫", "key": "SCAN"},
+            {"type": "location_select", "name": "发位置", "key": "WHERE"}
+        ]}
+    ]});
+    let (status, res) = post_json(
+        &app,
+        &format!("/sandbox/cgi-bin/menu/create?access_token={token}"),
+        menu,
+    )
+    .await;
+    assert_eq!((status, res["errcode"].as_i64()), (200, Some(0)), "{res}");
+
+    let (status, seen) = get_json(&app, &menu_path).await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(seen["button"][0]["type"], "click");
+    assert_eq!(seen["button"][0]["key"], "TODAY");
+    assert_eq!(seen["button"][1]["name"], "更多");
+    let subs = seen["button"][1]["sub_button"].as_array().expect("subs");
+    assert_eq!(subs.len(), 3);
+    assert_eq!(subs[0]["url"], "https://example.com/");
+    assert_eq!(subs[2]["type"], "location_select");
+    assert!(seen.get("menuid").is_none(), "the default menu: {seen}");
+
+    // A conditional menu for a tag: the tagged follower sees it, with its id.
+    let (_, tag) = post_json(
+        &app,
+        &format!("/sandbox/cgi-bin/tags/create?access_token={token}"),
+        json!({"tag": {"name": "会员"}}),
+    )
+    .await;
+    let tag_id = tag["tag"]["id"].as_i64().expect("tag id");
+    let (_, res) = post_json(
+        &app,
+        &format!("/sandbox/cgi-bin/tags/members/batchtagging?access_token={token}"),
+        json!({"openid_list": [o], "tagid": tag_id}),
+    )
+    .await;
+    assert_eq!(res["errcode"], 0, "{res}");
+    let (_, res) = post_json(
+        &app,
+        &format!("/sandbox/cgi-bin/menu/addconditional?access_token={token}"),
+        json!({"button": [{"type": "click", "name": "会员专享", "key": "VIP"}],
+               "matchrule": {"tag_id": tag_id.to_string()}}),
+    )
+    .await;
+    assert!(res["menuid"].is_string(), "{res}");
+    let (_, seen) = get_json(&app, &menu_path).await;
+    assert_eq!(seen["button"][0]["key"], "VIP", "{seen}");
+    assert!(seen["menuid"].is_i64(), "{seen}");
+
+    let (status, e) = get_json(
+        &app,
+        &format!("/sandbox/api/apps/{}/followers/oNobody/menu", a.app_id),
+    )
+    .await;
+    assert_eq!((status, e["errcode"].as_i64()), (404, Some(40003)));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn scanning_a_ticket_follows_with_its_scene_then_scans() {
+    let app = TestApp::spawn().await;
+    let m = app.merchant("扫码商户").await;
+    let a = app.account(m, "扫码号").await;
+    zhanggui::accounts::set_replies(
+        &app.db,
+        m,
+        a.id,
+        &RepliesInput {
+            welcome_text: "欢迎扫码！".into(),
+            default_reply_text: String::new(),
+        },
+        app.now(),
+    )
+    .await
+    .expect("replies");
+    let token = token_of(&app, &a.app_id).await;
+    let (_, permanent) = post_json(
+        &app,
+        &format!("/sandbox/cgi-bin/qrcode/create?access_token={token}"),
+        json!({"action_name": "QR_LIMIT_SCENE", "action_info": {"scene": {"scene_id": 42}}}),
+    )
+    .await;
+    let (status, code) = post_json(
+        &app,
+        &format!("/sandbox/cgi-bin/qrcode/create?access_token={token}"),
+        json!({"expire_seconds": 600, "action_name": "QR_STR_SCENE",
+               "action_info": {"scene": {"scene_str": "table_7"}}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{code}");
+    let ticket = code["ticket"].as_str().expect("ticket").to_string();
+
+    // The account's live codes, with their scenes and pictures.
+    let (status, codes) = get_json(&app, &format!("/sandbox/api/apps/{}/qrcodes", a.app_id)).await;
+    assert_eq!(status, 200, "{codes}");
+    let items = codes["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2, "{codes}");
+    assert_eq!(items[0]["ticket"], ticket.as_str(), "newest first");
+    assert_eq!(items[0]["scene"], "table_7");
+    assert_eq!(items[0]["permanent"], false);
+    assert_eq!(items[1]["scene"], "42");
+    assert_eq!(items[1]["permanent"], true);
+    assert_eq!(items[1]["ticket"], permanent["ticket"]);
+    let image = items[0]["image"].as_str().expect("image");
+    let png = app.client().get(image).send().await.expect("showqrcode");
+    assert_eq!(png.status().as_u16(), 200, "{image}");
+    assert_eq!(
+        png.headers().get("content-type").map(|v| v.as_bytes()),
+        Some(&b"image/png"[..])
+    );
+
+    let (_, made) = post_json(
+        &app,
+        &format!("/sandbox/api/apps/{}/followers", a.app_id),
+        json!({"count": 1, "subscribed": false}),
+    )
+    .await;
+    let o = made["openids"][0].as_str().expect("openid").to_string();
+    let actions = format!("/sandbox/api/apps/{}/followers/{o}/actions", a.app_id);
+    let scan = json!({"type": "scan_ticket", "ticket": ticket});
+
+    // Not following: the scan follows, with the code's scene and ticket.
+    let (status, d) = post_json(&app, &actions, scan.clone()).await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(
+        (d["event"].as_str(), d["scene"].as_str()),
+        (Some("subscribe"), Some("table_7"))
+    );
+    assert!(
+        d["reply"]
+            .as_str()
+            .is_some_and(|r| r.contains("欢迎扫码！")),
+        "{d}"
+    );
+    let body = app
+        .text("SELECT body FROM wx_messages WHERE kind = 'event:subscribe'")
+        .await;
+    assert!(
+        body.contains("<EventKey><![CDATA[qrscene_table_7]]></EventKey>"),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!("<Ticket><![CDATA[{ticket}]]></Ticket>")),
+        "{body}"
+    );
+    let (_, list) = get_json(&app, &format!("/sandbox/api/apps/{}/followers", a.app_id)).await;
+    assert_eq!(list["followers"][0]["subscribe"], true);
+
+    // Following: the same code is a SCAN.
+    let (status, d) = post_json(&app, &actions, scan).await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(d["event"], "SCAN");
+    assert_eq!(d["reply"], "success");
+    let body = app
+        .text("SELECT body FROM wx_messages WHERE kind = 'event:scan'")
+        .await;
+    assert!(
+        body.contains("<EventKey><![CDATA[table_7]]></EventKey>"),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!("<Ticket><![CDATA[{ticket}]]></Ticket>")),
+        "{body}"
+    );
+
+    // Codes that are not the account's, or no longer live, cannot be scanned.
+    let (status, e) = post_json(
+        &app,
+        &actions,
+        json!({"type": "scan_ticket", "ticket": "nope"}),
+    )
+    .await;
+    assert_eq!((status, e["errcode"].as_i64()), (404, Some(40097)), "{e}");
+    app.clock.advance(601_000);
+    let (status, _) = post_json(
+        &app,
+        &actions,
+        json!({"type": "scan_ticket", "ticket": code["ticket"]}),
+    )
+    .await;
+    assert_eq!(status, 404, "an expired code");
+    let (status, e) = post_json(&app, &actions, json!({"type": "dance"})).await;
+    assert_eq!((status, e["errcode"].as_i64()), (422, Some(47001)), "{e}");
+    app.stop().await;
+}
