@@ -56,6 +56,7 @@ async fn console_in_headless_chromium() {
         Ctx {
             base: app.base.clone(),
             shots: shots.clone(),
+            db: app.running.state.db.clone(),
         },
     ));
     type Panic = Box<dyn std::any::Any + Send>;
@@ -95,6 +96,8 @@ async fn console_in_headless_chromium() {
 struct Ctx {
     base: String,
     shots: PathBuf,
+    /// The app's database, for what WeChat's side knows (the sandbox account's AppSecret).
+    db: zhanggui::platform::db::Db,
 }
 
 impl Ctx {
@@ -256,21 +259,7 @@ async fn desktop_merchant_journey(c: &Client, ctx: &Ctx) -> i64 {
     wait_text(c, ".table", "重试").await;
     shot(c, ctx, "jobs", DESKTOP).await;
 
-    // The phone simulator: a new simulated follower follows, says something, and sees the
-    // account's answers come back through the real callback.
-    goto(c, &ctx.url("/simulator")).await;
-    wait_text(c, ".page-head h1", "手机模拟器").await;
-    click(c, "#sim-new").await;
-    wait_text(c, "#sim-chat", "你关注了公众号").await;
-    wait_text(c, "#sim-chat", " ms").await;
-    fill(c, "#sim-text", "有拿铁吗").await;
-    click(c, "#sim-form button").await;
-    wait_text(c, "#sim-chat", "有拿铁吗").await;
-    wait_for("the reply to the text", || async {
-        text_now(c, "#sim-chat").await.matches(" ms").count() >= 2
-    })
-    .await;
-    shot(c, ctx, "simulator", DESKTOP).await;
+    simulator_journey(c, ctx).await;
     account_id
 }
 
@@ -367,6 +356,8 @@ async fn phone_journey(c: &Client, ctx: &Ctx, account_id: i64) {
     wait_text(c, ".table", "45009").await;
     assert_stacked_table(c).await;
     phone_shot(c, ctx, "jobs").await;
+
+    phone_simulator_journey(c, ctx).await;
 }
 
 /// Submits the add-account form with a bad AppID and AppSecret and checks the errors.
@@ -487,6 +478,527 @@ async fn assert_stacked_table(c: &Client) {
         json!("none"),
         "each cell is labelled with its column"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The phone simulator
+
+/// The demo's service account, as the phone simulator's current account.
+const SIM_ACCOUNT: &str = "掌柜咖啡服务号";
+/// What the stand-in merchant server answers a tap on 今日推荐 with.
+const SIM_NEWS_TITLE: &str = "本周新品：桂花拿铁";
+/// A customer-service message the account pushes while the chat is open.
+const SIM_PUSHED: &str = "您点的拿铁做好啦，请到一号柜台取餐。";
+
+/// Makes `name` the console's current account (the top bar's switcher).
+async fn use_account(c: &Client, name: &str) {
+    let value = c
+        .execute(
+            "const s = document.querySelector('#account-switch'); if (!s) { return null; } \
+             const o = [...s.options].find(o => o.text.includes(arguments[0])); \
+             return o && !o.selected ? o.value : null;",
+            vec![json!(name)],
+        )
+        .await
+        .expect("read the account switcher");
+    if let Some(value) = value.as_str() {
+        select(c, "#account-switch", value).await;
+        wait_for("the account switch", || async {
+            js(
+                c,
+                "const s = document.querySelector('#account-switch'); \
+                 return s ? s.options[s.selectedIndex].text : ''",
+            )
+            .await
+            .as_str()
+            .is_some_and(|t| t.contains(SIM_ACCOUNT))
+        })
+        .await;
+    }
+}
+
+/// The sandbox account behind the simulator page, as WeChat knows it.
+async fn simulator_app(c: &Client, ctx: &Ctx) -> sandbox::SandboxApp {
+    let app_id = attr(c, "#simulator", "data-app").await;
+    zhanggui::sandbox_mode::of(ctx.db.clone(), Clock::default())
+        .docs
+        .app(&app_id)
+        .await
+        .expect("read the sandbox account")
+        .expect("the simulator's account is a sandbox account")
+}
+
+/// An access token of the sandbox account, as the merchant's server fetches it.
+async fn sandbox_token(ctx: &Ctx, app: &sandbox::SandboxApp) -> String {
+    let res: Value = reqwest::get(ctx.url(&format!(
+        "/sandbox/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+        app.app_id, app.app_secret
+    )))
+    .await
+    .expect("GET /sandbox/cgi-bin/token")
+    .json()
+    .await
+    .expect("token JSON");
+    res["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access token: {res}"))
+        .to_string()
+}
+
+/// POSTs WeChat API JSON to the sandbox and expects errcode 0 (or no errcode).
+async fn sandbox_call(ctx: &Ctx, path: &str, token: &str, body: Value) -> Value {
+    let res: Value = reqwest::Client::new()
+        .post(ctx.url(&format!("/sandbox{path}?access_token={token}")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{path} JSON: {e}"));
+    assert!(
+        res.get("errcode").is_none_or(|code| code == 0),
+        "{path}: {res}"
+    );
+    res
+}
+
+/// The openid of the follower the simulator acts as.
+async fn simulator_openid(c: &Client) -> String {
+    attr(c, ".sim-follower[aria-pressed='true']", "data-openid").await
+}
+
+/// The whole desktop story: pick and search followers, a new follower follows and chats with
+/// the real product, the details of a delivery, a pushed customer-service message arriving
+/// without a reload, the published menu (click, sub-menus, location picker, scan, an H5 page
+/// opened as the follower), and every reply bubble from a stand-in merchant server.
+async fn simulator_journey(c: &Client, ctx: &Ctx) {
+    goto(c, &ctx.url("/simulator")).await;
+    wait_text(c, ".page-head h1", "手机模拟器").await;
+    use_account(c, SIM_ACCOUNT).await;
+    goto(c, &ctx.url("/simulator")).await;
+    wait_text(c, ".phone-title", SIM_ACCOUNT).await;
+    let app = simulator_app(c, ctx).await;
+
+    // The demo's followers, newest first, with nicknames; the search box finds them.
+    wait_text(c, "#sim-total", "200").await;
+    wait_text(c, "#sim-list", "已关注").await;
+    fill(c, "#sim-search", "小鱼1").await;
+    wait_for("the search to keep only 小鱼1…", || async {
+        let names = js(
+            c,
+            "return [...document.querySelectorAll('#sim-list .sim-name')].map(e => e.textContent)",
+        )
+        .await;
+        let names = names.as_array().cloned().unwrap_or_default();
+        !names.is_empty()
+            && names
+                .iter()
+                .all(|n| n.as_str().is_some_and(|n| n.starts_with("小鱼1")))
+    })
+    .await;
+    fill(c, "#sim-search", "").await;
+    wait_for("the whole list again", || async {
+        js(
+            c,
+            "return document.querySelectorAll('#sim-list .sim-follower').length",
+        )
+        .await
+        .as_u64()
+            == Some(100)
+    })
+    .await;
+
+    // A new follower follows and chats: the real product answers through its callback.
+    click(c, "#sim-new").await;
+    wait_text(c, "#sim-chat", "你关注了公众号").await;
+    wait_text(c, "#sim-chat", "欢迎关注掌柜咖啡").await;
+    wait_text(c, "#sim-who", "新粉丝").await;
+    fill(c, "#sim-text", "有拿铁吗").await;
+    click(c, "#sim-form button[type=submit]").await;
+    wait_text(c, "#sim-chat .msg-row.me", "有拿铁吗").await;
+    wait_text(c, "#sim-chat", "收到您的消息啦").await;
+    assert!(
+        !text(c, "#sim-chat").await.contains("毫秒"),
+        "delivery details stay hidden until asked for"
+    );
+    shot(c, ctx, "simulator", DESKTOP).await;
+
+    // Delivery details, from the chat info sheet.
+    click(c, "#sim-more").await;
+    wait_text(c, "#sim-sheet-title", "聊天信息").await;
+    click(c, "#sim-details").await;
+    click(c, "#sim-sheet-close").await;
+    fill(c, "#sim-text", "几点关门").await;
+    click(c, "#sim-form button[type=submit]").await;
+    wait_text(c, "#sim-chat", "毫秒").await;
+
+    // The account pushes a customer-service message: it appears without a reload.
+    let openid = simulator_openid(c).await;
+    let token = sandbox_token(ctx, &app).await;
+    sandbox_call(
+        ctx,
+        "/cgi-bin/message/custom/send",
+        &token,
+        json!({"touser": openid, "msgtype": "text", "text": {"content": SIM_PUSHED}}),
+    )
+    .await;
+    wait_text(c, "#sim-chat", SIM_PUSHED).await;
+    wait_text(c, "#sim-chat .msg-source", "客服消息").await;
+
+    // The account publishes a menu; the follower's phone shows it at the bottom.
+    let authorize = format!(
+        "{}/sandbox/connect/oauth2/authorize?appid={}&redirect_uri={}&response_type=code&scope=snsapi_userinfo&state=member#wechat_redirect",
+        ctx.base,
+        app.app_id,
+        url::form_urlencoded::byte_serialize(ctx.url("/sandbox/member").as_bytes())
+            .collect::<String>()
+    );
+    sandbox_call(
+        ctx,
+        "/cgi-bin/menu/create",
+        &token,
+        json!({"button": [
+            {"type": "click", "name": "今日推荐", "key": "TODAY"},
+            {"name": "点单", "sub_button": [
+                {"type": "click", "name": "新品上市", "key": "NEW"},
+                {"type": "view", "name": "会员中心", "url": authorize},
+                {"type": "scancode_waitmsg", "name": "扫码点单", "key": "SCAN_ORDER"},
+                {"type": "location_select", "name": "附近门店", "key": "NEARBY"}
+            ]},
+            {"type": "click", "name": "联系我们", "key": "CONTACT"}
+        ]}),
+    )
+    .await;
+    // Choosing the follower again reads the menu they see.
+    click(c, ".sim-follower[aria-pressed='true']").await;
+    wait_text(c, "#sim-menu-buttons", "今日推荐").await;
+    assert_eq!(
+        js(
+            c,
+            "return document.querySelectorAll('#sim-menu-buttons .menu-btn').length"
+        )
+        .await,
+        json!(3)
+    );
+
+    // From here a stand-in merchant server answers, with every kind of passive reply the
+    // product's reply rules will send (they are not built yet; the product answers menu
+    // clicks with `success`).
+    let image = upload_image(ctx, &token).await;
+    let stand_in = RichReplies::start(app.clone(), image).await;
+    set_callback(ctx, &app.app_id, &stand_in.url).await;
+
+    click(c, "#sim-menu-buttons .menu-btn:first-child").await;
+    wait_text(c, "#sim-chat .news-single", SIM_NEWS_TITLE).await;
+    click(c, "#sim-menu-buttons .menu-btn:nth-child(2)").await;
+    wait_text(c, "#sim-submenu", "新品上市").await;
+    shot(c, ctx, "simulator-submenu", DESKTOP).await;
+    click(c, "#sim-submenu .submenu-item:first-child").await;
+    wait_text(c, "#sim-chat .news-multi", "手冲咖啡豆上新").await;
+    js(
+        c,
+        "document.querySelector('#sim-chat .news-single').scrollIntoView({block: 'start'}); return 0",
+    )
+    .await;
+    shot(c, ctx, "simulator-news", DESKTOP).await;
+    click(c, "#sim-to-input").await;
+    for (say, shows) in [
+        ("音乐", ".msg-row.them .music-card"),
+        ("图片", ".msg-row.them .msg-picture img"),
+        ("视频", ".msg-row.them .video-card"),
+        ("门店", ".msg-row.them .bubble a.msg-link"),
+    ] {
+        fill(c, "#sim-text", say).await;
+        click(c, "#sim-form button[type=submit]").await;
+        find(c, shows).await;
+    }
+    wait_for("the uploaded image to show", || async {
+        js(
+            c,
+            "const i = [...document.querySelectorAll('.msg-row.them .msg-picture img')].pop(); \
+             return !!i && i.complete && i.naturalWidth > 0",
+        )
+        .await
+            == json!(true)
+    })
+    .await;
+    shot(c, ctx, "simulator-cards", DESKTOP).await;
+
+    // Scan one of the account's QR codes, from the + panel: the follower follows already,
+    // so WeChat sends SCAN with the code's scene.
+    sandbox_call(
+        ctx,
+        "/cgi-bin/qrcode/create",
+        &token,
+        json!({"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": "table_card"}}}),
+    )
+    .await;
+    click(c, "#sim-plus").await;
+    click(c, "#sim-panel [data-tile='scan']").await;
+    wait_text(c, "#sim-sheet .qr-list", "table_card").await;
+    shot(c, ctx, "simulator-scan", DESKTOP).await;
+    click(c, "#sim-sheet .qr-item").await;
+    wait_text(c, "#sim-chat", "你扫了公众号的二维码（场景 table_card）").await;
+    click(c, "#sim-to-menu").await;
+
+    // Location picker and scan from the menu.
+    click(c, "#sim-menu-buttons .menu-btn:nth-child(2)").await;
+    click(c, "#sim-submenu .submenu-item:nth-child(4)").await;
+    wait_text(c, "#sim-sheet-title", "选择位置").await;
+    click(c, "#sim-sheet .sheet-actions .btn-primary").await;
+    wait_text(c, "#sim-chat .location-card", "人民广场").await;
+    wait_text(c, "#sim-chat", "离你最近的门店").await;
+    click(c, "#sim-menu-buttons .menu-btn:nth-child(2)").await;
+    click(c, "#sim-submenu .submenu-item:nth-child(3)").await;
+    wait_text(c, "#sim-sheet-title", "扫码").await;
+    click(c, "#sim-sheet .sheet-actions .btn-primary").await;
+    wait_text(c, "#sim-chat", "扫码结果").await;
+    wait_text(c, "#sim-chat", "已收到扫码").await;
+    shot(c, ctx, "simulator-replies", DESKTOP).await;
+
+    // A view button opens the page inside the phone, as this follower: WeChat's consent page
+    // of web authorization.
+    click(c, "#sim-menu-buttons .menu-btn:nth-child(2)").await;
+    click(c, "#sim-submenu .submenu-item:nth-child(2)").await;
+    wait_for("the phone's browser", || async {
+        css(c, "#sim-browser", "display").await != "none"
+    })
+    .await;
+    assert!(
+        attr(c, "#sim-browser-frame", "src")
+            .await
+            .contains(&format!("/followers/{openid}/browse?url=")),
+        "pages open through the sandbox's browse-as-follower endpoint"
+    );
+    wait_for("the consent page in the phone", || async {
+        js(
+            c,
+            "const d = document.querySelector('#sim-browser-frame').contentDocument; \
+             return d && d.body ? d.body.innerText : ''",
+        )
+        .await
+        .as_str()
+        .is_some_and(|t| t.contains("允许"))
+    })
+    .await;
+    shot(c, ctx, "simulator-h5", DESKTOP).await;
+    click(c, "#sim-browser-close").await;
+    set_callback(ctx, &app.app_id, &app.callback_url).await;
+    stand_in.stop();
+
+    // In English, every string of the page and its script from the catalogue.
+    click(c, ".topbar .lang-switch button[value='en']").await;
+    wait_text(c, ".page-head h1", "Phone simulator").await;
+    wait_text(c, "#sim-total", "in all").await;
+    wait_text(c, "#sim-list", "Following").await;
+    shot(c, ctx, "simulator-en", DESKTOP).await;
+    click(c, ".topbar .lang-switch button[value='zh-CN']").await;
+    wait_text(c, ".page-head h1", "手机模拟器").await;
+}
+
+/// Points WeChat's record of the account's callback somewhere else.
+async fn set_callback(ctx: &Ctx, app_id: &str, url: &str) {
+    common::exec(
+        &ctx.db,
+        &format!("UPDATE sandbox_apps SET callback_url = '{url}' WHERE app_id = '{app_id}'"),
+    )
+    .await;
+}
+
+/// Uploads a picture as temporary media; returns its media_id.
+async fn upload_image(ctx: &Ctx, token: &str) -> String {
+    let png = sandbox::qrcode::qr_png("https://zhanggui.example/latte").expect("a PNG");
+    let form = reqwest::multipart::Form::new().part(
+        "media",
+        reqwest::multipart::Part::bytes(png)
+            .file_name("latte.png")
+            .mime_str("image/png")
+            .expect("mime"),
+    );
+    let res: Value = reqwest::Client::new()
+        .post(ctx.url(&format!(
+            "/sandbox/cgi-bin/media/upload?access_token={token}&type=image"
+        )))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload media")
+        .json()
+        .await
+        .expect("upload JSON");
+    res["media_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no media_id: {res}"))
+        .to_string()
+}
+
+/// A stand-in for the merchant's server: it opens WeChat's messages (signed and encrypted
+/// per the account's mode) and answers each with a different kind of passive reply.
+struct RichReplies {
+    url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RichReplies {
+    async fn start(app: sandbox::SandboxApp, image_media_id: String) -> RichReplies {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the stand-in");
+        let addr = listener.local_addr().expect("stand-in address");
+        let router = axum::Router::new().route(
+            "/wx",
+            axum::routing::post(
+                move |axum::extract::RawQuery(query): axum::extract::RawQuery,
+                      body: axum::body::Bytes| {
+                    let app = app.clone();
+                    let image = image_media_id.clone();
+                    async move { rich_reply(&app, &image, query.as_deref().unwrap_or(""), &body) }
+                },
+            ),
+        );
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router).await.ok();
+        });
+        RichReplies {
+            url: format!("http://{addr}/wx"),
+            task,
+        }
+    }
+
+    fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// An SVG picture as a data URL: a cover for the stand-in's articles.
+fn cover(from: &str, to: &str) -> String {
+    format!(
+        "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='500' height='250'%3E\
+         %3Cdefs%3E%3ClinearGradient id='g' x1='0' y1='0' x2='1' y2='1'%3E\
+         %3Cstop offset='0' stop-color='%23{from}'/%3E%3Cstop offset='1' stop-color='%23{to}'/%3E\
+         %3C/linearGradient%3E%3C/defs%3E%3Crect width='500' height='250' fill='url(%23g)'/%3E\
+         %3Ccircle cx='250' cy='125' r='60' fill='%23fff' fill-opacity='.35'/%3E%3C/svg%3E"
+    )
+}
+
+fn rich_reply(app: &sandbox::SandboxApp, image: &str, query: &str, body: &[u8]) -> String {
+    use wechat::message::Event;
+    use wechat::{Article, MessageBody, ReplyBody, ReplyMessage};
+    let mode = match app.security_mode.as_str() {
+        "plaintext" => wechat::SecurityMode::Plaintext,
+        "compatible" => wechat::SecurityMode::Compatible,
+        _ => wechat::SecurityMode::Safe,
+    };
+    let endpoint = wechat::Endpoint::official_account(
+        mode,
+        &app.token,
+        Some(&app.encoding_aes_key),
+        &app.app_id,
+    )
+    .expect("the stand-in's endpoint");
+    let query = wechat::CallbackQuery::parse(query);
+    let Ok(inbound) = endpoint.open_post(&query, body) else {
+        return "success".into();
+    };
+    let Ok(msg) = inbound.message() else {
+        return "success".into();
+    };
+    let article = |title: &str, from: &str, to: &str| Article {
+        title: title.to_string().into(),
+        description: "秋天的第一杯，用本地桂花慢慢熬的糖浆。".into(),
+        pic_url: cover(from, to).into(),
+        url: "https://zhanggui.example/articles/osmanthus".into(),
+    };
+    let text = |s: &str| ReplyBody::Text {
+        content: s.to_string().into(),
+    };
+    let reply = match &msg.body {
+        MessageBody::Event(Event::Click { event_key }) if event_key == "TODAY" => ReplyBody::News {
+            articles: vec![article(SIM_NEWS_TITLE, "c8a27a", "7a4b2a")],
+        },
+        MessageBody::Event(Event::Click { event_key }) if event_key == "NEW" => ReplyBody::News {
+            articles: vec![
+                article("秋季限定：桂花拿铁、栗子摩卡", "d9b38c", "8c5a3c"),
+                article("手冲咖啡豆上新：云南保山", "9cc5a1", "3f7d4e"),
+                article("会员日：周三第二杯半价", "f2c46d", "c9772b"),
+            ],
+        },
+        MessageBody::Location(_) => text("离你最近的门店：人民广场店，步行 5 分钟。"),
+        MessageBody::Event(Event::ScanCodeWaitMsg(_)) => text("已收到扫码结果，正在为你下单。"),
+        MessageBody::Text(t) => match t.content.trim() {
+            "音乐" => ReplyBody::Music {
+                title: Some("店里的歌单".into()),
+                description: Some("午后爵士".into()),
+                music_url: Some("https://zhanggui.example/music.mp3".into()),
+                hq_music_url: Some("https://zhanggui.example/music-hq.mp3".into()),
+                thumb_media_id: image.to_string().into(),
+            },
+            "图片" => ReplyBody::Image {
+                media_id: image.to_string().into(),
+            },
+            "视频" => ReplyBody::Video {
+                media_id: image.to_string().into(),
+                title: Some("拉花教学".into()),
+                description: Some("三分钟学会郁金香".into()),
+            },
+            "门店" => text("门店地址见 <a href=\"https://zhanggui.example/stores\">门店列表</a>"),
+            other => text(&format!("收到：{other}")),
+        },
+        _ => return "success".into(),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let xml = ReplyMessage::answering(&msg, now, reply).to_xml();
+    endpoint
+        .seal_reply(&inbound, &xml, now, "stand-in", &rand::random())
+        .map(|sealed| sealed.into_owned())
+        .unwrap_or_else(|_| "success".into())
+}
+
+/// At phone size the simulator fills the screen; the follower list comes on demand.
+async fn phone_simulator_journey(c: &Client, ctx: &Ctx) {
+    goto(c, &ctx.url("/simulator")).await;
+    wait_text(c, ".page-head h1", "手机模拟器").await;
+    use_account(c, SIM_ACCOUNT).await;
+    goto(c, &ctx.url("/simulator")).await;
+    // The same follower as before, and the chat of this browser session.
+    wait_text(c, "#sim-chat", SIM_PUSHED).await;
+    wait_text(c, "#sim-menu-buttons", "今日推荐").await;
+    assert_eq!(
+        css(c, "#sim-followers", "display").await,
+        "none",
+        "on a phone the chat has the screen"
+    );
+    let phone = rect(c, ".phone").await;
+    assert!(
+        phone.right - phone.left >= f64::from(PHONE.0) - 2.0,
+        "the phone fills the width: {} to {}",
+        phone.left,
+        phone.right
+    );
+    phone_shot(c, ctx, "simulator").await;
+    click(c, "#sim-menu-buttons .menu-btn:nth-child(2)").await;
+    wait_text(c, "#sim-submenu", "会员中心").await;
+    phone_shot(c, ctx, "simulator-submenu").await;
+    click(c, "#sim-menu-buttons .menu-btn:nth-child(2)").await;
+    click(c, "#sim-to-input").await;
+    click(c, "#sim-plus").await;
+    wait_text(c, "#sim-panel", "扫一扫").await;
+    phone_shot(c, ctx, "simulator-panel").await;
+    click(c, "#sim-panel [data-tile='scan']").await;
+    wait_text(c, "#sim-sheet", "公众号的二维码").await;
+    click(c, "#sim-sheet-close").await;
+    click(c, "#sim-pick").await;
+    wait_text(c, "#sim-list", "已关注").await;
+    phone_shot(c, ctx, "simulator-followers").await;
+    click(c, "#sim-list li:nth-child(2) .sim-follower").await;
+    wait_for("the chat of the chosen follower", || async {
+        css(c, ".phone", "display").await != "none"
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------
