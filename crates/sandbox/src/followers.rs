@@ -899,6 +899,7 @@ pub(crate) async fn act(
 pub(crate) async fn follower_menu(
     State(sb): State<Sandbox>,
     Path((app_id, openid)): Path<(String, String)>,
+    base: crate::media::BaseUrl,
 ) -> WxResult {
     crate::known_app(&sb, &app_id).await?;
     if follower(&sb, &app_id, &openid).await?.is_none() {
@@ -910,10 +911,10 @@ pub(crate) async fn follower_menu(
     let mut shown = serde_json::to_value(&view).map_err(|_| WxError::system_busy())?;
     if let Some(top) = shown.get_mut("button").and_then(Value::as_array_mut) {
         for button in top {
-            attach_cards(&sb, &app_id, button).await?;
+            attach_cards(&sb, &app_id, &base, button).await?;
             if let Some(subs) = button.get_mut("sub_button").and_then(Value::as_array_mut) {
                 for sub in subs {
-                    attach_cards(&sb, &app_id, sub).await?;
+                    attach_cards(&sb, &app_id, &base, sub).await?;
                 }
             }
         }
@@ -922,14 +923,33 @@ pub(crate) async fn follower_menu(
 }
 
 /// Adds to a media or article button what tapping it shows.
-async fn attach_cards(sb: &Sandbox, app_id: &str, button: &mut Value) -> Result<(), WxError> {
+async fn attach_cards(
+    sb: &Sandbox,
+    app_id: &str,
+    base: &crate::media::BaseUrl,
+    button: &mut Value,
+) -> Result<(), WxError> {
     let text = |b: &Value, k: &str| b.get(k).and_then(Value::as_str).map(str::to_string);
     match text(button, "type").as_deref() {
         Some("media_id" | "view_limited") => {
             let Some(media_id) = text(button, "media_id") else {
                 return Ok(());
             };
-            if let Some(articles) = crate::inbox::news_articles(sb, app_id, &media_id).await? {
+            if let Some(draft) = crate::draft::draft(sb, app_id, &media_id).await? {
+                // A draft's articles: their covers, and the preview pages WeChat shows.
+                let mut cards = Vec::new();
+                for (i, a) in draft.articles.iter().enumerate() {
+                    cards.push(json!({
+                        "title": a.title,
+                        "description": a.digest,
+                        "url": format!("{}/s/preview/{app_id}/{media_id}/{}", base.0, i + 1),
+                        "picurl": cover_url(sb, app_id, &a.thumb_media_id).await?,
+                    }));
+                }
+                button["articles"] = json!(cards);
+            } else if let Some(articles) =
+                crate::inbox::news_articles(sb, app_id, &media_id).await?
+            {
                 button["articles"] = json!(articles);
             } else if let Some(m) = crate::material::material(sb, app_id, &media_id).await? {
                 button["media"] = json!({
@@ -953,15 +973,11 @@ async fn attach_cards(sb: &Sandbox, app_id: &str, button: &mut Value) -> Result<
                 if published.deleted.get(i).copied().unwrap_or(false) {
                     continue;
                 }
-                let picurl = crate::material::material(sb, app_id, &a.thumb_media_id)
-                    .await?
-                    .map(|m| m.url)
-                    .unwrap_or_default();
                 cards.push(json!({
                     "title": a.title,
                     "description": a.digest,
                     "url": published.urls.get(i).cloned().unwrap_or_default(),
-                    "picurl": picurl,
+                    "picurl": cover_url(sb, app_id, &a.thumb_media_id).await?,
                 }));
             }
             button["articles"] = json!(cards);
@@ -969,6 +985,14 @@ async fn attach_cards(sb: &Sandbox, app_id: &str, button: &mut Value) -> Result<
         _ => {}
     }
     Ok(())
+}
+
+/// Where an article's cover (a permanent image) is served; empty when it is gone.
+async fn cover_url(sb: &Sandbox, app_id: &str, media_id: &str) -> Result<String, StoreError> {
+    Ok(crate::material::material(sb, app_id, media_id)
+        .await?
+        .map(|m| m.url)
+        .unwrap_or_default())
 }
 
 /// The account's live QR codes, as the phone simulator's scan sheet lists them.

@@ -296,7 +296,11 @@
       case "template":
         b = el("div", "msg-card template-card");
         b.appendChild(el("div", "template-title", msg.title || t("source_template")));
-        if (msg.time) { b.appendChild(el("div", "card-desc", new Date(msg.time * 1000).toLocaleString())); }
+        if (msg.time) {
+          var day = new Date(msg.time * 1000).toLocaleDateString(document.documentElement.lang || undefined,
+            { month: "long", day: "numeric" });
+          b.appendChild(el("div", "card-desc", day));
+        }
         var lines = el("div", "template-lines");
         (msg.text || "").split("\n").forEach(function (line) {
           if (!line.trim()) { return; }

@@ -52,6 +52,8 @@ const API: &[(&str, &str)] = &[
     ("post", "/sandbox/api/apps/{app_id}/jssdk/verify"),
     ("put", "/sandbox/api/apps/{app_id}/jssdk/ticket"),
     ("post", "/sandbox/api/apps/{app_id}/server-check"),
+    ("get", "/sandbox/api/apps/{app_id}/followers/{openid}/menu"),
+    ("get", "/sandbox/api/apps/{app_id}/qrcodes"),
 ];
 
 /// Checks the envelope `{"error": {"code", "message", "fields"}}` and returns it.

@@ -645,6 +645,38 @@ async fn simulator_journey(c: &Client, ctx: &Ctx) {
     .await;
     wait_text(c, "#sim-chat", SIM_PUSHED).await;
     wait_text(c, "#sim-chat .msg-source", "客服消息").await;
+    // And a template message: WeChat's card with its title and fields.
+    sandbox_call(
+        ctx,
+        "/cgi-bin/template/api_set_industry",
+        &token,
+        json!({"industry_id1": "1", "industry_id2": "31"}),
+    )
+    .await;
+    let template = sandbox_call(
+        ctx,
+        "/cgi-bin/template/api_add_template",
+        &token,
+        json!({"template_id_short": "OPENTM200565259"}),
+    )
+    .await;
+    sandbox_call(
+        ctx,
+        "/cgi-bin/message/template/send",
+        &token,
+        json!({"touser": openid, "template_id": template["template_id"],
+               "url": "https://zhanggui.example/orders/1024",
+               "data": {"first": {"value": "您的订单已发货"},
+                        "keyword1": {"value": "ZG20261130001"},
+                        "keyword2": {"value": "顺丰速运"},
+                        "keyword3": {"value": "SF1234567890"},
+                        "remark": {"value": "点击查看物流详情"}}}),
+    )
+    .await;
+    wait_text(c, "#sim-chat .template-card", "订单发货提醒").await;
+    wait_text(c, "#sim-chat .template-card", "SF1234567890").await;
+    wait_text(c, "#sim-chat", "模板消息").await;
+    shot(c, ctx, "simulator-pushed", DESKTOP).await;
 
     // The account publishes a menu; the follower's phone shows it at the bottom.
     let authorize = format!(

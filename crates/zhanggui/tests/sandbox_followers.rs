@@ -294,12 +294,43 @@ async fn a_follower_sees_the_published_menu() {
     assert_eq!((status, none), (200, json!({"button": []})), "no menu yet");
 
     let token = token_of(&app, &a.app_id).await;
+    // A news draft with a cover, for a media_id button.
+    let png = sandbox::qrcode::qr_png("https://zhanggui.example/cover").expect("png");
+    let form = reqwest::multipart::Form::new().part(
+        "media",
+        reqwest::multipart::Part::bytes(png)
+            .file_name("cover.png")
+            .mime_str("image/png")
+            .expect("mime"),
+    );
+    let cover: Value = app
+        .client()
+        .post(app.url(&format!(
+            "/sandbox/cgi-bin/material/add_material?access_token={token}&type=image"
+        )))
+        .multipart(form)
+        .send()
+        .await
+        .expect("add_material")
+        .json()
+        .await
+        .expect("material JSON");
+    let cover_id = cover["media_id"].as_str().expect("cover media_id");
+    let (_, draft) = post_json(
+        &app,
+        &format!("/sandbox/cgi-bin/draft/add?access_token={token}"),
+        json!({"articles": [{"title": "品牌故事", "digest": "一家咖啡馆的十年",
+            "content": "<p>十年前……</p>", "thumb_media_id": cover_id}]}),
+    )
+    .await;
+    let draft_id = draft["media_id"].as_str().expect("draft media_id");
     let menu = json!({"button": [
         {"type": "click", "name": "今日推荐", "key": "TODAY"},
         {"name": "更多", "sub_button": [
             {"type": "view", "name": "官网", "url": "https://example.com/"},
             {"type": "scancode_push", "name": "扫一扫", "key": "SCAN"},
-            {"type": "location_select", "name": "发位置", "key": "WHERE"}
+            {"type": "location_select", "name": "发位置", "key": "WHERE"},
+            {"type": "media_id", "name": "品牌故事", "media_id": draft_id}
         ]}
     ]});
     let (status, res) = post_json(
@@ -316,9 +347,23 @@ async fn a_follower_sees_the_published_menu() {
     assert_eq!(seen["button"][0]["key"], "TODAY");
     assert_eq!(seen["button"][1]["name"], "更多");
     let subs = seen["button"][1]["sub_button"].as_array().expect("subs");
-    assert_eq!(subs.len(), 3);
+    assert_eq!(subs.len(), 4);
     assert_eq!(subs[0]["url"], "https://example.com/");
     assert_eq!(subs[2]["type"], "location_select");
+    // What a media_id button shows comes with it: the draft's article card.
+    let card = &subs[3]["articles"][0];
+    assert_eq!(card["title"], "品牌故事", "{seen}");
+    assert_eq!(card["description"], "一家咖啡馆的十年");
+    assert!(
+        card["picurl"]
+            .as_str()
+            .is_some_and(|u| u.contains(cover_id)),
+        "{card}"
+    );
+    let page = card["url"].as_str().expect("the draft's preview page");
+    assert!(page.contains("/sandbox/s/preview/"), "{page}");
+    let res = app.client().get(page).send().await.expect("preview page");
+    assert_eq!(res.status().as_u16(), 200, "{page}");
     assert!(seen.get("menuid").is_none(), "the default menu: {seen}");
 
     // A conditional menu for a tag: the tagged follower sees it, with its id.
