@@ -819,7 +819,7 @@ async fn template_messages_are_added_then_sent() {
         i["source"] == "template"
     })
     .await;
-    assert_eq!(item["msg_id"].to_string(), msgid);
+    assert_eq!(item["msg_id"], msgid);
     assert_eq!(
         template::send(&tokens, &message).await.expect("again"),
         msgid,

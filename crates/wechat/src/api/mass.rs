@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::wire::flag_as_int;
+use super::wire::{flag_as_int, u64_or_string};
 use super::{ApiError, Done};
 use crate::token::TokenCache;
 
@@ -167,13 +167,19 @@ pub struct SendOptions {
     pub clientmsgid: Option<String>,
 }
 
+/// `send_ignore_reprint` as WeChat takes it: a flag of `mpnews` sends.
+fn reprint_flag(message: &MassMessage, options: &SendOptions) -> Option<u8> {
+    matches!(message, MassMessage::Mpnews { .. }).then_some(u8::from(options.send_ignore_reprint))
+}
+
 #[derive(Serialize)]
 struct SendAll<'a> {
     filter: Filter,
     #[serde(flatten)]
     message: &'a MassMessage,
-    #[serde(serialize_with = "flag_as_int")]
-    send_ignore_reprint: bool,
+    /// `0`/`1`, for `mpnews` only (as WeChat's examples have it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    send_ignore_reprint: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     clientmsgid: Option<&'a str>,
 }
@@ -183,8 +189,9 @@ struct SendList<'a> {
     touser: &'a [String],
     #[serde(flatten)]
     message: &'a MassMessage,
-    #[serde(serialize_with = "flag_as_int")]
-    send_ignore_reprint: bool,
+    /// `0`/`1`, for `mpnews` only (as WeChat's examples have it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    send_ignore_reprint: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     clientmsgid: Option<&'a str>,
 }
@@ -192,25 +199,27 @@ struct SendList<'a> {
 /// A submitted send.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MassSent {
-    pub msg_id: i64,
+    /// As `MASSSENDJOBFINISH` reports it in `MsgID`.
+    pub msg_id: u64,
     /// For `mpnews`: the id of the published articles (their statistics use it).
-    pub msg_data_id: Option<i64>,
+    pub msg_data_id: Option<u64>,
     /// The `clientmsgid` had been used: `msg_id` is that earlier send's, nothing new went out.
     pub already_sent: bool,
 }
 
 #[derive(Deserialize)]
 struct SentAnswer {
-    msg_id: i64,
+    #[serde(deserialize_with = "u64_or_string")]
+    msg_id: u64,
     #[serde(default)]
-    msg_data_id: Option<i64>,
+    msg_data_id: Option<u64>,
 }
 
 /// Reads a send's answer; a 45065 with the earlier `msg_id` is that send.
 fn read_sent(status: u16, body: &str) -> Result<MassSent, ApiError> {
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(body)
         && v.get("errcode").and_then(serde_json::Value::as_i64) == Some(CLIENT_MSG_ID_USED)
-        && let Some(msg_id) = v.get("msg_id").and_then(serde_json::Value::as_i64)
+        && let Some(msg_id) = v.get("msg_id").and_then(serde_json::Value::as_u64)
     {
         return Ok(MassSent {
             msg_id,
@@ -268,7 +277,7 @@ pub async fn sendall(
     let body = SendAll {
         filter: audience.into(),
         message,
-        send_ignore_reprint: options.send_ignore_reprint,
+        send_ignore_reprint: reprint_flag(message, options),
         clientmsgid: options.clientmsgid.as_deref(),
     };
     submit(tokens, "mass.sendall", SENDALL_PATH, &body).await
@@ -284,7 +293,7 @@ pub async fn send(
     let body = SendList {
         touser: openids,
         message,
-        send_ignore_reprint: options.send_ignore_reprint,
+        send_ignore_reprint: reprint_flag(message, options),
         clientmsgid: options.clientmsgid.as_deref(),
     };
     submit(tokens, "mass.send", SEND_PATH, &body).await
@@ -351,11 +360,11 @@ pub async fn preview(
     tokens: &TokenCache,
     to: &PreviewTo,
     message: &MassMessage,
-) -> Result<Option<i64>, ApiError> {
+) -> Result<Option<u64>, ApiError> {
     #[derive(Deserialize)]
     struct Answer {
         #[serde(default)]
-        msg_id: Option<i64>,
+        msg_id: Option<u64>,
     }
     let answer: Answer = tokens
         .post("mass.preview", PREVIEW_PATH, &preview_body(to, message))
@@ -366,7 +375,8 @@ pub async fn preview(
 /// Where a send is.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct MassStatus {
-    pub msg_id: i64,
+    #[serde(deserialize_with = "u64_or_string")]
+    pub msg_id: u64,
     /// `SENDING`, `SEND_SUCCESS`, `SEND_FAIL` or `DELETE`.
     pub msg_status: String,
 }
@@ -383,7 +393,7 @@ struct MsgIdText {
 }
 
 /// `POST /cgi-bin/message/mass/get {msg_id}`.
-pub async fn status(tokens: &TokenCache, msg_id: i64) -> Result<MassStatus, ApiError> {
+pub async fn status(tokens: &TokenCache, msg_id: u64) -> Result<MassStatus, ApiError> {
     let body = MsgIdText {
         msg_id: msg_id.to_string(),
     };
@@ -392,7 +402,7 @@ pub async fn status(tokens: &TokenCache, msg_id: i64) -> Result<MassStatus, ApiE
 
 #[derive(Serialize)]
 struct DeleteBody {
-    msg_id: i64,
+    msg_id: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     article_idx: Option<u32>,
 }
@@ -402,7 +412,7 @@ struct DeleteBody {
 /// one article, `None` all of them.
 pub async fn delete(
     tokens: &TokenCache,
-    msg_id: i64,
+    msg_id: u64,
     article_idx: Option<u32>,
 ) -> Result<(), ApiError> {
     tokens
@@ -431,7 +441,7 @@ mod tests {
         v(&SendAll {
             filter: Audience::Tag(2).into(),
             message,
-            send_ignore_reprint: false,
+            send_ignore_reprint: reprint_flag(message, &SendOptions::default()),
             clientmsgid: None,
         })
     }
@@ -442,7 +452,7 @@ mod tests {
             v(&SendAll {
                 filter: Audience::Tag(2).into(),
                 message: &MassMessage::mpnews("123dsdajkasd231jhksad"),
-                send_ignore_reprint: false,
+                send_ignore_reprint: Some(0),
                 clientmsgid: Some("send_123"),
             }),
             json!({"filter": {"is_to_all": false, "tag_id": 2},
@@ -452,7 +462,7 @@ mod tests {
         assert_eq!(
             to_tag(&MassMessage::text("CONTENT")),
             json!({"filter": {"is_to_all": false, "tag_id": 2}, "text": {"content": "CONTENT"},
-                   "msgtype": "text", "send_ignore_reprint": 0})
+                   "msgtype": "text"})
         );
         assert_eq!(
             to_tag(&MassMessage::voice("123dsdajkasd231jhksad"))["voice"],
@@ -501,7 +511,7 @@ mod tests {
             v(&SendList {
                 touser: &openids,
                 message: &MassMessage::mpnews("123dsdajkasd231jhksad"),
-                send_ignore_reprint: false,
+                send_ignore_reprint: Some(0),
                 clientmsgid: None,
             }),
             json!({"touser": ["OPENID1", "OPENID2"],

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::wire::string_or_number;
+use super::wire::u64_or_string;
 use super::{ApiError, Done};
 use crate::token::TokenCache;
 
@@ -90,13 +90,13 @@ impl TemplateMessage {
 
 #[derive(Deserialize)]
 struct Sent {
-    #[serde(deserialize_with = "string_or_number")]
-    msgid: String,
+    #[serde(deserialize_with = "u64_or_string")]
+    msgid: u64,
 }
 
 /// `POST /cgi-bin/message/template/send` → the message's `msgid` (as `TEMPLATESENDJOBFINISH`
 /// reports it in `MsgID`).
-pub async fn send(tokens: &TokenCache, message: &TemplateMessage) -> Result<String, ApiError> {
+pub async fn send(tokens: &TokenCache, message: &TemplateMessage) -> Result<u64, ApiError> {
     let answer: Sent = tokens.post("template.send", SEND_PATH, message).await?;
     Ok(answer.msgid)
 }
@@ -308,7 +308,9 @@ mod tests {
     fn answers_of_wechats_examples_are_read() {
         let sent: Sent =
             serde_json::from_str(r#"{"errcode":0,"errmsg":"ok","msgid":200228332}"#).expect("send");
-        assert_eq!(sent.msgid, "200228332");
+        assert_eq!(sent.msgid, 200_228_332);
+        let text: Sent = serde_json::from_str(r#"{"msgid":"200228332"}"#).expect("a string id");
+        assert_eq!(text.msgid, 200_228_332);
         let industries: Industries = serde_json::from_value(json!({
             "primary_industry": {"first_class": "运输与仓储", "second_class": "快递"},
             "secondary_industry": {"first_class": "IT科技", "second_class": "互联网|电子商务"}}))

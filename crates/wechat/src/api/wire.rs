@@ -49,6 +49,21 @@ pub fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error
     }
 }
 
+/// Reads an id that may come as a JSON number or a string of digits (`msgid`, `msg_id`), as
+/// the callback events carry it (`MsgID`, a `u64`).
+pub fn u64_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| de::Error::custom(format!("{n} is not an id"))),
+        serde_json::Value::String(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| de::Error::custom(format!("{s:?} is not an id"))),
+        other => Err(de::Error::custom(format!("expected an id, got {other}"))),
+    }
+}
+
 /// Reads WeChat's `0`/`1` flags (sometimes `true`/`false`, sometimes `"1"`) as a bool.
 pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     match serde_json::Value::deserialize(d)? {
