@@ -112,6 +112,17 @@ impl TokenCache {
         &self.base
     }
 
+    /// The account's AppID.
+    pub fn app_id(&self) -> &str {
+        &self.app_id
+    }
+
+    /// The HTTP client calls go through, for calls [`TokenCache::call`] makes with their own
+    /// request (multipart uploads, file downloads).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// A token good for a while yet, fetching one only when needed.
     pub async fn token(&self) -> Result<String, ApiError> {
         if let Some(t) = self.fresh().await? {

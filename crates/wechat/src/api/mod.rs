@@ -3,9 +3,27 @@
 //! [`get`] and [`post`] make one call with a given token and read WeChat's answer (a non-zero
 //! `errcode` is an error, whatever the HTTP status); [`crate::token::TokenCache`] wraps them
 //! with the shared token and its one retry. The typed calls live in a module per group of
-//! WeChat's API: [`custom`] (customer-service messages).
+//! WeChat's API: [`custom`] (customer-service messages), [`menu`], [`users`] (and the
+//! blacklist), [`tags`], [`qrcode`], [`media`] (temporary media), [`material`] (permanent
+//! material), [`draft`], [`publish`], [`mass`] (mass messages), [`template`] (template
+//! messages), [`oauth`] (web authorization), [`jssdk`] and [`datacube`]; [`wire`] holds the
+//! JSON and HTTP quirks they share.
 
 pub mod custom;
+pub mod datacube;
+pub mod draft;
+pub mod jssdk;
+pub mod mass;
+pub mod material;
+pub mod media;
+pub mod menu;
+pub mod oauth;
+pub mod publish;
+pub mod qrcode;
+pub mod tags;
+pub mod template;
+pub mod users;
+pub mod wire;
 
 use serde::Deserialize;
 use serde::Serialize;
