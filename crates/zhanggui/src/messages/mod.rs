@@ -4,6 +4,7 @@
 pub mod directory;
 pub mod model;
 pub mod routes;
+mod sqlite_log;
 pub mod store;
 pub mod writer;
 

@@ -36,15 +36,76 @@ pub enum Logged {
 
 const COLUMNS: usize = 9;
 
-/// Appends rows in one transaction with one multi-row INSERT; duplicates of logged messages
-/// (same account and dedup key) are not inserted and come back with the reply first given.
+/// Appends rows through the pool; duplicates of logged messages (same account and dedup
+/// key) are not inserted and come back with the reply first given. (On a SQLite file the log
+/// writer uses its own connection instead: sqlite_log.rs.)
 pub async fn append_batch(db: &Db, rows: &[LogRow]) -> Result<Vec<Logged>, sqlx::Error> {
-    let mut tx = db.begin().await?;
-    let mut inserted = insert_new(&mut tx, rows).await?;
+    match db {
+        Db::Postgres(pool) => append_unnest(pool, rows).await,
+        Db::Sqlite(_) => append_in_transaction(db, rows).await,
+    }
+}
+
+/// One statement, committed on its own (one round trip): the columns go as arrays, so it is
+/// prepared once whatever the batch's size. A conflicting row of a concurrent transaction is
+/// waited for by `ON CONFLICT`, so the follow-up read of first answers finds it committed.
+async fn append_unnest(pool: &sqlx::PgPool, rows: &[LogRow]) -> Result<Vec<Logged>, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    let ints = |f: fn(&LogRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
+    let texts = |f: fn(&LogRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
+    let inserted: Vec<(i64, String, i64)> = sqlx::query_as(
+        "INSERT INTO wx_messages (merchant_id, account_id, dedup_key, openid, kind, sent_at, \
+         received_at, body, reply) SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], \
+         $4::TEXT[], $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::TEXT[], $9::TEXT[]) \
+         ON CONFLICT (account_id, dedup_key) DO NOTHING RETURNING account_id, dedup_key, id",
+    )
+    .bind(ints(|r| r.merchant_id))
+    .bind(ints(|r| r.account_id))
+    .bind(texts(|r| &r.dedup_key))
+    .bind(texts(|r| &r.openid))
+    .bind(texts(|r| &r.kind))
+    .bind(ints(|r| r.sent_at))
+    .bind(ints(|r| r.received_at))
+    .bind(texts(|r| &r.body))
+    .bind(texts(|r| &r.reply))
+    .fetch_all(pool)
+    .await?;
+    let mut new: std::collections::HashMap<(i64, &str), i64> = inserted
+        .iter()
+        .map(|(a, k, id)| ((*a, k.as_str()), *id))
+        .collect();
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         // Each inserted row answers one caller: a second copy of the same message in this
         // batch is a duplicate of the first.
+        out.push(
+            match new.remove(&(row.account_id, row.dedup_key.as_str())) {
+                Some(id) => Logged::New(id),
+                None => {
+                    let (id, reply) = sqlx::query_as::<_, (i64, String)>(FIRST_ANSWER)
+                        .bind(row.account_id)
+                        .bind(&row.dedup_key)
+                        .fetch_one(pool)
+                        .await?;
+                    Logged::Duplicate { id, reply }
+                }
+            },
+        );
+    }
+    Ok(out)
+}
+
+const FIRST_ANSWER: &str =
+    "SELECT id, reply FROM wx_messages WHERE account_id = $1 AND dedup_key = $2";
+
+/// One multi-row INSERT in one transaction (the pool's SQLite, i.e. in-memory databases).
+async fn append_in_transaction(db: &Db, rows: &[LogRow]) -> Result<Vec<Logged>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let mut inserted = insert_new(&mut tx, rows).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
         let id = inserted
             .iter()
             .position(|(a, k, _)| *a == row.account_id && *k == row.dedup_key)
@@ -118,13 +179,11 @@ async fn first_answer(
     account_id: i64,
     dedup_key: &str,
 ) -> Result<(i64, String), sqlx::Error> {
-    on_tx!(tx, |c| sqlx::query_as::<_, (i64, String)>(
-        "SELECT id, reply FROM wx_messages WHERE account_id = $1 AND dedup_key = $2"
-    )
-    .bind(account_id)
-    .bind(dedup_key)
-    .fetch_one(c)
-    .await)
+    on_tx!(tx, |c| sqlx::query_as::<_, (i64, String)>(FIRST_ANSWER)
+        .bind(account_id)
+        .bind(dedup_key)
+        .fetch_one(c)
+        .await)
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -170,23 +229,43 @@ pub struct LoggedMessage {
     pub merchant_id: i64,
     pub account_id: i64,
     pub openid: String,
+    pub kind: String,
     pub sent_at: i64,
     pub received_at: i64,
+    /// Empty unless the reader asked for this kind's bodies.
     pub body: String,
 }
 
-/// Log rows after `after_id`, in id order.
+/// Log rows after `after_id`, in id order, read outside any transaction. Only rows whose
+/// kind is in `bodies_of` come with their body: the others would be copied for nothing.
 pub async fn read_after(
-    tx: &mut Tx,
+    db: &Db,
     after_id: i64,
     limit: i64,
+    bodies_of: &[&str],
 ) -> Result<Vec<LoggedMessage>, sqlx::Error> {
-    on_tx!(tx, |c| sqlx::query_as::<_, LoggedMessage>(
-        "SELECT id, merchant_id, account_id, openid, sent_at, received_at, body FROM wx_messages \
-         WHERE id > $1 ORDER BY id LIMIT $2"
-    )
-    .bind(after_id)
-    .bind(limit)
-    .fetch_all(c)
-    .await)
+    let kinds: Vec<String> = (0..bodies_of.len())
+        .map(|i| format!("${}", i + 3))
+        .collect();
+    let body = if kinds.is_empty() {
+        "''".to_string()
+    } else {
+        format!(
+            "CASE WHEN kind IN ({}) THEN body ELSE '' END",
+            kinds.join(", ")
+        )
+    };
+    let sql = format!(
+        "SELECT id, merchant_id, account_id, openid, kind, sent_at, received_at, {body} AS body \
+         FROM wx_messages WHERE id > $1 ORDER BY id LIMIT $2"
+    );
+    on_pool!(db, |p| {
+        let mut q = sqlx::query_as::<_, LoggedMessage>(&sql)
+            .bind(after_id)
+            .bind(limit);
+        for kind in bodies_of {
+            q = q.bind(*kind);
+        }
+        q.fetch_all(p).await
+    })
 }

@@ -175,6 +175,17 @@ impl Db {
         Ok(())
     }
 
+    /// Copies SQLite's WAL back into the database file without waiting for readers or
+    /// writers (PASSIVE), so that the WAL is reused instead of growing. Nothing on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
+        if let Db::Sqlite(p) = self {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(p)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// (connections open, connections idle) for `/metrics`.
     pub fn pool_usage(&self) -> (u32, usize) {
         on_pool!(self, |p| (p.size(), p.num_idle()))
