@@ -18,18 +18,19 @@ use wechat::message::Event;
 
 use super::model::{Follower, Observation};
 use super::store;
-use crate::messages::store::{LoggedMessage, read_after};
+use crate::messages::store::{self as log, LoggedMessage, SenderSummary};
 use crate::platform::db::{Db, Dialect};
 use crate::platform::state::AppState;
 
 pub const PROJECTION: &str = "followers";
 const EVERY: Duration = Duration::from_millis(250);
 /// Log rows read per pass: large, so that a follower who wrote many times in it is written
-/// once (writing a follower costs more than reading a row).
-pub const BATCH: i64 = 4096;
+/// once (writing a follower costs more than reading a row). The rows themselves stay in the
+/// database: it sums them up per sender.
+pub const BATCH: i64 = 16_384;
 
-/// Only these kinds can change more than a follower's last interaction, so only their bodies
-/// are read and parsed (everything else is an interaction at its time).
+/// Only these kinds can change more than a follower's first and last interaction, so only
+/// their rows are read and their bodies parsed.
 const KINDS_WITH_DETAILS: &[&str] = &[
     "event:subscribe",
     "event:unsubscribe",
@@ -56,7 +57,7 @@ pub async fn run(state: AppState) {
         tick.tick().await;
         loop {
             match project_once(&state.db, state.clock.now_ms(), BATCH).await {
-                Ok(n) if n as i64 == BATCH => continue,
+                Ok(p) if p.more => continue,
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "followers projection failed; will retry");
@@ -68,51 +69,54 @@ pub async fn run(state: AppState) {
 }
 
 /// Folds the next `batch` settled log rows into followers; returns how many rows it read (0
-/// when there was nothing new, or another instance moved the cursor meanwhile).
-pub async fn project_once(db: &Db, now: i64, batch: i64) -> Result<usize, sqlx::Error> {
+/// when there was nothing new, or another instance moved the cursor meanwhile) and whether
+/// there is more to read right away.
+pub async fn project_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sqlx::Error> {
     let cursor = store::cursor(db, PROJECTION).await?;
     let settle = settle_ms(db.dialect());
-    let rows: Vec<LoggedMessage> = read_after(db, cursor, batch, KINDS_WITH_DETAILS)
-        .await?
-        .into_iter()
-        .take_while(|r| settle == 0 || r.received_at < now - settle)
-        .collect();
-    let Some(last) = rows.last().map(|r| r.id) else {
-        return Ok(0);
+    let unsettled_from = if settle == 0 { i64::MAX } else { now - settle };
+    let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
+        return Ok(Projected::default());
     };
-    store::merge(db, &fold(&rows)).await?;
-    if store::advance_cursor(db, PROJECTION, cursor, last).await? {
-        Ok(rows.len())
-    } else {
-        Ok(0)
-    }
+    let senders = log::senders(db, range).await?;
+    let details = log::of_kinds(db, range, KINDS_WITH_DETAILS).await?;
+    store::merge(db, &fold(senders, details)).await?;
+    let moved = store::advance_cursor(db, PROJECTION, cursor, range.upto).await?;
+    Ok(Projected {
+        upto: moved.then_some(range.upto),
+        more: moved && range.full,
+    })
 }
 
-/// The batch as partial followers, one per sender, in key order (so that concurrent writers
-/// on Postgres lock rows in the same order and cannot deadlock).
-fn fold(rows: &[LoggedMessage]) -> Vec<Follower> {
-    let mut by_key: HashMap<(i64, &str), Follower> = HashMap::new();
-    for row in rows {
-        let obs = observe(&row.kind, &row.body);
-        by_key
-            .entry((row.account_id, row.openid.as_str()))
-            .or_insert_with(|| {
-                Follower::new(row.merchant_id, row.account_id, &row.openid, row.sent_at)
-            })
-            .merge(row.sent_at, &obs);
+/// What one pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Projected {
+    /// The last log id now folded in, if the pass moved the cursor.
+    pub upto: Option<i64>,
+    /// The pass stopped at its limit: there is more to read now.
+    pub more: bool,
+}
+
+/// The range as partial followers: each sender's first and last message, then the
+/// observations of the messages that say more, in log order. Returned in key order, so that
+/// concurrent writers on Postgres lock rows in the same order and cannot deadlock.
+fn fold(senders: Vec<SenderSummary>, details: Vec<LoggedMessage>) -> Vec<Follower> {
+    let mut by_key: HashMap<(i64, String), Follower> = senders
+        .into_iter()
+        .map(|s| {
+            let mut f = Follower::new(s.merchant_id, s.account_id, &s.openid, s.first_at);
+            f.merge(s.last_at, &Observation::Interaction);
+            ((s.account_id, s.openid), f)
+        })
+        .collect();
+    for d in details {
+        if let Some(f) = by_key.get_mut(&(d.account_id, d.openid)) {
+            f.merge(d.sent_at, &observe_body(&d.body));
+        }
     }
     let mut followers: Vec<Follower> = by_key.into_values().collect();
     followers.sort_unstable_by(|a, b| (a.account_id, &a.openid).cmp(&(b.account_id, &b.openid)));
     followers
-}
-
-/// What a logged message of `kind` says about its sender.
-fn observe(kind: &str, body: &str) -> Observation {
-    if KINDS_WITH_DETAILS.contains(&kind) {
-        observe_body(body)
-    } else {
-        Observation::Interaction
-    }
 }
 
 /// What a logged message says about its sender. A body that no longer parses (it parsed
@@ -148,41 +152,38 @@ pub fn observe_body(body: &str) -> Observation {
 mod tests {
     use super::*;
 
-    fn logged(id: i64, openid: &str, kind: &str, at: i64, body: &str) -> LoggedMessage {
-        LoggedMessage {
-            id,
+    fn sender(openid: &str, first_at: i64, last_at: i64) -> SenderSummary {
+        SenderSummary {
             merchant_id: 1,
             account_id: 2,
             openid: openid.to_string(),
-            kind: kind.to_string(),
-            sent_at: at,
-            received_at: at,
-            body: body.to_string(),
+            first_at,
+            last_at,
         }
     }
 
     #[test]
-    fn only_kinds_with_details_are_parsed() {
-        // A body that would say "unfollow" is ignored under a kind that cannot say it.
-        let unfollow = "<xml><FromUserName><![CDATA[o]]></FromUserName><CreateTime>1</CreateTime>\
+    fn senders_and_details_fold_into_one_follower_each_in_key_order() {
+        let unfollow = "<xml><FromUserName><![CDATA[oB]]></FromUserName><CreateTime>3</CreateTime>\
             <MsgType><![CDATA[event]]></MsgType><Event><![CDATA[unsubscribe]]></Event></xml>";
-        assert_eq!(observe("text", unfollow), Observation::Interaction);
-        assert_eq!(
-            observe("event:unsubscribe", unfollow),
-            Observation::Unfollow
+        let details = vec![LoggedMessage {
+            id: 9,
+            account_id: 2,
+            openid: "oB".to_string(),
+            kind: "event:unsubscribe".to_string(),
+            sent_at: 3_000,
+            body: unfollow.to_string(),
+        }];
+        let f = fold(
+            vec![sender("oB", 1_000, 5_000), sender("oA", 3_000, 3_000)],
+            details,
         );
-    }
-
-    #[test]
-    fn a_batch_folds_into_one_follower_per_sender_in_key_order() {
-        let rows = vec![
-            logged(1, "oB", "text", 5, ""),
-            logged(2, "oA", "text", 3, ""),
-            logged(3, "oB", "text", 1, ""),
-        ];
-        let f = fold(&rows);
         assert_eq!(f.len(), 2);
         assert_eq!(f[0].openid, "oA");
-        assert_eq!((f[1].first_seen_at, f[1].last_interaction_at), (1, 5));
+        assert_eq!(
+            (f[1].first_seen_at, f[1].last_interaction_at),
+            (1_000, 5_000)
+        );
+        assert_eq!(f[1].unsubscribed_at, Some(3_000));
     }
 }

@@ -222,48 +222,103 @@ pub async fn recent(
     .await)
 }
 
-/// A logged message as projections read it.
+/// The next stretch of the log a projection reads: rows after `after_id` up to `upto`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogRange {
+    pub after_id: i64,
+    pub upto: i64,
+    /// True when the stretch was cut at the reader's limit (there is more to read now).
+    pub full: bool,
+}
+
+/// The next (at most) `limit` rows after `after_id`, ending before the first row received at
+/// or after `unsettled_from`; `None` when there is nothing to read. Answered by one row from
+/// the database, whatever `limit` is.
+pub async fn next_range(
+    db: &Db,
+    after_id: i64,
+    limit: i64,
+    unsettled_from: i64,
+) -> Result<Option<LogRange>, sqlx::Error> {
+    let (count, last, first_unsettled) = on_pool!(db, |p| sqlx::query_as::<
+        _,
+        (i64, Option<i64>, Option<i64>),
+    >(
+        "SELECT COUNT(*), MAX(id), MIN(CASE WHEN received_at >= $3 THEN id END) FROM \
+         (SELECT id, received_at FROM wx_messages WHERE id > $1 ORDER BY id LIMIT $2) AS next"
+    )
+    .bind(after_id)
+    .bind(limit)
+    .bind(unsettled_from)
+    .fetch_one(p)
+    .await)?;
+    let upto = match (first_unsettled, last) {
+        (Some(first), _) => first - 1,
+        (None, Some(last)) => last,
+        (None, None) => return Ok(None),
+    };
+    Ok((upto > after_id).then_some(LogRange {
+        after_id,
+        upto,
+        full: first_unsettled.is_none() && count == limit,
+    }))
+}
+
+/// One sender's messages in a range, summed up: when they first and last wrote.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SenderSummary {
+    pub merchant_id: i64,
+    pub account_id: i64,
+    pub openid: String,
+    pub first_at: i64,
+    pub last_at: i64,
+}
+
+/// Every sender of a range with the times of their first and last message, grouped by the
+/// database (a sender who wrote a hundred times is one row here).
+pub async fn senders(db: &Db, range: LogRange) -> Result<Vec<SenderSummary>, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_as::<_, SenderSummary>(
+        "SELECT merchant_id, account_id, openid, MIN(sent_at) AS first_at, \
+         MAX(sent_at) AS last_at FROM wx_messages WHERE id > $1 AND id <= $2 \
+         GROUP BY merchant_id, account_id, openid"
+    )
+    .bind(range.after_id)
+    .bind(range.upto)
+    .fetch_all(p)
+    .await)
+}
+
+/// A logged message read in full by a projection.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct LoggedMessage {
     pub id: i64,
-    pub merchant_id: i64,
     pub account_id: i64,
     pub openid: String,
     pub kind: String,
     pub sent_at: i64,
-    pub received_at: i64,
-    /// Empty unless the reader asked for this kind's bodies.
     pub body: String,
 }
 
-/// Log rows after `after_id`, in id order, read outside any transaction. Only rows whose
-/// kind is in `bodies_of` come with their body: the others would be copied for nothing.
-pub async fn read_after(
+/// The rows of a range whose kind is one of `kinds`, in id order.
+pub async fn of_kinds(
     db: &Db,
-    after_id: i64,
-    limit: i64,
-    bodies_of: &[&str],
+    range: LogRange,
+    kinds: &[&str],
 ) -> Result<Vec<LoggedMessage>, sqlx::Error> {
-    let kinds: Vec<String> = (0..bodies_of.len())
-        .map(|i| format!("${}", i + 3))
-        .collect();
-    let body = if kinds.is_empty() {
-        "''".to_string()
-    } else {
-        format!(
-            "CASE WHEN kind IN ({}) THEN body ELSE '' END",
-            kinds.join(", ")
-        )
-    };
+    if kinds.is_empty() {
+        return Ok(vec![]);
+    }
+    let params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
     let sql = format!(
-        "SELECT id, merchant_id, account_id, openid, kind, sent_at, received_at, {body} AS body \
-         FROM wx_messages WHERE id > $1 ORDER BY id LIMIT $2"
+        "SELECT id, account_id, openid, kind, sent_at, body FROM wx_messages \
+         WHERE id > $1 AND id <= $2 AND kind IN ({}) ORDER BY id",
+        params.join(", ")
     );
     on_pool!(db, |p| {
         let mut q = sqlx::query_as::<_, LoggedMessage>(&sql)
-            .bind(after_id)
-            .bind(limit);
-        for kind in bodies_of {
+            .bind(range.after_id)
+            .bind(range.upto);
+        for kind in kinds {
             q = q.bind(*kind);
         }
         q.fetch_all(p).await

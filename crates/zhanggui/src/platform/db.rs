@@ -130,7 +130,11 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // sqlx hands every row from the connection's thread to the caller through a
+            // channel this deep; at the default 50 a large read (the followers projector
+            // reads thousands of log rows) became a context switch every few rows.
+            .row_buffer_size(4096);
         let folder = opts.get_filename().parent();
         if let Some(parent) = folder.filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
