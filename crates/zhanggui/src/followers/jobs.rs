@@ -42,10 +42,10 @@ const KINDS_WITH_DETAILS: &[&str] = &[
 /// visible after a higher id. Rows younger than this are left for the next pass, so the
 /// cursor never steps over a row still being committed. SQLite commits one writer at a time,
 /// in id order, and needs no wait.
-fn settle_ms(dialect: Dialect) -> i64 {
+fn settle_ms(dialect: Dialect) -> Option<i64> {
     match dialect {
-        Dialect::Sqlite => 0,
-        Dialect::Postgres => 1_000,
+        Dialect::Sqlite => None,
+        Dialect::Postgres => Some(1_000),
     }
 }
 
@@ -73,13 +73,17 @@ pub async fn run(state: AppState) {
 /// there is more to read right away.
 pub async fn project_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sqlx::Error> {
     let cursor = store::cursor(db, PROJECTION).await?;
-    let settle = settle_ms(db.dialect());
-    let unsettled_from = if settle == 0 { i64::MAX } else { now - settle };
+    let unsettled_from = settle_ms(db.dialect()).map(|settle| now - settle);
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());
     };
-    let senders = log::senders(db, range).await?;
-    let details = log::of_kinds(db, range, KINDS_WITH_DETAILS).await?;
+    let senders = log::senders(db, range, KINDS_WITH_DETAILS).await?;
+    // Most ranges hold only messages and clicks: no second read of the range for them.
+    let details = if senders.iter().any(|s| s.of_kinds) {
+        log::of_kinds(db, range, KINDS_WITH_DETAILS).await?
+    } else {
+        vec![]
+    };
     store::merge(db, &fold(senders, details)).await?;
     let moved = store::advance_cursor(db, PROJECTION, cursor, range.upto).await?;
     Ok(Projected {
@@ -159,6 +163,7 @@ mod tests {
             openid: openid.to_string(),
             first_at,
             last_at,
+            of_kinds: false,
         }
     }
 

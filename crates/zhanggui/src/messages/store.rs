@@ -232,14 +232,17 @@ pub struct LogRange {
 }
 
 /// The next (at most) `limit` rows after `after_id`, ending before the first row received at
-/// or after `unsettled_from`; `None` when there is nothing to read. Answered by one row from
-/// the database, whatever `limit` is.
+/// or after `unsettled_from` (`None`: every committed row is settled); `None` when there is
+/// nothing to read. Answered by one row from the database, whatever `limit` is.
 pub async fn next_range(
     db: &Db,
     after_id: i64,
     limit: i64,
-    unsettled_from: i64,
+    unsettled_from: Option<i64>,
 ) -> Result<Option<LogRange>, sqlx::Error> {
+    let Some(unsettled_from) = unsettled_from else {
+        return next_id_span(db, after_id, limit).await;
+    };
     let (count, last, first_unsettled) = on_pool!(db, |p| sqlx::query_as::<
         _,
         (i64, Option<i64>, Option<i64>),
@@ -264,7 +267,25 @@ pub async fn next_range(
     }))
 }
 
-/// One sender's messages in a range, summed up: when they first and last wrote.
+/// Without rows to wait for, a range of at most `limit` ids is enough, and the newest id is
+/// one index lookup (counting rows would read them all).
+async fn next_id_span(db: &Db, after_id: i64, limit: i64) -> Result<Option<LogRange>, sqlx::Error> {
+    let newest = on_pool!(db, |p| sqlx::query_scalar::<_, Option<i64>>(
+        "SELECT MAX(id) FROM wx_messages"
+    )
+    .fetch_one(p)
+    .await)?
+    .unwrap_or(0);
+    let upto = newest.min(after_id.saturating_add(limit));
+    Ok((upto > after_id).then_some(LogRange {
+        after_id,
+        upto,
+        full: newest > upto,
+    }))
+}
+
+/// One sender's messages in a range, summed up: when they first and last wrote, and whether
+/// any of them is of the kinds asked for.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct SenderSummary {
     pub merchant_id: i64,
@@ -272,20 +293,42 @@ pub struct SenderSummary {
     pub openid: String,
     pub first_at: i64,
     pub last_at: i64,
+    pub of_kinds: bool,
 }
 
 /// Every sender of a range with the times of their first and last message, grouped by the
-/// database (a sender who wrote a hundred times is one row here).
-pub async fn senders(db: &Db, range: LogRange) -> Result<Vec<SenderSummary>, sqlx::Error> {
-    on_pool!(db, |p| sqlx::query_as::<_, SenderSummary>(
+/// database (a sender who wrote a hundred times is one row here), and whether they sent
+/// anything of `kinds`.
+pub async fn senders(
+    db: &Db,
+    range: LogRange,
+    kinds: &[&str],
+) -> Result<Vec<SenderSummary>, sqlx::Error> {
+    let sql = format!(
         "SELECT merchant_id, account_id, openid, MIN(sent_at) AS first_at, \
-         MAX(sent_at) AS last_at FROM wx_messages WHERE id > $1 AND id <= $2 \
-         GROUP BY merchant_id, account_id, openid"
-    )
-    .bind(range.after_id)
-    .bind(range.upto)
-    .fetch_all(p)
-    .await)
+         MAX(sent_at) AS last_at, MAX(CASE WHEN kind IN ({}) THEN 1 ELSE 0 END) = 1 AS of_kinds \
+         FROM wx_messages WHERE id > $1 AND id <= $2 GROUP BY merchant_id, account_id, openid",
+        kind_params(kinds)
+    );
+    on_pool!(db, |p| {
+        let mut q = sqlx::query_as::<_, SenderSummary>(&sql)
+            .bind(range.after_id)
+            .bind(range.upto);
+        for kind in kinds {
+            q = q.bind(*kind);
+        }
+        q.fetch_all(p).await
+    })
+}
+
+/// `$3, $4, …` for `kinds` (after the range's two parameters); `NULL` for none, which
+/// matches nothing.
+fn kind_params(kinds: &[&str]) -> String {
+    if kinds.is_empty() {
+        return "NULL".to_string();
+    }
+    let params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
+    params.join(", ")
 }
 
 /// A logged message read in full by a projection.
@@ -308,11 +351,10 @@ pub async fn of_kinds(
     if kinds.is_empty() {
         return Ok(vec![]);
     }
-    let params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
     let sql = format!(
         "SELECT id, account_id, openid, kind, sent_at, body FROM wx_messages \
          WHERE id > $1 AND id <= $2 AND kind IN ({}) ORDER BY id",
-        params.join(", ")
+        kind_params(kinds)
     );
     on_pool!(db, |p| {
         let mut q = sqlx::query_as::<_, LoggedMessage>(&sql)
