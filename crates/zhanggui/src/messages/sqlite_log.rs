@@ -19,9 +19,14 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 use super::store::{LogRow, Logged};
 use crate::platform::db::Db;
 
-const INSERT: &str = "INSERT INTO wx_messages (merchant_id, account_id, dedup_key, openid, \
-     kind, sent_at, received_at, body, reply) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-     ON CONFLICT (account_id, dedup_key) DO NOTHING RETURNING id";
+/// `OR IGNORE` rather than `ON CONFLICT (account_id, dedup_key) DO NOTHING`: the same for
+/// the only unique key that can conflict (the id is ours), but a statement that may abort
+/// (NOT NULL checks do, by default) makes SQLite copy every page it touches into a statement
+/// journal first, inside a transaction: 4 KiB copies per row, a tenth of the commit's time.
+/// Every value bound here is non-null.
+const INSERT: &str = "INSERT OR IGNORE INTO wx_messages (merchant_id, account_id, dedup_key, \
+     openid, kind, sent_at, received_at, body, reply) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+     RETURNING id";
 const FIRST_ANSWER: &str =
     "SELECT id, reply FROM wx_messages WHERE account_id = ?1 AND dedup_key = ?2";
 
