@@ -9,11 +9,15 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use std::sync::Weak;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::sqlite_log::{CommitError, SqliteLog};
 use super::store::{self, LogRow, Logged};
-use crate::platform::db::Db;
+use crate::platform::db::{Db, Dialect};
 
 /// The most rows one transaction takes; more wait for the next.
 const MAX_BATCH: usize = 256;
@@ -25,6 +29,8 @@ const LOCK_BUDGET: Duration = Duration::from_secs(2);
 /// How often the WAL is checkpointed from the pool while the log is being written (our own
 /// connection never checkpoints: it would do so on the runtime's thread, inside a commit).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// Batches committing at once through the pool on PostgreSQL (see `pool_loop`).
+const POOL_IN_FLIGHT: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
@@ -51,8 +57,8 @@ impl LogWriter {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
         match SqliteLog::for_db(&db) {
             Some(log) => {
-                let committed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-                tokio::spawn(checkpoints(db, std::sync::Arc::downgrade(&committed)));
+                let committed = Arc::new(AtomicU64::new(0));
+                tokio::spawn(checkpoints(db, Arc::downgrade(&committed)));
                 tokio::spawn(sqlite_loop(log, rx, committed));
             }
             None => {
@@ -82,8 +88,8 @@ struct Batch {
 impl Batch {
     fn new() -> Batch {
         Batch {
-            rows: Vec::with_capacity(MAX_BATCH),
-            waiting: Vec::with_capacity(MAX_BATCH),
+            rows: Vec::new(),
+            waiting: Vec::new(),
         }
     }
 
@@ -130,26 +136,45 @@ impl Batch {
     }
 }
 
+/// Through the pool, several batches may be in flight: on PostgreSQL each one waits for the
+/// server to flush its WAL, and the next batch gathers and commits meanwhile (the server
+/// flushes concurrent commits together). Dedup holds across them as across instances:
+/// `ON CONFLICT` waits for a conflicting row's transaction to end.
 async fn pool_loop(db: Db, mut rx: mpsc::Receiver<Pending>) {
-    let mut batch = Batch::new();
-    while batch.fill(&mut rx).await {
-        let result = store::append_batch(&db, &batch.rows)
-            .await
-            .map_err(|e| e.to_string());
-        batch.answer(result);
+    let in_flight = match db.dialect() {
+        Dialect::Postgres => POOL_IN_FLIGHT,
+        Dialect::Sqlite => 1,
+    };
+    let permits = Arc::new(Semaphore::new(in_flight));
+    loop {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = Batch::new();
+        if !batch.fill(&mut rx).await {
+            return;
+        }
+        let db = db.clone();
+        tokio::spawn(async move {
+            let result = store::append_batch(&db, &batch.rows)
+                .await
+                .map_err(|e| e.to_string());
+            batch.answer(result);
+            drop(permit);
+        });
     }
 }
 
 async fn sqlite_loop(
     mut log: SqliteLog,
     mut rx: mpsc::Receiver<Pending>,
-    committed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    committed: Arc<AtomicU64>,
 ) {
     let mut batch = Batch::new();
     while batch.fill(&mut rx).await {
         let result = commit_when_unlocked(&mut log, &batch.rows).await;
         if result.is_ok() {
-            committed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            committed.fetch_add(1, Ordering::Relaxed);
         }
         batch.answer(result);
     }
@@ -183,7 +208,7 @@ async fn commit_when_unlocked(log: &mut SqliteLog, rows: &[LogRow]) -> Result<Ve
 
 /// Checkpoints the WAL through the pool (on sqlx's threads, off the callbacks' path) while
 /// the log writer lives and has committed since the last checkpoint.
-async fn checkpoints(db: Db, committed: std::sync::Weak<std::sync::atomic::AtomicU64>) {
+async fn checkpoints(db: Db, committed: Weak<AtomicU64>) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen = 0;
@@ -192,7 +217,7 @@ async fn checkpoints(db: Db, committed: std::sync::Weak<std::sync::atomic::Atomi
         let Some(count) = committed.upgrade() else {
             return;
         };
-        let now = count.load(std::sync::atomic::Ordering::Relaxed);
+        let now = count.load(Ordering::Relaxed);
         drop(count);
         if now == seen {
             continue;
