@@ -11,11 +11,6 @@ use axum::body::Bytes;
 use axum::http::header;
 use axum::response::IntoResponse;
 
-/// The product's allocator (src/main.rs), so that the ceiling differs from the product only
-/// by what the product does.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 async fn answer(body: Bytes) -> impl IntoResponse {
     // Read (and drop) the body as the callback does, then answer as WeChat's "no reply".
     drop(body);

@@ -20,11 +20,6 @@ use zhanggui::platform::i18n::Lang;
 use zhanggui::platform::server;
 use zhanggui::platform::state::AppState;
 
-/// Every callback allocates and frees a few dozen small buffers (request, XML, log row,
-/// reply); glibc's malloc spent ~10% of the callback's CPU on them, mimalloc far less.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "zhanggui",
