@@ -169,7 +169,8 @@ mod tests {
 
     #[test]
     fn senders_and_details_fold_into_one_follower_each_in_key_order() {
-        let unfollow = "<xml><FromUserName><![CDATA[oB]]></FromUserName><CreateTime>3</CreateTime>\
+        let unfollow = "<xml><ToUserName><![CDATA[gh_t]]></ToUserName>\
+            <FromUserName><![CDATA[oB]]></FromUserName><CreateTime>3</CreateTime>\
             <MsgType><![CDATA[event]]></MsgType><Event><![CDATA[unsubscribe]]></Event></xml>";
         let details = vec![LoggedMessage {
             id: 9,
