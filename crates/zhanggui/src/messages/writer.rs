@@ -7,11 +7,9 @@
 //! runtime's thread (sqlite_log.rs says why); on PostgreSQL (and in-memory SQLite) through
 //! the pool.
 
-use std::time::{Duration, Instant};
-
-use std::sync::Arc;
-use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
