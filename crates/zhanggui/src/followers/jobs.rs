@@ -1,5 +1,14 @@
 //! The followers projection: reads the message log in id order and folds every message into
-//! its sender's follower row. Runs in every instance; one at a time holds the cursor.
+//! its sender's follower row. Runs in every instance.
+//!
+//! Every follower rule is a merge by timestamp (model.rs), so folding a batch into partial
+//! followers and joining those into the stored rows in SQL (store::merge) gives the same rows
+//! as folding message by message, whatever the order and however often a message is seen.
+//! That is what keeps this cheap for the callback: the batch is read outside any write
+//! transaction, followers are never read back, and each write is one autocommit statement
+//! that holds SQLite's write lock for well under a millisecond, so the log writer never
+//! queues behind the projector. Re-applying a batch (after a crash, or when two instances
+//! project the same rows) changes nothing; the cursor moves forward by compare-and-set.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,22 +18,34 @@ use wechat::message::Event;
 
 use super::model::{Follower, Observation};
 use super::store;
-use crate::messages::store::{LoggedMessage, read_after};
+use crate::messages::store::{self as log, LoggedMessage, SenderSummary};
 use crate::platform::db::{Db, Dialect};
 use crate::platform::state::AppState;
 
 pub const PROJECTION: &str = "followers";
 const EVERY: Duration = Duration::from_millis(250);
-const BATCH: i64 = 1000;
+/// Log rows read per pass: large, so that a follower who wrote many times in it is written
+/// once (writing a follower costs more than reading a row). The rows themselves stay in the
+/// database: it sums them up per sender.
+pub const BATCH: i64 = 16_384;
+
+/// Only these kinds can change more than a follower's first and last interaction, so only
+/// their rows are read and their bodies parsed.
+const KINDS_WITH_DETAILS: &[&str] = &[
+    "event:subscribe",
+    "event:unsubscribe",
+    "event:location",
+    "location",
+];
 
 /// On Postgres, log rows get their ids before their transaction commits, so a row may become
 /// visible after a higher id. Rows younger than this are left for the next pass, so the
 /// cursor never steps over a row still being committed. SQLite commits one writer at a time,
 /// in id order, and needs no wait.
-fn settle_ms(dialect: Dialect) -> i64 {
+fn settle_ms(dialect: Dialect) -> Option<i64> {
     match dialect {
-        Dialect::Sqlite => 0,
-        Dialect::Postgres => 1_000,
+        Dialect::Sqlite => None,
+        Dialect::Postgres => Some(1_000),
     }
 }
 
@@ -35,8 +56,8 @@ pub async fn run(state: AppState) {
     loop {
         tick.tick().await;
         loop {
-            match project_once(&state.db, state.clock.now_ms()).await {
-                Ok(n) if n as i64 == BATCH => continue,
+            match project_once(&state.db, state.clock.now_ms(), BATCH).await {
+                Ok(p) if p.more => continue,
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "followers projection failed; will retry");
@@ -47,49 +68,64 @@ pub async fn run(state: AppState) {
     }
 }
 
-/// Folds the next batch of settled log rows into followers; returns how many rows it read.
-pub async fn project_once(db: &Db, now: i64) -> Result<usize, sqlx::Error> {
-    let mut tx = db.begin().await?;
-    let Some(cursor) = store::lock_cursor(&mut tx, PROJECTION).await? else {
-        tx.rollback().await?;
-        return Ok(0);
+/// Folds the next `batch` settled log rows into followers; returns how many rows it read (0
+/// when there was nothing new, or another instance moved the cursor meanwhile) and whether
+/// there is more to read right away.
+pub async fn project_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sqlx::Error> {
+    let cursor = store::cursor(db, PROJECTION).await?;
+    let unsettled_from = settle_ms(db.dialect()).map(|settle| now - settle);
+    let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
+        return Ok(Projected::default());
     };
-    let settle = settle_ms(tx.dialect());
-    let rows: Vec<LoggedMessage> = read_after(&mut tx, cursor, BATCH)
-        .await?
+    let senders = log::senders(db, range, KINDS_WITH_DETAILS).await?;
+    // Most ranges hold only messages and clicks: no second read of the range for them.
+    let details = if senders.iter().any(|s| s.of_kinds) {
+        log::of_kinds(db, range, KINDS_WITH_DETAILS).await?
+    } else {
+        vec![]
+    };
+    store::merge(db, &fold(senders, details)).await?;
+    let moved = store::advance_cursor(db, PROJECTION, cursor, range.upto).await?;
+    Ok(Projected {
+        upto: moved.then_some(range.upto),
+        more: moved && range.full,
+    })
+}
+
+/// What one pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Projected {
+    /// The last log id now folded in, if the pass moved the cursor.
+    pub upto: Option<i64>,
+    /// The pass stopped at its limit: there is more to read now.
+    pub more: bool,
+}
+
+/// The range as partial followers: each sender's first and last message, then the
+/// observations of the messages that say more, in log order. Returned in key order, so that
+/// concurrent writers on Postgres lock rows in the same order and cannot deadlock.
+fn fold(senders: Vec<SenderSummary>, details: Vec<LoggedMessage>) -> Vec<Follower> {
+    let mut by_key: HashMap<(i64, String), Follower> = senders
         .into_iter()
-        .take_while(|r| settle == 0 || r.received_at < now - settle)
+        .map(|s| {
+            let mut f = Follower::new(s.merchant_id, s.account_id, &s.openid, s.first_at);
+            f.merge(s.last_at, &Observation::Interaction);
+            ((s.account_id, s.openid), f)
+        })
         .collect();
-    let Some(last) = rows.last().map(|r| r.id) else {
-        tx.rollback().await?;
-        return Ok(0);
-    };
-    let mut touched: HashMap<(i64, String), Follower> = HashMap::new();
-    for row in &rows {
-        let key = (row.account_id, row.openid.clone());
-        let follower = match touched.remove(&key) {
-            Some(f) => f,
-            None => store::get_in(&mut tx, row.account_id, &row.openid)
-                .await?
-                .unwrap_or_else(|| {
-                    Follower::new(row.merchant_id, row.account_id, &row.openid, row.sent_at)
-                }),
-        };
-        let mut follower = follower;
-        follower.merge(row.sent_at, &observe(&row.body));
-        touched.insert(key, follower);
+    for d in details {
+        if let Some(f) = by_key.get_mut(&(d.account_id, d.openid)) {
+            f.merge(d.sent_at, &observe_body(&d.body));
+        }
     }
-    for f in touched.values() {
-        store::upsert(&mut tx, f).await?;
-    }
-    store::set_cursor(&mut tx, PROJECTION, last).await?;
-    tx.commit().await?;
-    Ok(rows.len())
+    let mut followers: Vec<Follower> = by_key.into_values().collect();
+    followers.sort_unstable_by(|a, b| (a.account_id, &a.openid).cmp(&(b.account_id, &b.openid)));
+    followers
 }
 
 /// What a logged message says about its sender. A body that no longer parses (it parsed
 /// when it was logged) still counts as an interaction.
-pub fn observe(body: &str) -> Observation {
+pub fn observe_body(body: &str) -> Observation {
     let Ok(msg) = Message::parse(body) else {
         return Observation::Interaction;
     };
@@ -113,5 +149,47 @@ pub fn observe(body: &str) -> Observation {
             },
             _ => Observation::Interaction,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sender(openid: &str, first_at: i64, last_at: i64) -> SenderSummary {
+        SenderSummary {
+            merchant_id: 1,
+            account_id: 2,
+            openid: openid.to_string(),
+            first_at,
+            last_at,
+            of_kinds: false,
+        }
+    }
+
+    #[test]
+    fn senders_and_details_fold_into_one_follower_each_in_key_order() {
+        let unfollow = "<xml><ToUserName><![CDATA[gh_t]]></ToUserName>\
+            <FromUserName><![CDATA[oB]]></FromUserName><CreateTime>3</CreateTime>\
+            <MsgType><![CDATA[event]]></MsgType><Event><![CDATA[unsubscribe]]></Event></xml>";
+        let details = vec![LoggedMessage {
+            id: 9,
+            account_id: 2,
+            openid: "oB".to_string(),
+            kind: "event:unsubscribe".to_string(),
+            sent_at: 3_000,
+            body: unfollow.to_string(),
+        }];
+        let f = fold(
+            vec![sender("oB", 1_000, 5_000), sender("oA", 3_000, 3_000)],
+            details,
+        );
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].openid, "oA");
+        assert_eq!(
+            (f[1].first_seen_at, f[1].last_interaction_at),
+            (1_000, 5_000)
+        );
+        assert_eq!(f[1].unsubscribed_at, Some(3_000));
     }
 }

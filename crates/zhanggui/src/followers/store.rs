@@ -1,8 +1,8 @@
 //! SQL for followers and the projection cursor.
 
 use super::model::Follower;
-use crate::platform::db::{Db, Tx};
-use crate::{on_pool, on_tx};
+use crate::on_pool;
+use crate::platform::db::Db;
 
 #[derive(sqlx::FromRow)]
 struct FollowerRow {
@@ -47,20 +47,6 @@ const COLUMNS: &str = "merchant_id, account_id, openid, first_seen_at, last_inte
      subscribed, subscription_changed_at, subscribed_at, unsubscribed_at, channel, channel_at, \
      last_latitude, last_longitude, last_location_at";
 
-pub async fn get_in(
-    tx: &mut Tx,
-    account_id: i64,
-    openid: &str,
-) -> Result<Option<Follower>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM followers WHERE account_id = $1 AND openid = $2");
-    let row = on_tx!(tx, |c| sqlx::query_as::<_, FollowerRow>(&sql)
-        .bind(account_id)
-        .bind(openid)
-        .fetch_optional(c)
-        .await)?;
-    Ok(row.map(Follower::from))
-}
-
 /// A follower of one of this merchant's accounts.
 pub async fn get(
     db: &Db,
@@ -80,62 +66,161 @@ pub async fn get(
     Ok(row.map(Follower::from))
 }
 
-pub async fn upsert(tx: &mut Tx, f: &Follower) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO followers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-         $12, $13, $14) ON CONFLICT (account_id, openid) DO UPDATE SET \
-         first_seen_at = excluded.first_seen_at, last_interaction_at = excluded.last_interaction_at, \
-         subscribed = excluded.subscribed, subscription_changed_at = excluded.subscription_changed_at, \
-         subscribed_at = excluded.subscribed_at, unsubscribed_at = excluded.unsubscribed_at, \
-         channel = excluded.channel, channel_at = excluded.channel_at, \
-         last_latitude = excluded.last_latitude, last_longitude = excluded.last_longitude, \
-         last_location_at = excluded.last_location_at"
-    );
-    on_tx!(tx, |c| sqlx::query(&sql)
-        .bind(f.merchant_id)
-        .bind(f.account_id)
-        .bind(&f.openid)
-        .bind(f.first_seen_at)
-        .bind(f.last_interaction_at)
-        .bind(f.subscribed)
-        .bind(f.subscription_changed_at)
-        .bind(f.subscribed_at)
-        .bind(f.unsubscribed_at)
-        .bind(&f.channel)
-        .bind(f.channel_at)
-        .bind(f.last_latitude)
-        .bind(f.last_longitude)
-        .bind(f.last_location_at)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+/// Followers written per statement: each statement holds SQLite's write lock while it runs,
+/// and the message log's writer waits for it, so it stays short (~0.2 ms).
+const CHUNK: usize = 128;
+
+/// How a stored follower and a partial one (a batch folded by `Follower::merge`) combine:
+/// the same merges by timestamp as `Follower::merge`, so joining is order-independent and
+/// idempotent. Any change to the model's rules must be made here too (tests/followers.rs
+/// checks that both agree).
+const JOIN: &str = " ON CONFLICT (account_id, openid) DO UPDATE SET \
+    first_seen_at = CASE WHEN excluded.first_seen_at < followers.first_seen_at \
+        THEN excluded.first_seen_at ELSE followers.first_seen_at END, \
+    last_interaction_at = CASE WHEN excluded.last_interaction_at > followers.last_interaction_at \
+        THEN excluded.last_interaction_at ELSE followers.last_interaction_at END, \
+    subscribed = CASE WHEN {SUB} THEN excluded.subscribed ELSE followers.subscribed END, \
+    subscription_changed_at = CASE WHEN {SUB} THEN excluded.subscription_changed_at \
+        ELSE followers.subscription_changed_at END, \
+    subscribed_at = CASE WHEN followers.subscribed_at IS NULL \
+        OR excluded.subscribed_at > followers.subscribed_at \
+        THEN excluded.subscribed_at ELSE followers.subscribed_at END, \
+    unsubscribed_at = CASE WHEN followers.unsubscribed_at IS NULL \
+        OR excluded.unsubscribed_at > followers.unsubscribed_at \
+        THEN excluded.unsubscribed_at ELSE followers.unsubscribed_at END, \
+    channel = CASE WHEN {CHAN} THEN excluded.channel ELSE followers.channel END, \
+    channel_at = CASE WHEN {CHAN} THEN excluded.channel_at ELSE followers.channel_at END, \
+    last_latitude = CASE WHEN {LOC} THEN excluded.last_latitude ELSE followers.last_latitude END, \
+    last_longitude = CASE WHEN {LOC} THEN excluded.last_longitude \
+        ELSE followers.last_longitude END, \
+    last_location_at = CASE WHEN {LOC} THEN excluded.last_location_at \
+        ELSE followers.last_location_at END";
+
+/// The newest follow/unfollow decides; at the same instant a follow wins.
+const NEWER_SUBSCRIPTION: &str = "(excluded.subscription_changed_at > followers.subscription_changed_at \
+    OR (followers.subscription_changed_at IS NULL AND excluded.subscription_changed_at IS NOT NULL) \
+    OR (excluded.subscription_changed_at = followers.subscription_changed_at \
+        AND excluded.subscribed AND NOT followers.subscribed))";
+/// The earliest QR scene is the channel.
+const EARLIER_CHANNEL: &str = "(excluded.channel_at < followers.channel_at \
+    OR (followers.channel_at IS NULL AND excluded.channel_at IS NOT NULL))";
+/// The newest location; at the same instant the one applied last.
+const NEWER_LOCATION: &str = "(excluded.last_location_at >= followers.last_location_at \
+    OR (followers.last_location_at IS NULL AND excluded.last_location_at IS NOT NULL))";
+
+fn join_clause() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        JOIN.replace("{SUB}", NEWER_SUBSCRIPTION)
+            .replace("{CHAN}", EARLIER_CHANNEL)
+            .replace("{LOC}", NEWER_LOCATION)
+    })
+}
+
+/// Joins partial followers into the stored ones (inserting those not stored yet), one
+/// autocommit statement per chunk: each statement is atomic and joining is idempotent, so a
+/// chunk applied twice, or a batch cut short by a crash and re-read, leaves the same rows.
+pub async fn merge(db: &Db, followers: &[Follower]) -> Result<(), sqlx::Error> {
+    for chunk in followers.chunks(CHUNK) {
+        match db {
+            Db::Sqlite(p) => merge_sqlite(p, chunk).await?,
+            Db::Postgres(p) => merge_postgres(p, chunk).await?,
+        }
+    }
     Ok(())
 }
 
-/// Takes the projection's cursor for this transaction. `None` when another instance is
-/// projecting right now (Postgres skips the locked row; SQLite's write lock already
-/// serialises projectors).
-pub async fn lock_cursor(tx: &mut Tx, name: &str) -> Result<Option<i64>, sqlx::Error> {
+async fn merge_sqlite(pool: &sqlx::SqlitePool, chunk: &[Follower]) -> Result<(), sqlx::Error> {
+    // Anonymous `?`: sqlx looks every parameter's name up, which costs O(n²) with numbered
+    // ones on SQLite (see messages/store.rs).
+    let row = format!("({})", vec!["?"; 14].join(","));
     let sql = format!(
-        "SELECT last_id FROM log_projections WHERE name = $1 {}",
-        tx.dialect().for_update_skip_locked()
+        "INSERT INTO followers ({COLUMNS}) VALUES {}{}",
+        vec![row.as_str(); chunk.len()].join(","),
+        join_clause()
     );
-    on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(&sql)
-        .bind(name)
-        .fetch_optional(c)
-        .await)
+    let mut q = sqlx::query(&sql);
+    for f in chunk {
+        q = q
+            .bind(f.merchant_id)
+            .bind(f.account_id)
+            .bind(&f.openid)
+            .bind(f.first_seen_at)
+            .bind(f.last_interaction_at)
+            .bind(f.subscribed)
+            .bind(f.subscription_changed_at)
+            .bind(f.subscribed_at)
+            .bind(f.unsubscribed_at)
+            .bind(&f.channel)
+            .bind(f.channel_at)
+            .bind(f.last_latitude)
+            .bind(f.last_longitude)
+            .bind(f.last_location_at);
+    }
+    q.execute(pool).await?;
+    Ok(())
 }
 
-pub async fn set_cursor(tx: &mut Tx, name: &str, last_id: i64) -> Result<(), sqlx::Error> {
-    on_tx!(tx, |c| sqlx::query(
-        "UPDATE log_projections SET last_id = $1 WHERE name = $2"
+/// One statement whatever the chunk's size: the columns go as arrays (`UNNEST`), so Postgres
+/// prepares it once per connection.
+async fn merge_postgres(pool: &sqlx::PgPool, chunk: &[Follower]) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO followers ({COLUMNS}) SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], \
+         $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::BOOLEAN[], $7::BIGINT[], $8::BIGINT[], \
+         $9::BIGINT[], $10::TEXT[], $11::BIGINT[], $12::FLOAT8[], $13::FLOAT8[], $14::BIGINT[]){}",
+        join_clause()
+    );
+    let col = |f: fn(&Follower) -> i64| chunk.iter().map(f).collect::<Vec<i64>>();
+    let opt = |f: fn(&Follower) -> Option<i64>| chunk.iter().map(f).collect::<Vec<_>>();
+    let real = |f: fn(&Follower) -> Option<f64>| chunk.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(&sql)
+        .bind(col(|f| f.merchant_id))
+        .bind(col(|f| f.account_id))
+        .bind(chunk.iter().map(|f| f.openid.as_str()).collect::<Vec<_>>())
+        .bind(col(|f| f.first_seen_at))
+        .bind(col(|f| f.last_interaction_at))
+        .bind(chunk.iter().map(|f| f.subscribed).collect::<Vec<_>>())
+        .bind(opt(|f| f.subscription_changed_at))
+        .bind(opt(|f| f.subscribed_at))
+        .bind(opt(|f| f.unsubscribed_at))
+        .bind(
+            chunk
+                .iter()
+                .map(|f| f.channel.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(opt(|f| f.channel_at))
+        .bind(real(|f| f.last_latitude))
+        .bind(real(|f| f.last_longitude))
+        .bind(opt(|f| f.last_location_at))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Where the projection has read up to.
+pub async fn cursor(db: &Db, name: &str) -> Result<i64, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT last_id FROM log_projections WHERE name = $1"
     )
-    .bind(last_id)
     .bind(name)
-    .execute(c)
+    .fetch_one(p)
+    .await)
+}
+
+/// Moves the cursor from `from` to `to`; false when it was no longer at `from` (another
+/// instance projected those rows, or the projection is being rebuilt).
+pub async fn advance_cursor(db: &Db, name: &str, from: i64, to: i64) -> Result<bool, sqlx::Error> {
+    let n = on_pool!(db, |p| sqlx::query(
+        "UPDATE log_projections SET last_id = $1 WHERE name = $2 AND last_id = $3"
+    )
+    .bind(to)
+    .bind(name)
+    .bind(from)
+    .execute(p)
     .await
     .map(|r| r.rows_affected()))?;
-    Ok(())
+    Ok(n == 1)
 }
 
 /// Followers of an account, most recently active first.

@@ -5,16 +5,19 @@
 //! only I/O is the group-committed log write (the message, its dedup key and our reply),
 //! durable before we answer. A retry finds its dedup key in the log and gets the first reply.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use metrics::SharedString;
 use serde::{Deserialize, Serialize};
+use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use wechat::CallbackQuery;
@@ -27,16 +30,52 @@ use crate::platform::error::AppError;
 use crate::platform::i18n::Lang;
 use crate::platform::web::{Shell, page};
 
+use super::directory::{CallbackAccount, Directory};
 use super::model::{basic_answer, kind_of, reply_xml};
 use super::store::{LogRow, Logged};
+use super::writer::LogWriter;
+use crate::platform::clock::Clock;
+use crate::platform::db::Db;
 use crate::platform::state::AppState;
 
 /// The longest we wait for the log write. WeChat gives up after 5 s and retries; failing
 /// well before that lets the retry land on a healthier moment (or instance).
 const LOG_BUDGET: Duration = Duration::from_secs(3);
+/// WeChat's messages are a few KiB at most (encrypted ones included).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const ROUTE: &str = "/wx/{key}";
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/wx/{key}", get(handshake).post(receive))
+/// What the callback handlers use of the application: four handles, so that extracting
+/// the state is one reference count, not a clone of every field of `AppState`.
+pub struct Callback {
+    db: Db,
+    clock: Clock,
+    log: LogWriter,
+    accounts: Arc<Directory>,
+    /// Modules that answer messages, and the job waker for their late answers.
+    modules: super::modules::Modules,
+    jobs: crate::platform::jobs::JobWaker,
+}
+
+/// The callback's own router, mounted beside the console's rather than inside its layers
+/// (platform/web.rs): WeChat needs no session, CSRF check, localized error, security
+/// header, tracing span per request or 30 s timeout, and those layers cost more CPU than
+/// the rest of the callback (BENCHMARKS.md). It keeps a body limit, panic safety (a 500
+/// instead of a dropped connection) and the request metrics, recorded by the handlers.
+pub fn router(state: &AppState) -> Router {
+    let callback = Arc::new(Callback {
+        db: state.db.clone(),
+        clock: state.clock.clone(),
+        log: state.log.clone(),
+        accounts: state.callbacks.clone(),
+        modules: state.modules.clone(),
+        jobs: state.jobs.clone(),
+    });
+    Router::new()
+        .route(ROUTE, get(handshake).post(receive))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::new())
+        .with_state(callback)
 }
 
 fn plain(status: StatusCode, body: &'static str) -> Response {
@@ -48,8 +87,33 @@ fn plain(status: StatusCode, body: &'static str) -> Response {
         .into_response()
 }
 
-async fn handshake(State(state): State<AppState>, Path(key): Path<String>, uri: Uri) -> Response {
-    let account = match account_for(&state, &key).await {
+/// The same series the console's requests have (platform/metrics.rs), without allocating
+/// labels for the common statuses.
+fn record(method: &'static str, res: &Response, started: Instant) {
+    let status: SharedString = match res.status().as_u16() {
+        200 => SharedString::const_str("200"),
+        400 => SharedString::const_str("400"),
+        401 => SharedString::const_str("401"),
+        403 => SharedString::const_str("403"),
+        404 => SharedString::const_str("404"),
+        503 => SharedString::const_str("503"),
+        other => SharedString::from(other.to_string()),
+    };
+    metrics::counter!("zhanggui_http_requests_total", "method" => method, "route" => ROUTE, "status" => status)
+        .increment(1);
+    metrics::histogram!("zhanggui_http_request_duration_seconds", "method" => method, "route" => ROUTE)
+        .record(started.elapsed().as_secs_f64());
+}
+
+async fn handshake(State(cb): State<Arc<Callback>>, Path(key): Path<String>, uri: Uri) -> Response {
+    let started = Instant::now();
+    let res = answer_handshake(&cb, &key, &uri).await;
+    record("GET", &res, started);
+    res
+}
+
+async fn answer_handshake(cb: &Callback, key: &str, uri: &Uri) -> Response {
+    let account = match account_for(cb, key).await {
         Ok(a) => a,
         Err(res) => return res,
     };
@@ -68,11 +132,8 @@ async fn handshake(State(state): State<AppState>, Path(key): Path<String>, uri: 
 }
 
 /// The account behind a callback key, or the answer for WeChat when there is none.
-async fn account_for(
-    state: &AppState,
-    key: &str,
-) -> Result<std::sync::Arc<super::directory::CallbackAccount>, Response> {
-    match state.callbacks.get(&state.db, key).await {
+async fn account_for(cb: &Callback, key: &str) -> Result<Arc<CallbackAccount>, Response> {
+    match cb.accounts.get(&cb.db, key).await {
         Ok(Some(a)) => Ok(a),
         Ok(None) => Err(plain(StatusCode::NOT_FOUND, "")),
         Err(e) => {
@@ -87,17 +148,24 @@ fn status_of(code: u16) -> StatusCode {
 }
 
 async fn receive(
-    State(state): State<AppState>,
+    State(cb): State<Arc<Callback>>,
     Path(key): Path<String>,
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let account = match account_for(&state, &key).await {
+    let started = Instant::now();
+    let res = answer_message(&cb, &key, &uri, &body).await;
+    record("POST", &res, started);
+    res
+}
+
+async fn answer_message(cb: &Callback, key: &str, uri: &Uri, body: &[u8]) -> Response {
+    let account = match account_for(cb, key).await {
         Ok(a) => a,
         Err(res) => return res,
     };
     let query = CallbackQuery::parse(uri.query().unwrap_or(""));
-    let inbound = match account.endpoint.open_post(&query, &body) {
+    let inbound = match account.endpoint.open_post(&query, body) {
         Ok(i) => i,
         Err(e) => {
             tracing::info!(account_id = account.account_id, error = %e, "callback refused");
@@ -111,9 +179,9 @@ async fn receive(
             return plain(StatusCode::BAD_REQUEST, "");
         }
     };
-    let now = state.clock.now_ms();
+    let now = cb.clock.now_ms();
     let now_secs = now / 1000;
-    let reply = match answer(&state, &account, &msg, inbound.xml(), now).await {
+    let reply = match answer(cb, &account, &msg, inbound.xml(), now).await {
         Ok(reply) => reply,
         Err(res) => return res,
     };
@@ -130,7 +198,7 @@ async fn receive(
     };
     // Only the reply is needed once the row is handed to the log.
     let answer = row.reply.clone();
-    let reply = match tokio::time::timeout(LOG_BUDGET, state.log.append(row)).await {
+    let reply = match tokio::time::timeout(LOG_BUDGET, cb.log.append(row)).await {
         Ok(Ok(Logged::New(_))) => answer,
         Ok(Ok(Logged::Duplicate { reply, .. })) => {
             metrics::counter!("zhanggui_callback_duplicates_total").increment(1);
@@ -171,7 +239,7 @@ async fn receive(
 /// budget — past the budget, `success` now and the answer later by customer-service message —
 /// else the account's basic replies (follow welcome, default reply).
 async fn answer(
-    state: &AppState,
+    state: &Callback,
     account: &super::directory::CallbackAccount,
     msg: &wechat::Message<'_>,
     xml: &str,

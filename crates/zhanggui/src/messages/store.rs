@@ -36,15 +36,76 @@ pub enum Logged {
 
 const COLUMNS: usize = 9;
 
-/// Appends rows in one transaction with one multi-row INSERT; duplicates of logged messages
-/// (same account and dedup key) are not inserted and come back with the reply first given.
+/// Appends rows through the pool; duplicates of logged messages (same account and dedup
+/// key) are not inserted and come back with the reply first given. (On a SQLite file the log
+/// writer uses its own connection instead: sqlite_log.rs.)
 pub async fn append_batch(db: &Db, rows: &[LogRow]) -> Result<Vec<Logged>, sqlx::Error> {
-    let mut tx = db.begin().await?;
-    let mut inserted = insert_new(&mut tx, rows).await?;
+    match db {
+        Db::Postgres(pool) => append_unnest(pool, rows).await,
+        Db::Sqlite(_) => append_in_transaction(db, rows).await,
+    }
+}
+
+/// One statement, committed on its own (one round trip): the columns go as arrays, so it is
+/// prepared once whatever the batch's size. A conflicting row of a concurrent transaction is
+/// waited for by `ON CONFLICT`, so the follow-up read of first answers finds it committed.
+async fn append_unnest(pool: &sqlx::PgPool, rows: &[LogRow]) -> Result<Vec<Logged>, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    let ints = |f: fn(&LogRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
+    let texts = |f: fn(&LogRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
+    let inserted: Vec<(i64, String, i64)> = sqlx::query_as(
+        "INSERT INTO wx_messages (merchant_id, account_id, dedup_key, openid, kind, sent_at, \
+         received_at, body, reply) SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], \
+         $4::TEXT[], $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::TEXT[], $9::TEXT[]) \
+         ON CONFLICT (account_id, dedup_key) DO NOTHING RETURNING account_id, dedup_key, id",
+    )
+    .bind(ints(|r| r.merchant_id))
+    .bind(ints(|r| r.account_id))
+    .bind(texts(|r| &r.dedup_key))
+    .bind(texts(|r| &r.openid))
+    .bind(texts(|r| &r.kind))
+    .bind(ints(|r| r.sent_at))
+    .bind(ints(|r| r.received_at))
+    .bind(texts(|r| &r.body))
+    .bind(texts(|r| &r.reply))
+    .fetch_all(pool)
+    .await?;
+    let mut new: std::collections::HashMap<(i64, &str), i64> = inserted
+        .iter()
+        .map(|(a, k, id)| ((*a, k.as_str()), *id))
+        .collect();
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         // Each inserted row answers one caller: a second copy of the same message in this
         // batch is a duplicate of the first.
+        out.push(
+            match new.remove(&(row.account_id, row.dedup_key.as_str())) {
+                Some(id) => Logged::New(id),
+                None => {
+                    let (id, reply) = sqlx::query_as::<_, (i64, String)>(FIRST_ANSWER)
+                        .bind(row.account_id)
+                        .bind(&row.dedup_key)
+                        .fetch_one(pool)
+                        .await?;
+                    Logged::Duplicate { id, reply }
+                }
+            },
+        );
+    }
+    Ok(out)
+}
+
+const FIRST_ANSWER: &str =
+    "SELECT id, reply FROM wx_messages WHERE account_id = $1 AND dedup_key = $2";
+
+/// One multi-row INSERT in one transaction (the pool's SQLite, i.e. in-memory databases).
+async fn append_in_transaction(db: &Db, rows: &[LogRow]) -> Result<Vec<Logged>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let mut inserted = insert_new(&mut tx, rows).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
         let id = inserted
             .iter()
             .position(|(a, k, _)| *a == row.account_id && *k == row.dedup_key)
@@ -118,13 +179,11 @@ async fn first_answer(
     account_id: i64,
     dedup_key: &str,
 ) -> Result<(i64, String), sqlx::Error> {
-    on_tx!(tx, |c| sqlx::query_as::<_, (i64, String)>(
-        "SELECT id, reply FROM wx_messages WHERE account_id = $1 AND dedup_key = $2"
-    )
-    .bind(account_id)
-    .bind(dedup_key)
-    .fetch_one(c)
-    .await)
+    on_tx!(tx, |c| sqlx::query_as::<_, (i64, String)>(FIRST_ANSWER)
+        .bind(account_id)
+        .bind(dedup_key)
+        .fetch_one(c)
+        .await)
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -163,30 +222,147 @@ pub async fn recent(
     .await)
 }
 
-/// A logged message as projections read it.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct LoggedMessage {
-    pub id: i64,
-    pub merchant_id: i64,
-    pub account_id: i64,
-    pub openid: String,
-    pub sent_at: i64,
-    pub received_at: i64,
-    pub body: String,
+/// The next stretch of the log a projection reads: rows after `after_id` up to `upto`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogRange {
+    pub after_id: i64,
+    pub upto: i64,
+    /// True when the stretch was cut at the reader's limit (there is more to read now).
+    pub full: bool,
 }
 
-/// Log rows after `after_id`, in id order.
-pub async fn read_after(
-    tx: &mut Tx,
+/// The next (at most) `limit` rows after `after_id`, ending before the first row received at
+/// or after `unsettled_from` (`None`: every committed row is settled); `None` when there is
+/// nothing to read. Answered by one row from the database, whatever `limit` is.
+pub async fn next_range(
+    db: &Db,
     after_id: i64,
     limit: i64,
-) -> Result<Vec<LoggedMessage>, sqlx::Error> {
-    on_tx!(tx, |c| sqlx::query_as::<_, LoggedMessage>(
-        "SELECT id, merchant_id, account_id, openid, sent_at, received_at, body FROM wx_messages \
-         WHERE id > $1 ORDER BY id LIMIT $2"
+    unsettled_from: Option<i64>,
+) -> Result<Option<LogRange>, sqlx::Error> {
+    let Some(unsettled_from) = unsettled_from else {
+        return next_id_span(db, after_id, limit).await;
+    };
+    let (count, last, first_unsettled) = on_pool!(db, |p| sqlx::query_as::<
+        _,
+        (i64, Option<i64>, Option<i64>),
+    >(
+        "SELECT COUNT(*), MAX(id), MIN(CASE WHEN received_at >= $3 THEN id END) FROM \
+         (SELECT id, received_at FROM wx_messages WHERE id > $1 ORDER BY id LIMIT $2) AS next"
     )
     .bind(after_id)
     .bind(limit)
-    .fetch_all(c)
-    .await)
+    .bind(unsettled_from)
+    .fetch_one(p)
+    .await)?;
+    let upto = match (first_unsettled, last) {
+        (Some(first), _) => first - 1,
+        (None, Some(last)) => last,
+        (None, None) => return Ok(None),
+    };
+    Ok((upto > after_id).then_some(LogRange {
+        after_id,
+        upto,
+        full: first_unsettled.is_none() && count == limit,
+    }))
+}
+
+/// Without rows to wait for, a range of at most `limit` ids is enough, and the newest id is
+/// one index lookup (counting rows would read them all).
+async fn next_id_span(db: &Db, after_id: i64, limit: i64) -> Result<Option<LogRange>, sqlx::Error> {
+    let newest = on_pool!(db, |p| sqlx::query_scalar::<_, Option<i64>>(
+        "SELECT MAX(id) FROM wx_messages"
+    )
+    .fetch_one(p)
+    .await)?
+    .unwrap_or(0);
+    let upto = newest.min(after_id.saturating_add(limit));
+    Ok((upto > after_id).then_some(LogRange {
+        after_id,
+        upto,
+        full: newest > upto,
+    }))
+}
+
+/// One sender's messages in a range, summed up: when they first and last wrote, and whether
+/// any of them is of the kinds asked for.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SenderSummary {
+    pub merchant_id: i64,
+    pub account_id: i64,
+    pub openid: String,
+    pub first_at: i64,
+    pub last_at: i64,
+    pub of_kinds: bool,
+}
+
+/// Every sender of a range with the times of their first and last message, grouped by the
+/// database (a sender who wrote a hundred times is one row here), and whether they sent
+/// anything of `kinds`.
+pub async fn senders(
+    db: &Db,
+    range: LogRange,
+    kinds: &[&str],
+) -> Result<Vec<SenderSummary>, sqlx::Error> {
+    let sql = format!(
+        "SELECT merchant_id, account_id, openid, MIN(sent_at) AS first_at, \
+         MAX(sent_at) AS last_at, MAX(CASE WHEN kind IN ({}) THEN 1 ELSE 0 END) = 1 AS of_kinds \
+         FROM wx_messages WHERE id > $1 AND id <= $2 GROUP BY merchant_id, account_id, openid",
+        kind_params(kinds)
+    );
+    on_pool!(db, |p| {
+        let mut q = sqlx::query_as::<_, SenderSummary>(&sql)
+            .bind(range.after_id)
+            .bind(range.upto);
+        for kind in kinds {
+            q = q.bind(*kind);
+        }
+        q.fetch_all(p).await
+    })
+}
+
+/// `$3, $4, …` for `kinds` (after the range's two parameters); `NULL` for none, which
+/// matches nothing.
+fn kind_params(kinds: &[&str]) -> String {
+    if kinds.is_empty() {
+        return "NULL".to_string();
+    }
+    let params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
+    params.join(", ")
+}
+
+/// A logged message read in full by a projection.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct LoggedMessage {
+    pub id: i64,
+    pub account_id: i64,
+    pub openid: String,
+    pub kind: String,
+    pub sent_at: i64,
+    pub body: String,
+}
+
+/// The rows of a range whose kind is one of `kinds`, in id order.
+pub async fn of_kinds(
+    db: &Db,
+    range: LogRange,
+    kinds: &[&str],
+) -> Result<Vec<LoggedMessage>, sqlx::Error> {
+    if kinds.is_empty() {
+        return Ok(vec![]);
+    }
+    let sql = format!(
+        "SELECT id, account_id, openid, kind, sent_at, body FROM wx_messages \
+         WHERE id > $1 AND id <= $2 AND kind IN ({}) ORDER BY id",
+        kind_params(kinds)
+    );
+    on_pool!(db, |p| {
+        let mut q = sqlx::query_as::<_, LoggedMessage>(&sql)
+            .bind(range.after_id)
+            .bind(range.upto);
+        for kind in kinds {
+            q = q.bind(*kind);
+        }
+        q.fetch_all(p).await
+    })
 }

@@ -2,16 +2,33 @@
 //! writes everything queued since its last commit in a single transaction and answers each
 //! caller when that transaction is durable. Many concurrent callbacks thus share one commit
 //! (perf-notes.md: batches of ~30 rows instead of a transaction each).
+//!
+//! On a SQLite file the committer writes through its own connection, in place on the
+//! runtime's thread (sqlite_log.rs says why); on PostgreSQL (and in-memory SQLite) through
+//! the pool.
 
-use tokio::sync::{mpsc, oneshot};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::sqlite_log::{CommitError, SqliteLog};
 use super::store::{self, LogRow, Logged};
-use crate::platform::db::Db;
+use crate::platform::db::{Db, Dialect};
 
 /// The most rows one transaction takes; more wait for the next.
 const MAX_BATCH: usize = 256;
 /// Callbacks waiting for a commit beyond this are told to back off (WeChat retries).
 const QUEUE_DEPTH: usize = 8192;
+/// How long the committer keeps asking for SQLite's write lock while another connection
+/// holds it, before failing the batch (callbacks give up after 3 s and WeChat retries).
+const LOCK_BUDGET: Duration = Duration::from_secs(2);
+/// How often the WAL is checkpointed from the pool while the log is being written (our own
+/// connection never checkpoints: it would do so on the runtime's thread, inside a commit).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// Batches committing at once through the pool on PostgreSQL (see `pool_loop`).
+const POOL_IN_FLIGHT: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
@@ -36,7 +53,16 @@ impl LogWriter {
     /// Starts the committer on the current runtime. It ends when every handle is dropped.
     pub fn start(db: Db) -> LogWriter {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(commit_loop(db, rx));
+        match SqliteLog::for_db(&db) {
+            Some(log) => {
+                let committed = Arc::new(AtomicU64::new(0));
+                tokio::spawn(checkpoints(db, Arc::downgrade(&committed)));
+                tokio::spawn(sqlite_loop(log, rx, committed));
+            }
+            None => {
+                tokio::spawn(pool_loop(db, rx));
+            }
+        }
         LogWriter { queue }
     }
 
@@ -51,40 +77,152 @@ impl LogWriter {
     }
 }
 
-async fn commit_loop(db: Db, mut rx: mpsc::Receiver<Pending>) {
-    let mut rows: Vec<LogRow> = Vec::with_capacity(MAX_BATCH);
-    let mut waiting: Vec<oneshot::Sender<Result<Logged, LogError>>> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
-        take(first, &mut rows, &mut waiting);
-        while rows.len() < MAX_BATCH {
+/// The rows of one commit and who waits for them.
+struct Batch {
+    rows: Vec<LogRow>,
+    waiting: Vec<oneshot::Sender<Result<Logged, LogError>>>,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            rows: Vec::new(),
+            waiting: Vec::new(),
+        }
+    }
+
+    /// Waits for a row, then takes every row queued meanwhile; false once every handle is gone.
+    async fn fill(&mut self, rx: &mut mpsc::Receiver<Pending>) -> bool {
+        let Some(first) = rx.recv().await else {
+            return false;
+        };
+        self.take(first);
+        // The first row's sender woke us, and tokio runs a task woken that way right after
+        // its waker: the other callbacks ready to run would each get a commit of their own.
+        // Yielding once lets them all queue their rows first.
+        tokio::task::yield_now().await;
+        while self.rows.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(p) => take(p, &mut rows, &mut waiting),
+                Ok(p) => self.take(p),
                 Err(_) => break,
             }
         }
-        metrics::histogram!("zhanggui_message_log_batch_rows").record(rows.len() as f64);
-        match store::append_batch(&db, &rows).await {
+        metrics::histogram!("zhanggui_message_log_batch_rows").record(self.rows.len() as f64);
+        true
+    }
+
+    fn take(&mut self, p: Pending) {
+        self.rows.push(p.row);
+        self.waiting.push(p.done);
+    }
+
+    fn answer(&mut self, result: Result<Vec<Logged>, String>) {
+        match result {
             Ok(results) => {
-                for (done, r) in waiting.drain(..).zip(results) {
+                for (done, r) in self.waiting.drain(..).zip(results) {
                     let _ = done.send(Ok(r));
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, rows = rows.len(), "message log commit failed");
-                for done in waiting.drain(..) {
-                    let _ = done.send(Err(LogError::Database(e.to_string())));
+                tracing::error!(error = %e, rows = self.rows.len(), "message log commit failed");
+                for done in self.waiting.drain(..) {
+                    let _ = done.send(Err(LogError::Database(e.clone())));
                 }
             }
         }
-        rows.clear();
+        self.rows.clear();
     }
 }
 
-fn take(
-    p: Pending,
-    rows: &mut Vec<LogRow>,
-    waiting: &mut Vec<oneshot::Sender<Result<Logged, LogError>>>,
+/// Through the pool, several batches may be in flight: on PostgreSQL each one waits for the
+/// server to flush its WAL, and the next batch gathers and commits meanwhile (the server
+/// flushes concurrent commits together). Dedup holds across them as across instances:
+/// `ON CONFLICT` waits for a conflicting row's transaction to end.
+async fn pool_loop(db: Db, mut rx: mpsc::Receiver<Pending>) {
+    let in_flight = match db.dialect() {
+        Dialect::Postgres => POOL_IN_FLIGHT,
+        Dialect::Sqlite => 1,
+    };
+    let permits = Arc::new(Semaphore::new(in_flight));
+    loop {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = Batch::new();
+        if !batch.fill(&mut rx).await {
+            return;
+        }
+        let db = db.clone();
+        tokio::spawn(async move {
+            let result = store::append_batch(&db, &batch.rows)
+                .await
+                .map_err(|e| e.to_string());
+            batch.answer(result);
+            drop(permit);
+        });
+    }
+}
+
+async fn sqlite_loop(
+    mut log: SqliteLog,
+    mut rx: mpsc::Receiver<Pending>,
+    committed: Arc<AtomicU64>,
 ) {
-    rows.push(p.row);
-    waiting.push(p.done);
+    let mut batch = Batch::new();
+    while batch.fill(&mut rx).await {
+        let result = commit_when_unlocked(&mut log, &batch.rows).await;
+        if result.is_ok() {
+            committed.fetch_add(1, Ordering::Relaxed);
+        }
+        batch.answer(result);
+    }
+}
+
+/// Commits on this thread; while another connection (the projector, a job claim, the
+/// console) holds the write lock, waits without blocking the thread and tries again.
+async fn commit_when_unlocked(log: &mut SqliteLog, rows: &[LogRow]) -> Result<Vec<Logged>, String> {
+    let started = Instant::now();
+    let mut attempts = 0u32;
+    loop {
+        match log.commit(rows) {
+            Err(CommitError::Busy) if started.elapsed() < LOCK_BUDGET => {
+                attempts += 1;
+                if attempts == 1 {
+                    // The holder may be a task of this runtime between two statements.
+                    tokio::task::yield_now().await;
+                } else {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            other => {
+                if attempts > 0 {
+                    metrics::counter!("zhanggui_message_log_lock_waits_total").increment(1);
+                }
+                return other.map_err(|e| e.to_string());
+            }
+        }
+    }
+}
+
+/// Checkpoints the WAL through the pool (on sqlx's threads, off the callbacks' path) while
+/// the log writer lives and has committed since the last checkpoint.
+async fn checkpoints(db: Db, committed: Weak<AtomicU64>) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen = 0;
+    loop {
+        tick.tick().await;
+        let Some(count) = committed.upgrade() else {
+            return;
+        };
+        let now = count.load(Ordering::Relaxed);
+        drop(count);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        if let Err(e) = db.checkpoint().await {
+            tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+        }
+    }
 }

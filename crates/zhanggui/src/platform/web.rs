@@ -24,8 +24,13 @@ use super::state::AppState;
 /// The largest request body any endpoint accepts (forms and JSON; uploads will set their own).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The whole application: every capability's routes behind the shared layers.
+/// The whole application: WeChat's callback with its own few layers
+/// (messages::routes::router says why), and every other route behind the shared layers.
 pub fn router(state: AppState) -> Router {
+    crate::messages::routes::router(&state).merge(console_router(state))
+}
+
+fn console_router(state: AppState) -> Router {
     let (api, mut openapi) = super::api::router().split_for_parts();
     openapi = openapi.nest("/sandbox", sandbox::openapi());
     let openapi_json = std::sync::Arc::new(openapi);
@@ -36,7 +41,6 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::merchants::routes::router())
         .merge(crate::apikeys::routes::router())
         .merge(crate::platform::jobs::routes::router())
-        .merge(crate::messages::routes::router())
         .merge(crate::messages::routes::console_router())
         .merge(crate::simulator::routes::router())
         .merge(crate::sandbox_mode::routes::router())
