@@ -239,14 +239,14 @@ async fn answer_message(cb: &Callback, key: &str, uri: &Uri, body: &[u8]) -> Res
 /// budget — past the budget, `success` now and the answer later by customer-service message —
 /// else the account's basic replies (follow welcome, default reply).
 async fn answer(
-    state: &Callback,
+    cb: &Callback,
     account: &super::directory::CallbackAccount,
     msg: &wechat::Message<'_>,
     xml: &str,
     now: i64,
 ) -> Result<String, Response> {
     let now_secs = now / 1000;
-    let Some(module) = state.modules.claiming(msg) else {
+    let Some(module) = cb.modules.claiming(msg) else {
         return Ok(reply_xml(
             msg,
             basic_answer(msg, &account.replies),
@@ -254,7 +254,7 @@ async fn answer(
         ));
     };
     let call = super::modules::ModuleCall {
-        db: state.db.clone(),
+        db: cb.db.clone(),
         merchant_id: account.merchant_id,
         account_id: account.account_id,
         openid: msg.from_user_name.to_string(),
@@ -279,9 +279,9 @@ async fn answer(
                 module: module.name(),
                 body: xml,
             };
-            match super::late::schedule(&state.db, now, &late).await {
+            match super::late::schedule(&cb.db, now, &late).await {
                 Ok(_) => {
-                    state.jobs.wake();
+                    cb.jobs.wake();
                     Ok(success())
                 }
                 Err(e) => {
