@@ -270,6 +270,7 @@ async fn ensure_demo_followers(
     let replies = crate::messages::model::BasicReplies {
         welcome_text: account.welcome_text.clone(),
         default_reply_text: account.default_reply_text.clone(),
+        ..Default::default()
     };
     crate::messages::log_as_received(db, account.merchant_id, account.id, &replies, &history)
         .await?;
