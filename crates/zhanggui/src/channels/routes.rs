@@ -57,7 +57,6 @@ struct ChannelView {
     id: i64,
     name: String,
     kind_key: &'static str,
-    permanent: bool,
     scene: String,
     medium_key: &'static str,
     reach_key: &'static str,
@@ -96,7 +95,6 @@ fn view(
         id: c.id,
         name: c.name.clone(),
         kind_key: c.kind().label_key(),
-        permanent: c.kind() == ChannelKind::Permanent,
         scene: c.scene.clone(),
         medium_key: medium.label_key(),
         reach_key: medium.reach().label_key(),
@@ -254,7 +252,6 @@ struct FormPage {
     kinds: Vec<ChannelKind>,
     mediums: Vec<Medium>,
     tags: Vec<(i64, String)>,
-    max_days: u32,
 }
 
 impl FormPage {
@@ -408,7 +405,6 @@ async fn render_form(
         kinds: ChannelKind::ALL.to_vec(),
         mediums: Medium::ALL.to_vec(),
         tags,
-        max_days: MAX_EXPIRE_SECONDS / 86_400,
     })?;
     if failed {
         *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
