@@ -360,8 +360,7 @@ async fn ensure_demo_channels(
             expires_at: None,
         };
         // Weeks ago, before the follows it brought.
-        crate::channels::store::insert(db, &channel, now - (HISTORY_DAYS + 1) * 86_400_000)
-            .await?;
+        crate::channels::store::insert(db, &channel, now - (HISTORY_DAYS + 1) * 86_400_000).await?;
     }
     Ok(())
 }

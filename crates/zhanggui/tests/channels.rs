@@ -128,22 +128,36 @@ async fn a_scan_answers_the_channel_welcome_tags_and_counts() {
         .iter()
         .filter_map(|c| c["ticket"].as_str())
         .collect();
-    assert!(tickets.contains(&poster["ticket"].as_str().expect("ticket")), "{codes}");
-    assert!(tickets.contains(&link["ticket"].as_str().expect("ticket")), "{codes}");
+    assert!(
+        tickets.contains(&poster["ticket"].as_str().expect("ticket")),
+        "{codes}"
+    );
+    assert!(
+        tickets.contains(&link["ticket"].as_str().expect("ticket")),
+        "{codes}"
+    );
 
     // Someone new scans the poster: a follow, answered with the poster's welcome.
     let o = stranger(&app, &account.app_id).await;
     let scan = json!({"type": "scan_ticket", "ticket": poster["ticket"]});
     let d = act(&app, &account.app_id, &o, scan.clone()).await;
     assert_eq!(d["event"], "subscribe", "{d}");
-    assert!(d["reply"].as_str().is_some_and(|r| r.contains("海报欢迎")), "{d}");
+    assert!(
+        d["reply"].as_str().is_some_and(|r| r.contains("海报欢迎")),
+        "{d}"
+    );
     let path = format!("{base}/{}", poster["id"]);
     let c = channel_when(&app, &key, &path, "the follow is counted", |c| {
         c["totals"]["new_follows"] == 1
     })
     .await;
     assert_eq!(c["totals"]["scans"], 1);
-    let today = c["days"].as_array().expect("days").last().cloned().expect("today");
+    let today = c["days"]
+        .as_array()
+        .expect("days")
+        .last()
+        .cloned()
+        .expect("today");
     assert_eq!(today["new_follows"], 1, "{c}");
     assert_eq!(c["to"], today["day"]);
     // Tagged, with the job that pushes the tag to WeChat, and the follower's channel.
@@ -177,7 +191,10 @@ async fn a_scan_answers_the_channel_welcome_tags_and_counts() {
     // The follower scans again: a rescan, the welcome again, no second tag or job.
     let d = act(&app, &account.app_id, &o, scan).await;
     assert_eq!(d["event"], "SCAN", "{d}");
-    assert!(d["reply"].as_str().is_some_and(|r| r.contains("海报欢迎")), "{d}");
+    assert!(
+        d["reply"].as_str().is_some_and(|r| r.contains("海报欢迎")),
+        "{d}"
+    );
     channel_when(&app, &key, &path, "the rescan is counted", |c| {
         c["totals"]["rescans"] == 1 && c["totals"]["scans"] == 2
     })
@@ -191,7 +208,10 @@ async fn a_scan_answers_the_channel_welcome_tags_and_counts() {
         json!({"type": "scan_ticket", "ticket": link["ticket"]}),
     )
     .await;
-    assert_eq!((d["event"].as_str(), d["reply"].as_str()), (Some("SCAN"), Some("success")));
+    assert_eq!(
+        (d["event"].as_str(), d["reply"].as_str()),
+        (Some("SCAN"), Some("success"))
+    );
     // …and a follow through it gets the account's welcome.
     let o2 = stranger(&app, &account.app_id).await;
     let d = act(
@@ -201,7 +221,10 @@ async fn a_scan_answers_the_channel_welcome_tags_and_counts() {
         json!({"type": "scan_ticket", "ticket": link["ticket"]}),
     )
     .await;
-    assert!(d["reply"].as_str().is_some_and(|r| r.contains("账号欢迎")), "{d}");
+    assert!(
+        d["reply"].as_str().is_some_and(|r| r.contains("账号欢迎")),
+        "{d}"
+    );
 
     // Unfollowing later counts against the channel that brought them.
     act(&app, &account.app_id, &o, json!({"type": "unfollow"})).await;
@@ -209,7 +232,12 @@ async fn a_scan_answers_the_channel_welcome_tags_and_counts() {
         c["totals"]["unfollows"] == 1
     })
     .await;
-    let today = c["days"].as_array().expect("days").last().cloned().expect("today");
+    let today = c["days"]
+        .as_array()
+        .expect("days")
+        .last()
+        .cloned()
+        .expect("today");
     assert_eq!(today["unfollows"], 1, "{c}");
 
     // The list shows both with their totals; the console page shows the numbers.
@@ -221,7 +249,10 @@ async fn a_scan_answers_the_channel_welcome_tags_and_counts() {
     };
     let (status, html) = session.get(&format!("/channels/{}", poster["id"])).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("门店海报") && html.contains("海报客"), "{html}");
+    assert!(
+        html.contains("门店海报") && html.contains("海报客"),
+        "{html}"
+    );
     let (status, html) = session.get("/channels").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("公众号文章链接"));
@@ -235,14 +266,20 @@ async fn a_scan_answers_the_channel_welcome_tags_and_counts() {
     assert_eq!(res.status(), StatusCode::OK);
     let png = res.bytes().await.expect("bytes");
     assert!(png.starts_with(b"\x89PNG"));
-    let (status, svg) = read(key.request(Method::GET, &format!("{path}/poster.svg?layout=table_card"))).await;
+    let (status, svg) =
+        read(key.request(Method::GET, &format!("{path}/poster.svg?layout=table_card"))).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(svg.contains("扫码关注 · 第二杯半价") && svg.contains("扫码服务号"), "{svg}");
+    assert!(
+        svg.contains("扫码关注 · 第二杯半价") && svg.contains("扫码服务号"),
+        "{svg}"
+    );
 
     // Archived: no welcome of its own any more, the numbers stay.
-    let (status, archived) =
-        read_json(key.request(Method::POST, &format!("{path}/archive"))).await;
-    assert_eq!((status, archived["archived"].as_bool()), (StatusCode::OK, Some(true)));
+    let (status, archived) = read_json(key.request(Method::POST, &format!("{path}/archive"))).await;
+    assert_eq!(
+        (status, archived["archived"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
     assert_eq!(archived["totals"]["new_follows"], 1);
     app.stop().await;
 }
@@ -266,8 +303,10 @@ async fn limits_and_bad_input_are_explained_before_wechat_is_asked() {
         assert!(e["error"]["fields"][f].is_string(), "{f}: {e}");
     }
     let (status, e) = read_json(
-        create(json!({"name": "太久", "kind": "temporary", "expire_seconds": 2_592_001,
-                      "medium": "link"}))
+        create(
+            json!({"name": "太久", "kind": "temporary", "expire_seconds": 2_592_001,
+                      "medium": "link"}),
+        )
         .header("accept-language", "en"),
     )
     .await;
@@ -281,7 +320,11 @@ async fn limits_and_bad_input_are_explained_before_wechat_is_asked() {
     ))
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    assert!(e["error"]["fields"]["scene"].as_str().is_some_and(|s| s.contains("100000")));
+    assert!(
+        e["error"]["fields"]["scene"]
+            .as_str()
+            .is_some_and(|s| s.contains("100000"))
+    );
     let (status, e) = read_json(create(
         json!({"name": "借标签", "kind": "permanent", "medium": "poster", "tag_id": 999}),
     ))
@@ -290,7 +333,8 @@ async fn limits_and_bad_input_are_explained_before_wechat_is_asked() {
     assert!(e["error"]["fields"]["tag_id"].is_string(), "{e}");
 
     // A taken scene is refused, and nothing is made at WeChat for it.
-    let ok = json!({"name": "桌贴", "kind": "permanent", "scene": "table_1", "medium": "table_card"});
+    let ok =
+        json!({"name": "桌贴", "kind": "permanent", "scene": "table_1", "medium": "table_card"});
     let (status, _) = read_json(create(ok.clone())).await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, e) = read_json(create(ok)).await;
@@ -311,7 +355,12 @@ async fn limits_and_bad_input_are_explained_before_wechat_is_asked() {
     ))
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    assert!(e["error"]["fields"]["kind"].as_str().is_some_and(|s| s.contains("100000")), "{e}");
+    assert!(
+        e["error"]["fields"]["kind"]
+            .as_str()
+            .is_some_and(|s| s.contains("100000")),
+        "{e}"
+    );
 
     // An unverified subscription account cannot have parametric codes: said, not tried.
     let sub = zhanggui::accounts::create(
@@ -331,12 +380,22 @@ async fn limits_and_bad_input_are_explained_before_wechat_is_asked() {
     .await
     .expect("subscription account");
     let (status, e) = read_json(
-        key.request(Method::POST, &format!("/api/v1/accounts/{}/channels", sub.id))
-            .json(&json!({"name": "不行", "kind": "temporary", "expire_seconds": 60, "medium": "poster"})),
+        key.request(
+            Method::POST,
+            &format!("/api/v1/accounts/{}/channels", sub.id),
+        )
+        .json(
+            &json!({"name": "不行", "kind": "temporary", "expire_seconds": 60, "medium": "poster"}),
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT, "{e}");
-    assert!(e["error"]["message"].as_str().is_some_and(|s| s.contains("服务号")), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .is_some_and(|s| s.contains("服务号")),
+        "{e}"
+    );
 
     // A bad range of days.
     let id = app
@@ -398,15 +457,10 @@ async fn a_pass_is_counted_once_even_when_passes_race() {
         history.push((xml, now));
     }
     // Three passes at once beside the server's own projector.
-    let logged = zhanggui::messages::log_as_received(
-        &app.db,
-        m,
-        account.id,
-        &Default::default(),
-        &history,
-    )
-    .await
-    .expect("log");
+    let logged =
+        zhanggui::messages::log_as_received(&app.db, m, account.id, &Default::default(), &history)
+            .await
+            .expect("log");
     assert_eq!(logged, 500);
     let pass = || zhanggui::channels::jobs::project_once(&app.db, now + 5_000, 64);
     let (a, b, c) = tokio::join!(pass(), pass(), pass());
@@ -421,8 +475,10 @@ async fn a_pass_is_counted_once_even_when_passes_race() {
     })
     .await;
     assert_eq!(
-        app.count("SELECT CAST(SUM(new_follows) AS BIGINT) FROM channel_days WHERE scene = 'poster'")
-            .await,
+        app.count(
+            "SELECT CAST(SUM(new_follows) AS BIGINT) FROM channel_days WHERE scene = 'poster'"
+        )
+        .await,
         300
     );
     assert_eq!(
@@ -436,7 +492,8 @@ async fn a_pass_is_counted_once_even_when_passes_race() {
         .expect("pass");
     assert_eq!(p.upto, None);
     assert_eq!(
-        app.count("SELECT CAST(SUM(new_follows) AS BIGINT) FROM channel_days").await,
+        app.count("SELECT CAST(SUM(new_follows) AS BIGINT) FROM channel_days")
+            .await,
         300
     );
     app.stop().await;
@@ -454,7 +511,10 @@ async fn another_merchants_channel_is_not_found() {
     let (a_key, b_key) = (app.key(&a_key), app.key(&b_key));
     let (status, theirs) = read_json(
         b_key
-            .request(Method::POST, &format!("/api/v1/accounts/{}/channels", b_account.id))
+            .request(
+                Method::POST,
+                &format!("/api/v1/accounts/{}/channels", b_account.id),
+            )
             .json(&json!({"name": "乙的秘密海报", "kind": "permanent", "medium": "poster"})),
     )
     .await;
@@ -471,7 +531,11 @@ async fn another_merchants_channel_is_not_found() {
         (Method::POST, format!("{direct}/archive"), None),
         (Method::GET, format!("{direct}/qrcode.png"), None),
         (Method::GET, format!("{direct}/poster.svg"), None),
-        (Method::GET, format!("/api/v1/accounts/{}/channels", b_account.id), None),
+        (
+            Method::GET,
+            format!("/api/v1/accounts/{}/channels", b_account.id),
+            None,
+        ),
     ] {
         let mut req = a_key.request(method.clone(), &path);
         if let Some(b) = body {
@@ -492,9 +556,14 @@ async fn another_merchants_channel_is_not_found() {
         let (status, _) = session.get(&path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
-    let (status, _) = session.post_form(&format!("/channels/{id}/archive"), &[]).await;
+    let (status, _) = session
+        .post_form(&format!("/channels/{id}/archive"), &[])
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, still) = read_json(b_key.request(Method::GET, &direct)).await;
-    assert_eq!((still["name"].as_str(), still["archived"].as_bool()), (Some("乙的秘密海报"), Some(false)));
+    assert_eq!(
+        (still["name"].as_str(), still["archived"].as_bool()),
+        (Some("乙的秘密海报"), Some(false))
+    );
     app.stop().await;
 }

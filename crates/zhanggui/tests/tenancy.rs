@@ -815,7 +815,9 @@ impl Victims {
                 Method::POST,
                 "/api/v1/accounts/{account_id}/channels",
                 format!("/api/v1/accounts/{acc}/channels"),
-                Body::Json(json!({"name": format!("api {tag}"), "kind": "permanent", "medium": "link"})),
+                Body::Json(
+                    json!({"name": format!("api {tag}"), "kind": "permanent", "medium": "link"}),
+                ),
             ),
             call(
                 Method::GET,
@@ -832,19 +834,28 @@ impl Victims {
             call(
                 Method::GET,
                 "/api/v1/accounts/{account_id}/channels/{channel_id}/qrcode.png",
-                format!("/api/v1/accounts/{acc}/channels/{}/qrcode.png", self.channel_api),
+                format!(
+                    "/api/v1/accounts/{acc}/channels/{}/qrcode.png",
+                    self.channel_api
+                ),
                 Body::None,
             ),
             call(
                 Method::GET,
                 "/api/v1/accounts/{account_id}/channels/{channel_id}/poster.svg",
-                format!("/api/v1/accounts/{acc}/channels/{}/poster.svg", self.channel_api),
+                format!(
+                    "/api/v1/accounts/{acc}/channels/{}/poster.svg",
+                    self.channel_api
+                ),
                 Body::None,
             ),
             call(
                 Method::POST,
                 "/api/v1/accounts/{account_id}/channels/{channel_id}/archive",
-                format!("/api/v1/accounts/{acc}/channels/{}/archive", self.channel_api),
+                format!(
+                    "/api/v1/accounts/{acc}/channels/{}/archive",
+                    self.channel_api
+                ),
                 Body::None,
             ),
         ]
@@ -973,7 +984,12 @@ impl Victims {
                 form(&[]),
             ),
             call(Method::GET, "/channels", "/channels".into(), Body::None),
-            call(Method::GET, "/channels/new", "/channels/new".into(), Body::None),
+            call(
+                Method::GET,
+                "/channels/new",
+                "/channels/new".into(),
+                Body::None,
+            ),
             call(
                 Method::POST,
                 "/channels",
@@ -1001,7 +1017,10 @@ impl Victims {
                 Method::POST,
                 "/channels/{id}",
                 format!("/channels/{}", self.channel_console),
-                form(&[("name", &format!("console {tag} renamed")), ("medium", "poster")]),
+                form(&[
+                    ("name", &format!("console {tag} renamed")),
+                    ("medium", "poster"),
+                ]),
             ),
             call(
                 Method::GET,

@@ -125,12 +125,16 @@ impl Scan {
 }
 
 /// account id → (merchant id, merchant's zone).
-async fn zones(db: &Db, accounts: &[i64]) -> Result<HashMap<i64, (i64, chrono_tz::Tz)>, sqlx::Error> {
+async fn zones(
+    db: &Db,
+    accounts: &[i64],
+) -> Result<HashMap<i64, (i64, chrono_tz::Tz)>, sqlx::Error> {
     Ok(store::account_zones(db, accounts)
         .await?
         .into_iter()
         .map(|(account, merchant, tz)| {
-            let tz = crate::platform::clock::parse_timezone(&tz).unwrap_or(chrono_tz::Asia::Shanghai);
+            let tz =
+                crate::platform::clock::parse_timezone(&tz).unwrap_or(chrono_tz::Asia::Shanghai);
             (account, (merchant, tz))
         })
         .collect())

@@ -102,7 +102,9 @@ pub async fn create(
         .refusal(account.kind(), account.verified)
         .is_some()
     {
-        return Err(AppError::Conflict(Msg::new("channel.needs_verified_service")));
+        return Err(AppError::Conflict(Msg::new(
+            "channel.needs_verified_service",
+        )));
     }
     if valid.kind == ChannelKind::Permanent
         && store::permanent_count(db, merchant_id, account.id).await? >= MAX_PERMANENT_CODES
@@ -226,7 +228,8 @@ pub async fn totals(
     account_id: i64,
 ) -> Result<HashMap<String, Totals>, sqlx::Error> {
     let mut out: HashMap<String, Totals> = HashMap::new();
-    for (scene, new_follows, rescans) in store::totals_by_scene(db, merchant_id, account_id).await? {
+    for (scene, new_follows, rescans) in store::totals_by_scene(db, merchant_id, account_id).await?
+    {
         let t = out.entry(scene).or_default();
         t.new_follows += new_follows;
         t.rescans += rescans;

@@ -306,7 +306,10 @@ pub fn validate_edit(input: &ChannelEdit, errors: &mut FieldErrors) -> Option<Va
             "poster_text",
             Msg::new("error.too_long").arg("max", MAX_POSTER_CHARS),
         );
-    } else if poster_text.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
+    } else if poster_text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r')
+    {
         errors.add("poster_text", Msg::new("error.control_chars"));
     }
     Some(ValidEdit {
@@ -440,7 +443,11 @@ pub struct DayRange {
 impl DayRange {
     /// The range asked for (`YYYY-MM-DD`, either may be absent), else the last
     /// [`DEFAULT_RANGE_DAYS`] days up to `today`.
-    pub fn parse(from: Option<&str>, to: Option<&str>, today: NaiveDate) -> Result<DayRange, FieldErrors> {
+    pub fn parse(
+        from: Option<&str>,
+        to: Option<&str>,
+        today: NaiveDate,
+    ) -> Result<DayRange, FieldErrors> {
         let mut errors = FieldErrors::default();
         let mut day = |field: &str, text: Option<&str>| match text.map(str::trim) {
             None | Some("") => None,
@@ -453,13 +460,16 @@ impl DayRange {
             },
         };
         let to_day = day("to", to).unwrap_or(today);
-        let from_day = day("from", from)
-            .unwrap_or_else(|| to_day - Duration::days(DEFAULT_RANGE_DAYS - 1));
+        let from_day =
+            day("from", from).unwrap_or_else(|| to_day - Duration::days(DEFAULT_RANGE_DAYS - 1));
         if errors.is_empty() {
             if from_day > to_day {
                 errors.add("from", Msg::new("channel.range_order"));
             } else if (to_day - from_day).num_days() >= MAX_RANGE_DAYS {
-                errors.add("from", Msg::new("channel.range_long").arg("max", MAX_RANGE_DAYS));
+                errors.add(
+                    "from",
+                    Msg::new("channel.range_long").arg("max", MAX_RANGE_DAYS),
+                );
             }
         }
         if errors.is_empty() {
@@ -617,7 +627,10 @@ mod tests {
     #[test]
     fn scenes_follow_wechats_ranges() {
         use ChannelKind::*;
-        assert_eq!(ChannelScene::parse("42", Permanent), Ok(ChannelScene::Id(42)));
+        assert_eq!(
+            ChannelScene::parse("42", Permanent),
+            Ok(ChannelScene::Id(42))
+        );
         assert!(ChannelScene::parse("0", Permanent).is_err());
         assert!(ChannelScene::parse("100001", Permanent).is_err());
         assert_eq!(
@@ -661,7 +674,11 @@ mod tests {
             expire_seconds: None,
             ..input()
         };
-        assert!(validate_new(&temp).expect_err("needed").has("expire_seconds"));
+        assert!(
+            validate_new(&temp)
+                .expect_err("needed")
+                .has("expire_seconds")
+        );
         let bad = ChannelInput {
             name: " ".into(),
             kind: "forever".into(),

@@ -87,12 +87,7 @@ fn qr_group(m: &Modules, x: f64, y: f64, size: f64) -> String {
     for row in 0..m.width {
         for col in 0..m.width {
             if m.dark[row * m.width + col] {
-                let _ = write!(
-                    d,
-                    "M{} {}h1v1h-1z",
-                    col + QUIET_ZONE,
-                    row + QUIET_ZONE
-                );
+                let _ = write!(d, "M{} {}h1v1h-1z", col + QUIET_ZONE, row + QUIET_ZONE);
             }
         }
     }
@@ -276,7 +271,11 @@ mod tests {
         let decoder = png::Decoder::new(std::io::Cursor::new(png));
         let reader = decoder.read_info().expect("header");
         let info = reader.info();
-        assert!(info.width >= 1000 && info.width <= PNG_SIDE as u32, "{}", info.width);
+        assert!(
+            info.width >= 1000 && info.width <= PNG_SIDE as u32,
+            "{}",
+            info.width
+        );
         assert_eq!(info.width, info.height);
         assert_eq!(
             info.pixel_dims.map(|d| d.xppu),

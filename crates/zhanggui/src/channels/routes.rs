@@ -119,7 +119,11 @@ async fn tag_names(
 }
 
 /// The account the console works on: the switcher's.
-async fn current_account(state: &AppState, caller: &Caller, shell: &Shell) -> Result<Option<AccountRow>, AppError> {
+async fn current_account(
+    state: &AppState,
+    caller: &Caller,
+    shell: &Shell,
+) -> Result<Option<AccountRow>, AppError> {
     match shell.account_id {
         Some(id) => Ok(crate::accounts::get(&state.db, caller.merchant_id, id).await?),
         None => Ok(None),
@@ -176,7 +180,8 @@ async fn list_page(
     };
     let tz = crate::merchants::timezone(&state.db, caller.merchant_id).await?;
     let now = state.clock.now_ms();
-    let rows = super::store::list(&state.db, caller.merchant_id, account.id, true, 0, 10_000).await?;
+    let rows =
+        super::store::list(&state.db, caller.merchant_id, account.id, true, 0, 10_000).await?;
     let totals = super::totals(&state.db, caller.merchant_id, account.id).await?;
     let tags: HashMap<i64, String> = tag_names(&state, caller.merchant_id, account.id)
         .await?
@@ -267,7 +272,10 @@ impl FormPage {
             .map(|e| {
                 let label = self.shell.t(field_label(&e.field));
                 let message = self.shell.lang.render(&e.msg);
-                (form_field(&e.field).to_string(), format!("{label}{colon}{message}"))
+                (
+                    form_field(&e.field).to_string(),
+                    format!("{label}{colon}{message}"),
+                )
             })
             .collect()
     }
@@ -332,7 +340,10 @@ impl ChannelForm {
         if t.is_empty() {
             return None;
         }
-        Some(t.parse::<f64>().map_or(-1, |d| (d * 86_400.0).round() as i64))
+        Some(
+            t.parse::<f64>()
+                .map_or(-1, |d| (d * 86_400.0).round() as i64),
+        )
     }
 
     fn input(&self) -> ChannelInput {
@@ -451,15 +462,33 @@ async fn create_form(
     Form(f): Form<ChannelForm>,
 ) -> Result<Response, AppError> {
     caller.require(Permission::ManageFollowers)?;
-    let account_id: i64 = f.account_id.trim().parse().map_err(|_| AppError::NotFound)?;
+    let account_id: i64 = f
+        .account_id
+        .trim()
+        .parse()
+        .map_err(|_| AppError::NotFound)?;
     let account = crate::accounts::get(&state.db, caller.merchant_id, account_id)
         .await?
         .ok_or(AppError::NotFound)?;
     match super::create(&state, caller.merchant_id, &account, &f.input()).await {
-        Ok(c) => Ok(Redirect::to(&format!("/channels/{}?notice=channel_created", c.id)).into_response()),
+        Ok(c) => {
+            Ok(Redirect::to(&format!("/channels/{}?notice=channel_created", c.id)).into_response())
+        }
         Err(AppError::Validation(errors)) => {
             let form = f.values(account.id);
-            render_form(&state, &caller, &uri, FormState { id: None, account, form, errors, refusal: None }).await
+            render_form(
+                &state,
+                &caller,
+                &uri,
+                FormState {
+                    id: None,
+                    account,
+                    form,
+                    errors,
+                    refusal: None,
+                },
+            )
+            .await
         }
         Err(AppError::Conflict(msg)) => {
             let form = f.values(account.id);
@@ -468,7 +497,13 @@ async fn create_form(
                 &state,
                 &caller,
                 &uri,
-                FormState { id: None, account, form, errors: FieldErrors::default(), refusal },
+                FormState {
+                    id: None,
+                    account,
+                    form,
+                    errors: FieldErrors::default(),
+                    refusal,
+                },
             )
             .await
         }
@@ -502,7 +537,13 @@ async fn edit_page(
         &state,
         &caller,
         &uri,
-        FormState { id: Some(id), account, form, errors: FieldErrors::default(), refusal: None },
+        FormState {
+            id: Some(id),
+            account,
+            form,
+            errors: FieldErrors::default(),
+            refusal: None,
+        },
     )
     .await
 }
@@ -526,7 +567,19 @@ async fn update_form(
             let mut form = f.values(before.account_id);
             form.kind = before.kind.clone();
             form.scene = before.scene.clone();
-            render_form(&state, &caller, &uri, FormState { id: Some(id), account, form, errors, refusal: None }).await
+            render_form(
+                &state,
+                &caller,
+                &uri,
+                FormState {
+                    id: Some(id),
+                    account,
+                    form,
+                    errors,
+                    refusal: None,
+                },
+            )
+            .await
         }
         Err(e) => Err(e),
     }
@@ -614,7 +667,8 @@ async fn show_page(
         .await?
         .into_iter()
         .collect();
-    let mut shell = Shell::for_caller(&state, &caller, "channels", "channels.show_title", &uri).await?;
+    let mut shell =
+        Shell::for_caller(&state, &caller, "channels", "channels.show_title", &uri).await?;
     shell.title = c.name.clone();
     page(&ShowPage {
         channel: view(&c, &tags, totals, now, tz),
@@ -690,10 +744,17 @@ async fn svg_response(
     .map_err(AppError::internal)?;
     Ok((
         [
-            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8".to_string()),
+            (
+                header::CONTENT_TYPE,
+                "image/svg+xml; charset=utf-8".to_string(),
+            ),
             (
                 header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"channel-{}-{}.svg\"", c.id, layout.as_str()),
+                format!(
+                    "inline; filename=\"channel-{}-{}.svg\"",
+                    c.id,
+                    layout.as_str()
+                ),
             ),
             (header::CACHE_CONTROL, "private, max-age=300".to_string()),
         ],
@@ -800,7 +861,11 @@ fn channel_out(
 }
 
 /// The account (of the caller's merchant) named in the path.
-async fn account_of(state: &AppState, caller: &Caller, account_id: i64) -> Result<AccountRow, AppError> {
+async fn account_of(
+    state: &AppState,
+    caller: &Caller,
+    account_id: i64,
+) -> Result<AccountRow, AppError> {
     crate::accounts::get(&state.db, caller.merchant_id, account_id)
         .await?
         .ok_or(AppError::NotFound)
@@ -891,7 +956,10 @@ async fn api_create(
     caller.require(Permission::ManageFollowers)?;
     let account = account_of(&state, &caller, account_id).await?;
     let c = super::create(&state, caller.merchant_id, &account, &input).await?;
-    Ok((StatusCode::CREATED, Json(out_of(&state, &caller, &c).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(out_of(&state, &caller, &c).await?),
+    ))
 }
 
 /// One channel QR code with its numbers by day (`from`..`to`, the merchant's days).
@@ -931,7 +999,14 @@ async fn api_update(
 ) -> Result<Json<ChannelOut>, AppError> {
     caller.require(Permission::ManageFollowers)?;
     super::get(&state.db, caller.merchant_id, account_id, channel_id).await?;
-    let c = super::update(&state.db, caller.merchant_id, channel_id, &input, state.clock.now_ms()).await?;
+    let c = super::update(
+        &state.db,
+        caller.merchant_id,
+        channel_id,
+        &input,
+        state.clock.now_ms(),
+    )
+    .await?;
     Ok(Json(out_of(&state, &caller, &c).await?))
 }
 
@@ -946,7 +1021,13 @@ async fn api_archive(
 ) -> Result<Json<ChannelOut>, AppError> {
     caller.require(Permission::ManageFollowers)?;
     super::get(&state.db, caller.merchant_id, account_id, channel_id).await?;
-    let c = super::archive(&state.db, caller.merchant_id, channel_id, state.clock.now_ms()).await?;
+    let c = super::archive(
+        &state.db,
+        caller.merchant_id,
+        channel_id,
+        state.clock.now_ms(),
+    )
+    .await?;
     Ok(Json(out_of(&state, &caller, &c).await?))
 }
 

@@ -101,7 +101,11 @@ pub async fn list(
 
 /// Every scene the account's channels use (archived ones keep theirs: WeChat may still
 /// report it, and the statistics are kept by scene).
-pub async fn scenes(db: &Db, merchant_id: i64, account_id: i64) -> Result<Vec<String>, sqlx::Error> {
+pub async fn scenes(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+) -> Result<Vec<String>, sqlx::Error> {
     on_pool!(db, |p| sqlx::query_scalar::<_, String>(
         "SELECT scene FROM channels WHERE merchant_id = $1 AND account_id = $2"
     )
@@ -117,19 +121,26 @@ pub async fn scene_taken(
     account_id: i64,
     scene: &str,
 ) -> Result<bool, sqlx::Error> {
-    let n = on_pool!(db, |p| sqlx::query_scalar::<_, i64>(
+    let n =
+        on_pool!(db, |p| {
+            sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM channels WHERE merchant_id = $1 AND account_id = $2 AND scene = $3"
     )
     .bind(merchant_id)
     .bind(account_id)
     .bind(scene)
     .fetch_one(p)
-    .await)?;
+    .await
+        })?;
     Ok(n > 0)
 }
 
 /// How many permanent codes the account has made through us (WeChat never deletes one).
-pub async fn permanent_count(db: &Db, merchant_id: i64, account_id: i64) -> Result<i64, sqlx::Error> {
+pub async fn permanent_count(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+) -> Result<i64, sqlx::Error> {
     on_pool!(db, |p| sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM channels WHERE merchant_id = $1 AND account_id = $2 \
          AND kind = 'permanent'"
@@ -191,7 +202,11 @@ pub async fn archive(db: &Db, merchant_id: i64, id: i64, now: i64) -> Result<boo
 
 /// The account's tags (id, name), to pick the one a scan applies. The tags capability owns
 /// the table; channels only read it.
-pub async fn tags(db: &Db, merchant_id: i64, account_id: i64) -> Result<Vec<(i64, String)>, sqlx::Error> {
+pub async fn tags(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
     on_pool!(db, |p| sqlx::query_as::<_, (i64, String)>(
         "SELECT id, name FROM tags WHERE merchant_id = $1 AND account_id = $2 ORDER BY name"
     )

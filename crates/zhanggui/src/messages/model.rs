@@ -132,7 +132,9 @@ mod tests {
     fn channel_codes_answer_their_own_welcome() {
         let r = replies();
         let via = |event: &str, key: &str| {
-            format!("<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>")
+            format!(
+                "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>"
+            )
         };
         let follow = via("subscribe", "qrscene_poster");
         assert_eq!(basic_answer(&parse(&follow), &r), Some("海报欢迎"));
