@@ -318,6 +318,32 @@ async fn release_permanent(sb: &Sandbox, app_id: &str) -> Result<(), StoreError>
         .map(|_| ())
 }
 
+/// Makes a code for an app as `qrcode/create` would, without the API's gate (token, quota,
+/// rights): for data set up before any server runs (the product's demo). A scene string
+/// when `is_str`; permanent when `expire_seconds` is `None`. Returns (ticket, url).
+pub async fn create_for_app(
+    sb: &Sandbox,
+    app_id: &str,
+    scene: &str,
+    is_str: bool,
+    expire_seconds: Option<i64>,
+) -> Result<(String, String), WxError> {
+    match expire_seconds {
+        Some(seconds) => {
+            let expires_at = sb.now_ms() + seconds * 1000;
+            new_ticket(sb, app_id, scene, Some(expires_at)).await
+        }
+        None => {
+            let wanted = Wanted {
+                scene: scene.to_string(),
+                expire_seconds: None,
+                is_str,
+            };
+            permanent_ticket(sb, app_id, &wanted).await
+        }
+    }
+}
+
 /// The app, scene and permanence of a live ticket, for the phone simulator's scan (which
 /// sends `subscribe` with `EventKey` `qrscene_{scene}`, or `SCAN` with the scene).
 pub async fn scene_of_ticket(

@@ -628,6 +628,11 @@
     redraw();
     loadMenu();
     poll();
+    // A channel QR code page links here with #scan: open the scan sheet for the follower.
+    if (window.location.hash === "#scan") {
+      window.history.replaceState(null, "", window.location.pathname + window.location.search);
+      scanSheet();
+    }
   };
 
   var search = $("sim-search");

@@ -100,6 +100,7 @@ pub async fn ensure_demo(db: &Db, public_url: &str, now: i64) -> Result<i64, App
             .await?
             .ok_or(AppError::NotFound)?;
         if account.sandbox {
+            ensure_demo_channels(db, &account, now).await?;
             ensure_demo_followers(db, &account, now).await?;
         }
     }
@@ -184,6 +185,7 @@ async fn ensure_demo_followers(
         let scene = match rng.gen_range(0..100) {
             0..=14 => Some("poster"),
             15..=24 => Some("table_card"),
+            25..=31 => Some("article"),
             _ => None,
         };
         let mut say = |action: &Action, at: i64, rng: &mut rand::rngs::StdRng| {
@@ -204,6 +206,25 @@ async fn ensure_demo_followers(
             &mut rng,
         );
         let mut last = followed_at;
+        // Back at the shop: followers scan the codes there again (the channel's rescans).
+        let rescan = match scene {
+            Some(s) if rng.gen_bool(0.35) => Some(s),
+            _ if rng.gen_bool(0.08) => Some("table_card"),
+            _ => None,
+        };
+        if let Some(s) = rescan {
+            let at = followed_at + rng.gen_range(3_600_000..(now - followed_at).max(3_600_001));
+            if at < now {
+                say(
+                    &Action::Scan {
+                        scene: s.to_string(),
+                    },
+                    at,
+                    &mut rng,
+                );
+                last = at;
+            }
+        }
         for _ in 0..rng.gen_range(0..4) {
             last += rng.gen_range(60_000..(now - last).max(60_001));
             if last >= now {
@@ -270,9 +291,77 @@ async fn ensure_demo_followers(
     let replies = crate::messages::model::BasicReplies {
         welcome_text: account.welcome_text.clone(),
         default_reply_text: account.default_reply_text.clone(),
+        channel_welcomes: crate::channels::store::welcomes(db, account.id)
+            .await?
+            .into_iter()
+            .collect(),
     };
     crate::messages::log_as_received(db, account.merchant_id, account.id, &replies, &history)
         .await?;
+    Ok(())
+}
+
+/// The demo's channel QR codes (渠道二维码): the scenes the demo followers came through
+/// (ensure_demo_followers), so their statistics come from the logged follows and scans.
+const DEMO_CHANNELS: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "门店海报",
+        "poster",
+        "poster",
+        "欢迎光临掌柜咖啡！☕ 海报扫码关注的朋友，到店出示本消息第二杯半价。",
+        "扫码关注 · 第二杯半价\n每天 8:00–22:00 营业",
+    ),
+    (
+        "收银台桌贴",
+        "table_card",
+        "table_card",
+        "谢谢光临！关注后回复「会员」即可领取会员卡，积分当钱花。",
+        "扫码关注 领会员卡",
+    ),
+    (
+        "公众号文章链接",
+        "article",
+        "link",
+        "欢迎从文章来到掌柜咖啡！回复「菜单」看看今天的新品。",
+        "",
+    ),
+];
+
+/// Creates the demo channels with their codes in the sandbox, once.
+async fn ensure_demo_channels(
+    db: &Db,
+    account: &crate::accounts::AccountRow,
+    now: i64,
+) -> Result<(), AppError> {
+    if !crate::channels::store::scenes(db, account.merchant_id, account.id)
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let wechat = crate::sandbox_mode::of(db.clone(), crate::platform::clock::Clock::default());
+    for (name, scene, medium, welcome, poster) in DEMO_CHANNELS {
+        let (ticket, url) =
+            sandbox::qrcode::create_for_app(&wechat, &account.app_id, scene, true, None)
+                .await
+                .map_err(|e| AppError::internal(format!("{e:?}")))?;
+        let channel = crate::channels::store::NewChannel {
+            merchant_id: account.merchant_id,
+            account_id: account.id,
+            name,
+            kind: "permanent",
+            scene,
+            medium,
+            tag_id: None,
+            welcome_text: welcome,
+            poster_text: poster,
+            ticket: &ticket,
+            qr_url: &url,
+            expires_at: None,
+        };
+        // Weeks ago, before the follows it brought.
+        crate::channels::store::insert(db, &channel, now - (HISTORY_DAYS + 1) * 86_400_000).await?;
+    }
     Ok(())
 }
 

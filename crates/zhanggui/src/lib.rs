@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod apikeys;
+pub mod channels;
 pub mod dashboard;
 pub mod demo;
 pub mod followers;

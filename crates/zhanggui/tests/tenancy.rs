@@ -72,7 +72,13 @@ async fn snapshot(db: &Db, merchant_id: i64) -> String {
         .await
         .expect("accounts");
     let mut sandbox = vec![];
+    let mut channels = vec![];
     for a in &accounts {
+        channels.push(
+            zhanggui::channels::store::list(db, merchant_id, a.id, true, 0, 1000)
+                .await
+                .expect("channels"),
+        );
         sandbox.push(
             zhanggui::accounts::store::sandbox_app(db, &a.app_id)
                 .await
@@ -100,7 +106,9 @@ async fn snapshot(db: &Db, merchant_id: i64) -> String {
         .into_iter()
         .map(|j| (j.id, j.status, j.attempts, j.run_at, j.updated_at))
         .collect();
-    format!("{merchant:?}\n{accounts:?}\n{sandbox:?}\n{keys:?}\n{staff:?}\n{users:?}\n{jobs:?}")
+    format!(
+        "{merchant:?}\n{accounts:?}\n{sandbox:?}\n{keys:?}\n{staff:?}\n{users:?}\n{jobs:?}\n{channels:?}"
+    )
 }
 
 /// Waits until none of the merchant's jobs is queued or running.
@@ -142,6 +150,26 @@ struct Tenant {
     staff_names: Vec<String>,
     job_id: i64,
     job_kind: String,
+    channel_id: i64,
+    channel_name: String,
+}
+
+/// A channel QR code of `account_id`, made at the sandbox.
+async fn channel(app: &TestApp, merchant: i64, account_id: i64, name: &str) -> i64 {
+    let account = zhanggui::accounts::get(&app.db, merchant, account_id)
+        .await
+        .expect("read")
+        .expect("account");
+    let input = zhanggui::channels::model::ChannelInput {
+        name: name.to_string(),
+        kind: "permanent".into(),
+        medium: "poster".into(),
+        ..Default::default()
+    };
+    zhanggui::channels::create(app.state(), merchant, &account, &input)
+        .await
+        .expect("create channel")
+        .id
 }
 
 impl Tenant {
@@ -163,6 +191,8 @@ impl Tenant {
         let (key_id, owner_key) = app.api_key(id, &key_name, Role::Owner).await;
         let job_kind = format!("{}.secret_kind", tag.to_lowercase());
         let job_id = app.dead_job(id, &job_kind).await;
+        let channel_name = format!("{tag}渠道海报");
+        let channel_id = channel(app, id, account.id, &channel_name).await;
         Tenant {
             id,
             name,
@@ -178,6 +208,8 @@ impl Tenant {
             staff_names: vec![staff_name, sleeper_name],
             job_id,
             job_kind,
+            channel_id,
+            channel_name,
         }
     }
 
@@ -198,6 +230,7 @@ impl Tenant {
             self.owner.clone(),
             self.key_name.clone(),
             self.job_kind.clone(),
+            self.channel_name.clone(),
         ];
         m.extend(self.staff_names.iter().cloned());
         m.extend(self.owner_key.get(..9).map(str::to_string));
@@ -221,7 +254,99 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
         "app_id": "wx00000000000000aa", "app_secret": "0123456789abcdef0123456789abcdef",
         "security_mode": "plaintext"
     });
-    vec![
+    let ch = b.channel_id;
+    let channel_calls = vec![
+        call(
+            Method::GET,
+            "/channels/{id}",
+            format!("/channels/{ch}"),
+            Body::None,
+        ),
+        call(
+            Method::GET,
+            "/channels/{id}/edit",
+            format!("/channels/{ch}/edit"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/channels/{id}",
+            format!("/channels/{ch}"),
+            form(&[("name", "Hijacked"), ("medium", "poster")]),
+        ),
+        call(
+            Method::POST,
+            "/channels/{id}/archive",
+            format!("/channels/{ch}/archive"),
+            form(&[]),
+        ),
+        call(
+            Method::GET,
+            "/channels/{id}/qrcode.png",
+            format!("/channels/{ch}/qrcode.png"),
+            Body::None,
+        ),
+        call(
+            Method::GET,
+            "/channels/{id}/poster.svg",
+            format!("/channels/{ch}/poster.svg"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/channels",
+            "/channels".into(),
+            form(&[
+                ("account_id", &acc.to_string()),
+                ("name", "Hijacked"),
+                ("kind", "permanent"),
+                ("medium", "poster"),
+            ]),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/channels",
+            format!("/api/v1/accounts/{acc}/channels"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{account_id}/channels",
+            format!("/api/v1/accounts/{acc}/channels"),
+            Body::Json(json!({"name": "Hijacked", "kind": "permanent", "medium": "poster"})),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/channels/{channel_id}",
+            format!("/api/v1/accounts/{acc}/channels/{ch}"),
+            Body::None,
+        ),
+        call(
+            Method::PUT,
+            "/api/v1/accounts/{account_id}/channels/{channel_id}",
+            format!("/api/v1/accounts/{acc}/channels/{ch}"),
+            Body::Json(json!({"name": "Hijacked", "medium": "poster"})),
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{account_id}/channels/{channel_id}/archive",
+            format!("/api/v1/accounts/{acc}/channels/{ch}/archive"),
+            Body::None,
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/channels/{channel_id}/qrcode.png",
+            format!("/api/v1/accounts/{acc}/channels/{ch}/qrcode.png"),
+            Body::None,
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/channels/{channel_id}/poster.svg",
+            format!("/api/v1/accounts/{acc}/channels/{ch}/poster.svg"),
+            Body::None,
+        ),
+    ];
+    let mut calls = vec![
         call(
             Method::GET,
             "/accounts/{id}",
@@ -345,7 +470,9 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
             "/switch".into(),
             form(&[("account_id", &acc.to_string())]),
         ),
-    ]
+    ];
+    calls.extend(channel_calls);
+    calls
 }
 
 #[tokio::test]
@@ -508,6 +635,27 @@ fn permission_of(method: &Method, template: &str) -> Permission {
         ("GET", "/wechat-sandbox") | ("POST", "/wechat-sandbox/check") => ViewAccounts,
         ("POST", "/wechat-sandbox/faults" | "/wechat-sandbox/expire-tokens") => ManageAccounts,
         ("GET", "/jobs" | "/api/v1/jobs") => ViewJobs,
+        (
+            "GET",
+            "/channels"
+            | "/channels/{id}"
+            | "/channels/{id}/qrcode.png"
+            | "/channels/{id}/poster.svg"
+            | "/api/v1/accounts/{account_id}/channels"
+            | "/api/v1/accounts/{account_id}/channels/{channel_id}"
+            | "/api/v1/accounts/{account_id}/channels/{channel_id}/qrcode.png"
+            | "/api/v1/accounts/{account_id}/channels/{channel_id}/poster.svg",
+        ) => ViewFollowers,
+        ("GET", "/channels/new" | "/channels/{id}/edit") => ManageFollowers,
+        (
+            "POST",
+            "/channels"
+            | "/channels/{id}"
+            | "/channels/{id}/archive"
+            | "/api/v1/accounts/{account_id}/channels"
+            | "/api/v1/accounts/{account_id}/channels/{channel_id}/archive",
+        ) => ManageFollowers,
+        ("PUT", "/api/v1/accounts/{account_id}/channels/{channel_id}") => ManageFollowers,
         ("POST", "/jobs/{id}/retry" | "/api/v1/jobs/{id}/retry") => ManageJobs,
         other => panic!("no permission listed for {other:?}"),
     }
@@ -524,6 +672,8 @@ struct Victims {
     job_console: i64,
     job_api: i64,
     tag: String,
+    channel_console: i64,
+    channel_api: i64,
 }
 
 impl Victims {
@@ -542,6 +692,8 @@ impl Victims {
             job_console: app.dead_job(merchant, "victim.kind").await,
             job_api: app.dead_job(merchant, "victim.kind").await,
             tag: tag.to_string(),
+            channel_console: channel(app, merchant, account, &format!("victim c {tag}")).await,
+            channel_api: channel(app, merchant, account, &format!("victim a {tag}")).await,
         }
     }
 
@@ -651,6 +803,59 @@ impl Victims {
                 Method::POST,
                 "/api/v1/jobs/{id}/retry",
                 format!("/api/v1/jobs/{}/retry", self.job_api),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{account_id}/channels",
+                format!("/api/v1/accounts/{acc}/channels"),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts/{account_id}/channels",
+                format!("/api/v1/accounts/{acc}/channels"),
+                Body::Json(
+                    json!({"name": format!("api {tag}"), "kind": "permanent", "medium": "link"}),
+                ),
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{account_id}/channels/{channel_id}",
+                format!("/api/v1/accounts/{acc}/channels/{}", self.channel_api),
+                Body::None,
+            ),
+            call(
+                Method::PUT,
+                "/api/v1/accounts/{account_id}/channels/{channel_id}",
+                format!("/api/v1/accounts/{acc}/channels/{}", self.channel_api),
+                Body::Json(json!({"name": format!("api {tag} renamed"), "medium": "poster"})),
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{account_id}/channels/{channel_id}/qrcode.png",
+                format!(
+                    "/api/v1/accounts/{acc}/channels/{}/qrcode.png",
+                    self.channel_api
+                ),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{account_id}/channels/{channel_id}/poster.svg",
+                format!(
+                    "/api/v1/accounts/{acc}/channels/{}/poster.svg",
+                    self.channel_api
+                ),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts/{account_id}/channels/{channel_id}/archive",
+                format!(
+                    "/api/v1/accounts/{acc}/channels/{}/archive",
+                    self.channel_api
+                ),
                 Body::None,
             ),
         ]
@@ -778,6 +983,63 @@ impl Victims {
                 format!("/jobs/{}/retry", self.job_console),
                 form(&[]),
             ),
+            call(Method::GET, "/channels", "/channels".into(), Body::None),
+            call(
+                Method::GET,
+                "/channels/new",
+                "/channels/new".into(),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/channels",
+                "/channels".into(),
+                form(&[
+                    ("account_id", &acc.to_string()),
+                    ("name", &format!("console {tag}")),
+                    ("kind", "permanent"),
+                    ("medium", "poster"),
+                ]),
+            ),
+            call(
+                Method::GET,
+                "/channels/{id}",
+                format!("/channels/{}", self.channel_console),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/channels/{id}/edit",
+                format!("/channels/{}/edit", self.channel_console),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/channels/{id}",
+                format!("/channels/{}", self.channel_console),
+                form(&[
+                    ("name", &format!("console {tag} renamed")),
+                    ("medium", "poster"),
+                ]),
+            ),
+            call(
+                Method::GET,
+                "/channels/{id}/qrcode.png",
+                format!("/channels/{}/qrcode.png", self.channel_console),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/channels/{id}/poster.svg",
+                format!("/channels/{}/poster.svg", self.channel_console),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/channels/{id}/archive",
+                format!("/channels/{}/archive", self.channel_console),
+                form(&[]),
+            ),
         ]
     }
 }
@@ -864,6 +1126,8 @@ async fn the_role_matrix_covers_every_api_endpoint() {
         job_console: 1,
         job_api: 1,
         tag: String::new(),
+        channel_console: 1,
+        channel_api: 1,
     };
     let covered: BTreeSet<(String, String)> = v
         .api_calls()

@@ -63,7 +63,14 @@ impl Directory {
             return Ok(entry.account);
         }
         let account = match crate::accounts::store::by_callback_key(db, key).await? {
-            Some(row) => Some(Arc::new(callback_account(&row)?)),
+            Some(row) => {
+                let mut account = callback_account(&row)?;
+                account.replies.channel_welcomes = crate::channels::store::welcomes(db, row.id)
+                    .await?
+                    .into_iter()
+                    .collect();
+                Some(Arc::new(account))
+            }
             None => None,
         };
         self.remember(key, account.clone());
@@ -117,6 +124,7 @@ fn callback_account(row: &AccountRow) -> Result<CallbackAccount, DirectoryError>
         replies: BasicReplies {
             welcome_text: row.welcome_text.clone(),
             default_reply_text: row.default_reply_text.clone(),
+            channel_welcomes: Default::default(),
         },
     })
 }

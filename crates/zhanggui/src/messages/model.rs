@@ -70,13 +70,23 @@ pub fn reply_text(reply_xml: &str) -> String {
 pub struct BasicReplies {
     pub welcome_text: String,
     pub default_reply_text: String,
+    /// The welcomes of the account's channel QR codes, by scene (channels/): a follow or a
+    /// scan through a channel's code answers its welcome. One hash lookup on the hot path.
+    pub channel_welcomes: std::collections::HashMap<String, String>,
 }
 
-/// The text to answer `msg` with, if any: the welcome for a follow, the default reply for
-/// any other text message, nothing for everything else.
+/// The text to answer `msg` with, if any: for a follow, its channel's welcome or else the
+/// account's; for a scan by a follower, its channel's welcome if it has one; the default
+/// reply for any other text message; nothing for everything else.
 pub fn basic_answer<'r>(msg: &Message<'_>, replies: &'r BasicReplies) -> Option<&'r str> {
+    let channel = || {
+        msg.event()
+            .and_then(|e| e.qr_scene())
+            .and_then(|scene| replies.channel_welcomes.get(scene))
+    };
     let text = match &msg.body {
-        MessageBody::Event(Event::Subscribe { .. }) => &replies.welcome_text,
+        MessageBody::Event(Event::Subscribe { .. }) => channel().unwrap_or(&replies.welcome_text),
+        MessageBody::Event(Event::Scan { .. }) => channel()?,
         MessageBody::Text(_) => &replies.default_reply_text,
         _ => return None,
     };
@@ -114,7 +124,26 @@ mod tests {
         BasicReplies {
             welcome_text: "欢迎".into(),
             default_reply_text: "收到".into(),
+            channel_welcomes: [("poster".to_string(), "海报欢迎".to_string())].into(),
         }
+    }
+
+    #[test]
+    fn channel_codes_answer_their_own_welcome() {
+        let r = replies();
+        let via = |event: &str, key: &str| {
+            format!(
+                "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>"
+            )
+        };
+        let follow = via("subscribe", "qrscene_poster");
+        assert_eq!(basic_answer(&parse(&follow), &r), Some("海报欢迎"));
+        let other = via("subscribe", "qrscene_7");
+        assert_eq!(basic_answer(&parse(&other), &r), Some("欢迎"));
+        let scan = via("SCAN", "poster");
+        assert_eq!(basic_answer(&parse(&scan), &r), Some("海报欢迎"));
+        let scan = via("SCAN", "7");
+        assert_eq!(basic_answer(&parse(&scan), &r), None);
     }
 
     #[test]

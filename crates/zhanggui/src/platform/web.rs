@@ -43,6 +43,7 @@ fn console_router(state: AppState) -> Router {
         .merge(crate::platform::jobs::routes::router())
         .merge(crate::messages::routes::console_router())
         .merge(crate::simulator::routes::router())
+        .merge(crate::channels::routes::router())
         .merge(crate::sandbox_mode::routes::router())
         .merge(api)
         .route(
@@ -435,6 +436,16 @@ pub fn navigation(role: Option<Role>, is_platform_admin: bool) -> Vec<NavGroup> 
                     key: "messages",
                     href: "/messages",
                     label_key: "nav.messages",
+                }],
+            });
+        }
+        if role.allows(Permission::ViewFollowers) {
+            groups.push(NavGroup {
+                label_key: "nav.group.followers",
+                items: vec![NavItem {
+                    key: "channels",
+                    href: "/channels",
+                    label_key: "nav.channels",
                 }],
             });
         }
