@@ -33,6 +33,22 @@ const API: &[(&str, &str)] = &[
     ("get", "/api/v1/jobs"),
     ("post", "/api/v1/jobs/{id}/retry"),
     ("get", "/api/v1/dashboard"),
+    ("get", "/api/v1/accounts/{account_id}/channels"),
+    ("post", "/api/v1/accounts/{account_id}/channels"),
+    ("get", "/api/v1/accounts/{account_id}/channels/{channel_id}"),
+    ("put", "/api/v1/accounts/{account_id}/channels/{channel_id}"),
+    (
+        "post",
+        "/api/v1/accounts/{account_id}/channels/{channel_id}/archive",
+    ),
+    (
+        "get",
+        "/api/v1/accounts/{account_id}/channels/{channel_id}/qrcode.png",
+    ),
+    (
+        "get",
+        "/api/v1/accounts/{account_id}/channels/{channel_id}/poster.svg",
+    ),
     // The emulated WeChat's own API (sandbox mode): simulated followers and fault knobs.
     ("post", "/sandbox/api/apps/{app_id}/followers"),
     ("get", "/sandbox/api/apps/{app_id}/followers"),
@@ -118,9 +134,24 @@ async fn the_openapi_document_lists_every_api_path_the_router_serves() {
     )
     .await;
     let openid = made["openids"][0].as_str().expect("a follower").to_string();
+    let channel = zhanggui::channels::create(
+        app.state(),
+        m,
+        &account,
+        &zhanggui::channels::model::ChannelInput {
+            name: "海报".into(),
+            kind: "permanent".into(),
+            medium: "poster".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("a channel");
     for (method, template) in API {
         let path = template
             .replace("{id}", &account.id.to_string())
+            .replace("{account_id}", &account.id.to_string())
+            .replace("{channel_id}", &channel.id.to_string())
             .replace("{user_id}", &staff.to_string())
             .replace("{app_id}", &account.app_id)
             .replace("{openid}", &openid);

@@ -588,13 +588,26 @@ async fn demo_is_idempotent() {
     let history = "SELECT COUNT(*) FROM wx_messages";
     let logged = scalar(&db, history).await;
     assert!(logged > 300, "some history beyond the follows: {logged}");
+    // The account's welcome, or the welcome of the channel QR code they came through.
     let welcomed = "SELECT COUNT(*) FROM wx_messages WHERE kind = 'event:subscribe' \
-                    AND reply LIKE '%欢迎关注掌柜咖啡%'";
+                    AND (reply LIKE '%欢迎关注掌柜咖啡%' OR reply LIKE '%海报扫码关注%' \
+                    OR reply LIKE '%领取会员卡%' OR reply LIKE '%欢迎从文章%')";
     assert_eq!(
         scalar(&db, welcomed).await,
         200,
         "answered as the callback would"
     );
+    let by_channel = "SELECT COUNT(*) FROM wx_messages WHERE kind = 'event:subscribe' \
+                      AND reply LIKE '%海报扫码关注%' AND body LIKE '%qrscene_poster%'";
+    assert!(
+        scalar(&db, by_channel).await > 0,
+        "poster follows get the poster's welcome"
+    );
+    // Three channel QR codes, with scans by followers beside the follows they brought.
+    let channels = "SELECT COUNT(*) FROM channels";
+    assert_eq!(scalar(&db, channels).await, 3);
+    let rescans = "SELECT COUNT(*) FROM wx_messages WHERE kind = 'event:scan'";
+    assert!(scalar(&db, rescans).await > 0);
 
     // A user changes something; demo again adds nothing and resets nothing.
     ok(
@@ -617,6 +630,7 @@ async fn demo_is_idempotent() {
     assert_eq!(scalar(&db, counts).await, first);
     assert_eq!(scalar(&db, followers).await, 200);
     assert_eq!(scalar(&db, history).await, logged);
+    assert_eq!(scalar(&db, channels).await, 3);
     let demo = auth_store::user_by_username(&db, "demo")
         .await
         .expect("read")

@@ -121,9 +121,8 @@ pub async fn scene_taken(
     account_id: i64,
     scene: &str,
 ) -> Result<bool, sqlx::Error> {
-    let n =
-        on_pool!(db, |p| {
-            sqlx::query_scalar::<_, i64>(
+    let n = on_pool!(db, |p| {
+        sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM channels WHERE merchant_id = $1 AND account_id = $2 AND scene = $3"
     )
     .bind(merchant_id)
@@ -131,7 +130,7 @@ pub async fn scene_taken(
     .bind(scene)
     .fetch_one(p)
     .await
-        })?;
+    })?;
     Ok(n > 0)
 }
 
