@@ -4,5 +4,6 @@
 pub mod jobs;
 pub mod model;
 pub mod store;
+pub mod sync;
 
 pub use model::Follower;

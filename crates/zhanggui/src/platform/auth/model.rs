@@ -32,6 +32,14 @@ pub enum Permission {
     ManageJobs,
     /// The live messages of an account.
     ViewMessages,
+    /// An account's followers and the progress of their sync from WeChat.
+    ViewFollowers,
+    /// Starting a follower sync.
+    ManageFollowers,
+    /// Tags and bulk tagging progress.
+    ViewTags,
+    /// Creating, renaming, deleting tags; tagging followers.
+    ManageTags,
 }
 
 impl Role {
@@ -72,8 +80,15 @@ impl Role {
                     | ViewJobs
                     | ManageJobs
                     | ViewMessages
+                    | ViewFollowers
+                    | ManageFollowers
+                    | ViewTags
+                    | ManageTags
             ),
-            Role::Agent => matches!(p, ViewDashboard | ViewMessages),
+            Role::Agent => matches!(
+                p,
+                ViewDashboard | ViewMessages | ViewFollowers | ViewTags
+            ),
             Role::Clerk => matches!(p, ViewDashboard),
         }
     }
