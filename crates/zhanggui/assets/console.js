@@ -93,6 +93,87 @@
     setTimeout(poll, 2000);
   }
 
+  // The follower sync card: start without leaving the page, then follow the progress.
+  var syncPanel = document.getElementById("sync-panel");
+  if (syncPanel && window.fetch) {
+    var syncUrl = "/api/v1/accounts/" + syncPanel.getAttribute("data-account") + "/followers/sync";
+    var part = function (name) { return syncPanel.querySelector("[data-sync=" + name + "]"); };
+    var showSync = function (s) {
+      part("status").textContent = s.status_label;
+      part("status").className = "badge " + (s.status === "running" ? "badge-info" :
+        s.status === "failed" ? "badge-error" : "badge-ok");
+      part("bar").style.width = s.percent + "%";
+      part("total").textContent = s.total;
+      part("listed").textContent = s.listed;
+      part("profiled").textContent = s.profiled;
+      var error = part("error");
+      error.textContent = s.error || "";
+      error.hidden = !s.error;
+      var start = part("start");
+      if (start) { start.disabled = s.status === "running"; }
+      syncPanel.setAttribute("data-running", s.status === "running" ? "1" : "0");
+    };
+    var pollSync = function () {
+      fetch(syncUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (s) {
+          if (s) { showSync(s); }
+          if (!s || s.status === "running") { setTimeout(pollSync, 1000); }
+        })
+        .catch(function () { setTimeout(pollSync, 3000); });
+    };
+    var startForm = syncPanel.querySelector("form.sync-start");
+    if (startForm) {
+      startForm.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var token = startForm.querySelector("input[name=_csrf]").value;
+        fetch(syncUrl, { method: "POST", credentials: "same-origin",
+          headers: { "Accept": "application/json", "X-CSRF-Token": token } })
+          .then(function (r) { return r.json(); })
+          .then(function (s) {
+            if (s.error && s.error.message) {
+              var error = part("error");
+              error.textContent = s.error.message;
+              error.hidden = false;
+            } else {
+              showSync(s);
+            }
+            pollSync();
+          })
+          .catch(function () { startForm.submit(); });
+      });
+    }
+    if (syncPanel.getAttribute("data-running") === "1") { setTimeout(pollSync, 1000); }
+  }
+
+  // Bulk tagging operations in progress: refresh their bars until they end.
+  document.querySelectorAll(".tag-operation[data-running='1']").forEach(function (box) {
+    if (!window.fetch) { return; }
+    var url = "/api/v1/accounts/" + box.getAttribute("data-account") + "/tag-operations/" +
+      box.getAttribute("data-operation");
+    var set = function (name, value) {
+      var el = box.querySelector("[data-op=" + name + "]");
+      if (el) { el.textContent = value; }
+    };
+    var poll = function () {
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (op) {
+          if (!op) { return; }
+          box.querySelector("[data-op=bar]").style.width = op.percent + "%";
+          ["handled", "total", "done", "skipped", "failed"].forEach(function (k) { set(k, op[k]); });
+          set("status", op.status_label);
+          if (op.status === "running") { setTimeout(poll, 1000); }
+          else {
+            box.querySelector("[data-op=status]").className =
+              "badge " + (op.status === "done" ? "badge-ok" : "badge-error");
+          }
+        })
+        .catch(function () { setTimeout(poll, 3000); });
+    };
+    setTimeout(poll, 1000);
+  });
+
   // Close the user menu and the phone drawer when clicking elsewhere.
   document.addEventListener("click", function (event) {
     if (document.body.classList.contains("nav-open") && toggle &&

@@ -14,3 +14,4 @@ pub mod messages;
 pub mod platform;
 pub mod sandbox_mode;
 pub mod simulator;
+pub mod tags;

@@ -142,6 +142,8 @@ struct Tenant {
     app_id: String,
     owner: String,
     owner_key: String,
+    tag_id: i64,
+    operation: i64,
     key_id: i64,
     key_name: String,
     /// Active staff, and staff already disabled (for "enable").
@@ -193,7 +195,24 @@ impl Tenant {
         let job_id = app.dead_job(id, &job_kind).await;
         let channel_name = format!("{tag}渠道海报");
         let channel_id = channel(app, id, account.id, &channel_name).await;
+        let tag_id = zhanggui::tags::create(app.state(), id, account.id, &format!("{tag}标签"))
+            .await
+            .expect("tag")
+            .id;
+        let operation = zhanggui::tags::start_bulk(
+            app.state(),
+            id,
+            account.id,
+            tag_id,
+            zhanggui::tags::model::BulkAction::Tag,
+            &json!({}),
+        )
+        .await
+        .expect("operation");
+        jobs_settled(&app.db, id).await;
         Tenant {
+            tag_id,
+            operation,
             id,
             name,
             account_id: account.id,
@@ -459,6 +478,112 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
             Body::None,
         ),
         call(
+            Method::GET,
+            "/api/v1/accounts/{id}/tags",
+            format!("/api/v1/accounts/{acc}/tags"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{id}/tags",
+            format!("/api/v1/accounts/{acc}/tags"),
+            Body::Json(json!({"name": "Hijacked"})),
+        ),
+        call(
+            Method::PUT,
+            "/api/v1/accounts/{id}/tags/{tag_id}",
+            format!("/api/v1/accounts/{acc}/tags/{}", b.tag_id),
+            Body::Json(json!({"name": "Hijacked"})),
+        ),
+        call(
+            Method::DELETE,
+            "/api/v1/accounts/{id}/tags/{tag_id}",
+            format!("/api/v1/accounts/{acc}/tags/{}", b.tag_id),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{id}/tags/pull",
+            format!("/api/v1/accounts/{acc}/tags/pull"),
+            Body::None,
+        ),
+        call(
+            Method::PUT,
+            "/api/v1/accounts/{id}/followers/{openid}/tags",
+            format!("/api/v1/accounts/{acc}/followers/oSomeone/tags"),
+            Body::Json(json!({"tag_ids": [b.tag_id]})),
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{id}/tags/{tag_id}/members",
+            format!("/api/v1/accounts/{acc}/tags/{}/members", b.tag_id),
+            Body::Json(json!({"openids": ["oSomeone"]})),
+        ),
+        call(
+            Method::DELETE,
+            "/api/v1/accounts/{id}/tags/{tag_id}/members",
+            format!("/api/v1/accounts/{acc}/tags/{}/members", b.tag_id),
+            Body::Json(json!({"openids": ["oSomeone"]})),
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{id}/tags/{tag_id}/bulk",
+            format!("/api/v1/accounts/{acc}/tags/{}/bulk", b.tag_id),
+            Body::Json(json!({"action": "untag", "filter": {}})),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{id}/tag-operations/{op_id}",
+            format!("/api/v1/accounts/{acc}/tag-operations/{}", b.operation),
+            Body::None,
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{id}/followers/sync",
+            format!("/api/v1/accounts/{acc}/followers/sync"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{id}/followers/sync",
+            format!("/api/v1/accounts/{acc}/followers/sync"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/tags/{id}/rename",
+            format!("/tags/{}/rename", b.tag_id),
+            form(&[("account_id", &acc.to_string()), ("name", "Hijacked")]),
+        ),
+        call(
+            Method::POST,
+            "/tags/{id}/delete",
+            format!("/tags/{}/delete", b.tag_id),
+            form(&[("account_id", &acc.to_string())]),
+        ),
+        call(
+            Method::POST,
+            "/tags/pull",
+            "/tags/pull".into(),
+            form(&[("account_id", &acc.to_string())]),
+        ),
+        call(
+            Method::POST,
+            "/tags/bulk",
+            "/tags/bulk".into(),
+            form(&[
+                ("account_id", &acc.to_string()),
+                ("tag_id", &b.tag_id.to_string()),
+                ("action", "tag"),
+            ]),
+        ),
+        call(
+            Method::POST,
+            "/followers/sync",
+            "/followers/sync".into(),
+            form(&[("account_id", &acc.to_string())]),
+        ),
+        call(
             Method::POST,
             "/switch",
             "/switch".into(),
@@ -657,6 +782,18 @@ fn permission_of(method: &Method, template: &str) -> Permission {
         ) => ManageFollowers,
         ("PUT", "/api/v1/accounts/{account_id}/channels/{channel_id}") => ManageFollowers,
         ("POST", "/jobs/{id}/retry" | "/api/v1/jobs/{id}/retry") => ManageJobs,
+        ("GET", "/tags" | "/api/v1/accounts/{id}/tags") => ViewTags,
+        ("GET", "/api/v1/accounts/{id}/tag-operations/{op_id}") => ViewTags,
+        ("POST", "/tags" | "/tags/pull" | "/tags/bulk" | "/tags/{id}/rename" | "/tags/{id}/delete") => {
+            ManageTags
+        }
+        ("POST", "/api/v1/accounts/{id}/tags" | "/api/v1/accounts/{id}/tags/pull") => ManageTags,
+        ("PUT" | "DELETE", "/api/v1/accounts/{id}/tags/{tag_id}") => ManageTags,
+        ("POST" | "DELETE", "/api/v1/accounts/{id}/tags/{tag_id}/members") => ManageTags,
+        ("POST", "/api/v1/accounts/{id}/tags/{tag_id}/bulk") => ManageTags,
+        ("PUT", "/api/v1/accounts/{id}/followers/{openid}/tags") => ManageTags,
+        ("GET", "/api/v1/accounts/{id}/followers/sync") => ViewFollowers,
+        ("POST", "/api/v1/accounts/{id}/followers/sync" | "/followers/sync") => ManageFollowers,
         other => panic!("no permission listed for {other:?}"),
     }
 }
@@ -674,11 +811,64 @@ struct Victims {
     tag: String,
     channel_console: i64,
     channel_api: i64,
+    /// Tags of the account: renamed, deleted, and a bulk operation's.
+    tag_renamed: i64,
+    tag_deleted_console: i64,
+    tag_deleted_api: i64,
+    tag_members: i64,
+    operation: i64,
+    /// A sandbox follower of the account.
+    openid: String,
+    /// A second account, whose followers the console syncs (the API syncs the first: one
+    /// run at a time per account).
+    sync_account: i64,
 }
 
 impl Victims {
     async fn create(app: &TestApp, merchant: i64, account: i64, app_id: &str, tag: &str) -> Self {
+        // A sync or bulk operation of the previous round must be over before this one.
+        jobs_settled(&app.db, merchant).await;
+        let state = app.state();
+        let new_tag = |suffix: &str| {
+            let name = format!("{tag}{suffix}");
+            async move {
+                zhanggui::tags::create(state, merchant, account, &name)
+                    .await
+                    .expect("victim tag")
+                    .id
+            }
+        };
+        let tag_renamed = new_tag("r").await;
+        let tag_deleted_console = new_tag("dc").await;
+        let tag_deleted_api = new_tag("da").await;
+        let tag_members = new_tag("m").await;
+        let operation = zhanggui::tags::start_bulk(
+            state,
+            merchant,
+            account,
+            tag_members,
+            zhanggui::tags::model::BulkAction::Tag,
+            &json!({}),
+        )
+        .await
+        .expect("victim operation");
+        let (_, made) = read_json(
+            app.client()
+                .post(app.url(&format!("/sandbox/api/apps/{app_id}/followers")))
+                .json(&json!({"count": 1})),
+        )
+        .await;
+        let openid = made["openids"][0].as_str().expect("openid").to_string();
+        let sync_account = app.account(merchant, &format!("sync {tag}")).await.id;
+        jobs_settled(&app.db, merchant).await;
         Victims {
+            tag_renamed,
+            tag_deleted_console,
+            tag_deleted_api,
+            tag_members,
+            operation,
+            openid,
+            sync_account,
             account,
             app_id: app_id.to_string(),
             key_console: app.api_key(merchant, "victim", Role::Clerk).await.0,
@@ -856,6 +1046,78 @@ impl Victims {
                     "/api/v1/accounts/{acc}/channels/{}/archive",
                     self.channel_api
                 ),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{id}/tags",
+                format!("/api/v1/accounts/{acc}/tags"),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts/{id}/tags",
+                format!("/api/v1/accounts/{acc}/tags"),
+                Body::Json(json!({"name": format!("{tag}new")})),
+            ),
+            call(
+                Method::PUT,
+                "/api/v1/accounts/{id}/tags/{tag_id}",
+                format!("/api/v1/accounts/{acc}/tags/{}", self.tag_renamed),
+                Body::Json(json!({"name": format!("{tag}ren")})),
+            ),
+            call(
+                Method::DELETE,
+                "/api/v1/accounts/{id}/tags/{tag_id}",
+                format!("/api/v1/accounts/{acc}/tags/{}", self.tag_deleted_api),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts/{id}/tags/pull",
+                format!("/api/v1/accounts/{acc}/tags/pull"),
+                Body::None,
+            ),
+            call(
+                Method::PUT,
+                "/api/v1/accounts/{id}/followers/{openid}/tags",
+                format!("/api/v1/accounts/{acc}/followers/{}/tags", self.openid),
+                Body::Json(json!({"tag_ids": [self.tag_renamed]})),
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts/{id}/tags/{tag_id}/members",
+                format!("/api/v1/accounts/{acc}/tags/{}/members", self.tag_members),
+                Body::Json(json!({"openids": [self.openid]})),
+            ),
+            call(
+                Method::DELETE,
+                "/api/v1/accounts/{id}/tags/{tag_id}/members",
+                format!("/api/v1/accounts/{acc}/tags/{}/members", self.tag_members),
+                Body::Json(json!({"openids": [self.openid]})),
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts/{id}/tags/{tag_id}/bulk",
+                format!("/api/v1/accounts/{acc}/tags/{}/bulk", self.tag_members),
+                Body::Json(json!({"action": "untag", "filter": {}})),
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{id}/tag-operations/{op_id}",
+                format!("/api/v1/accounts/{acc}/tag-operations/{}", self.operation),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{id}/followers/sync",
+                format!("/api/v1/accounts/{acc}/followers/sync"),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts/{id}/followers/sync",
+                format!("/api/v1/accounts/{acc}/followers/sync"),
                 Body::None,
             ),
         ]
@@ -1040,6 +1302,47 @@ impl Victims {
                 format!("/channels/{}/archive", self.channel_console),
                 form(&[]),
             ),
+            call(Method::GET, "/tags", "/tags".into(), Body::None),
+            call(
+                Method::POST,
+                "/tags",
+                "/tags".into(),
+                form(&[("account_id", &acc.to_string()), ("name", &format!("{tag}c"))]),
+            ),
+            call(
+                Method::POST,
+                "/tags/{id}/rename",
+                format!("/tags/{}/rename", self.tag_renamed),
+                form(&[("account_id", &acc.to_string()), ("name", &format!("{tag}cr"))]),
+            ),
+            call(
+                Method::POST,
+                "/tags/{id}/delete",
+                format!("/tags/{}/delete", self.tag_deleted_console),
+                form(&[("account_id", &acc.to_string())]),
+            ),
+            call(
+                Method::POST,
+                "/tags/pull",
+                "/tags/pull".into(),
+                form(&[("account_id", &acc.to_string())]),
+            ),
+            call(
+                Method::POST,
+                "/tags/bulk",
+                "/tags/bulk".into(),
+                form(&[
+                    ("account_id", &acc.to_string()),
+                    ("tag_id", &self.tag_members.to_string()),
+                    ("action", "tag"),
+                ]),
+            ),
+            call(
+                Method::POST,
+                "/followers/sync",
+                "/followers/sync".into(),
+                form(&[("account_id", &self.sync_account.to_string())]),
+            ),
         ]
     }
 }
@@ -1126,6 +1429,13 @@ async fn the_role_matrix_covers_every_api_endpoint() {
         job_console: 1,
         job_api: 1,
         tag: String::new(),
+        tag_renamed: 1,
+        tag_deleted_console: 1,
+        tag_deleted_api: 1,
+        tag_members: 1,
+        operation: 1,
+        openid: String::new(),
+        sync_account: 1,
         channel_console: 1,
         channel_api: 1,
     };

@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod model;
 pub mod query;
 pub mod store;
+pub mod sync;
 
 pub use filter::{Filter, FollowerRecord};
 pub use model::Follower;

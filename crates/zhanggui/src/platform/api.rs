@@ -123,6 +123,8 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<super::state::AppState> {
         .merge(crate::dashboard::routes::api())
         .merge(crate::messages::routes::api())
         .merge(crate::channels::routes::api())
+        .merge(crate::tags::routes::api())
+        .merge(crate::followers::sync::routes::api())
 }
 
 #[derive(OpenApi)]

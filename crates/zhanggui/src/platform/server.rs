@@ -32,6 +32,18 @@ fn with_product_jobs(mut registry: JobRegistry, state: &AppState) -> JobRegistry
     registry.register(crate::messages::late::JOB_KIND, move |ctx| {
         crate::messages::late::run(late.clone(), ctx)
     });
+    let tags = state.clone();
+    registry.register(crate::tags::jobs::PUSH_KIND, move |ctx| {
+        crate::tags::jobs::run_push(tags.clone(), ctx)
+    });
+    let bulk = state.clone();
+    registry.register(crate::tags::jobs::BULK_KIND, move |ctx| {
+        crate::tags::jobs::run_bulk(bulk.clone(), ctx)
+    });
+    let sync = state.clone();
+    registry.register(crate::followers::sync::jobs::JOB_KIND, move |ctx| {
+        crate::followers::sync::jobs::run(sync.clone(), ctx)
+    });
     registry
 }
 

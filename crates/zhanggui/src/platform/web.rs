@@ -45,6 +45,8 @@ fn console_router(state: AppState) -> Router {
         .merge(crate::simulator::routes::router())
         .merge(crate::channels::routes::router())
         .merge(crate::sandbox_mode::routes::router())
+        .merge(crate::tags::routes::router())
+        .merge(crate::followers::sync::routes::router())
         .merge(api)
         .route(
             "/api/v1/openapi.json",
@@ -439,14 +441,25 @@ pub fn navigation(role: Option<Role>, is_platform_admin: bool) -> Vec<NavGroup> 
                 }],
             });
         }
+        let mut followers = vec![];
+        if role.allows(Permission::ViewTags) {
+            followers.push(NavItem {
+                key: "tags",
+                href: "/tags",
+                label_key: "nav.tags",
+            });
+        }
         if role.allows(Permission::ViewFollowers) {
+            followers.push(NavItem {
+                key: "channels",
+                href: "/channels",
+                label_key: "nav.channels",
+            });
+        }
+        if !followers.is_empty() {
             groups.push(NavGroup {
                 label_key: "nav.group.followers",
-                items: vec![NavItem {
-                    key: "channels",
-                    href: "/channels",
-                    label_key: "nav.channels",
-                }],
+                items: followers,
             });
         }
         if role.allows(Permission::ViewAccounts) {

@@ -32,10 +32,15 @@ pub enum Permission {
     ManageJobs,
     /// The live messages of an account.
     ViewMessages,
-    /// Followers and what is known of them: channel QR codes and their numbers, tags.
+    /// Followers and what is known of them (channel QR codes and their numbers), and the
+    /// progress of their sync from WeChat.
     ViewFollowers,
-    /// Change follower data: channel QR codes, tags.
+    /// Change follower data: channel QR codes, remarks, profiles, blacklist, syncs.
     ManageFollowers,
+    /// Tags and bulk tagging progress.
+    ViewTags,
+    /// Creating, renaming, deleting tags; tagging followers.
+    ManageTags,
 }
 
 impl Role {
@@ -78,9 +83,14 @@ impl Role {
                     | ViewMessages
                     | ViewFollowers
                     | ManageFollowers
+                    | ViewTags
+                    | ManageTags
             ),
             // Agents see who they talk to (channel, tags) beside the chat.
-            Role::Agent => matches!(p, ViewDashboard | ViewMessages | ViewFollowers),
+            Role::Agent => matches!(
+                p,
+                ViewDashboard | ViewMessages | ViewFollowers | ViewTags
+            ),
             Role::Clerk => matches!(p, ViewDashboard),
         }
     }
