@@ -21,7 +21,12 @@ async fn post(app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
     read_json(app.client().post(app.url(path)).json(&body)).await
 }
 
-async fn sandbox_followers(app: &TestApp, account: &AccountRow, n: usize, subscribed: bool) -> Vec<String> {
+async fn sandbox_followers(
+    app: &TestApp,
+    account: &AccountRow,
+    n: usize,
+    subscribed: bool,
+) -> Vec<String> {
     let mut all = Vec::with_capacity(n);
     while all.len() < n {
         let count = (n - all.len()).min(100_000);
@@ -53,10 +58,10 @@ async fn act(app: &TestApp, account: &AccountRow, openids: &[String], action: &s
 }
 
 async fn sync_state(app: &TestApp, key: &str, account: &AccountRow) -> Value {
-    let (status, s) = read_json(
-        app.key(key)
-            .request(Method::GET, &format!("/api/v1/accounts/{}/followers/sync", account.id)),
-    )
+    let (status, s) = read_json(app.key(key).request(
+        Method::GET,
+        &format!("/api/v1/accounts/{}/followers/sync", account.id),
+    ))
     .await;
     assert_eq!(status, StatusCode::OK, "{s}");
     s
@@ -69,8 +74,11 @@ async fn projected(app: &TestApp) {
         let db = db.clone();
         async move {
             let last = scalar(&db, "SELECT COALESCE(MAX(id), 0) FROM wx_messages").await;
-            let cursor =
-                scalar(&db, "SELECT last_id FROM log_projections WHERE name = 'followers'").await;
+            let cursor = scalar(
+                &db,
+                "SELECT last_id FROM log_projections WHERE name = 'followers'",
+            )
+            .await;
             cursor >= last
         }
     })
@@ -90,8 +98,16 @@ async fn run_sync(n: usize) {
     let leavers: Vec<String> = existing.iter().step_by(n / 20).take(20).cloned().collect();
     // Tags at WeChat before the sync: the profiles' tagid_list must come across.
     let vip = wx::create(&tokens, "VIP").await.expect("tag");
-    let tagged: Vec<String> = existing.iter().skip(1).step_by(n / 10).take(10).cloned().collect();
-    wx::tag_users(&tokens, vip.id, &tagged).await.expect("tagging");
+    let tagged: Vec<String> = existing
+        .iter()
+        .skip(1)
+        .step_by(n / 10)
+        .take(10)
+        .cloned()
+        .collect();
+    wx::tag_users(&tokens, vip.id, &tagged)
+        .await
+        .expect("tagging");
     // Ours only: followers an old log told of, whom WeChat no longer lists.
     let stale: Vec<Follower> = (0..5)
         .map(|i| {
@@ -100,7 +116,9 @@ async fn run_sync(n: usize) {
             f
         })
         .collect();
-    zhanggui::followers::store::merge(&app.db, &stale).await.expect("stale");
+    zhanggui::followers::store::merge(&app.db, &stale)
+        .await
+        .expect("stale");
     // WeChat's times are whole seconds: leave the creation's second behind, so that a leave
     // is never in the same second as the follow it ends.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
@@ -112,7 +130,11 @@ async fn run_sync(n: usize) {
     assert_eq!(s["status"], "running");
     let (status, again) = read_json(app.key(&key).request(Method::POST, &sync_path)).await;
     assert_eq!(status, StatusCode::CONFLICT, "one run at a time: {again}");
-    assert!(again["error"]["message"].as_str().is_some_and(|m| m.contains("正在同步")));
+    assert!(
+        again["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("正在同步"))
+    );
 
     // While it runs: half the newcomers follow and half the leavers leave, through the
     // callback of the first instance...
@@ -125,7 +147,12 @@ async fn run_sync(n: usize) {
     wait_until("the sync is part-way", 120, || {
         let db = db.clone();
         async move {
-            scalar(&db, "SELECT profiled FROM follower_syncs ORDER BY id DESC LIMIT 1").await > 0
+            scalar(
+                &db,
+                "SELECT profiled FROM follower_syncs ORDER BY id DESC LIMIT 1",
+            )
+            .await
+                > 0
         }
     })
     .await;
@@ -152,9 +179,7 @@ async fn run_sync(n: usize) {
     let db = app.db.clone();
     wait_until("the sync is done", 300, || {
         let db = db.clone();
-        async move {
-            on_status(&db).await != "running"
-        }
+        async move { on_status(&db).await != "running" }
     })
     .await;
     let done = sync_state(&app, &key, &account).await;
@@ -181,16 +206,27 @@ async fn run_sync(n: usize) {
     .collect();
     let missing: Vec<_> = wechat.difference(&ours).take(5).collect();
     let extra: Vec<_> = ours.difference(&wechat).take(5).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, extra {extra:?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
     let rows = app
-        .count(&format!("SELECT COUNT(*) FROM followers WHERE account_id = {}", account.id))
+        .count(&format!(
+            "SELECT COUNT(*) FROM followers WHERE account_id = {}",
+            account.id
+        ))
         .await;
     assert_eq!(rows as usize, n + 40 + 5, "everyone once, the gone kept");
     let stale_kept = app
-        .count("SELECT COUNT(*) FROM followers WHERE openid LIKE 'oStale%' AND NOT subscribed \
-                AND unsubscribed_at IS NOT NULL")
+        .count(
+            "SELECT COUNT(*) FROM followers WHERE openid LIKE 'oStale%' AND NOT subscribed \
+                AND unsubscribed_at IS NOT NULL",
+        )
         .await;
-    assert_eq!(stale_kept, 5, "WeChat no longer lists them: marked, not deleted");
+    assert_eq!(
+        stale_kept, 5,
+        "WeChat no longer lists them: marked, not deleted"
+    );
     // Profiles and tags came across.
     let synced = app
         .count(&format!(

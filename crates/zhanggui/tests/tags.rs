@@ -120,18 +120,32 @@ async fn wechats_limits_are_enforced_and_its_refusals_explained() {
     assert_eq!(status, StatusCode::CREATED, "{made}");
     let (status, err) = s.create("一二三四五六七八九十一").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
-    assert!(err["error"]["fields"]["name"].as_str().is_some_and(|m| m.contains("30")), "{err}");
+    assert!(
+        err["error"]["fields"]["name"]
+            .as_str()
+            .is_some_and(|m| m.contains("30")),
+        "{err}"
+    );
     let (status, err) = s.create("   ").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
     let (status, err) = s.create("一二三四五六七八九十").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "taken here: {err}");
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "taken here: {err}"
+    );
 
     // Taken at WeChat but not here (made in WeChat's back office): 45157, explained.
-    wx::create(&s.tokens(), "公众平台建的").await.expect("create at WeChat");
+    wx::create(&s.tokens(), "公众平台建的")
+        .await
+        .expect("create at WeChat");
     let (status, err) = s.create("公众平台建的").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
     let message = err["error"]["fields"]["name"].as_str().unwrap_or_default();
-    assert!(message.contains("45157") && message.contains("从微信同步"), "{err}");
+    assert!(
+        message.contains("45157") && message.contains("从微信同步"),
+        "{err}"
+    );
     // In English on request.
     let (_, err) = read_json(
         s.key
@@ -149,21 +163,33 @@ async fn wechats_limits_are_enforced_and_its_refusals_explained() {
 
     // 100 tags an account: WeChat's side full, ours checks first...
     for i in 0..98 {
-        wx::create(&s.tokens(), &format!("t{i}")).await.expect("create");
+        wx::create(&s.tokens(), &format!("t{i}"))
+            .await
+            .expect("create");
     }
     let (status, pulled) = s.call(Method::POST, "/tags/pull", None).await;
     assert_eq!(status, StatusCode::OK, "{pulled}");
-    assert_eq!(pulled["tags"], 101, "100 of ours and the starred tag: {pulled}");
+    assert_eq!(
+        pulled["tags"], 101,
+        "100 of ours and the starred tag: {pulled}"
+    );
     let (status, err) = s.create("第101个").await;
     assert_eq!(status, StatusCode::CONFLICT, "{err}");
-    assert!(err["error"]["message"].as_str().is_some_and(|m| m.contains("100")));
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("100"))
+    );
     // ... and when ours does not know (a tag forgotten here), WeChat's 45056 is explained.
-    s.app
-        .exec("DELETE FROM tags WHERE name = 't0'")
-        .await;
+    s.app.exec("DELETE FROM tags WHERE name = 't0'").await;
     let (status, err) = s.create("第101个").await;
     assert_eq!(status, StatusCode::CONFLICT, "{err}");
-    assert!(err["error"]["message"].as_str().is_some_and(|m| m.contains("45056")), "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("45056")),
+        "{err}"
+    );
 
     // WeChat's own starred tag cannot be renamed or deleted.
     let (_, list) = s.call(Method::GET, "/tags", None).await;
@@ -176,7 +202,11 @@ async fn wechats_limits_are_enforced_and_its_refusals_explained() {
         .expect("the starred tag was pulled");
     assert_eq!(starred["system"], true);
     let (status, _) = s
-        .call(Method::PUT, &format!("/tags/{}", id_of(&starred)), Some(json!({"name": "x"})))
+        .call(
+            Method::PUT,
+            &format!("/tags/{}", id_of(&starred)),
+            Some(json!({"name": "x"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     let (status, _) = s
@@ -199,10 +229,19 @@ async fn a_follower_carries_at_most_twenty_tags() {
     }
     // 21 at once: refused before WeChat is asked.
     let (status, err) = s
-        .call(Method::PUT, &format!("/followers/{known}/tags"), Some(json!({"tag_ids": ids})))
+        .call(
+            Method::PUT,
+            &format!("/followers/{known}/tags"),
+            Some(json!({"tag_ids": ids})),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{err}");
-    assert!(wx::tags_of(&s.tokens(), known).await.expect("ids").is_empty());
+    assert!(
+        wx::tags_of(&s.tokens(), known)
+            .await
+            .expect("ids")
+            .is_empty()
+    );
     // 20 pass, at WeChat and here.
     let (status, set) = s
         .call(
@@ -213,14 +252,21 @@ async fn a_follower_carries_at_most_twenty_tags() {
         .await;
     assert_eq!(status, StatusCode::OK, "{set}");
     assert_eq!(set["items"].as_array().map(Vec::len), Some(20));
-    assert_eq!(wx::tags_of(&s.tokens(), known).await.expect("ids").len(), 20);
+    assert_eq!(
+        wx::tags_of(&s.tokens(), known).await.expect("ids").len(),
+        20
+    );
     // A 21st through the members endpoint: ours refuses, naming the follower.
     let members = format!("/tags/{}/members", ids[20]);
     let (status, err) = s
         .call(Method::POST, &members, Some(json!({"openids": [known]})))
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{err}");
-    assert!(err["error"]["message"].as_str().is_some_and(|m| m.contains(known.as_str())));
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(known.as_str()))
+    );
     // Someone we do not know carries 20 at WeChat: WeChat's 45059 comes back explained.
     for id in &ids[..20] {
         let (_, t) = s.call(Method::GET, "/tags", None).await;
@@ -236,18 +282,29 @@ async fn a_follower_carries_at_most_twenty_tags() {
             .expect("tag at WeChat");
     }
     s.app
-        .exec(&format!("DELETE FROM followers WHERE openid = '{stranger}'"))
+        .exec(&format!(
+            "DELETE FROM followers WHERE openid = '{stranger}'"
+        ))
         .await;
     let (status, err) = s
         .call(Method::POST, &members, Some(json!({"openids": [stranger]})))
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{err}");
-    assert!(err["error"]["message"].as_str().is_some_and(|m| m.contains("45059")), "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("45059")),
+        "{err}"
+    );
     // Swapping one tag for another at the limit works (removals go first).
     let mut swapped: Vec<i64> = ids[1..].to_vec();
     swapped.truncate(20);
     let (status, set) = s
-        .call(Method::PUT, &format!("/followers/{known}/tags"), Some(json!({"tag_ids": swapped})))
+        .call(
+            Method::PUT,
+            &format!("/followers/{known}/tags"),
+            Some(json!({"tag_ids": swapped})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{set}");
     // Too many openids at once.
@@ -266,7 +323,11 @@ async fn tags_are_mirrored_both_ways() {
     let (_, ours) = s.create("老客户").await;
     assert!(s.wx_names().await.contains("老客户"));
     let (status, renamed) = s
-        .call(Method::PUT, &format!("/tags/{}", id_of(&ours)), Some(json!({"name": "熟客"})))
+        .call(
+            Method::PUT,
+            &format!("/tags/{}", id_of(&ours)),
+            Some(json!({"name": "熟客"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{renamed}");
     let names = s.wx_names().await;
@@ -278,14 +339,21 @@ async fn tags_are_mirrored_both_ways() {
     assert!(!s.wx_names().await.contains("熟客"));
 
     // WeChat → ours: made there, renamed there, deleted there; each appears after a pull.
-    let made = wx::create(&s.tokens(), "公众号后台建的").await.expect("create");
+    let made = wx::create(&s.tokens(), "公众号后台建的")
+        .await
+        .expect("create");
     assert!(!s.our_names().await.contains("公众号后台建的"));
     s.call(Method::POST, "/tags/pull", None).await;
     assert!(s.our_names().await.contains("公众号后台建的"));
-    wx::update(&s.tokens(), made.id, "后台改名").await.expect("rename");
+    wx::update(&s.tokens(), made.id, "后台改名")
+        .await
+        .expect("rename");
     s.call(Method::POST, "/tags/pull", None).await;
     let names = s.our_names().await;
-    assert!(names.contains("后台改名") && !names.contains("公众号后台建的"), "{names:?}");
+    assert!(
+        names.contains("后台改名") && !names.contains("公众号后台建的"),
+        "{names:?}"
+    );
     wx::delete(&s.tokens(), made.id).await.expect("delete");
     let (_, report) = s.call(Method::POST, "/tags/pull", None).await;
     assert_eq!(report["removed"], 1, "{report}");
@@ -317,12 +385,18 @@ async fn a_bulk_operation_tags_everyone_with_progress_and_skips_the_full() {
         twenty.push(id_of(&t));
     }
     let (status, _) = s
-        .call(Method::PUT, &format!("/followers/{full}/tags"), Some(json!({"tag_ids": twenty})))
+        .call(
+            Method::PUT,
+            &format!("/followers/{full}/tags"),
+            Some(json!({"tag_ids": twenty})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let gone = &followers[1];
     s.app
-        .exec(&format!("UPDATE followers SET subscribed = FALSE WHERE openid = '{gone}'"))
+        .exec(&format!(
+            "UPDATE followers SET subscribed = FALSE WHERE openid = '{gone}'"
+        ))
         .await;
 
     let (status, op) = s
@@ -344,7 +418,10 @@ async fn a_bulk_operation_tags_everyone_with_progress_and_skips_the_full() {
         if op["status"] != "running" {
             break op;
         }
-        assert!(started.elapsed().as_secs() < 60, "the bulk operation finishes: {op}");
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the bulk operation finishes: {op}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
     assert!(seen_running);
@@ -359,7 +436,10 @@ async fn a_bulk_operation_tags_everyone_with_progress_and_skips_the_full() {
         .iter()
         .filter_map(|p| p["reason"].as_str())
         .collect();
-    assert!(reasons.contains(&"已有 20 个标签") && reasons.contains(&"已取消关注"), "{last}");
+    assert!(
+        reasons.contains(&"已有 20 个标签") && reasons.contains(&"已取消关注"),
+        "{last}"
+    );
     // WeChat and ours agree on who carries it.
     let wx_id = wx::list(&s.tokens())
         .await
@@ -400,7 +480,12 @@ async fn a_bulk_operation_tags_everyone_with_progress_and_skips_the_full() {
         async move { s.call(Method::GET, &progress, None).await.1["status"] == "done" }
     })
     .await;
-    assert!(wx::all_members(&s.tokens(), wx_id).await.expect("members").is_empty());
+    assert!(
+        wx::all_members(&s.tokens(), wx_id)
+            .await
+            .expect("members")
+            .is_empty()
+    );
     s.app.stop().await;
 }
 
@@ -440,17 +525,21 @@ async fn push_follower_makes_wechat_carry_our_tags() {
         ))
         .await;
     let mut tx = s.app.db.begin().await.expect("begin");
-    let job = zhanggui::tags::enqueue_push_follower(&mut tx, s.app.now(), s.merchant, s.account.id, openid)
-        .await
-        .expect("enqueue");
+    let job = zhanggui::tags::enqueue_push_follower(
+        &mut tx,
+        s.app.now(),
+        s.merchant,
+        s.account.id,
+        openid,
+    )
+    .await
+    .expect("enqueue");
     tx.commit().await.expect("commit");
     s.app.state().jobs.wake();
     let db = s.app.db.clone();
     wait_until("the push is done", 30, || {
         let db = db.clone();
-        async move {
-            job_status(&db, job).await == zhanggui::platform::jobs::JobStatus::Done
-        }
+        async move { job_status(&db, job).await == zhanggui::platform::jobs::JobStatus::Done }
     })
     .await;
     let wx_of = |v: &Value| v["wx_tag_id"].as_i64().expect("wx id");

@@ -784,9 +784,10 @@ fn permission_of(method: &Method, template: &str) -> Permission {
         ("POST", "/jobs/{id}/retry" | "/api/v1/jobs/{id}/retry") => ManageJobs,
         ("GET", "/tags" | "/api/v1/accounts/{id}/tags") => ViewTags,
         ("GET", "/api/v1/accounts/{id}/tag-operations/{op_id}") => ViewTags,
-        ("POST", "/tags" | "/tags/pull" | "/tags/bulk" | "/tags/{id}/rename" | "/tags/{id}/delete") => {
-            ManageTags
-        }
+        (
+            "POST",
+            "/tags" | "/tags/pull" | "/tags/bulk" | "/tags/{id}/rename" | "/tags/{id}/delete",
+        ) => ManageTags,
         ("POST", "/api/v1/accounts/{id}/tags" | "/api/v1/accounts/{id}/tags/pull") => ManageTags,
         ("PUT" | "DELETE", "/api/v1/accounts/{id}/tags/{tag_id}") => ManageTags,
         ("POST" | "DELETE", "/api/v1/accounts/{id}/tags/{tag_id}/members") => ManageTags,
@@ -1307,13 +1308,19 @@ impl Victims {
                 Method::POST,
                 "/tags",
                 "/tags".into(),
-                form(&[("account_id", &acc.to_string()), ("name", &format!("{tag}c"))]),
+                form(&[
+                    ("account_id", &acc.to_string()),
+                    ("name", &format!("{tag}c")),
+                ]),
             ),
             call(
                 Method::POST,
                 "/tags/{id}/rename",
                 format!("/tags/{}/rename", self.tag_renamed),
-                form(&[("account_id", &acc.to_string()), ("name", &format!("{tag}cr"))]),
+                form(&[
+                    ("account_id", &acc.to_string()),
+                    ("name", &format!("{tag}cr")),
+                ]),
             ),
             call(
                 Method::POST,

@@ -700,15 +700,27 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("tags.bulk_tag", "批量打标签", "Tag"),
     ("tags.bulk_untag", "批量取消标签", "Untag"),
     ("tags.bulk_start", "开始", "Start"),
-    ("tags.bad_action", "操作只能是打标签或取消标签", "The action is tag or untag"),
+    (
+        "tags.bad_action",
+        "操作只能是打标签或取消标签",
+        "The action is tag or untag",
+    ),
     ("tags.name_required", "请填写标签名", "Enter a tag name"),
     (
         "tags.name_too_long",
         "标签名最多 {max} 字节（10 个汉字）",
         "A tag name has at most {max} bytes (10 Chinese characters)",
     ),
-    ("tags.name_invalid", "标签名不能包含控制字符", "A tag name cannot contain control characters"),
-    ("tags.name_taken", "已有同名标签", "A tag with this name exists"),
+    (
+        "tags.name_invalid",
+        "标签名不能包含控制字符",
+        "A tag name cannot contain control characters",
+    ),
+    (
+        "tags.name_taken",
+        "已有同名标签",
+        "A tag with this name exists",
+    ),
     (
         "tags.too_many",
         "每个公众号最多 {max} 个标签，请先删除不用的标签",
@@ -724,8 +736,16 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "一位粉丝最多带 {max} 个标签",
         "A follower carries at most {max} tags",
     ),
-    ("tags.unknown_tag", "标签 {id} 不存在", "Tag {id} does not exist"),
-    ("tags.bad_openid", "openid 不能为空，也不能超过 64 个字符", "An openid is not empty and at most 64 characters"),
+    (
+        "tags.unknown_tag",
+        "标签 {id} 不存在",
+        "Tag {id} does not exist",
+    ),
+    (
+        "tags.bad_openid",
+        "openid 不能为空，也不能超过 64 个字符",
+        "An openid is not empty and at most 64 characters",
+    ),
     (
         "tags.openids_count",
         "一次请提交 1 到 {max} 个 openid；更多粉丝请用批量操作",
@@ -737,9 +757,9 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Follower {openid} already carries {max} tags and cannot take another",
     ),
     (
-        "tags.filter_unsupported",
-        "暂只支持对全部粉丝批量操作",
-        "For now a bulk operation works on every follower only",
+        "tags.filter_invalid",
+        "筛选条件无效，请检查后重试",
+        "The follower filter is not valid; check its conditions",
     ),
     (
         "tags.wx_name_taken",
@@ -797,17 +817,41 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "WeChat cannot be reached right now; try again later",
     ),
     ("tags.skip_not_following", "已取消关注", "No longer follows"),
-    ("tags.skip_follower_full", "已有 20 个标签", "Already carries 20 tags"),
-    ("tags.skip_unknown_follower", "不在粉丝列表中", "Not among the followers"),
-    ("tags.op_account_gone", "公众号已被删除", "The account was deleted"),
+    (
+        "tags.skip_follower_full",
+        "已有 20 个标签",
+        "Already carries 20 tags",
+    ),
+    (
+        "tags.skip_unknown_follower",
+        "不在粉丝列表中",
+        "Not among the followers",
+    ),
+    (
+        "tags.op_account_gone",
+        "公众号已被删除",
+        "The account was deleted",
+    ),
     ("tags.op_tag_gone", "标签已被删除", "The tag was deleted"),
     ("tags.op_bad_action", "无法识别的操作", "Unknown action"),
-    ("tags.op_bad_filter", "无法识别的筛选条件", "Unreadable filter"),
+    (
+        "tags.op_bad_filter",
+        "无法识别的筛选条件",
+        "Unreadable filter",
+    ),
     ("notice.tag_created", "标签已新建", "Tag created"),
     ("notice.tag_renamed", "标签已改名", "Tag renamed"),
     ("notice.tag_deleted", "标签已删除", "Tag deleted"),
-    ("notice.tags_pulled", "已从微信同步标签", "Tags pulled from WeChat"),
-    ("notice.bulk_started", "批量操作已开始，进度见下方", "The bulk operation started; see its progress below"),
+    (
+        "notice.tags_pulled",
+        "已从微信同步标签",
+        "Tags pulled from WeChat",
+    ),
+    (
+        "notice.bulk_started",
+        "批量操作已开始，进度见下方",
+        "The bulk operation started; see its progress below",
+    ),
     ("sync.title", "从微信同步粉丝", "Sync followers from WeChat"),
     (
         "sync.lead",
@@ -834,7 +878,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "多次重试后仍失败，请稍后重新同步",
         "Still failing after several retries; sync again later",
     ),
-    ("sync.account_gone", "公众号已被删除", "The account was deleted"),
+    (
+        "sync.account_gone",
+        "公众号已被删除",
+        "The account was deleted",
+    ),
     ("nav.messages", "实时消息", "Live messages"),
     ("messages.title", "实时消息", "Live messages"),
     (

@@ -17,7 +17,7 @@ use wechat::token::TokenCache;
 
 use super::model::{self, BulkAction, Eligibility};
 use super::store::{self, BatchProgress, OperationRow};
-use crate::on_pool;
+use crate::followers::Filter;
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, Tx};
 use crate::platform::error::{AppError, FieldErrors};
@@ -34,27 +34,23 @@ pub const MAX_PROBLEMS: usize = 100;
 
 // ---- the followers a bulk operation works on ----
 
-/// The followers' filter of a bulk operation, as JSON.
-///
-/// Until the followers' filter (followers/filter.rs) is merged, only "every follower of the
-/// account" is understood: `{}` or `{"conditions": []}`. The functions below are the one
-/// place to switch to `Filter` and `followers::query::{count, openids_matching}`.
+/// The followers' filter of a bulk operation as the API takes it: the JSON of
+/// `followers::Filter` (`{}` is every follower of the account).
 pub type AudienceFilter = serde_json::Value;
 
-fn check_filter(filter: &AudienceFilter) -> Result<(), AppError> {
-    let everyone = match filter {
-        serde_json::Value::Null => true,
-        serde_json::Value::Object(o) => o
-            .get("conditions")
-            .is_none_or(|c| c.as_array().is_some_and(Vec::is_empty)),
-        _ => false,
-    };
-    if everyone {
-        Ok(())
+pub fn parse_filter(filter: &AudienceFilter) -> Result<Filter, AppError> {
+    let parsed = if filter.is_null() {
+        Ok(Filter::everyone())
     } else {
-        let mut f = FieldErrors::default();
-        f.add("filter", Msg::new("tags.filter_unsupported"));
-        Err(AppError::Validation(f))
+        serde_json::from_value::<Filter>(filter.clone())
+    };
+    match parsed {
+        Ok(f) if f.validate().is_ok() => Ok(f),
+        _ => {
+            let mut f = FieldErrors::default();
+            f.add("filter", Msg::new("tags.filter_invalid"));
+            Err(AppError::Validation(f))
+        }
     }
 }
 
@@ -64,38 +60,33 @@ pub async fn audience_count(
     merchant_id: i64,
     account_id: i64,
     filter: &AudienceFilter,
-    _now: Millis,
+    now: Millis,
 ) -> Result<i64, AppError> {
-    check_filter(filter)?;
-    Ok(on_pool!(db, |p| sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM followers WHERE merchant_id = $1 AND account_id = $2"
-    )
-    .bind(merchant_id)
-    .bind(account_id)
-    .fetch_one(p)
-    .await)?)
+    let filter = parse_filter(filter)?;
+    Ok(crate::followers::query::count(db, merchant_id, account_id, &filter, now).await?)
 }
 
-/// The next `limit` matching openids after `after`, ascending.
+/// The next `limit` matching openids after `after`, ascending. `now` is the operation's
+/// start, so that relative windows ("last 7 days") keep meaning the same followers.
 async fn audience_openids(
     db: &Db,
     merchant_id: i64,
     account_id: i64,
-    _filter: &AudienceFilter,
-    _now: Millis,
+    filter: &Filter,
+    now: Millis,
     after: &str,
     limit: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
-    on_pool!(db, |p| sqlx::query_scalar::<_, String>(
-        "SELECT openid FROM followers WHERE merchant_id = $1 AND account_id = $2 \
-         AND openid > $3 ORDER BY openid LIMIT $4"
+    crate::followers::query::openids_matching(
+        db,
+        merchant_id,
+        account_id,
+        filter,
+        now,
+        after,
+        limit,
     )
-    .bind(merchant_id)
-    .bind(account_id)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(p)
-    .await)
+    .await
 }
 
 // ---- bulk operations ----
@@ -167,8 +158,7 @@ pub async fn run_bulk(state: AppState, ctx: JobContext) -> Result<(), JobError> 
         }
         Err(Stop::Retry(e)) => {
             if ctx.is_last_attempt() {
-                store::finish_operation(&ctx.db, op.id, "failed", &e, ctx.clock.now_ms())
-                    .await?;
+                store::finish_operation(&ctx.db, op.id, "failed", &e, ctx.clock.now_ms()).await?;
             }
             Err(JobError::Retry(e))
         }
@@ -185,7 +175,7 @@ async fn bulk_slice(state: &AppState, ctx: &JobContext, op: &OperationRow) -> Re
         .ok_or_else(|| Stop::Final("tags.op_tag_gone".into()))?;
     let action =
         BulkAction::parse(&op.action).ok_or_else(|| Stop::Final("tags.op_bad_action".into()))?;
-    let filter: AudienceFilter =
+    let filter: Filter =
         serde_json::from_str(&op.filter).map_err(|_| Stop::Final("tags.op_bad_filter".into()))?;
     let tokens = crate::accounts::tokens::cache_of(state, &account);
     let openids = audience_openids(
@@ -200,8 +190,16 @@ async fn bulk_slice(state: &AppState, ctx: &JobContext, op: &OperationRow) -> Re
     .await?;
     let mut problems: Vec<Problem> = serde_json::from_str(&op.problems).unwrap_or_default();
     for batch in openids.chunks(model::TAGGING_BATCH) {
-        let progress = tag_batch(ctx, op, &tokens, action, tag.wx_tag_id, batch, &mut problems)
-            .await?;
+        let progress = tag_batch(
+            ctx,
+            op,
+            &tokens,
+            action,
+            tag.wx_tag_id,
+            batch,
+            &mut problems,
+        )
+        .await?;
         if !store::record_batch(&ctx.db, op.id, op.step, &progress, ctx.clock.now_ms()).await? {
             return Ok(()); // someone else owns the operation now
         }

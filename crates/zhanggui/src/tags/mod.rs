@@ -364,9 +364,10 @@ pub async fn add_members(
     let account = account(&state.db, merchant_id, account_id).await?;
     let tag = tag(&state.db, merchant_id, account_id, tag_id).await?;
     let known = store::tagging_state(&state.db, merchant_id, account_id, tag_id, &openids).await?;
-    if let Some(full) = known.iter().find(|s| {
-        s.has_tag == 0 && s.tags >= model::MAX_TAGS_PER_FOLLOWER as i64
-    }) {
+    if let Some(full) = known
+        .iter()
+        .find(|s| s.has_tag == 0 && s.tags >= model::MAX_TAGS_PER_FOLLOWER as i64)
+    {
         return Err(AppError::Conflict(
             Msg::new("tags.member_full")
                 .arg("openid", &full.openid)
@@ -426,7 +427,9 @@ pub async fn start_bulk(
     let tag = tag(&state.db, merchant_id, account_id, tag_id).await?;
     let now = state.clock.now_ms();
     let total = jobs::audience_count(&state.db, merchant_id, account_id, filter, now).await?;
-    let filter_json = serde_json::to_string(filter).map_err(AppError::internal)?;
+    // Stored as parsed, so the jobs read back exactly the filter that was counted.
+    let filter_json =
+        serde_json::to_string(&jobs::parse_filter(filter)?).map_err(AppError::internal)?;
     let mut tx = state.db.begin().await?;
     let id = store::insert_operation(
         &mut tx,

@@ -90,7 +90,9 @@ pub fn difference(current: &[i64], wanted: &[i64]) -> (Vec<i64>, Vec<i64>) {
 }
 
 /// A bulk operation: tag or untag.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BulkAction {
     Tag,
@@ -134,7 +136,12 @@ pub enum Eligibility {
 
 /// Whether to send a follower in a tagging batch, from what we know: subscribed, how many
 /// tags they carry and whether this one is among them.
-pub fn eligibility(action: BulkAction, subscribed: bool, tags: usize, has_tag: bool) -> Eligibility {
+pub fn eligibility(
+    action: BulkAction,
+    subscribed: bool,
+    tags: usize,
+    has_tag: bool,
+) -> Eligibility {
     match action {
         BulkAction::Tag if has_tag => Eligibility::AlreadyThere,
         BulkAction::Tag if !subscribed => Eligibility::Skip("tags.skip_not_following"),
@@ -153,7 +160,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_counted_in_bytes() {
-        assert_eq!(TagName::parse("  老客户 ").map(|n| n.0), Ok("老客户".into()));
+        assert_eq!(
+            TagName::parse("  老客户 ").map(|n| n.0),
+            Ok("老客户".into())
+        );
         assert!(TagName::parse("   ").is_err());
         // 10 Chinese characters are 30 bytes: the limit exactly.
         assert!(TagName::parse("一二三四五六七八九十").is_ok());
@@ -168,7 +178,9 @@ mod tests {
 
     #[test]
     fn every_refusal_has_its_own_explanation() {
-        for code in [45157, 45158, 45056, 45057, 45058, 45059, 45159, 40032, 40003] {
+        for code in [
+            45157, 45158, 45056, 45057, 45058, 45059, 45159, 40032, 40003,
+        ] {
             assert!(
                 explain_refusal(code).key.starts_with("tags."),
                 "{code} is explained"

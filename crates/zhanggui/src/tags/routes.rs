@@ -338,9 +338,15 @@ async fn api_start_bulk(
     crate::platform::api::ApiJson(input): crate::platform::api::ApiJson<BulkInput>,
 ) -> Result<(StatusCode, Json<OperationOut>), AppError> {
     caller.require(Permission::ManageTags)?;
-    let op_id =
-        super::start_bulk(&state, caller.merchant_id, id, tag_id, input.action, &input.filter)
-            .await?;
+    let op_id = super::start_bulk(
+        &state,
+        caller.merchant_id,
+        id,
+        tag_id,
+        input.action,
+        &input.filter,
+    )
+    .await?;
     let op = super::store::operation(&state.db, Some(caller.merchant_id), op_id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -472,7 +478,9 @@ async fn render_list(
             let names: Vec<(i64, String)> = rows.iter().map(|t| (t.id, t.name.clone())).collect();
             let sync = crate::followers::sync::routes::panel(state, caller, a, "/tags").await?;
             (
-                rows.iter().map(|t| tag_view(t, tz, lang)).collect::<Vec<_>>(),
+                rows.iter()
+                    .map(|t| tag_view(t, tz, lang))
+                    .collect::<Vec<_>>(),
                 ops.iter()
                     .map(|o| operation_view(o, &names, tz, lang))
                     .collect(),
@@ -673,10 +681,7 @@ async fn bulk_form(
 ) -> Result<Response, AppError> {
     caller.require(Permission::ManageTags)?;
     let action = BulkAction::parse(&f.action).ok_or_else(|| {
-        crate::merchants::field_error(
-            "action",
-            crate::platform::i18n::Msg::new("tags.bad_action"),
-        )
+        crate::merchants::field_error("action", crate::platform::i18n::Msg::new("tags.bad_action"))
     })?;
     let everyone = serde_json::json!({});
     match super::start_bulk(

@@ -32,9 +32,8 @@ pub(crate) fn placeholders(first: usize, n: usize) -> String {
 
 /// An account's tags, by name.
 pub async fn list(db: &Db, merchant_id: i64, account_id: i64) -> Result<Vec<TagRow>, sqlx::Error> {
-    let sql = format!(
-        "{SELECT_TAG} WHERE t.merchant_id = $1 AND t.account_id = $2 ORDER BY t.wx_tag_id"
-    );
+    let sql =
+        format!("{SELECT_TAG} WHERE t.merchant_id = $1 AND t.account_id = $2 ORDER BY t.wx_tag_id");
     on_pool!(db, |p| sqlx::query_as::<_, TagRow>(&sql)
         .bind(merchant_id)
         .bind(account_id)
@@ -48,8 +47,7 @@ pub async fn get(
     account_id: i64,
     id: i64,
 ) -> Result<Option<TagRow>, sqlx::Error> {
-    let sql =
-        format!("{SELECT_TAG} WHERE t.merchant_id = $1 AND t.account_id = $2 AND t.id = $3");
+    let sql = format!("{SELECT_TAG} WHERE t.merchant_id = $1 AND t.account_id = $2 AND t.id = $3");
     on_pool!(db, |p| sqlx::query_as::<_, TagRow>(&sql)
         .bind(merchant_id)
         .bind(account_id)
@@ -478,7 +476,9 @@ pub async fn record_batch(
     p: &BatchProgress,
     now: Millis,
 ) -> Result<bool, sqlx::Error> {
-    let n = on_pool!(db, |c| sqlx::query(
+    let n =
+        on_pool!(db, |c| {
+            sqlx::query(
         "UPDATE tag_operations SET after_openid = $3, done = done + $4, skipped = skipped + $5, \
          failed = failed + $6, problems = $7, updated_at = $8 \
          WHERE id = $1 AND step = $2 AND status = 'running'"
@@ -493,7 +493,8 @@ pub async fn record_batch(
     .bind(now)
     .execute(c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+        })?;
     Ok(n == 1)
 }
 

@@ -82,8 +82,14 @@ pub async fn run(state: AppState, ctx: JobContext) -> Result<(), JobError> {
         }
         Err(Stop::Retry(e)) => {
             if ctx.is_last_attempt() {
-                store::finish(&ctx.db, run.id, "failed", "sync.failed_retries", ctx.clock.now_ms())
-                    .await?;
+                store::finish(
+                    &ctx.db,
+                    run.id,
+                    "failed",
+                    "sync.failed_retries",
+                    ctx.clock.now_ms(),
+                )
+                .await?;
             }
             Err(JobError::Retry(e))
         }
@@ -114,11 +120,21 @@ async fn slice(state: &AppState, ctx: &JobContext, run: &SyncRow) -> Result<(), 
         list_page(ctx, run, &tokens).await?;
     } else {
         let now = ctx.clock.now_ms();
-        let marked =
-            store::mark_unfollowed(&ctx.db, m, a, run.started_at, model::unfollow_mark_at(run.started_at))
-                .await?;
+        let marked = store::mark_unfollowed(
+            &ctx.db,
+            m,
+            a,
+            run.started_at,
+            model::unfollow_mark_at(run.started_at),
+        )
+        .await?;
         store::finish(&ctx.db, run.id, "done", "", now).await?;
-        tracing::info!(sync = run.id, account = a, unfollowed = marked, "follower sync done");
+        tracing::info!(
+            sync = run.id,
+            account = a,
+            unfollowed = marked,
+            "follower sync done"
+        );
         return Ok(());
     }
     let now = ctx.clock.now_ms();
@@ -137,9 +153,8 @@ async fn list_page(ctx: &JobContext, run: &SyncRow, tokens: &TokenCache) -> Resu
     let openids = page.openids();
     store::queue(&ctx.db, run.id, openids).await?;
     // The page after the last is empty; a cursor that does not move ends it too.
-    let more = !openids.is_empty()
-        && !page.next_openid.is_empty()
-        && page.next_openid != run.next_openid;
+    let more =
+        !openids.is_empty() && !page.next_openid.is_empty() && page.next_openid != run.next_openid;
     let next = if more {
         page.next_openid.as_str()
     } else {

@@ -85,7 +85,9 @@ const QUEUE_CHUNK: usize = 500;
 /// Queues a page's openids (again, harmlessly, when the page is read twice after a crash).
 pub async fn queue(db: &Db, sync_id: i64, openids: &[String]) -> Result<(), sqlx::Error> {
     for chunk in openids.chunks(QUEUE_CHUNK) {
-        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("($1, ${})", i + 2)).collect();
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("($1, ${})", i + 2))
+            .collect();
         let sql = format!(
             "INSERT INTO follower_sync_queue (sync_id, openid) VALUES {} \
              ON CONFLICT (sync_id, openid) DO NOTHING",
@@ -194,13 +196,7 @@ async fn update_profiles(
     let rows: Vec<String> = (0..profiles.len())
         .map(|i| {
             let b = 4 + i * 5;
-            format!(
-                "(${b}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4
-            )
+            format!("(${b}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4)
         })
         .collect();
     let sql = format!(

@@ -87,10 +87,7 @@ impl Role {
                     | ManageTags
             ),
             // Agents see who they talk to (channel, tags) beside the chat.
-            Role::Agent => matches!(
-                p,
-                ViewDashboard | ViewMessages | ViewFollowers | ViewTags
-            ),
+            Role::Agent => matches!(p, ViewDashboard | ViewMessages | ViewFollowers | ViewTags),
             Role::Clerk => matches!(p, ViewDashboard),
         }
     }
