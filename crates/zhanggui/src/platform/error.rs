@@ -73,6 +73,9 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("internal error: {0}")]
     Internal(String),
+    /// WeChat could not be reached or failed on its side: the message says what to do.
+    #[error("WeChat unavailable: {0:?}")]
+    Upstream(Msg),
 }
 
 impl AppError {
@@ -90,6 +93,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -104,6 +108,7 @@ impl AppError {
             AppError::Csrf => ("csrf_failed", Msg::new("error.csrf")),
             AppError::PayloadTooLarge => ("payload_too_large", Msg::new("error.too_large")),
             AppError::Internal(_) => ("internal", Msg::new("error.internal")),
+            AppError::Upstream(m) => ("wechat_unavailable", m.clone()),
         };
         let fields = match self {
             AppError::Validation(f) => f.0.clone(),

@@ -18,6 +18,7 @@ pub struct Running {
     workers: WorkerHandle,
     housekeeping: tokio::task::JoinHandle<()>,
     projector: tokio::task::JoinHandle<()>,
+    log_index: tokio::task::JoinHandle<()>,
 }
 
 /// The job handlers of every capability.
@@ -67,6 +68,7 @@ pub async fn start(
     state.jobs = workers.waker();
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let projector = tokio::spawn(crate::followers::jobs::run(state.clone()));
+    let log_index = tokio::spawn(crate::followers::jobs::run_log_index(state.clone()));
     let app = super::web::router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -87,6 +89,7 @@ pub async fn start(
         workers,
         housekeeping,
         projector,
+        log_index,
     })
 }
 
@@ -96,6 +99,7 @@ impl Running {
         let _ = self.shutdown.send(());
         self.housekeeping.abort();
         self.projector.abort();
+        self.log_index.abort();
         if let Err(e) = self.server.await {
             tracing::warn!(error = %e, "server task ended abnormally");
         }

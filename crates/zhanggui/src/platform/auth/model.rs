@@ -32,6 +32,10 @@ pub enum Permission {
     ManageJobs,
     /// The live messages of an account.
     ViewMessages,
+    /// Followers and what is known of them: channel QR codes and their numbers, tags.
+    ViewFollowers,
+    /// Change follower data: channel QR codes, tags.
+    ManageFollowers,
 }
 
 impl Role {
@@ -72,8 +76,11 @@ impl Role {
                     | ViewJobs
                     | ManageJobs
                     | ViewMessages
+                    | ViewFollowers
+                    | ManageFollowers
             ),
-            Role::Agent => matches!(p, ViewDashboard | ViewMessages),
+            // Agents see who they talk to (channel, tags) beside the chat.
+            Role::Agent => matches!(p, ViewDashboard | ViewMessages | ViewFollowers),
             Role::Clerk => matches!(p, ViewDashboard),
         }
     }
