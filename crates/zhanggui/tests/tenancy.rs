@@ -286,6 +286,48 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
             Body::None,
         ),
         call(
+            Method::GET,
+            "/followers/{openid}",
+            format!("/followers/oAnyone?account={acc}"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/followers/{openid}/profile",
+            "/followers/oAnyone/profile".into(),
+            form(&[("account_id", &acc.to_string()), ("city", "Hijacked")]),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{id}/followers",
+            format!("/api/v1/accounts/{acc}/followers"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{id}/followers/search",
+            format!("/api/v1/accounts/{acc}/followers/search"),
+            Body::Json(json!({})),
+        ),
+        call(
+            Method::PATCH,
+            "/api/v1/accounts/{id}/followers/{openid}",
+            format!("/api/v1/accounts/{acc}/followers/oAnyone"),
+            Body::Json(json!({"city": "Hijacked"})),
+        ),
+        call(
+            Method::PUT,
+            "/api/v1/accounts/{id}/followers/{openid}/blacklist",
+            format!("/api/v1/accounts/{acc}/followers/oAnyone/blacklist"),
+            Body::Json(json!({"blacklisted": true})),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{id}/followers/{openid}/timeline",
+            format!("/api/v1/accounts/{acc}/followers/oAnyone/timeline"),
+            Body::None,
+        ),
+        call(
             Method::POST,
             "/api-keys/{id}/revoke",
             format!("/api-keys/{}/revoke", b.key_id),
@@ -507,6 +549,21 @@ fn permission_of(method: &Method, template: &str) -> Permission {
         ("DELETE", "/api/v1/api-keys/{id}") => ManageApiKeys,
         ("GET", "/wechat-sandbox") | ("POST", "/wechat-sandbox/check") => ViewAccounts,
         ("POST", "/wechat-sandbox/faults" | "/wechat-sandbox/expire-tokens") => ManageAccounts,
+        (
+            "GET",
+            "/followers"
+            | "/followers/{openid}"
+            | "/api/v1/accounts/{id}/followers"
+            | "/api/v1/accounts/{id}/followers/{openid}"
+            | "/api/v1/accounts/{id}/followers/{openid}/timeline",
+        )
+        | ("POST", "/api/v1/accounts/{id}/followers/search") => ViewFollowers,
+        (
+            "POST",
+            "/followers/{openid}/remark" | "/followers/{openid}/profile" | "/followers/{openid}/blacklist",
+        )
+        | ("PATCH", "/api/v1/accounts/{id}/followers/{openid}")
+        | ("PUT", "/api/v1/accounts/{id}/followers/{openid}/blacklist") => ManageFollowers,
         ("GET", "/jobs" | "/api/v1/jobs") => ViewJobs,
         ("POST", "/jobs/{id}/retry" | "/api/v1/jobs/{id}/retry") => ManageJobs,
         other => panic!("no permission listed for {other:?}"),
@@ -528,6 +585,12 @@ struct Victims {
 
 impl Victims {
     async fn create(app: &TestApp, merchant: i64, account: i64, app_id: &str, tag: &str) -> Self {
+        // A follower for the follower endpoints (the calls below change nothing at WeChat).
+        app.exec(&format!(
+            "INSERT INTO followers (merchant_id, account_id, openid, first_seen_at, \
+             last_interaction_at, subscribed) VALUES ({merchant}, {account}, 'oVictim_{tag}', 1, 1, TRUE)"
+        ))
+        .await;
         Victims {
             account,
             app_id: app_id.to_string(),
@@ -643,6 +706,42 @@ impl Victims {
             ),
             call(
                 Method::GET,
+                "/api/v1/accounts/{id}/followers",
+                format!("/api/v1/accounts/{acc}/followers?status=all"),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts/{id}/followers/search",
+                format!("/api/v1/accounts/{acc}/followers/search"),
+                Body::Json(json!({"filter": {"conditions": []}})),
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{id}/followers/{openid}",
+                format!("/api/v1/accounts/{acc}/followers/oVictim_{tag}"),
+                Body::None,
+            ),
+            call(
+                Method::PATCH,
+                "/api/v1/accounts/{id}/followers/{openid}",
+                format!("/api/v1/accounts/{acc}/followers/oVictim_{tag}"),
+                Body::Json(json!({"city": "杭州"})),
+            ),
+            call(
+                Method::PUT,
+                "/api/v1/accounts/{id}/followers/{openid}/blacklist",
+                format!("/api/v1/accounts/{acc}/followers/oVictim_{tag}/blacklist"),
+                Body::Json(json!({"blacklisted": false})),
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{id}/followers/{openid}/timeline",
+                format!("/api/v1/accounts/{acc}/followers/oVictim_{tag}/timeline"),
+                Body::None,
+            ),
+            call(
+                Method::GET,
                 "/api/v1/jobs",
                 "/api/v1/jobs".into(),
                 Body::None,
@@ -664,6 +763,31 @@ impl Victims {
         vec![
             call(Method::GET, "/", "/".into(), Body::None),
             call(Method::GET, "/accounts", "/accounts".into(), Body::None),
+            call(Method::GET, "/followers", "/followers".into(), Body::None),
+            call(
+                Method::GET,
+                "/followers/{openid}",
+                format!("/followers/oVictim_{tag}?account={acc}"),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/followers/{openid}/profile",
+                format!("/followers/oVictim_{tag}/profile"),
+                form(&[("account_id", &acc.to_string()), ("city", "杭州")]),
+            ),
+            call(
+                Method::POST,
+                "/followers/{openid}/remark",
+                format!("/followers/oVictim_{tag}/remark"),
+                form(&[("account_id", &acc.to_string()), ("remark", "")]),
+            ),
+            call(
+                Method::POST,
+                "/followers/{openid}/blacklist",
+                format!("/followers/oVictim_{tag}/blacklist"),
+                form(&[("account_id", &acc.to_string()), ("blacklisted", "0")]),
+            ),
             call(
                 Method::GET,
                 "/accounts/new",

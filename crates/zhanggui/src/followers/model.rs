@@ -214,7 +214,7 @@ impl FollowerPatch {
         if let Some(v) = field("gender", &self.gender, &gender) {
             out.gender = v.map(|g| Gender::of(Some(g.as_str())));
         }
-        errors.into_result(out)
+        if errors.is_empty() { Ok(out) } else { Err(errors) }
     }
 }
 

@@ -292,7 +292,10 @@ fn select(
     if let Err(e) = filter.validate() {
         errors.add("filter", Msg::new(e.message_key()));
     }
-    errors.into_result(Selection {
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Selection {
         filter,
         sort,
         after,
@@ -827,7 +830,6 @@ struct ShowPage {
     openid: String,
     title: String,
     f: FollowerOut,
-    channel_label: String,
     first_seen: String,
     followed: String,
     unfollowed: String,
@@ -981,7 +983,6 @@ async fn render_show(
     };
     let mut res = page(&ShowPage {
         title: display_name(r).unwrap_or_else(|| openid.to_string()),
-        channel_label: channel_label(r.follower.channel.as_ref(), &names),
         first_seen: format_local(r.follower.first_seen_at, tz),
         followed: local(r.follower.subscribed_at),
         unfollowed: local(r.follower.unsubscribed_at),
