@@ -141,11 +141,41 @@ async fn the_list_filters_and_pages_on_the_page_and_in_the_api() {
     let s = shop(&app, "List").await;
     let a = &s.account;
     let now = app.now();
-    seed(&app, a, "oA", now - 10 * DAY, now - DAY, true, "老王", Some("poster")).await;
+    seed(
+        &app,
+        a,
+        "oA",
+        now - 10 * DAY,
+        now - DAY,
+        true,
+        "老王",
+        Some("poster"),
+    )
+    .await;
     seed(&app, a, "oB", now - 9 * DAY, now - 2 * DAY, true, "", None).await;
-    seed(&app, a, "oC", now - 8 * DAY, now - 3 * DAY, true, "", Some("poster")).await;
+    seed(
+        &app,
+        a,
+        "oC",
+        now - 8 * DAY,
+        now - 3 * DAY,
+        true,
+        "",
+        Some("poster"),
+    )
+    .await;
     seed(&app, a, "oD", now - 7 * DAY, now - 4 * DAY, true, "", None).await;
-    seed(&app, a, "oGone", now - 6 * DAY, now - 5 * DAY, false, "", None).await;
+    seed(
+        &app,
+        a,
+        "oGone",
+        now - 6 * DAY,
+        now - 5 * DAY,
+        false,
+        "",
+        None,
+    )
+    .await;
     app.exec(&format!(
         "INSERT INTO channels (merchant_id, account_id, name, kind, scene, medium, ticket, qr_url, \
          created_at, updated_at) VALUES ({}, {}, '门口海报', 'permanent', 'poster', 'poster', \
@@ -182,13 +212,17 @@ async fn the_list_filters_and_pages_on_the_page_and_in_the_api() {
         (format!("tag={vip}"), vec!["oA", "oD"]),
         ("channel=poster".into(), vec!["oA", "oC"]),
         ("status=unsubscribed".into(), vec!["oGone"]),
-        ("status=all&sort=oldest".into(), vec!["oA", "oB", "oC", "oD", "oGone"]),
+        (
+            "status=all&sort=oldest".into(),
+            vec!["oA", "oB", "oC", "oD", "oGone"],
+        ),
         ("q=%E8%80%81%E7%8E%8B".into(), vec!["oA"]), // 老王
         ("q=oC".into(), vec!["oC"]),
         ("sort=newest".into(), vec!["oD", "oC", "oB", "oA"]),
     ];
     for (query, expected) in &cases {
-        let (status, page) = read_json(s.key.request(Method::GET, &format!("{base}?{query}"))).await;
+        let (status, page) =
+            read_json(s.key.request(Method::GET, &format!("{base}?{query}"))).await;
         assert_eq!(status, StatusCode::OK, "{query}: {page}");
         assert_eq!(&openids_of(&page), expected, "{query}");
     }
@@ -222,14 +256,25 @@ async fn the_list_filters_and_pages_on_the_page_and_in_the_api() {
     assert_eq!(openids_of(&page), ["oA", "oD", "oGone"]);
     let (status, e) = read_json(
         s.key
-            .request(Method::GET, &format!("{base}?tag=x&followed_from=2026-02-30"))
+            .request(
+                Method::GET,
+                &format!("{base}?tag=x&followed_from=2026-02-30"),
+            )
             .header("accept-language", "en"),
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    let fields: Vec<&String> = e["error"]["fields"].as_object().expect("fields").keys().collect();
+    let fields: Vec<&String> = e["error"]["fields"]
+        .as_object()
+        .expect("fields")
+        .keys()
+        .collect();
     assert_eq!(fields, ["followed_from", "tag"]);
-    assert!(e["error"]["fields"]["followed_from"].as_str().is_some_and(|m| m.contains("2026-01-31")));
+    assert!(
+        e["error"]["fields"]["followed_from"]
+            .as_str()
+            .is_some_and(|m| m.contains("2026-01-31"))
+    );
 
     // The console page: the same filters, chips, channel names and a next page.
     let (status, html) = s.owner.get(&format!("/followers?tag={vip}")).await;
@@ -246,7 +291,17 @@ async fn the_list_filters_and_pages_on_the_page_and_in_the_api() {
         .map(|h| h.replace("&amp;", "&"));
     assert!(next.is_none(), "five rows fit one page of twenty");
     for i in 0..21 {
-        seed(&app, a, &format!("oMany{i:02}"), now - DAY, now - 6 * DAY - i, true, "", None).await;
+        seed(
+            &app,
+            a,
+            &format!("oMany{i:02}"),
+            now - DAY,
+            now - 6 * DAY - i,
+            true,
+            "",
+            None,
+        )
+        .await;
     }
     let (_, html) = s.owner.get("/followers").await;
     assert!(html.contains("<strong>25</strong>"));
@@ -262,7 +317,10 @@ async fn the_list_filters_and_pages_on_the_page_and_in_the_api() {
     assert!(!html2.contains("id=\"next-page\""));
     let (status, html) = s.owner.get("/followers?active_from=nonsense").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("2026-01-31"), "the date format is explained: {html}");
+    assert!(
+        html.contains("2026-01-31"),
+        "the date format is explained: {html}"
+    );
     app.stop().await;
 }
 
@@ -293,19 +351,34 @@ async fn a_followers_page_shows_the_log_and_changes_reach_wechat_first() {
     wait_until("the log is indexed", 20, || {
         let db = db.clone();
         async move {
-            scalar(&db, "SELECT last_id FROM log_projections WHERE name = 'follower_log'").await
+            scalar(
+                &db,
+                "SELECT last_id FROM log_projections WHERE name = 'follower_log'",
+            )
+            .await
                 >= scalar(&db, "SELECT MAX(id) FROM wx_messages").await
         }
     })
     .await;
-    let (_, t) = read_json(s.key.request(Method::GET, &format!("{api}/timeline?limit=2"))).await;
+    let (_, t) = read_json(
+        s.key
+            .request(Method::GET, &format!("{api}/timeline?limit=2")),
+    )
+    .await;
     assert_eq!(t["items"].as_array().map(Vec::len), Some(2));
     let c = t["next_cursor"].as_str().expect("a second page");
-    let (_, t2) = read_json(s.key.request(Method::GET, &format!("{api}/timeline?limit=2&cursor={c}"))).await;
+    let (_, t2) = read_json(
+        s.key
+            .request(Method::GET, &format!("{api}/timeline?limit=2&cursor={c}")),
+    )
+    .await;
     assert_eq!(t2["items"][0]["kind"], "event:subscribe");
     assert_eq!(t2["next_cursor"], Value::Null);
     assert_eq!(
-        app.count(&format!("SELECT COUNT(*) FROM follower_log WHERE openid = '{other}'")).await,
+        app.count(&format!(
+            "SELECT COUNT(*) FROM follower_log WHERE openid = '{other}'"
+        ))
+        .await,
         1,
         "each follower's rows are theirs"
     );
@@ -325,38 +398,68 @@ async fn a_followers_page_shows_the_log_and_changes_reach_wechat_first() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{f}");
-    assert_eq!((f["remark"].as_str(), f["gender"].as_str()), (Some("老顾客"), Some("female")));
+    assert_eq!(
+        (f["remark"].as_str(), f["gender"].as_str()),
+        (Some("老顾客"), Some("female"))
+    );
     assert!(f["profile_updated_at"].is_string());
     let tokens = zhanggui::accounts::tokens::cache_of(app.state(), a);
-    assert_eq!(users::info(&tokens, o).await.expect("user/info").remark, "老顾客");
+    assert_eq!(
+        users::info(&tokens, o).await.expect("user/info").remark,
+        "老顾客"
+    );
     // The console's remark form does the same.
     let (status, _) = s
         .owner
-        .post_form(&format!("/followers/{o}/remark"), &[("account_id", &a.id.to_string()), ("remark", "常客")])
+        .post_form(
+            &format!("/followers/{o}/remark"),
+            &[("account_id", &a.id.to_string()), ("remark", "常客")],
+        )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(users::info(&tokens, o).await.expect("user/info").remark, "常客");
+    assert_eq!(
+        users::info(&tokens, o).await.expect("user/info").remark,
+        "常客"
+    );
 
     // Validation: field by field, in the caller's language; nothing changes.
     let (status, e) = read_json(
         s.key
             .request(Method::PATCH, &api)
             .header("accept-language", "en")
-            .json(&json!({"remark": "备".repeat(10), "phone": "call me", "birthday": "2999-01-01"})),
+            .json(
+                &json!({"remark": "备".repeat(10), "phone": "call me", "birthday": "2999-01-01"}),
+            ),
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     let text = e.to_string();
-    assert!(text.contains("29 bytes") && text.contains("mobile number") && text.contains("after today"), "{text}");
+    assert!(
+        text.contains("29 bytes") && text.contains("mobile number") && text.contains("after today"),
+        "{text}"
+    );
     let (status, html) = s
         .owner
-        .post_form(&format!("/followers/{o}/profile"), &[("account_id", &a.id.to_string()), ("birthday", "1990-02-30"), ("name", "王")])
+        .post_form(
+            &format!("/followers/{o}/profile"),
+            &[
+                ("account_id", &a.id.to_string()),
+                ("birthday", "1990-02-30"),
+                ("name", "王"),
+            ],
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("请填写真实的日期") && html.contains("1990-02-30"));
-    assert_eq!(users::info(&tokens, o).await.expect("user/info").remark, "常客");
+    assert_eq!(
+        users::info(&tokens, o).await.expect("user/info").remark,
+        "常客"
+    );
     let (_, f) = read_json(s.key.request(Method::GET, &api)).await;
-    assert_eq!((f["name"].clone(), f["city"].as_str()), (Value::Null, Some("上海")));
+    assert_eq!(
+        (f["name"].clone(), f["city"].as_str()),
+        (Value::Null, Some("上海"))
+    );
 
     // Blacklist: WeChat's list first, then ours, and back.
     let (status, f) = read_json(
@@ -367,27 +470,49 @@ async fn a_followers_page_shows_the_log_and_changes_reach_wechat_first() {
     .await;
     assert_eq!(status, StatusCode::OK, "{f}");
     assert_eq!(f["blacklisted"], true);
-    assert_eq!(users::all_blacklisted(&tokens).await.expect("getblacklist"), [o.clone()]);
+    assert_eq!(
+        users::all_blacklisted(&tokens).await.expect("getblacklist"),
+        [o.clone()]
+    );
     let (status, _) = s
         .owner
-        .post_form(&format!("/followers/{o}/blacklist"), &[("account_id", &a.id.to_string()), ("blacklisted", "0")])
+        .post_form(
+            &format!("/followers/{o}/blacklist"),
+            &[("account_id", &a.id.to_string()), ("blacklisted", "0")],
+        )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert!(users::all_blacklisted(&tokens).await.expect("getblacklist").is_empty());
+    assert!(
+        users::all_blacklisted(&tokens)
+            .await
+            .expect("getblacklist")
+            .is_empty()
+    );
 
     // WeChat's refusal explained: someone who left cannot get a remark (43004).
     act(&app, a, other, json!({"type": "unfollow"})).await;
     let (status, e) = read_json(
         s.key
-            .request(Method::PATCH, &format!("/api/v1/accounts/{}/followers/{other}", a.id))
+            .request(
+                Method::PATCH,
+                &format!("/api/v1/accounts/{}/followers/{other}", a.id),
+            )
             .json(&json!({"remark": "回头客"})),
     )
     .await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{e}");
-    assert!(e["error"]["message"].as_str().is_some_and(|m| m.contains("43004") && m.contains("取消关注")), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("43004") && m.contains("取消关注")),
+        "{e}"
+    );
     let (status, html) = s
         .owner
-        .post_form(&format!("/followers/{other}/remark"), &[("account_id", &a.id.to_string()), ("remark", "回头客")])
+        .post_form(
+            &format!("/followers/{other}/remark"),
+            &[("account_id", &a.id.to_string()), ("remark", "回头客")],
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("follower-alert") && html.contains("43004"));
@@ -409,8 +534,16 @@ async fn another_merchants_followers_are_not_found() {
             (Method::GET, api.clone(), None),
             (Method::POST, format!("{api}/search"), Some(json!({}))),
             (Method::GET, format!("{api}/oBravo"), None),
-            (Method::PATCH, format!("{api}/oBravo"), Some(json!({"city": "x"}))),
-            (Method::PUT, format!("{api}/oBravo/blacklist"), Some(json!({"blacklisted": true}))),
+            (
+                Method::PATCH,
+                format!("{api}/oBravo"),
+                Some(json!({"city": "x"})),
+            ),
+            (
+                Method::PUT,
+                format!("{api}/oBravo/blacklist"),
+                Some(json!({"blacklisted": true})),
+            ),
             (Method::GET, format!("{api}/oBravo/timeline"), None),
         ] {
             let mut req = w.request(method.clone(), &path);
@@ -422,13 +555,23 @@ async fn another_merchants_followers_are_not_found() {
             assert!(!text.contains("B的秘密"));
         }
     }
-    let (status, _) = a.owner.get(&format!("/followers/oBravo?account={acc}")).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = a.owner.get("/followers/oBravo").await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "not a follower of A's own account either");
     let (status, _) = a
         .owner
-        .post_form("/followers/oBravo/remark", &[("account_id", &acc.to_string()), ("remark", "x")])
+        .get(&format!("/followers/oBravo?account={acc}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = a.owner.get("/followers/oBravo").await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "not a follower of A's own account either"
+    );
+    let (status, _) = a
+        .owner
+        .post_form(
+            "/followers/oBravo/remark",
+            &[("account_id", &acc.to_string()), ("remark", "x")],
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, html) = a.owner.get("/followers?status=all").await;

@@ -560,7 +560,9 @@ fn permission_of(method: &Method, template: &str) -> Permission {
         | ("POST", "/api/v1/accounts/{id}/followers/search") => ViewFollowers,
         (
             "POST",
-            "/followers/{openid}/remark" | "/followers/{openid}/profile" | "/followers/{openid}/blacklist",
+            "/followers/{openid}/remark"
+            | "/followers/{openid}/profile"
+            | "/followers/{openid}/blacklist",
         )
         | ("PATCH", "/api/v1/accounts/{id}/followers/{openid}")
         | ("PUT", "/api/v1/accounts/{id}/followers/{openid}/blacklist") => ManageFollowers,

@@ -186,19 +186,20 @@ impl FollowerPatch {
         if let Err(m) = self.remark() {
             errors.add("remark", m);
         }
-        let mut field = |name: &str, value: &Option<String>, check: &dyn Fn(&str) -> Result<String, Msg>| {
-            match value.as_deref().map(str::trim) {
-                None => None,
-                Some("") => Some(None),
-                Some(v) => match check(v) {
-                    Ok(v) => Some(Some(v)),
-                    Err(m) => {
-                        errors.add(name, m);
-                        None
-                    }
-                },
-            }
-        };
+        let mut field =
+            |name: &str, value: &Option<String>, check: &dyn Fn(&str) -> Result<String, Msg>| {
+                match value.as_deref().map(str::trim) {
+                    None => None,
+                    Some("") => Some(None),
+                    Some(v) => match check(v) {
+                        Ok(v) => Some(Some(v)),
+                        Err(m) => {
+                            errors.add(name, m);
+                            None
+                        }
+                    },
+                }
+            };
         if let Some(v) = field("name", &self.name, &short_text) {
             out.name = v;
         }
@@ -214,7 +215,11 @@ impl FollowerPatch {
         if let Some(v) = field("gender", &self.gender, &gender) {
             out.gender = v.map(|g| Gender::of(Some(g.as_str())));
         }
-        if errors.is_empty() { Ok(out) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -243,7 +248,8 @@ pub fn phone(v: &str) -> Result<String, Msg> {
         return Err(bad());
     }
     // Eleven digits starting with 1 and nothing else is meant as a mainland mobile number.
-    let mobile_like = !v.starts_with('+') && digits == 11 && body.len() == 11 && body.starts_with('1');
+    let mobile_like =
+        !v.starts_with('+') && digits == 11 && body.len() == 11 && body.starts_with('1');
     if mobile_like && !matches!(body.as_bytes().get(1), Some(b'3'..=b'9')) {
         return Err(bad());
     }
@@ -375,7 +381,10 @@ mod tests {
         assert!(Remark::parse("老客户VIP").is_ok());
         assert!(Remark::parse(&"备".repeat(9)).is_ok(), "27 bytes");
         assert!(Remark::parse(&"备".repeat(10)).is_err(), "30 bytes");
-        assert_eq!(Remark::parse("  a  ").map(|r| r.as_str().to_string()), Ok("a".into()));
+        assert_eq!(
+            Remark::parse("  a  ").map(|r| r.as_str().to_string()),
+            Ok("a".into())
+        );
     }
 
     #[test]

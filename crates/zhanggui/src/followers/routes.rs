@@ -157,7 +157,11 @@ fn day_range(
     Some(TimeRange::Between { from, to })
 }
 
-fn quick_conditions(q: &QuickFilter, tz: chrono_tz::Tz, errors: &mut FieldErrors) -> Vec<Condition> {
+fn quick_conditions(
+    q: &QuickFilter,
+    tz: chrono_tz::Tz,
+    errors: &mut FieldErrors,
+) -> Vec<Condition> {
     let mut c = vec![];
     match given(&q.status) {
         None | Some("subscribed") => c.push(Condition::Subscribed { value: true }),
@@ -313,17 +317,8 @@ async fn run_selection(
     let now = state.clock.now_ms();
     let db = &state.db;
     let (m, a) = (account.merchant_id, account.id);
-    let rows = super::query::page(
-        db,
-        m,
-        a,
-        &s.filter,
-        now,
-        s.sort,
-        s.after.as_ref(),
-        s.limit,
-    )
-    .await?;
+    let rows =
+        super::query::page(db, m, a, &s.filter, now, s.sort, s.after.as_ref(), s.limit).await?;
     let total = super::query::count(db, m, a, &s.filter, now).await?;
     let next = (rows.len() as i64 == s.limit)
         .then(|| rows.last().map(|r| After::of(s.sort, &r.follower).encode()))
@@ -565,9 +560,16 @@ fn row_view(r: &FollowerRecord, names: &Names, tz: chrono_tz::Tz) -> RowView {
             String::new()
         },
         title: name.unwrap_or_else(|| f.openid.clone()),
-        tags: names.tag_list(&r.tag_ids).into_iter().map(|t| t.name).collect(),
+        tags: names
+            .tag_list(&r.tag_ids)
+            .into_iter()
+            .map(|t| t.name)
+            .collect(),
         channel: channel_label(f.channel.as_ref(), names),
-        followed: f.subscribed_at.map(|t| format_local(t, tz)).unwrap_or_default(),
+        followed: f
+            .subscribed_at
+            .map(|t| format_local(t, tz))
+            .unwrap_or_default(),
         last_active: format_local(f.last_interaction_at, tz),
         subscribed: f.subscribed,
         blacklisted: r.profile.blacklisted,
@@ -763,7 +765,11 @@ async fn list_page(
             );
         }
         Err(errors) => {
-            let colon = if caller.lang == Lang::ZhCn { "：" } else { ": " };
+            let colon = if caller.lang == Lang::ZhCn {
+                "："
+            } else {
+                ": "
+            };
             view.errors = errors
                 .0
                 .iter()
@@ -1218,14 +1224,13 @@ async fn api_search(
             Msg::new("error.range").arg("min", 1).arg("max", MAX_LIMIT),
         );
     }
-    let selection = errors
-        .into_result(Selection {
-            filter: body.filter,
-            sort: body.sort.unwrap_or_default(),
-            after,
-            limit,
-            quick_ignored: false,
-        })?;
+    let selection = errors.into_result(Selection {
+        filter: body.filter,
+        sort: body.sort.unwrap_or_default(),
+        after,
+        limit,
+        quick_ignored: false,
+    })?;
     let tz = crate::merchants::timezone(&state.db, caller.merchant_id).await?;
     follower_page(&state, &account, &selection, tz).await
 }
@@ -1358,7 +1363,11 @@ mod tests {
                 to: Some(start + day)
             }
         }));
-        assert!(s.filter.conditions.contains(&Condition::Search { text: "王".into() }));
+        assert!(
+            s.filter
+                .conditions
+                .contains(&Condition::Search { text: "王".into() })
+        );
     }
 
     #[test]
@@ -1369,7 +1378,10 @@ mod tests {
             ..QuickFilter::default()
         };
         let s = select(&q, tz(), &[], 20).expect("valid");
-        assert_eq!(s.filter.conditions, vec![Condition::Subscribed { value: true }]);
+        assert_eq!(
+            s.filter.conditions,
+            vec![Condition::Subscribed { value: true }]
+        );
     }
 
     #[test]

@@ -352,7 +352,8 @@ pub async fn set_remark(
     openid: &str,
     remark: &str,
 ) -> Result<bool, sqlx::Error> {
-    let n = on_pool!(db, |c| sqlx::query(
+    let n = on_pool!(db, |c| {
+        sqlx::query(
         "UPDATE followers SET remark = $4 WHERE merchant_id = $1 AND account_id = $2 AND openid = $3"
     )
     .bind(merchant_id)
@@ -361,7 +362,8 @@ pub async fn set_remark(
     .bind(remark)
     .execute(c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(n == 1)
 }
 
