@@ -472,7 +472,7 @@ async fn a_followers_page_shows_the_log_and_changes_reach_wechat_first() {
     assert_eq!(f["blacklisted"], true);
     assert_eq!(
         users::all_blacklisted(&tokens).await.expect("getblacklist"),
-        [o.clone()]
+        vec![o.to_string()]
     );
     let (status, _) = s
         .owner
