@@ -173,6 +173,82 @@
     };
     setTimeout(poll, 1000);
   });
+  // A follower's tags (粉丝详情): add and remove through the tags API, then reload.
+  var chips = document.getElementById("tag-chips");
+  if (chips && window.fetch) {
+    var current = JSON.parse(chips.getAttribute("data-tags") || "[]");
+    var saveTags = function (ids) {
+      var url = "/api/v1/accounts/" + chips.getAttribute("data-account") + "/followers/" +
+        encodeURIComponent(chips.getAttribute("data-openid")) + "/tags";
+      fetch(url, {
+        method: "PUT", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json",
+                   "X-CSRF-Token": chips.getAttribute("data-csrf") },
+        body: JSON.stringify({ tag_ids: ids })
+      }).then(function (r) {
+        if (r.ok) { window.location.reload(); return; }
+        return r.json().catch(function () { return {}; }).then(function (body) {
+          var box = document.getElementById("tag-error");
+          if (!box) { return; }
+          box.textContent = (body.error && body.error.message) || chips.getAttribute("data-failed");
+          box.hidden = false;
+        });
+      });
+    };
+    chips.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-remove-tag]");
+      if (!button) { return; }
+      var id = Number(button.getAttribute("data-remove-tag"));
+      saveTags(current.filter(function (t) { return t !== id; }));
+    });
+    var add = document.querySelector("[data-add-tag]");
+    var select = document.getElementById("tag-add");
+    if (add && select) {
+      add.addEventListener("click", function () {
+        if (!select.value) { return; }
+        saveTags(current.concat([Number(select.value)]));
+      });
+    }
+  }
+
+  // Bulk tagging of a whole match (粉丝): start the operation, then show its progress.
+  var bulk = document.getElementById("bulk-tag");
+  if (bulk && window.fetch) {
+    var progress = bulk.querySelector(".bulk-progress");
+    var account = bulk.getAttribute("data-account");
+    var headers = { "Content-Type": "application/json", "Accept": "application/json",
+                    "X-CSRF-Token": bulk.getAttribute("data-csrf") };
+    var show = function (text) { progress.hidden = false; progress.textContent = text; };
+    var follow = function (opId) {
+      fetch("/api/v1/accounts/" + account + "/tag-operations/" + opId,
+            { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (op) {
+          var running = op.status === "running" || op.status === "queued" || op.status === "pending";
+          show((op.status_label || bulk.getAttribute(running ? "data-running" : "data-done")) +
+               " " + (op.handled || 0) + " / " + (op.total || 0));
+          if (running) { setTimeout(function () { follow(opId); }, 1000); }
+        })
+        .catch(function () { show(bulk.getAttribute("data-failed")); });
+    };
+    bulk.querySelectorAll("[data-bulk]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        if (!window.confirm(button.getAttribute("data-confirm-text"))) { return; }
+        var tag = bulk.querySelector("select").value;
+        show(bulk.getAttribute("data-running") + "…");
+        fetch("/api/v1/accounts/" + account + "/tags/" + tag + "/bulk", {
+          method: "POST", credentials: "same-origin", headers: headers,
+          body: JSON.stringify({ action: button.getAttribute("data-bulk"),
+                                 filter: JSON.parse(bulk.getAttribute("data-filter") || "{}") })
+        }).then(function (r) {
+          return r.json().then(function (body) {
+            if (r.ok && body.id) { follow(body.id); return; }
+            show((body.error && body.error.message) || bulk.getAttribute("data-failed"));
+          });
+        }).catch(function () { show(bulk.getAttribute("data-failed")); });
+      });
+    });
+  }
 
   // Close the user menu and the phone drawer when clicking elsewhere.
   document.addEventListener("click", function (event) {

@@ -430,6 +430,48 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
             Body::None,
         ),
         call(
+            Method::GET,
+            "/followers/{openid}",
+            format!("/followers/oAnyone?account={acc}"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/followers/{openid}/profile",
+            "/followers/oAnyone/profile".into(),
+            form(&[("account_id", &acc.to_string()), ("city", "Hijacked")]),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{id}/followers",
+            format!("/api/v1/accounts/{acc}/followers"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{id}/followers/search",
+            format!("/api/v1/accounts/{acc}/followers/search"),
+            Body::Json(json!({})),
+        ),
+        call(
+            Method::PATCH,
+            "/api/v1/accounts/{id}/followers/{openid}",
+            format!("/api/v1/accounts/{acc}/followers/oAnyone"),
+            Body::Json(json!({"city": "Hijacked"})),
+        ),
+        call(
+            Method::PUT,
+            "/api/v1/accounts/{id}/followers/{openid}/blacklist",
+            format!("/api/v1/accounts/{acc}/followers/oAnyone/blacklist"),
+            Body::Json(json!({"blacklisted": true})),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{id}/followers/{openid}/timeline",
+            format!("/api/v1/accounts/{acc}/followers/oAnyone/timeline"),
+            Body::None,
+        ),
+        call(
             Method::POST,
             "/api-keys/{id}/revoke",
             format!("/api-keys/{}/revoke", b.key_id),
@@ -759,6 +801,23 @@ fn permission_of(method: &Method, template: &str) -> Permission {
         ("DELETE", "/api/v1/api-keys/{id}") => ManageApiKeys,
         ("GET", "/wechat-sandbox") | ("POST", "/wechat-sandbox/check") => ViewAccounts,
         ("POST", "/wechat-sandbox/faults" | "/wechat-sandbox/expire-tokens") => ManageAccounts,
+        (
+            "GET",
+            "/followers"
+            | "/followers/{openid}"
+            | "/api/v1/accounts/{id}/followers"
+            | "/api/v1/accounts/{id}/followers/{openid}"
+            | "/api/v1/accounts/{id}/followers/{openid}/timeline",
+        )
+        | ("POST", "/api/v1/accounts/{id}/followers/search") => ViewFollowers,
+        (
+            "POST",
+            "/followers/{openid}/remark"
+            | "/followers/{openid}/profile"
+            | "/followers/{openid}/blacklist",
+        )
+        | ("PATCH", "/api/v1/accounts/{id}/followers/{openid}")
+        | ("PUT", "/api/v1/accounts/{id}/followers/{openid}/blacklist") => ManageFollowers,
         ("GET", "/jobs" | "/api/v1/jobs") => ViewJobs,
         (
             "GET",
@@ -862,6 +921,12 @@ impl Victims {
         let openid = made["openids"][0].as_str().expect("openid").to_string();
         let sync_account = app.account(merchant, &format!("sync {tag}")).await.id;
         jobs_settled(&app.db, merchant).await;
+        // A follower for the follower endpoints (the calls below change nothing at WeChat).
+        app.exec(&format!(
+            "INSERT INTO followers (merchant_id, account_id, openid, first_seen_at, \
+             last_interaction_at, subscribed) VALUES ({merchant}, {account}, 'oVictim_{tag}', 1, 1, TRUE)"
+        ))
+        .await;
         Victims {
             tag_renamed,
             tag_deleted_console,
@@ -982,6 +1047,42 @@ impl Victims {
                 Method::DELETE,
                 "/api/v1/api-keys/{id}",
                 format!("/api/v1/api-keys/{}", self.key_api),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{id}/followers",
+                format!("/api/v1/accounts/{acc}/followers?status=all"),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts/{id}/followers/search",
+                format!("/api/v1/accounts/{acc}/followers/search"),
+                Body::Json(json!({"filter": {"conditions": []}})),
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{id}/followers/{openid}",
+                format!("/api/v1/accounts/{acc}/followers/oVictim_{tag}"),
+                Body::None,
+            ),
+            call(
+                Method::PATCH,
+                "/api/v1/accounts/{id}/followers/{openid}",
+                format!("/api/v1/accounts/{acc}/followers/oVictim_{tag}"),
+                Body::Json(json!({"city": "杭州"})),
+            ),
+            call(
+                Method::PUT,
+                "/api/v1/accounts/{id}/followers/{openid}/blacklist",
+                format!("/api/v1/accounts/{acc}/followers/oVictim_{tag}/blacklist"),
+                Body::Json(json!({"blacklisted": false})),
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{id}/followers/{openid}/timeline",
+                format!("/api/v1/accounts/{acc}/followers/oVictim_{tag}/timeline"),
                 Body::None,
             ),
             call(
@@ -1132,6 +1233,31 @@ impl Victims {
         vec![
             call(Method::GET, "/", "/".into(), Body::None),
             call(Method::GET, "/accounts", "/accounts".into(), Body::None),
+            call(Method::GET, "/followers", "/followers".into(), Body::None),
+            call(
+                Method::GET,
+                "/followers/{openid}",
+                format!("/followers/oVictim_{tag}?account={acc}"),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/followers/{openid}/profile",
+                format!("/followers/oVictim_{tag}/profile"),
+                form(&[("account_id", &acc.to_string()), ("city", "杭州")]),
+            ),
+            call(
+                Method::POST,
+                "/followers/{openid}/remark",
+                format!("/followers/oVictim_{tag}/remark"),
+                form(&[("account_id", &acc.to_string()), ("remark", "")]),
+            ),
+            call(
+                Method::POST,
+                "/followers/{openid}/blacklist",
+                format!("/followers/oVictim_{tag}/blacklist"),
+                form(&[("account_id", &acc.to_string()), ("blacklisted", "0")]),
+            ),
             call(
                 Method::GET,
                 "/accounts/new",

@@ -152,6 +152,50 @@ pub fn observe_body(body: &str) -> Observation {
     }
 }
 
+// ---- the per-follower index of the log (follower_log: the timeline of 粉丝详情) ----
+
+pub const LOG_INDEX: &str = "follower_log";
+/// Log rows indexed per statement: one `INSERT … SELECT` holds SQLite's write lock while it
+/// runs and the log writer waits for it, so it stays at a few milliseconds.
+pub const LOG_INDEX_BATCH: i64 = 2_048;
+
+/// Indexes the log under each sender until the task is aborted; beside `run` in every
+/// instance. The timeline reads what it has not reached yet from the log itself
+/// (store::timeline), so its pace only decides how much of the log that read scans.
+pub async fn run_log_index(state: AppState) {
+    let mut tick = tokio::time::interval(EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        loop {
+            match index_once(&state.db, state.clock.now_ms(), LOG_INDEX_BATCH).await {
+                Ok(p) if p.more => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "follower log index failed; will retry");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Indexes the next `batch` settled log rows: one idempotent statement, then the cursor
+/// moves by compare-and-set (a pass that loses it has only re-inserted rows that exist).
+pub async fn index_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sqlx::Error> {
+    let cursor = store::cursor(db, LOG_INDEX).await?;
+    let unsettled_from = settle_ms(db.dialect()).map(|settle| now - settle);
+    let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
+        return Ok(Projected::default());
+    };
+    store::index_log_range(db, range.after_id, range.upto).await?;
+    let moved = store::advance_cursor(db, LOG_INDEX, cursor, range.upto).await?;
+    Ok(Projected {
+        upto: moved.then_some(range.upto),
+        more: moved && range.full,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,12 @@
 //! applying the same message twice, or messages out of order, gives the same follower. That
 //! is what lets the projector re-read the log freely and rebuild it from scratch.
 
+use chrono::{Datelike, NaiveDate};
+
+use super::filter::Gender;
 use crate::platform::clock::Millis;
+use crate::platform::error::FieldErrors;
+use crate::platform::i18n::Msg;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Follower {
@@ -101,6 +106,186 @@ impl Follower {
     }
 }
 
+// ---- what the merchant edits: the remark (WeChat's) and the collected profile (ours) ----
+
+/// A remark WeChat accepts: `user/info/updateremark` refuses 30 bytes or more (40092).
+/// Empty clears it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remark(String);
+
+pub const REMARK_MAX_BYTES: usize = 29;
+pub const PROFILE_TEXT_MAX_CHARS: usize = 32;
+
+impl Remark {
+    pub fn parse(input: &str) -> Result<Remark, Msg> {
+        let r = input.trim();
+        if r.len() > REMARK_MAX_BYTES {
+            return Err(Msg::new("follower.error.remark_long").arg("max", REMARK_MAX_BYTES));
+        }
+        if r.chars().any(char::is_control) {
+            return Err(Msg::new("follower.error.control_chars"));
+        }
+        Ok(Remark(r.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The collected profile fields as stored: `None` is unknown.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfileFields {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub gender: Option<Gender>,
+    /// YYYY-MM-DD
+    pub birthday: Option<String>,
+    pub city: Option<String>,
+}
+
+/// A change of a follower, as the API's PATCH and the page's forms send it: a field left
+/// out keeps its value, an empty string clears it.
+#[derive(Clone, Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct FollowerPatch {
+    /// Shown in WeChat's follower list; under 30 bytes (about 9 Chinese characters).
+    pub remark: Option<String>,
+    pub name: Option<String>,
+    /// A Chinese mobile number, or any number of digits with `+` and `-`.
+    pub phone: Option<String>,
+    /// `male`, `female`, or empty for unknown.
+    pub gender: Option<String>,
+    /// YYYY-MM-DD, not in the future.
+    pub birthday: Option<String>,
+    pub city: Option<String>,
+}
+
+impl FollowerPatch {
+    pub fn touches_profile(&self) -> bool {
+        self.name.is_some()
+            || self.phone.is_some()
+            || self.gender.is_some()
+            || self.birthday.is_some()
+            || self.city.is_some()
+    }
+
+    /// The remark to send to WeChat, if the patch has one.
+    pub fn remark(&self) -> Result<Option<Remark>, Msg> {
+        self.remark.as_deref().map(Remark::parse).transpose()
+    }
+
+    /// `current` with this patch applied, every field checked; `today` is the merchant's
+    /// date (a birthday may not be after it).
+    pub fn apply(
+        &self,
+        current: &ProfileFields,
+        today: NaiveDate,
+    ) -> Result<ProfileFields, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let mut out = current.clone();
+        if let Err(m) = self.remark() {
+            errors.add("remark", m);
+        }
+        let mut field =
+            |name: &str, value: &Option<String>, check: &dyn Fn(&str) -> Result<String, Msg>| {
+                match value.as_deref().map(str::trim) {
+                    None => None,
+                    Some("") => Some(None),
+                    Some(v) => match check(v) {
+                        Ok(v) => Some(Some(v)),
+                        Err(m) => {
+                            errors.add(name, m);
+                            None
+                        }
+                    },
+                }
+            };
+        if let Some(v) = field("name", &self.name, &short_text) {
+            out.name = v;
+        }
+        if let Some(v) = field("phone", &self.phone, &phone) {
+            out.phone = v;
+        }
+        if let Some(v) = field("birthday", &self.birthday, &|v| birthday(v, today)) {
+            out.birthday = v;
+        }
+        if let Some(v) = field("city", &self.city, &short_text) {
+            out.city = v;
+        }
+        if let Some(v) = field("gender", &self.gender, &gender) {
+            out.gender = v.map(|g| Gender::of(Some(g.as_str())));
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn short_text(v: &str) -> Result<String, Msg> {
+    if v.chars().count() > PROFILE_TEXT_MAX_CHARS {
+        return Err(Msg::new("error.too_long").arg("max", PROFILE_TEXT_MAX_CHARS));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(Msg::new("follower.error.control_chars"));
+    }
+    Ok(v.to_string())
+}
+
+/// A Chinese mobile number (11 digits, 1[3-9]…), or any phone number written with digits,
+/// an optional leading `+` and `-` between groups (5 to 20 digits).
+pub fn phone(v: &str) -> Result<String, Msg> {
+    let bad = || Msg::new("follower.error.phone");
+    let digits = v.chars().filter(char::is_ascii_digit).count();
+    let body = v.strip_prefix('+').unwrap_or(v);
+    let well_formed = !body.is_empty()
+        && body.chars().all(|c| c.is_ascii_digit() || c == '-')
+        && !body.starts_with('-')
+        && !body.ends_with('-')
+        && !body.contains("--");
+    if !well_formed || !(5..=20).contains(&digits) {
+        return Err(bad());
+    }
+    // Eleven digits starting with 1 and nothing else is meant as a mainland mobile number.
+    let mobile_like =
+        !v.starts_with('+') && digits == 11 && body.len() == 11 && body.starts_with('1');
+    if mobile_like && !matches!(body.as_bytes().get(1), Some(b'3'..=b'9')) {
+        return Err(bad());
+    }
+    Ok(v.to_string())
+}
+
+/// A real date, YYYY-MM-DD, from 1900 and not after `today`.
+pub fn birthday(v: &str, today: NaiveDate) -> Result<String, Msg> {
+    let date = NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .map_err(|_| Msg::new("follower.error.birthday"))?;
+    if date > today {
+        return Err(Msg::new("follower.error.birthday_future"));
+    }
+    if date.year() < 1900 {
+        return Err(Msg::new("follower.error.birthday"));
+    }
+    Ok(date.format("%Y-%m-%d").to_string())
+}
+
+fn gender(v: &str) -> Result<String, Msg> {
+    match v {
+        "male" | "female" => Ok(v.to_string()),
+        "unknown" => Ok(String::new()),
+        _ => Err(Msg::new("follower.error.gender")),
+    }
+}
+
+/// Great-circle distance in kilometres (haversine), for "n km from …" on the follower page.
+pub fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (lat1, lng1) = (a.0.to_radians(), a.1.to_radians());
+    let (lat2, lng2) = (b.0.to_radians(), b.1.to_radians());
+    let h = ((lat2 - lat1) / 2.0).sin().powi(2)
+        + lat1.cos() * lat2.cos() * ((lng2 - lng1) / 2.0).sin().powi(2);
+    2.0 * 6_371.0 * h.sqrt().asin()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +370,61 @@ mod tests {
             (1, Observation::Follow { scene: None }),
         ]);
         assert!(!f.subscribed);
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 5, 1).expect("date")
+    }
+
+    #[test]
+    fn remarks_are_under_thirty_bytes_as_wechat_wants() {
+        assert!(Remark::parse("老客户VIP").is_ok());
+        assert!(Remark::parse(&"备".repeat(9)).is_ok(), "27 bytes");
+        assert!(Remark::parse(&"备".repeat(10)).is_err(), "30 bytes");
+        assert_eq!(
+            Remark::parse("  a  ").map(|r| r.as_str().to_string()),
+            Ok("a".into())
+        );
+    }
+
+    #[test]
+    fn phones_birthdays_and_genders_are_checked() {
+        assert!(phone("13812345678").is_ok());
+        assert!(phone("+86-21-6123-4567").is_ok());
+        assert!(phone("12812345678").is_err(), "no such mobile prefix");
+        assert!(phone("138 1234 5678").is_err());
+        assert!(phone("call me").is_err());
+        assert!(phone("123").is_err());
+        assert!(birthday("1990-02-28", today()).is_ok());
+        assert!(birthday("1990-02-30", today()).is_err());
+        assert!(birthday("2026-05-02", today()).is_err(), "future");
+        let p = FollowerPatch {
+            gender: Some("female".into()),
+            city: Some("".into()),
+            ..FollowerPatch::default()
+        };
+        let current = ProfileFields {
+            city: Some("上海".into()),
+            name: Some("王".into()),
+            ..ProfileFields::default()
+        };
+        let out = p.apply(&current, today()).expect("valid");
+        assert_eq!(out.gender, Some(Gender::Female));
+        assert_eq!(out.city, None, "empty clears");
+        assert_eq!(out.name.as_deref(), Some("王"), "left out keeps");
+        let bad = FollowerPatch {
+            phone: Some("x".into()),
+            birthday: Some("2099-01-01".into()),
+            gender: Some("other".into()),
+            ..FollowerPatch::default()
+        };
+        let errors = bad.apply(&current, today()).expect_err("invalid");
+        assert!(errors.has("phone") && errors.has("birthday") && errors.has("gender"));
+    }
+
+    #[test]
+    fn distances_are_great_circle_kilometres() {
+        let d = distance_km((31.2304, 121.4737), (39.9042, 116.4074));
+        assert!((1060.0..1075.0).contains(&d), "{d}");
     }
 }

@@ -244,3 +244,214 @@ pub async fn list(
         .await)?;
     Ok(rows.into_iter().map(Follower::from).collect())
 }
+
+// ---- the per-follower index of the log (follower_log) ----
+
+/// Indexes the log rows `after_id < id <= upto` under their sender, in one statement;
+/// idempotent (a row indexed twice is one row).
+pub async fn index_log_range(db: &Db, after_id: i64, upto: i64) -> Result<u64, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query(
+        "INSERT INTO follower_log (account_id, openid, message_id) \
+         SELECT account_id, openid, id FROM wx_messages WHERE id > $1 AND id <= $2 \
+         ON CONFLICT (account_id, openid, message_id) DO NOTHING"
+    )
+    .bind(after_id)
+    .bind(upto)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))
+}
+
+/// Log rows past the index's cursor that a timeline reads directly from `wx_messages` (by its
+/// primary key, so only that stretch is scanned): a message shows at once, before the
+/// projection has indexed it. A projection further behind than this shows messages when it
+/// catches up.
+pub const UNINDEXED_TAIL: i64 = 20_000;
+
+/// One page of a follower's messages, newest first, older than `before_id`: the indexed part
+/// through `follower_log`, the part the projection has not reached yet straight from the log.
+pub async fn timeline(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    openid: &str,
+    before_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<crate::messages::store::MessageRow>, sqlx::Error> {
+    use crate::messages::store::MessageRow;
+    let indexed_upto = cursor(db, super::jobs::LOG_INDEX).await?;
+    let before = before_id.unwrap_or(i64::MAX);
+    let mut rows = on_pool!(db, |p| sqlx::query_as::<_, MessageRow>(
+        "SELECT id, account_id, openid, kind, sent_at, received_at, body, reply \
+         FROM wx_messages WHERE id > $1 AND id <= $2 AND id < $3 \
+         AND merchant_id = $4 AND account_id = $5 AND openid = $6 ORDER BY id DESC LIMIT $7"
+    )
+    .bind(indexed_upto)
+    .bind(indexed_upto.saturating_add(UNINDEXED_TAIL))
+    .bind(before)
+    .bind(merchant_id)
+    .bind(account_id)
+    .bind(openid)
+    .bind(limit)
+    .fetch_all(p)
+    .await)?;
+    let wanted = limit - rows.len() as i64;
+    if wanted > 0 {
+        let older = on_pool!(db, |p| sqlx::query_as::<_, MessageRow>(
+            "SELECT m.id, m.account_id, m.openid, m.kind, m.sent_at, m.received_at, m.body, \
+             m.reply FROM follower_log l JOIN wx_messages m ON m.id = l.message_id \
+             WHERE l.account_id = $1 AND l.openid = $2 AND l.message_id <= $3 \
+             AND l.message_id < $4 AND m.merchant_id = $5 \
+             ORDER BY l.message_id DESC LIMIT $6"
+        )
+        .bind(account_id)
+        .bind(openid)
+        .bind(indexed_upto)
+        .bind(before)
+        .bind(merchant_id)
+        .bind(wanted)
+        .fetch_all(p)
+        .await)?;
+        rows.extend(older);
+    }
+    Ok(rows)
+}
+
+// ---- what the merchant and WeChat know (0008's columns) ----
+
+/// Sets the collected profile fields (the remark has its own path through WeChat).
+pub async fn set_profile(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    openid: &str,
+    p: &super::model::ProfileFields,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let n = on_pool!(db, |c| sqlx::query(
+        "UPDATE followers SET name = $4, phone = $5, gender = $6, birthday = $7, city = $8, \
+         profile_updated_at = $9 WHERE merchant_id = $1 AND account_id = $2 AND openid = $3"
+    )
+    .bind(merchant_id)
+    .bind(account_id)
+    .bind(openid)
+    .bind(&p.name)
+    .bind(&p.phone)
+    .bind(p.gender.and_then(super::filter::Gender::stored))
+    .bind(&p.birthday)
+    .bind(&p.city)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+pub async fn set_remark(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    openid: &str,
+    remark: &str,
+) -> Result<bool, sqlx::Error> {
+    let n = on_pool!(db, |c| {
+        sqlx::query(
+        "UPDATE followers SET remark = $4 WHERE merchant_id = $1 AND account_id = $2 AND openid = $3"
+    )
+    .bind(merchant_id)
+    .bind(account_id)
+    .bind(openid)
+    .bind(remark)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
+pub async fn set_blacklisted(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    openid: &str,
+    blacklisted: bool,
+) -> Result<bool, sqlx::Error> {
+    let n = on_pool!(db, |c| sqlx::query(
+        "UPDATE followers SET blacklisted = $4 \
+         WHERE merchant_id = $1 AND account_id = $2 AND openid = $3"
+    )
+    .bind(merchant_id)
+    .bind(account_id)
+    .bind(openid)
+    .bind(blacklisted)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+// ---- names the list shows: tags, channels and segments of an account (read only) ----
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TagName {
+    pub id: i64,
+    pub name: String,
+}
+
+pub async fn tag_names(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+) -> Result<Vec<TagName>, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_as::<_, TagName>(
+        "SELECT id, name FROM tags WHERE merchant_id = $1 AND account_id = $2 ORDER BY name, id"
+    )
+    .bind(merchant_id)
+    .bind(account_id)
+    .fetch_all(p)
+    .await)
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ChannelName {
+    pub scene: String,
+    pub name: String,
+}
+
+pub async fn channel_names(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+) -> Result<Vec<ChannelName>, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_as::<_, ChannelName>(
+        "SELECT scene, name FROM channels WHERE merchant_id = $1 AND account_id = $2 \
+         ORDER BY name, id"
+    )
+    .bind(merchant_id)
+    .bind(account_id)
+    .fetch_all(p)
+    .await)
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SegmentRow {
+    pub id: i64,
+    pub name: String,
+    /// followers/filter.rs `Filter` as JSON.
+    pub filter: String,
+}
+
+pub async fn segments(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+) -> Result<Vec<SegmentRow>, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_as::<_, SegmentRow>(
+        "SELECT id, name, filter FROM segments WHERE merchant_id = $1 AND account_id = $2 \
+         ORDER BY name, id"
+    )
+    .bind(merchant_id)
+    .bind(account_id)
+    .fetch_all(p)
+    .await)
+}

@@ -19,6 +19,7 @@ pub struct Running {
     housekeeping: tokio::task::JoinHandle<()>,
     projector: tokio::task::JoinHandle<()>,
     channel_projector: tokio::task::JoinHandle<()>,
+    log_index: tokio::task::JoinHandle<()>,
 }
 
 /// The job handlers of every capability.
@@ -81,6 +82,7 @@ pub async fn start(
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let projector = tokio::spawn(crate::followers::jobs::run(state.clone()));
     let channel_projector = tokio::spawn(crate::channels::jobs::run(state.clone()));
+    let log_index = tokio::spawn(crate::followers::jobs::run_log_index(state.clone()));
     let app = super::web::router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -102,6 +104,7 @@ pub async fn start(
         housekeeping,
         projector,
         channel_projector,
+        log_index,
     })
 }
 
@@ -112,6 +115,7 @@ impl Running {
         self.housekeeping.abort();
         self.projector.abort();
         self.channel_projector.abort();
+        self.log_index.abort();
         if let Err(e) = self.server.await {
             tracing::warn!(error = %e, "server task ended abnormally");
         }

@@ -47,6 +47,7 @@ fn console_router(state: AppState) -> Router {
         .merge(crate::sandbox_mode::routes::router())
         .merge(crate::tags::routes::router())
         .merge(crate::followers::sync::routes::router())
+        .merge(crate::followers::routes::router())
         .merge(api)
         .route(
             "/api/v1/openapi.json",
@@ -442,6 +443,13 @@ pub fn navigation(role: Option<Role>, is_platform_admin: bool) -> Vec<NavGroup> 
             });
         }
         let mut followers = vec![];
+        if role.allows(Permission::ViewFollowers) {
+            followers.push(NavItem {
+                key: "followers",
+                href: "/followers",
+                label_key: "nav.followers",
+            });
+        }
         if role.allows(Permission::ViewTags) {
             followers.push(NavItem {
                 key: "tags",
