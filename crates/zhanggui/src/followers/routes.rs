@@ -596,6 +596,8 @@ struct ListPage {
     filter_json: String,
     export_href: String,
     can_manage: bool,
+    /// The card of the account's latest sync from WeChat.
+    sync: Option<super::sync::routes::SyncPanel>,
 }
 
 impl ListPage {
@@ -741,10 +743,12 @@ async fn list_page(
         quick_ignored: false,
         filter_json: String::new(),
         export_href: String::new(),
+        sync: None,
     };
     let Some(id) = account_id else {
         return page(&view);
     };
+    view.sync = Some(super::sync::routes::panel(&state, &caller, id, "/followers").await?);
     let account = super::account_of(&state, caller.merchant_id, id).await?;
     let tz = crate::merchants::timezone(&state.db, caller.merchant_id).await?;
     view.tags = super::store::tag_names(&state.db, caller.merchant_id, id).await?;

@@ -1582,6 +1582,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "notice.channel_archived",
         "渠道二维码已归档",
         "Channel QR code archived",
+    ),
     // followers (粉丝, 粉丝详情)
     ("nav.followers", "粉丝", "Followers"),
     ("followers.title", "粉丝", "Followers"),
