@@ -228,8 +228,13 @@ async fn a_scan_answers_the_channel_welcome_tags_and_counts() {
 
     // Unfollowing later counts against the channel that brought them.
     act(&app, &account.app_id, &o, json!({"type": "unfollow"})).await;
+    // Totals and days are two reads of one response: wait until both have seen the projector.
     let c = channel_when(&app, &key, &path, "the unfollow is counted", |c| {
         c["totals"]["unfollows"] == 1
+            && c["days"]
+                .as_array()
+                .and_then(|d| d.last())
+                .is_some_and(|d| d["unfollows"] == 1)
     })
     .await;
     let today = c["days"]

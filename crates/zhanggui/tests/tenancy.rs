@@ -716,7 +716,17 @@ async fn lists_show_only_the_callers_merchant() {
         .iter()
         .map(|s| s.user_id)
         .collect();
-    let a_jobs: BTreeSet<i64> = [a.job_id].into();
+    // The dead job made for the test, and the jobs of A's tag operation.
+    let a_jobs: BTreeSet<i64> = zhanggui::on_pool!(&app.db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT id FROM jobs WHERE merchant_id = $1"
+    )
+    .bind(a.id)
+    .fetch_all(p)
+    .await)
+    .expect("A's jobs")
+    .into_iter()
+    .collect();
+    assert!(a_jobs.contains(&a.job_id));
 
     let callers: [(&str, &dyn Who); 2] = [("A's session", &a_session), ("A's key", &a_key)];
     for (who_name, who) in callers {
