@@ -476,9 +476,8 @@ pub async fn record_batch(
     p: &BatchProgress,
     now: Millis,
 ) -> Result<bool, sqlx::Error> {
-    let n =
-        on_pool!(db, |c| {
-            sqlx::query(
+    let n = on_pool!(db, |c| {
+        sqlx::query(
         "UPDATE tag_operations SET after_openid = $3, done = done + $4, skipped = skipped + $5, \
          failed = failed + $6, problems = $7, updated_at = $8 \
          WHERE id = $1 AND step = $2 AND status = 'running'"
@@ -494,7 +493,7 @@ pub async fn record_batch(
     .execute(c)
     .await
     .map(|r| r.rows_affected())
-        })?;
+    })?;
     Ok(n == 1)
 }
 
