@@ -209,33 +209,54 @@ fn empty_post_data() -> WxError {
 /// `POST /cgi-bin/tags/create`.
 async fn create(State(sb): State<Sandbox>, caller: ApiCaller, body: axum::body::Bytes) -> WxResult {
     let name = tag_fields(&body)?.name;
-    check_name(&name)?;
+    let id = create_for_app(&sb, &caller.app.app_id, &name).await?;
+    Ok(Json(json!({ "tag": { "id": id, "name": name } })).into_response())
+}
+
+/// Creates a tag as `tags/create` does (same checks and errcodes), for callers that have
+/// no HTTP request, such as the product's demo data.
+pub async fn create_for_app(sb: &Sandbox, app_id: &str, name: &str) -> Result<i64, WxError> {
+    check_name(name)?;
     let made = sb
         .docs
-        .update(
-            &caller.app.app_id,
-            CATALOG_KIND,
-            CATALOG_KEY,
-            |c: Option<Catalog>| {
-                let mut c = c.unwrap_or_default();
-                if c.tags.len() >= MAX_TAGS {
-                    return Err(WxError::new(45056, "too many tag now, no need to add new"));
-                }
-                if c.name_taken(&name, None) {
-                    return Err(invalid_tag_name());
-                }
-                let id = c.next_id.max(FIRST_TAG_ID);
-                c.next_id = id + 1;
-                c.tags.push(TagName {
-                    id,
-                    name: name.clone(),
-                });
-                Ok((c, id))
-            },
-        )
+        .update(app_id, CATALOG_KIND, CATALOG_KEY, |c: Option<Catalog>| {
+            let mut c = c.unwrap_or_default();
+            if c.tags.len() >= MAX_TAGS {
+                return Err(WxError::new(45056, "too many tag now, no need to add new"));
+            }
+            if c.name_taken(name, None) {
+                return Err(invalid_tag_name());
+            }
+            let id = c.next_id.max(FIRST_TAG_ID);
+            c.next_id = id + 1;
+            c.tags.push(TagName {
+                id,
+                name: name.to_string(),
+            });
+            Ok((c, id))
+        })
         .await?;
-    let id = made?;
-    Ok(Json(json!({ "tag": { "id": id, "name": name } })).into_response())
+    made
+}
+
+/// Tags followers as `tags/members/batchtagging` does, without its batch limit; followers
+/// already carrying the tag, unknown or full are passed over. Returns how many were tagged.
+pub async fn tag_for_app(
+    sb: &Sandbox,
+    app_id: &str,
+    id: i64,
+    openids: &[String],
+) -> Result<i64, StoreError> {
+    let mut added = 0;
+    for openid in openids {
+        if let Some(Tagged::Added) =
+            change_follower(sb, app_id, openid, |f| add_tag(&mut f.tagid_list, id)).await?
+        {
+            added += 1;
+        }
+    }
+    add_to_count(sb, app_id, id, added).await?;
+    Ok(added)
 }
 
 /// `GET /cgi-bin/tags/get`.

@@ -298,6 +298,108 @@ async fn ensure_demo_followers(
     };
     crate::messages::log_as_received(db, account.merchant_id, account.id, &replies, &history)
         .await?;
+    let regulars: Vec<(String, i64)> = followers
+        .iter()
+        .map(|(openid, f)| (openid.clone(), f.created_at))
+        .collect();
+    ensure_demo_tags_and_segments(db, &wechat, account, &regulars, now).await?;
+    Ok(())
+}
+
+/// The demo's tags (at the sandbox and ours, the same ids) on some of its followers, and two
+/// saved segments built on them. Runs once, with the followers (`(openid, followed_at)`).
+async fn ensure_demo_tags_and_segments(
+    db: &Db,
+    wechat: &sandbox::Sandbox,
+    account: &crate::accounts::AccountRow,
+    followers: &[(String, i64)],
+    now: i64,
+) -> Result<(), AppError> {
+    use crate::followers::filter::{Combine, Condition, Filter, TagOp, TimeRange};
+
+    let day = 86_400_000;
+    let every = |n: usize| -> Vec<String> {
+        followers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % n == 0)
+            .map(|(_, (o, _))| o.clone())
+            .collect()
+    };
+    let recent: Vec<String> = followers
+        .iter()
+        .filter(|(_, at)| *at >= now - 7 * day)
+        .map(|(o, _)| o.clone())
+        .collect();
+    let mut tag_ids = Vec::new();
+    for (name, members) in [
+        ("常客", every(3)),
+        ("咖啡爱好者", every(5)),
+        ("新客", recent),
+        ("会员", every(4)),
+    ] {
+        let wx_id = sandbox::tags::create_for_app(wechat, &account.app_id, name)
+            .await
+            .map_err(|e| AppError::internal(format!("{e:?}")))?;
+        sandbox::tags::tag_for_app(wechat, &account.app_id, wx_id, &members)
+            .await
+            .map_err(AppError::internal)?;
+        let mut tx = db.begin().await?;
+        let id =
+            crate::tags::store::upsert(&mut tx, account.merchant_id, account.id, wx_id, name, now)
+                .await?;
+        tx.commit().await?;
+        crate::tags::store::add_members(db, account.merchant_id, account.id, id, &members, now)
+            .await?;
+        tag_ids.push(id);
+    }
+    let segments = [
+        (
+            "近 7 天新关注",
+            Filter {
+                combine: Combine::All,
+                conditions: vec![
+                    Condition::Subscribed { value: true },
+                    Condition::SubscribedAt {
+                        range: TimeRange::LastDays { days: 7 },
+                    },
+                ],
+            },
+        ),
+        (
+            "门店 3 公里内的常客",
+            Filter {
+                combine: Combine::All,
+                conditions: vec![
+                    Condition::Tags {
+                        op: TagOp::Any,
+                        tag_ids: vec![tag_ids[0]],
+                    },
+                    Condition::Near {
+                        latitude: 31.23,
+                        longitude: 121.47,
+                        radius_m: 3_000.0,
+                        within_days: None,
+                    },
+                ],
+            },
+        ),
+    ];
+    for (name, filter) in segments {
+        let json = serde_json::to_string(&filter).map_err(AppError::internal)?;
+        crate::on_pool!(db, |p| sqlx::query(
+            "INSERT INTO segments (merchant_id, account_id, name, filter, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5)"
+        )
+        .bind(account.merchant_id)
+        .bind(account.id)
+        .bind(name)
+        .bind(&json)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|_| ()))?;
+    }
     Ok(())
 }
 

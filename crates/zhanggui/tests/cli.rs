@@ -608,6 +608,14 @@ async fn demo_is_idempotent() {
     assert_eq!(scalar(&db, channels).await, 3);
     let rescans = "SELECT COUNT(*) FROM wx_messages WHERE kind = 'event:scan'";
     assert!(scalar(&db, rescans).await > 0);
+    // Tags on some followers (mirrored by the sandbox under the same ids), two segments.
+    let tags = "SELECT COUNT(*) FROM tags";
+    assert_eq!(scalar(&db, tags).await, 4);
+    let tagged = "SELECT COUNT(*) FROM follower_tags";
+    let tagged_first = scalar(&db, tagged).await;
+    assert!(tagged_first > 100, "{tagged_first}");
+    let segments = "SELECT COUNT(*) FROM segments";
+    assert_eq!(scalar(&db, segments).await, 2);
 
     // A user changes something; demo again adds nothing and resets nothing.
     ok(
@@ -631,6 +639,9 @@ async fn demo_is_idempotent() {
     assert_eq!(scalar(&db, followers).await, 200);
     assert_eq!(scalar(&db, history).await, logged);
     assert_eq!(scalar(&db, channels).await, 3);
+    assert_eq!(scalar(&db, tags).await, 4);
+    assert_eq!(scalar(&db, tagged).await, tagged_first);
+    assert_eq!(scalar(&db, segments).await, 2);
     let demo = auth_store::user_by_username(&db, "demo")
         .await
         .expect("read")
