@@ -1067,14 +1067,14 @@ async fn start_app() -> App {
     // waiting for later.
     let mut registry = server::job_registry();
     registry.register("reports.daily", |_| async { Ok(()) });
-    registry.register("followers.sync", |_| async {
+    registry.register("datacube.refresh", |_| async {
         Err(JobError::permanent(
             "微信接口返回 45009：reach max api daily quota limit（接口调用次数已达今日上限）",
         ))
     });
     for job in [
         NewJob::new("reports.daily", json!({})),
-        NewJob::new("followers.sync", json!({})).max_attempts(1),
+        NewJob::new("datacube.refresh", json!({})).max_attempts(1),
         NewJob::new("broadcast.send", json!({})).run_at(now + 3_600_000),
     ] {
         jobs::enqueue_alone(&db, now, job.merchant(merchant_id))
