@@ -977,6 +977,7 @@
         items.forEach(function (code) {
           var b = el("button", "qr-item");
           b.type = "button";
+          b.setAttribute("data-scene", code.scene);
           b.setAttribute("data-ticket", code.ticket);
           var img = el("img");
           img.src = code.image;

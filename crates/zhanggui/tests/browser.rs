@@ -770,7 +770,8 @@ async fn simulator_journey(c: &Client, ctx: &Ctx) {
     click(c, "#sim-panel [data-tile='scan']").await;
     wait_text(c, "#sim-sheet .qr-list", "table_card").await;
     shot(c, ctx, "simulator-scan", DESKTOP).await;
-    click(c, "#sim-sheet .qr-item").await;
+    // The demo's channel codes are listed too: pick this one by its scene.
+    click(c, "#sim-sheet .qr-item[data-scene='table_card']").await;
     wait_text(c, "#sim-chat", "你扫了公众号的二维码（场景 table_card）").await;
     click(c, "#sim-to-menu").await;
 
