@@ -217,8 +217,7 @@ async fn create(State(sb): State<Sandbox>, caller: ApiCaller, body: axum::body::
 /// no HTTP request, such as the product's demo data.
 pub async fn create_for_app(sb: &Sandbox, app_id: &str, name: &str) -> Result<i64, WxError> {
     check_name(name)?;
-    let made = sb
-        .docs
+    sb.docs
         .update(app_id, CATALOG_KIND, CATALOG_KEY, |c: Option<Catalog>| {
             let mut c = c.unwrap_or_default();
             if c.tags.len() >= MAX_TAGS {
@@ -235,8 +234,7 @@ pub async fn create_for_app(sb: &Sandbox, app_id: &str, name: &str) -> Result<i6
             });
             Ok((c, id))
         })
-        .await?;
-    made
+        .await?
 }
 
 /// Tags followers as `tags/members/batchtagging` does, without its batch limit; followers
