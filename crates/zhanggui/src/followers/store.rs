@@ -1,8 +1,6 @@
 //! SQL for followers and the projection cursor.
 
 use super::model::Follower;
-/// The openids matching a filter, in slices (bulk operations); the filter SQL lives in query.rs.
-pub use super::query::openids_matching;
 use crate::on_pool;
 use crate::platform::db::Db;
 

@@ -66,29 +66,6 @@ pub async fn audience_count(
     Ok(crate::followers::query::count(db, merchant_id, account_id, &filter, now).await?)
 }
 
-/// The next `limit` matching openids after `after`, ascending. `now` is the operation's
-/// start, so that relative windows ("last 7 days") keep meaning the same followers.
-async fn audience_openids(
-    db: &Db,
-    merchant_id: i64,
-    account_id: i64,
-    filter: &Filter,
-    now: Millis,
-    after: &str,
-    limit: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    crate::followers::query::openids_matching(
-        db,
-        merchant_id,
-        account_id,
-        filter,
-        now,
-        after,
-        limit,
-    )
-    .await
-}
-
 // ---- bulk operations ----
 
 #[derive(Serialize, Deserialize)]
@@ -178,7 +155,8 @@ async fn bulk_slice(state: &AppState, ctx: &JobContext, op: &OperationRow) -> Re
     let filter: Filter =
         serde_json::from_str(&op.filter).map_err(|_| Stop::Final("tags.op_bad_filter".into()))?;
     let tokens = crate::accounts::tokens::cache_of(state, &account);
-    let openids = audience_openids(
+    // The operation's start is its `now`, so relative windows keep meaning the same followers.
+    let openids = crate::followers::query::openids_matching(
         &ctx.db,
         m,
         a,
