@@ -12,4 +12,5 @@ pub mod merchants;
 pub mod messages;
 pub mod platform;
 pub mod sandbox_mode;
+pub mod segments;
 pub mod simulator;

@@ -3,6 +3,7 @@
 //! merchant and WeChat know of them (remark, tags, collected profile), and the filter that
 //! selects them (lists, segments, bulk operations, export).
 
+pub mod csv;
 pub mod filter;
 pub mod jobs;
 pub mod model;

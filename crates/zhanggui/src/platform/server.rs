@@ -31,6 +31,14 @@ fn with_product_jobs(mut registry: JobRegistry, state: &AppState) -> JobRegistry
     registry.register(crate::messages::late::JOB_KIND, move |ctx| {
         crate::messages::late::run(late.clone(), ctx)
     });
+    registry.register(
+        crate::followers::csv::IMPORT_JOB,
+        crate::followers::csv::run_import,
+    );
+    let remarks = state.clone();
+    registry.register(crate::followers::csv::PUSH_REMARK_JOB, move |ctx| {
+        crate::followers::csv::push_remark(remarks.clone(), ctx)
+    });
     registry
 }
 

@@ -44,6 +44,8 @@ fn console_router(state: AppState) -> Router {
         .merge(crate::messages::routes::console_router())
         .merge(crate::simulator::routes::router())
         .merge(crate::sandbox_mode::routes::router())
+        .merge(crate::segments::routes::router())
+        .merge(crate::followers::csv::routes::router())
         .merge(api)
         .route(
             "/api/v1/openapi.json",
@@ -435,6 +437,16 @@ pub fn navigation(role: Option<Role>, is_platform_admin: bool) -> Vec<NavGroup> 
                     key: "messages",
                     href: "/messages",
                     label_key: "nav.messages",
+                }],
+            });
+        }
+        if role.allows(Permission::ViewFollowers) {
+            groups.push(NavGroup {
+                label_key: "nav.group.followers",
+                items: vec![NavItem {
+                    key: "segments",
+                    href: "/segments",
+                    label_key: "nav.segments",
                 }],
             });
         }

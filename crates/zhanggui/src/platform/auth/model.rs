@@ -32,6 +32,10 @@ pub enum Permission {
     ManageJobs,
     /// The live messages of an account.
     ViewMessages,
+    /// Followers, their segments (人群).
+    ViewFollowers,
+    /// Change followers' data, save segments, export and import followers.
+    ManageFollowers,
 }
 
 impl Role {
@@ -72,8 +76,10 @@ impl Role {
                     | ViewJobs
                     | ManageJobs
                     | ViewMessages
+                    | ViewFollowers
+                    | ManageFollowers
             ),
-            Role::Agent => matches!(p, ViewDashboard | ViewMessages),
+            Role::Agent => matches!(p, ViewDashboard | ViewMessages | ViewFollowers),
             Role::Clerk => matches!(p, ViewDashboard),
         }
     }
