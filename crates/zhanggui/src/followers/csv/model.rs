@@ -291,13 +291,13 @@ pub fn check_birthday(b: &str) -> bool {
     b.len() == 10 && chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").is_ok()
 }
 
-/// The stored gender of a cell: male/female, or `None` for unknown.
-pub fn parse_gender(g: &str) -> Result<Option<String>, ()> {
+/// The stored gender of a cell (`Some(None)`: unknown), or `None` when it is no gender.
+pub fn parse_gender(g: &str) -> Option<Option<String>> {
     match g.trim().to_ascii_lowercase().as_str() {
-        "" | "未知" | "unknown" => Ok(None),
-        "男" | "m" | "male" => Ok(Some("male".into())),
-        "女" | "f" | "female" => Ok(Some("female".into())),
-        _ => Err(()),
+        "" | "未知" | "unknown" => Some(None),
+        "男" | "m" | "male" => Some(Some("male".into())),
+        "女" | "f" | "female" => Some(Some("female".into())),
+        _ => None,
     }
 }
 
@@ -372,8 +372,8 @@ pub fn read_row(layout: &Layout, row: &[String]) -> Result<Wanted, Vec<RowError>
                 w.phone = Some(p);
             }
             Column::Gender => match parse_gender(raw) {
-                Ok(g) => w.gender = Some(g),
-                Err(()) => errors.push(RowError {
+                Some(g) => w.gender = Some(g),
+                None => errors.push(RowError {
                     column: *column,
                     msg: Msg::new("csv.error.gender"),
                 }),
@@ -438,7 +438,8 @@ pub fn changes(w: &Wanted, r: &FollowerRecord, current_tags: &[String]) -> Vec<C
             });
         }
     }
-    let fields: [(Column, &Option<Option<String>>, Option<&str>); 5] = [
+    type Field<'a> = (Column, &'a Option<Option<String>>, Option<&'a str>);
+    let fields: [Field; 5] = [
         (Column::Name, &w.name, p.name.as_deref()),
         (Column::Phone, &w.phone, p.phone.as_deref()),
         (Column::Gender, &w.gender, p.gender.as_deref()),
