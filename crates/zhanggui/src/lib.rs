@@ -13,5 +13,6 @@ pub mod merchants;
 pub mod messages;
 pub mod platform;
 pub mod sandbox_mode;
+pub mod segments;
 pub mod simulator;
 pub mod tags;

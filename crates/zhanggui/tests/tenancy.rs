@@ -21,6 +21,7 @@ enum Body {
     None,
     Form(Vec<(String, String)>),
     Json(Value),
+    Csv(&'static str),
 }
 
 /// One endpoint call: the route template (as the router and the OpenAPI document spell it),
@@ -57,6 +58,7 @@ async fn send(who: &dyn Who, c: &Call) -> (StatusCode, String) {
         Body::None => req,
         Body::Form(f) => req.form(f),
         Body::Json(v) => req.json(v),
+        Body::Csv(text) => req.header("content-type", "text/csv").body(*text),
     };
     read(req).await
 }
@@ -864,6 +866,29 @@ fn permission_of(method: &Method, template: &str) -> Permission {
         ("PUT", "/api/v1/accounts/{id}/followers/{openid}/tags") => ManageTags,
         ("GET", "/api/v1/accounts/{id}/followers/sync") => ViewFollowers,
         ("POST", "/api/v1/accounts/{id}/followers/sync" | "/followers/sync") => ManageFollowers,
+        (
+            "GET",
+            "/segments"
+            | "/segments/{id}"
+            | "/api/v1/accounts/{id}/segments"
+            | "/api/v1/accounts/{id}/segments/{sid}"
+            | "/api/v1/accounts/{id}/segments/{sid}/count",
+        )
+        | ("POST", "/api/v1/accounts/{id}/segments/preview") => ViewFollowers,
+        ("GET", "/segments/new" | "/followers/export.csv" | "/followers/import")
+        | ("GET", "/followers/import/{id}" | "/api/v1/accounts/{id}/followers/export.csv")
+        | ("GET", "/api/v1/accounts/{id}/followers/imports/{iid}") => ManageFollowers,
+        (
+            "POST",
+            "/segments"
+            | "/segments/{id}"
+            | "/segments/{id}/delete"
+            | "/followers/import/{id}/apply"
+            | "/api/v1/accounts/{id}/segments"
+            | "/api/v1/accounts/{id}/followers/imports"
+            | "/api/v1/accounts/{id}/followers/imports/{iid}/apply",
+        ) => ManageFollowers,
+        ("PUT" | "DELETE", "/api/v1/accounts/{id}/segments/{sid}") => ManageFollowers,
         other => panic!("no permission listed for {other:?}"),
     }
 }
@@ -892,6 +917,35 @@ struct Victims {
     /// A second account, whose followers the console syncs (the API syncs the first: one
     /// run at a time per account).
     sync_account: i64,
+    segment_console: i64,
+    segment_api: i64,
+    import_console: i64,
+    import_api: i64,
+}
+
+/// A segment and a checked import of the account, for the role matrix to act on.
+async fn segment_and_import(app: &TestApp, merchant: i64, account: i64, name: &str) -> (i64, i64) {
+    let input = zhanggui::segments::model::SegmentInput {
+        name: name.to_string(),
+        filter: Default::default(),
+    };
+    let segment = zhanggui::segments::create(&app.db, merchant, account, &input, app.now())
+        .await
+        .expect("segment")
+        .row
+        .id;
+    let import = zhanggui::followers::csv::upload(
+        &app.db,
+        merchant,
+        account,
+        "v.csv",
+        "openid,remark\r\nnobody,x\r\n",
+        app.now(),
+    )
+    .await
+    .expect("store")
+    .expect("a valid file");
+    (segment, import)
 }
 
 impl Victims {
@@ -957,6 +1011,18 @@ impl Victims {
                 .await,
             job_console: app.dead_job(merchant, "victim.kind").await,
             job_api: app.dead_job(merchant, "victim.kind").await,
+            segment_console: segment_and_import(app, merchant, account, &format!("c{tag}"))
+                .await
+                .0,
+            segment_api: segment_and_import(app, merchant, account, &format!("a{tag}"))
+                .await
+                .0,
+            import_console: segment_and_import(app, merchant, account, &format!("ic{tag}"))
+                .await
+                .1,
+            import_api: segment_and_import(app, merchant, account, &format!("ia{tag}"))
+                .await
+                .1,
             tag: tag.to_string(),
             channel_console: channel(app, merchant, account, &format!("victim c {tag}")).await,
             channel_api: channel(app, merchant, account, &format!("victim a {tag}")).await,
@@ -1232,6 +1298,78 @@ impl Victims {
                 format!("/api/v1/accounts/{acc}/followers/sync"),
                 Body::None,
             ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{id}/segments",
+                format!("/api/v1/accounts/{acc}/segments"),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts/{id}/segments",
+                format!("/api/v1/accounts/{acc}/segments"),
+                Body::Json(json!({"name": format!("api seg {tag}"), "filter": {}})),
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts/{id}/segments/preview",
+                format!("/api/v1/accounts/{acc}/segments/preview"),
+                Body::Json(json!({"filter": {}})),
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{id}/segments/{sid}",
+                format!("/api/v1/accounts/{acc}/segments/{}", self.segment_api),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{id}/segments/{sid}/count",
+                format!("/api/v1/accounts/{acc}/segments/{}/count", self.segment_api),
+                Body::None,
+            ),
+            call(
+                Method::PUT,
+                "/api/v1/accounts/{id}/segments/{sid}",
+                format!("/api/v1/accounts/{acc}/segments/{}", self.segment_api),
+                Body::Json(json!({"name": format!("renamed {tag}"), "filter": {}})),
+            ),
+            call(
+                Method::DELETE,
+                "/api/v1/accounts/{id}/segments/{sid}",
+                format!("/api/v1/accounts/{acc}/segments/{}", self.segment_api),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{id}/followers/export.csv",
+                format!("/api/v1/accounts/{acc}/followers/export.csv"),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts/{id}/followers/imports",
+                format!("/api/v1/accounts/{acc}/followers/imports"),
+                Body::Csv("openid,remark\r\nnobody,x\r\n"),
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{id}/followers/imports/{iid}",
+                format!(
+                    "/api/v1/accounts/{acc}/followers/imports/{}",
+                    self.import_api
+                ),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts/{id}/followers/imports/{iid}/apply",
+                format!(
+                    "/api/v1/accounts/{acc}/followers/imports/{}/apply",
+                    self.import_api
+                ),
+                Body::None,
+            ),
         ]
     }
 
@@ -1486,6 +1624,68 @@ impl Victims {
                 "/followers/sync".into(),
                 form(&[("account_id", &self.sync_account.to_string())]),
             ),
+            call(Method::GET, "/segments", "/segments".into(), Body::None),
+            call(
+                Method::GET,
+                "/segments/new",
+                "/segments/new".into(),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/segments",
+                "/segments".into(),
+                form(&[
+                    ("name", &format!("console seg {tag}")),
+                    ("filter", "{}"),
+                    ("account_id", &acc.to_string()),
+                ]),
+            ),
+            call(
+                Method::GET,
+                "/segments/{id}",
+                format!("/segments/{}", self.segment_console),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/segments/{id}",
+                format!("/segments/{}", self.segment_console),
+                form(&[
+                    ("name", &format!("console renamed {tag}")),
+                    ("filter", "{}"),
+                ]),
+            ),
+            call(
+                Method::POST,
+                "/segments/{id}/delete",
+                format!("/segments/{}/delete", self.segment_console),
+                form(&[]),
+            ),
+            call(
+                Method::GET,
+                "/followers/export.csv",
+                format!("/followers/export.csv?account={acc}"),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/followers/import",
+                "/followers/import".into(),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/followers/import/{id}",
+                format!("/followers/import/{}", self.import_console),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/followers/import/{id}/apply",
+                format!("/followers/import/{}/apply", self.import_console),
+                form(&[]),
+            ),
         ]
     }
 }
@@ -1571,6 +1771,10 @@ async fn the_role_matrix_covers_every_api_endpoint() {
         staff_api: 1,
         job_console: 1,
         job_api: 1,
+        segment_console: 1,
+        segment_api: 1,
+        import_console: 1,
+        import_api: 1,
         tag: String::new(),
         tag_renamed: 1,
         tag_deleted_console: 1,

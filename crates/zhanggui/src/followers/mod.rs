@@ -6,6 +6,7 @@
 //! Changes WeChat also keeps (the remark, the blacklist) go to WeChat first and are stored
 //! here only once WeChat has accepted them, so the two never disagree because of us.
 
+pub mod csv;
 pub mod filter;
 pub mod jobs;
 pub mod model;

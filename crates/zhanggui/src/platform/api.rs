@@ -122,6 +122,8 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<super::state::AppState> {
         .merge(crate::platform::jobs::routes::api())
         .merge(crate::dashboard::routes::api())
         .merge(crate::messages::routes::api())
+        .merge(crate::segments::routes::api())
+        .merge(crate::followers::csv::routes::api())
         .merge(crate::channels::routes::api())
         .merge(crate::tags::routes::api())
         .merge(crate::followers::sync::routes::api())

@@ -45,6 +45,14 @@ fn with_product_jobs(mut registry: JobRegistry, state: &AppState) -> JobRegistry
     registry.register(crate::followers::sync::jobs::JOB_KIND, move |ctx| {
         crate::followers::sync::jobs::run(sync.clone(), ctx)
     });
+    registry.register(
+        crate::followers::csv::IMPORT_JOB,
+        crate::followers::csv::run_import,
+    );
+    let remarks = state.clone();
+    registry.register(crate::followers::csv::PUSH_REMARK_JOB, move |ctx| {
+        crate::followers::csv::push_remark(remarks.clone(), ctx)
+    });
     registry
 }
 

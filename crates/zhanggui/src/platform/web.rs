@@ -10,7 +10,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -44,6 +43,8 @@ fn console_router(state: AppState) -> Router {
         .merge(crate::messages::routes::console_router())
         .merge(crate::simulator::routes::router())
         .merge(crate::channels::routes::router())
+        .merge(crate::segments::routes::router())
+        .merge(crate::followers::csv::routes::router())
         .merge(crate::sandbox_mode::routes::router())
         .merge(crate::tags::routes::router())
         .merge(crate::followers::sync::routes::router())
@@ -66,7 +67,7 @@ fn console_router(state: AppState) -> Router {
         ))
         // Inside `localize_errors`, so that its refusal (a plain-text 413 when Content-Length
         // is over the limit) gets our error shape and the caller's language.
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(limit_body))
         .layer(axum::middleware::from_fn(super::error::localize_errors))
         .layer(axum::middleware::from_fn(super::metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -92,6 +93,30 @@ fn console_router(state: AppState) -> Router {
     Router::new()
         .nest("/sandbox", sandbox_router(&state))
         .merge(console)
+}
+
+/// Every request body is capped at [`MAX_BODY_BYTES`], except uploads (follower CSV
+/// imports), which may reach their own limit. A declared length over the cap is refused at
+/// once; a body that turns out longer fails when read.
+async fn limit_body(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<Response, AppError> {
+    let limit = if crate::followers::csv::routes::is_upload_path(req.uri().path()) {
+        crate::followers::csv::model::MAX_IMPORT_BYTES + 64 * 1024
+    } else {
+        MAX_BODY_BYTES
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let req = req.map(|b| axum::body::Body::new(http_body_util::Limited::new(b, limit)));
+    Ok(next.run(req).await)
 }
 
 /// The emulated WeChat, outside the console's layers: it authenticates by WeChat's rules,
@@ -170,6 +195,11 @@ const ASSETS: &[Asset] = &[
         name: "simulator.js",
         mime: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/simulator.js"),
+    },
+    Asset {
+        name: "segment_builder.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/segment_builder.js"),
     },
     Asset {
         name: "console.js",
@@ -448,6 +478,11 @@ pub fn navigation(role: Option<Role>, is_platform_admin: bool) -> Vec<NavGroup> 
                 key: "followers",
                 href: "/followers",
                 label_key: "nav.followers",
+            });
+            followers.push(NavItem {
+                key: "segments",
+                href: "/segments",
+                label_key: "nav.segments",
             });
         }
         if role.allows(Permission::ViewTags) {

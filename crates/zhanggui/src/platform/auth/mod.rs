@@ -128,7 +128,8 @@ async fn session_principal(state: &AppState, token: &str) -> Result<Option<Princ
 }
 
 /// Compares the token a form field or header carries with the one we expect. Reads (and
-/// re-attaches) the body only for urlencoded forms.
+/// re-attaches) the body only for forms: urlencoded, or multipart (file uploads, whose size
+/// the body limit in front of us already caps).
 async fn check_csrf(req: Request, expected: Option<String>) -> Result<Request, AppError> {
     let expected = expected.ok_or(AppError::Csrf)?;
     if let Some(given) = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
@@ -138,27 +139,52 @@ async fn check_csrf(req: Request, expected: Option<String>) -> Result<Request, A
             Err(AppError::Csrf)
         };
     }
-    let is_form = req
+    let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Err(AppError::Csrf);
-    }
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
-        .await
-        .map_err(|_| AppError::PayloadTooLarge)?;
-    let given = url::form_urlencoded::parse(&bytes)
-        .find(|(k, _)| k == CSRF_FIELD)
-        .map(|(_, v)| v.into_owned());
+    let (given, bytes) = if content_type.starts_with("application/x-www-form-urlencoded") {
+        let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+            .await
+            .map_err(|_| AppError::PayloadTooLarge)?;
+        let given = url::form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == CSRF_FIELD)
+            .map(|(_, v)| v.into_owned());
+        (given, bytes)
+    } else if content_type.starts_with("multipart/form-data") {
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .map_err(|_| AppError::PayloadTooLarge)?;
+        (multipart_csrf(&parts.headers, bytes.clone()).await, bytes)
+    } else {
+        return Err(AppError::Csrf);
+    };
     match given {
         Some(g) if model::constant_time_eq(&g, &expected) => {
             Ok(Request::from_parts(parts, Body::from(bytes)))
         }
         _ => Err(AppError::Csrf),
     }
+}
+
+/// The `_csrf` field of a multipart form, read from a copy of its body.
+async fn multipart_csrf(
+    headers: &axum::http::HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Option<String> {
+    let content_type = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let boundary = multer::parse_boundary(content_type).ok()?;
+    let body = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes) });
+    let mut form = multer::Multipart::new(body, boundary);
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some(CSRF_FIELD) {
+            return field.text().await.ok();
+        }
+    }
+    None
 }
 
 pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
