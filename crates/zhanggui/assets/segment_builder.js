@@ -280,6 +280,7 @@
     root.querySelectorAll(".builder-row.has-error").forEach(function (r) {
       r.classList.remove("has-error");
     });
+    root.querySelectorAll(".builder-error").forEach(function (p) { p.remove(); });
     fetch("/api/v1/accounts/" + account + "/segments/preview", {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json",
@@ -313,7 +314,10 @@
     Object.keys(fields).forEach(function (name) {
       var m = /(\d+)/.exec(name);
       var row = m && list.querySelector('[data-index="' + m[1] + '"]');
-      if (row) { row.classList.add("has-error"); row.title = fields[name]; }
+      if (!row) { return; }
+      row.classList.add("has-error");
+      row.querySelector(".builder-body").appendChild(
+        el("p", { "class": "builder-error", role: "alert", text: fields[name] }));
     });
   };
 

@@ -260,6 +260,7 @@ async fn desktop_merchant_journey(c: &Client, ctx: &Ctx) -> i64 {
     shot(c, ctx, "jobs", DESKTOP).await;
 
     simulator_journey(c, ctx).await;
+    followers_journey(c, ctx).await;
     account_id
 }
 
@@ -828,6 +829,209 @@ async fn simulator_journey(c: &Client, ctx: &Ctx) {
     shot(c, ctx, "simulator-en", DESKTOP).await;
     click(c, ".topbar .lang-switch button[value='zh-CN']").await;
     wait_text(c, ".page-head h1", "手机模拟器").await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Followers (粉丝), segments (人群) and channel QR codes (渠道二维码)
+
+/// The number in a followers list's "共 N 位粉丝".
+async fn match_total(c: &Client) -> i64 {
+    let t = text(c, "#match-total strong").await;
+    t.replace(',', "")
+        .parse()
+        .unwrap_or_else(|_| panic!("a total, not {t:?}"))
+}
+
+/// Chooses the option of `selector` whose text is `label`.
+async fn select_label(c: &Client, selector: &str, label: &str) {
+    find(c, selector).await;
+    let value = js(
+        c,
+        &format!(
+            "const o = [...document.querySelector({sel}).options].find(o => o.text.trim() === {label}); \
+             return o ? o.value : null;",
+            sel = json!(selector),
+            label = json!(label)
+        ),
+    )
+    .await;
+    let value = value
+        .as_str()
+        .unwrap_or_else(|| panic!("{selector} has no option {label:?}"))
+        .to_string();
+    select(c, selector, &value).await;
+}
+
+/// Issue 5's story at desktop size: filter the followers and open one, tag them, build a
+/// segment watching its live count, then create a channel QR code, scan it in the phone
+/// simulator and see its welcome, its tag and its numbers.
+async fn followers_journey(c: &Client, ctx: &Ctx) {
+    goto(c, &ctx.url("/followers")).await;
+    use_account(c, SIM_ACCOUNT).await;
+    goto(c, &ctx.url("/followers")).await;
+    wait_text(c, ".page-head h1", "粉丝").await;
+    let following = match_total(c).await;
+    assert!(following > 0, "the demo account has followers");
+
+    // Two filters and a sort: regulars (常客) by newest follow.
+    click(c, "#follower-filters details.filter-more summary").await;
+    select_label(c, "#f-tag", "常客").await;
+    select(c, "#f-sort", "newest").await;
+    submit(c, "#follower-filters").await;
+    wait_for("the filtered list", || async {
+        current(c).await.contains("tag=")
+    })
+    .await;
+    let regulars = match_total(c).await;
+    assert!(
+        regulars > 0 && regulars < following,
+        "the tag narrows the list: {regulars} of {following}"
+    );
+    let tag_cells = js(
+        c,
+        "return [...document.querySelectorAll('#followers tbody tr')].map(r => r.textContent)",
+    )
+    .await;
+    let rows = tag_cells.as_array().cloned().unwrap_or_default();
+    assert!(!rows.is_empty(), "rows are listed");
+    assert!(
+        rows.iter()
+            .all(|r| r.as_str().is_some_and(|r| r.contains("常客"))),
+        "every row carries the tag: {rows:?}"
+    );
+    shot(c, ctx, "followers-filtered", DESKTOP).await;
+
+    // Open the first, and give them a tag they do not have yet.
+    click(c, "#followers tbody tr:first-child a.follower-name").await;
+    find(c, "#follower-title").await;
+    let openid = text(c, "#follower-openid").await;
+    let new_tag = js(
+        c,
+        "const o = [...document.querySelector('#tag-add').options].find(o => o.value); \
+         return o ? o.text.trim() : null;",
+    )
+    .await
+    .as_str()
+    .expect("a tag the follower does not have")
+    .to_string();
+    select_label(c, "#tag-add", &new_tag).await;
+    click(c, "[data-add-tag]").await;
+    wait_text(c, "#tag-chips", &new_tag).await;
+    let tags = wait_until_tagged(ctx, &openid, &new_tag).await;
+    assert!(tags.contains(&new_tag), "saved: {tags:?}");
+    shot(c, ctx, "follower", DESKTOP).await;
+
+    // A segment: following (the builder's first row) and tagged 常客; the live count agrees
+    // with the list, and follows each change.
+    goto(c, &ctx.url("/segments/new")).await;
+    wait_text(c, "#segment-preview", "位粉丝符合条件").await;
+    wait_text(c, "#preview-count", &following.to_string()).await;
+    fill(c, "#name", "浏览器里建的常客").await;
+    select(c, "#builder-add-field", "tags").await;
+    click(c, "#builder-add").await;
+    let regular_chip = js(
+        c,
+        "const l = [...document.querySelectorAll('.builder-row[data-field=\"tags\"] .chip-check')].find(l => l.textContent.trim() === '常客'); \
+         if (l) { l.querySelector('input').click(); return true; } return false;",
+    )
+    .await;
+    assert_eq!(regular_chip, json!(true), "the builder lists the tag 常客");
+    wait_text(c, "#preview-count", &regulars.to_string()).await;
+    assert!(
+        prop(c, "#filter", "value").await.contains("\"tag_ids\""),
+        "the JSON field follows the rows"
+    );
+    shot(c, ctx, "segment-builder", DESKTOP).await;
+    submit(c, "#segment-form").await;
+    wait_for("the saved segment", || async {
+        current(c).await.contains("notice=segment_saved")
+    })
+    .await;
+    goto(c, &ctx.url("/segments")).await;
+    wait_text(c, ".table", "浏览器里建的常客").await;
+    wait_text(c, ".table", &regulars.to_string()).await;
+    shot(c, ctx, "segments", DESKTOP).await;
+
+    // A channel code for a table card, with a tag and a welcome of its own.
+    goto(c, &ctx.url("/channels/new")).await;
+    fill(c, "#name", "二楼桌贴").await;
+    click(c, "input[name=medium][value=table_card]").await;
+    click(c, "input[name=kind][value=permanent]").await;
+    fill(c, "#scene", "browser_card").await;
+    select_label(c, "#tag_id", "新客").await;
+    fill(c, "#welcome_text", "欢迎来到二楼！扫码送小饼干一份。").await;
+    submit(c, "form.form").await;
+    wait_for("the channel's page", || async {
+        current(c).await.contains("notice=channel_created")
+    })
+    .await;
+    let channel_page = current(c).await;
+    shot(c, ctx, "channel", DESKTOP).await;
+
+    // A new follower scans it in the simulator: the channel's welcome answers.
+    goto(c, &ctx.url("/simulator")).await;
+    wait_text(c, ".phone-title", SIM_ACCOUNT).await;
+    let earlier = simulator_openid(c).await;
+    click(c, "#sim-new").await;
+    wait_text(c, "#sim-chat", "欢迎关注掌柜咖啡").await;
+    let scanner = simulator_openid(c).await;
+    // The account has a menu: the input bar shows it first.
+    js(
+        c,
+        "const b = document.querySelector('#sim-to-input'); if (b && b.offsetParent) { b.click(); } return null;",
+    )
+    .await;
+    click(c, "#sim-plus").await;
+    click(c, "#sim-panel [data-tile='scan']").await;
+    wait_text(c, "#sim-sheet .qr-list", "browser_card").await;
+    click(c, "#sim-sheet .qr-item[data-scene='browser_card']").await;
+    wait_text(c, "#sim-chat", "欢迎来到二楼！扫码送小饼干一份。").await;
+    shot(c, ctx, "simulator-channel-scan", DESKTOP).await;
+    // The simulator goes back to the follower it acted as before (the phone journey's).
+    click(c, &format!(".sim-follower[data-openid='{earlier}']")).await;
+    wait_for("the earlier follower again", || async {
+        simulator_openid(c).await == earlier
+    })
+    .await;
+
+    // The scan tagged them (here and at WeChat), and the code counts it.
+    let tags = wait_until_tagged(ctx, &scanner, "新客").await;
+    assert!(tags.iter().any(|t| t == "新客"), "tagged on scan: {tags:?}");
+    goto(c, &ctx.url(&format!("/followers/{scanner}"))).await;
+    wait_text(c, "#tag-chips", "新客").await;
+    goto(c, &channel_page).await;
+    wait_for("the scan in the code's numbers", || async {
+        c.refresh().await.ok();
+        text_now(c, ".stats .stat:nth-child(1) .stat-value")
+            .await
+            .trim()
+            == "1"
+    })
+    .await;
+    shot(c, ctx, "channel-stats", DESKTOP).await;
+}
+
+/// The names of a follower's tags, once `tag` is among them (jobs and projections apply
+/// scans within a second).
+async fn wait_until_tagged(ctx: &Ctx, openid: &str, tag: &str) -> Vec<String> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let names = tag_names(ctx, openid).await;
+        if names.iter().any(|n| n == tag) || Instant::now() > deadline {
+            return names;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn tag_names(ctx: &Ctx, openid: &str) -> Vec<String> {
+    zhanggui::on_pool!(&ctx.db, |p| sqlx::query_scalar::<_, String>(
+        "SELECT t.name FROM follower_tags ft JOIN tags t ON t.id = ft.tag_id WHERE ft.openid = $1"
+    )
+    .bind(openid)
+    .fetch_all(p)
+    .await)
+    .expect("read the follower's tags")
 }
 
 /// Points WeChat's record of the account's callback somewhere else.

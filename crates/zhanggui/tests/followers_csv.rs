@@ -241,3 +241,59 @@ async fn a_file_without_openid_or_over_the_limit_is_refused_clearly() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{err}");
     app.stop().await;
 }
+
+/// The console's upload form is multipart: its `_csrf` field lets it through, as a browser
+/// without JavaScript sends it; without the field it is refused and nothing is stored.
+#[tokio::test]
+async fn the_console_upload_form_passes_the_csrf_check_by_its_field() {
+    let app = TestApp::spawn().await;
+    let m = app.merchant("上传商户").await;
+    let account = app.account(m, "上传号").await;
+    seed(&app, m, account.id).await;
+    app.user(m, "uploader", Role::Owner).await;
+    let s = app.sign_in("uploader").await;
+    let (status, page) = s.get("/followers/import").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("name=\"_csrf\""),
+        "the form carries the token"
+    );
+
+    let file = || {
+        reqwest::multipart::Part::text("openid,备注\r\no3,柜台上传\r\n")
+            .file_name("remarks.csv")
+            .mime_str("text/csv")
+            .expect("a mime type")
+    };
+    let without = reqwest::multipart::Form::new().part("file", file());
+    let (status, _) = read(s.raw(Method::POST, "/followers/import").multipart(without)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no token, no upload");
+    let forged = reqwest::multipart::Form::new()
+        .text("_csrf", "not-the-token")
+        .part("file", file());
+    let (status, _) = read(s.raw(Method::POST, "/followers/import").multipart(forged)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a wrong token, no upload");
+    assert_eq!(app.count("SELECT COUNT(*) FROM follower_imports").await, 0);
+
+    let form = reqwest::multipart::Form::new()
+        .text("_csrf", s.csrf.clone())
+        .part("file", file());
+    let res = s
+        .raw(Method::POST, "/followers/import")
+        .multipart(form)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let report = res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("to the report")
+        .to_string();
+    assert!(report.starts_with("/followers/import/"), "{report}");
+    let (status, page) = s.get(&report).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("柜台上传"), "the dry run shows the change");
+    app.stop().await;
+}
