@@ -359,6 +359,39 @@ async fn phone_journey(c: &Client, ctx: &Ctx, account_id: i64) {
     phone_shot(c, ctx, "jobs").await;
 
     phone_simulator_journey(c, ctx).await;
+    phone_followers_journey(c, ctx).await;
+}
+
+/// Issue 5's pages at phone size: every one fits the width, lists become cards.
+async fn phone_followers_journey(c: &Client, ctx: &Ctx) {
+    goto(c, &ctx.url("/followers")).await;
+    use_account(c, SIM_ACCOUNT).await;
+    goto(c, &ctx.url("/followers")).await;
+    wait_text(c, "#match-total", "位").await;
+    phone_shot(c, ctx, "followers").await;
+    click(c, "#followers tbody tr:first-child a.follower-name").await;
+    find(c, "#follower-title").await;
+    phone_shot(c, ctx, "follower").await;
+    goto(c, &ctx.url("/segments/new")).await;
+    wait_for("the live count", || async {
+        text_now(c, "#preview-count")
+            .await
+            .trim()
+            .parse::<i64>()
+            .is_ok()
+    })
+    .await;
+    phone_shot(c, ctx, "segment-builder").await;
+    goto(c, &ctx.url("/segments")).await;
+    wait_text(c, ".table", "浏览器里建的常客").await;
+    assert_stacked_table(c).await;
+    phone_shot(c, ctx, "segments").await;
+    goto(c, &ctx.url("/channels")).await;
+    wait_text(c, "main", "二楼桌贴").await;
+    phone_shot(c, ctx, "channels").await;
+    goto(c, &ctx.url("/tags")).await;
+    wait_text(c, "main", "常客").await;
+    phone_shot(c, ctx, "tags").await;
 }
 
 /// Submits the add-account form with a bad AppID and AppSecret and checks the errors.

@@ -156,6 +156,9 @@ struct Tenant {
     job_kind: String,
     channel_id: i64,
     channel_name: String,
+    segment_id: i64,
+    segment_name: String,
+    import_id: i64,
 }
 
 /// A channel QR code of `account_id`, made at the sandbox.
@@ -212,7 +215,12 @@ impl Tenant {
         .await
         .expect("operation");
         jobs_settled(&app.db, id).await;
+        let segment_name = format!("{tag}人群");
+        let (segment_id, import_id) = segment_and_import(app, id, account.id, &segment_name).await;
         Tenant {
+            segment_id,
+            segment_name,
+            import_id,
             tag_id,
             operation,
             id,
@@ -252,6 +260,7 @@ impl Tenant {
             self.key_name.clone(),
             self.job_kind.clone(),
             self.channel_name.clone(),
+            self.segment_name.clone(),
         ];
         m.extend(self.staff_names.iter().cloned());
         m.extend(self.owner_key.get(..9).map(str::to_string));
@@ -641,7 +650,119 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
         ),
     ];
     calls.extend(channel_calls);
+    calls.extend(segment_and_csv_calls(b));
     calls
+}
+
+/// Every call on `b`'s segments, imports and follower export.
+fn segment_and_csv_calls(b: &Tenant) -> Vec<Call> {
+    let acc = b.account_id;
+    let sid = b.segment_id;
+    let iid = b.import_id;
+    vec![
+        call(
+            Method::GET,
+            "/api/v1/accounts/{id}/segments",
+            format!("/api/v1/accounts/{acc}/segments"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{id}/segments",
+            format!("/api/v1/accounts/{acc}/segments"),
+            Body::Json(json!({"name": "Hijacked", "filter": {}})),
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{id}/segments/preview",
+            format!("/api/v1/accounts/{acc}/segments/preview"),
+            Body::Json(json!({"filter": {}})),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{id}/segments/{sid}",
+            format!("/api/v1/accounts/{acc}/segments/{sid}"),
+            Body::None,
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{id}/segments/{sid}/count",
+            format!("/api/v1/accounts/{acc}/segments/{sid}/count"),
+            Body::None,
+        ),
+        call(
+            Method::PUT,
+            "/api/v1/accounts/{id}/segments/{sid}",
+            format!("/api/v1/accounts/{acc}/segments/{sid}"),
+            Body::Json(json!({"name": "Hijacked", "filter": {}})),
+        ),
+        call(
+            Method::DELETE,
+            "/api/v1/accounts/{id}/segments/{sid}",
+            format!("/api/v1/accounts/{acc}/segments/{sid}"),
+            Body::None,
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{id}/followers/export.csv",
+            format!("/api/v1/accounts/{acc}/followers/export.csv"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{id}/followers/imports",
+            format!("/api/v1/accounts/{acc}/followers/imports"),
+            Body::Csv("openid,remark\r\nnobody,x\r\n"),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{id}/followers/imports/{iid}",
+            format!("/api/v1/accounts/{acc}/followers/imports/{iid}"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{id}/followers/imports/{iid}/apply",
+            format!("/api/v1/accounts/{acc}/followers/imports/{iid}/apply"),
+            Body::None,
+        ),
+        call(
+            Method::GET,
+            "/segments/{id}",
+            format!("/segments/{sid}"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/segments/{id}",
+            format!("/segments/{sid}"),
+            form(&[("name", "Hijacked"), ("filter", "{}")]),
+        ),
+        call(
+            Method::POST,
+            "/segments/{id}/delete",
+            format!("/segments/{sid}/delete"),
+            form(&[]),
+        ),
+        call(
+            Method::GET,
+            "/followers/export.csv",
+            format!("/followers/export.csv?account={acc}"),
+            Body::None,
+        ),
+        call(
+            Method::GET,
+            "/followers/import/{id}",
+            format!("/followers/import/{iid}"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/followers/import/{id}/apply",
+            format!("/followers/import/{iid}/apply"),
+            form(&[]),
+        ),
+    ]
 }
 
 #[tokio::test]
