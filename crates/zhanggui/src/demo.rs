@@ -298,11 +298,87 @@ async fn ensure_demo_followers(
     };
     crate::messages::log_as_received(db, account.merchant_id, account.id, &replies, &history)
         .await?;
+    project_now(db, now).await?;
+    ensure_demo_profiles(db, account, &followers, now).await?;
     let regulars: Vec<(String, i64)> = followers
         .iter()
         .map(|(openid, f)| (openid.clone(), f.created_at))
         .collect();
     ensure_demo_tags_and_segments(db, &wechat, account, &regulars, now).await?;
+    Ok(())
+}
+
+/// Folds the demo's history into followers right away (the projector would within a second),
+/// so that the profile fields below land on rows that exist.
+async fn project_now(db: &Db, now: i64) -> Result<(), AppError> {
+    for _ in 0..1_000 {
+        let pass = crate::followers::jobs::project_once(db, now + 60_000, 5_000).await?;
+        if !pass.more {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// What some demo followers told the shop: their nickname through web authorization (two in
+/// five) and, one in five, the member form's name, phone, gender, birthday and city.
+async fn ensure_demo_profiles(
+    db: &Db,
+    account: &crate::accounts::AccountRow,
+    followers: &[(String, sandbox::followers::Follower)],
+    now: i64,
+) -> Result<(), AppError> {
+    const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"];
+    const GIVEN: &[&str] = &[
+        "静", "伟", "芳", "敏", "磊", "婷", "洋", "艳", "杰", "娜", "涛",
+    ];
+    let mut tx = db.begin().await?;
+    for (i, (openid, f)) in followers.iter().enumerate() {
+        if i % 5 >= 2 {
+            continue;
+        }
+        let member = i % 5 == 0;
+        let gender = match f.profile.sex {
+            1 => Some("male"),
+            2 => Some("female"),
+            _ => None,
+        };
+        let name = member.then(|| {
+            format!(
+                "{}{}",
+                SURNAMES[i % SURNAMES.len()],
+                GIVEN[(i / SURNAMES.len()) % GIVEN.len()]
+            )
+        });
+        let phone = member.then(|| format!("139{:08}", (i * 7_919) % 100_000_000));
+        let birthday = member.then(|| {
+            format!(
+                "{}-{:02}-{:02}",
+                1975 + i % 30,
+                1 + (i * 5) % 12,
+                1 + (i * 11) % 28
+            )
+        });
+        crate::on_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE followers SET nickname = $4, name = $5, phone = $6, gender = $7, \
+             birthday = $8, city = $9, profile_updated_at = $10 \
+             WHERE merchant_id = $1 AND account_id = $2 AND openid = $3"
+        )
+        .bind(account.merchant_id)
+        .bind(account.id)
+        .bind(openid)
+        .bind(&f.profile.nickname)
+        .bind(&name)
+        .bind(&phone)
+        .bind(if member { gender } else { None })
+        .bind(&birthday)
+        .bind(member.then(|| f.profile.city.clone()))
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
