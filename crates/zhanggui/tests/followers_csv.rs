@@ -158,7 +158,7 @@ async fn an_import_reports_first_and_applies_with_pushes() {
         .iter()
         .filter_map(|e| e["column"].as_str())
         .collect();
-    assert_eq!(o2_errors, ["phone", "gender", "birthday"]);
+    assert_eq!(o2_errors, ["tags", "phone", "gender", "birthday"]);
     // Nothing changed yet.
     assert_eq!(
         app.text(&format!(

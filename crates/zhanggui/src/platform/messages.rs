@@ -2085,6 +2085,14 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("csv.import", "导入 CSV", "Import CSV"),
     ("csv.import_title", "导入粉丝资料", "Import follower data"),
     ("csv.report_title", "导入预检", "Import check"),
+    ("csv.result_title", "导入结果", "Import result"),
+    ("csv.handled", "已处理", "Handled"),
+    ("csv.skipped", "已跳过（有错误）", "Skipped (errors)"),
+    (
+        "csv.skipped_hint",
+        "下面的行有错误，没有导入；改正后可以重新上传这些行。",
+        "The rows below have errors and were not imported; fix them and upload them again.",
+    ),
     (
         "csv.import_lead",
         "上传 CSV 文件更新粉丝的备注、标签、姓名、手机、性别、生日、城市。先预检，确认后再导入。",

@@ -154,24 +154,26 @@ async fn plan_chunk(
     tags_by_name: &HashMap<String, i64>,
     tag_names: &HashMap<i64, String>,
 ) -> Result<Vec<Result<Planned, Vec<RowError>>>, sqlx::Error> {
-    let read: Vec<Result<Wanted, Vec<RowError>>> =
-        rows.iter().map(|r| model::read_row(layout, r)).collect();
+    let read: Vec<(Wanted, Vec<RowError>)> = rows
+        .iter()
+        .map(|r| model::read_row_with_errors(layout, r))
+        .collect();
     let openids: Vec<String> = read
         .iter()
-        .filter_map(|r| r.as_ref().ok().map(|w| w.openid.clone()))
+        .filter(|(_, errors)| !errors.iter().any(|e| e.column == Column::Openid))
+        .map(|(w, _)| w.openid.clone())
         .collect();
     let mut records = store::records_of(db, merchant_id, account_id, &openids).await?;
     Ok(read
         .into_iter()
-        .map(|r| {
-            let wanted = r?;
-            let mut errors = vec![];
-            let Some(record) = records.remove(&wanted.openid) else {
-                return Err(vec![RowError {
+        .map(|(wanted, mut errors)| {
+            let record = records.remove(&wanted.openid);
+            if record.is_none() && !errors.iter().any(|e| e.column == Column::Openid) {
+                errors.push(RowError {
                     column: Column::Openid,
                     msg: Msg::new("csv.error.unknown_openid"),
-                }]);
-            };
+                });
+            }
             let tag_ids = wanted.tag_names.as_ref().map(|names| {
                 let mut ids = vec![];
                 for n in names {
@@ -187,9 +189,10 @@ async fn plan_chunk(
                 ids.dedup();
                 ids
             });
-            if !errors.is_empty() {
+            errors.sort_by_key(|e| e.column);
+            let Some(record) = record.filter(|_| errors.is_empty()) else {
                 return Err(errors);
-            }
+            };
             let current: Vec<String> = record
                 .tag_ids
                 .iter()

@@ -180,7 +180,9 @@ fn end_row(rows: &mut Vec<Vec<String>>, row: Vec<String>) {
 }
 
 /// The columns an import may set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Column {
     Openid,
@@ -317,6 +319,17 @@ fn check_text(cell: &str, column: Column, errors: &mut Vec<RowError>) -> Option<
 /// Reads one data row by the layout; the tag names are checked against the account's tags
 /// later (they need the database).
 pub fn read_row(layout: &Layout, row: &[String]) -> Result<Wanted, Vec<RowError>> {
+    let (w, errors) = read_row_with_errors(layout, row);
+    if errors.is_empty() {
+        Ok(w)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A row as far as it reads, with every error found in it (so that a bad row's report
+/// names all its problems at once, not the first).
+pub fn read_row_with_errors(layout: &Layout, row: &[String]) -> (Wanted, Vec<RowError>) {
     let cell = |i: usize| row.get(i).map(String::as_str).unwrap_or("");
     let mut w = Wanted {
         openid: cell(layout.openid).trim().to_string(),
@@ -390,11 +403,7 @@ pub fn read_row(layout: &Layout, row: &[String]) -> Result<Wanted, Vec<RowError>
             }
         }
     }
-    if errors.is_empty() {
-        Ok(w)
-    } else {
-        Err(errors)
-    }
+    (w, errors)
 }
 
 /// One field's change: shown before → after in the dry run.

@@ -415,6 +415,15 @@ impl ReportPage {
         self.shell.lang.render(m)
     }
 
+    /// A value as the merchant reads it: genders in words, the rest as stored.
+    fn value<'a>(&'a self, c: &Column, v: &'a str) -> &'a str {
+        match (c, v) {
+            (Column::Gender, "male") => self.shell.t("builder.male"),
+            (Column::Gender, "female") => self.shell.t("builder.female"),
+            _ => v,
+        }
+    }
+
     fn percent(&self) -> i64 {
         (self.rows_applied * 100)
             .checked_div(self.rows_total)
@@ -430,7 +439,14 @@ async fn report_page(
 ) -> Result<Response, AppError> {
     caller.require(Permission::ManageFollowers)?;
     let (import, report) = import_report(&state, caller.merchant_id, None, id).await?;
-    let shell = Shell::for_caller(&state, &caller, "segments", "csv.report_title", &uri).await?;
+    // Once applied, a fresh comparison finds nothing left to change: the page becomes the
+    // result (progress, and the rows skipped for their errors).
+    let title = if import.status == "checked" {
+        "csv.report_title"
+    } else {
+        "csv.result_title"
+    };
+    let shell = Shell::for_caller(&state, &caller, "segments", title, &uri).await?;
     page(&ReportPage {
         shell,
         id,
