@@ -597,6 +597,19 @@ async fn sandbox_call(ctx: &Ctx, path: &str, token: &str, body: Value) -> Value 
     res
 }
 
+/// The openid of the follower the simulator acts as right now, read in one step (the list
+/// re-renders while a choice is applied).
+async fn current_simulator_openid(c: &Client) -> Option<String> {
+    js(
+        c,
+        "const e = document.querySelector(\".sim-follower[aria-pressed='true']\"); \
+         return e ? e.getAttribute('data-openid') : null;",
+    )
+    .await
+    .as_str()
+    .map(str::to_string)
+}
+
 /// The openid of the follower the simulator acts as.
 async fn simulator_openid(c: &Client) -> String {
     attr(c, ".sim-follower[aria-pressed='true']", "data-openid").await
@@ -1004,10 +1017,24 @@ async fn followers_journey(c: &Client, ctx: &Ctx) {
     // A new follower scans it in the simulator: the channel's welcome answers.
     goto(c, &ctx.url("/simulator")).await;
     wait_text(c, ".phone-title", SIM_ACCOUNT).await;
-    let earlier = simulator_openid(c).await;
+    wait_for("the simulator's follower", || async {
+        current_simulator_openid(c).await.is_some()
+    })
+    .await;
+    let earlier = current_simulator_openid(c)
+        .await
+        .expect("the simulator acts as a follower");
     click(c, "#sim-new").await;
     wait_text(c, "#sim-chat", "欢迎关注掌柜咖啡").await;
-    let scanner = simulator_openid(c).await;
+    wait_for("the new follower chosen", || async {
+        current_simulator_openid(c)
+            .await
+            .is_some_and(|o| o != earlier)
+    })
+    .await;
+    let scanner = current_simulator_openid(c)
+        .await
+        .expect("the simulator acts as the new follower");
     // The account has a menu: the input bar shows it first.
     js(
         c,
@@ -1023,7 +1050,7 @@ async fn followers_journey(c: &Client, ctx: &Ctx) {
     // The simulator goes back to the follower it acted as before (the phone journey's).
     click(c, &format!(".sim-follower[data-openid='{earlier}']")).await;
     wait_for("the earlier follower again", || async {
-        simulator_openid(c).await == earlier
+        current_simulator_openid(c).await.as_deref() == Some(earlier.as_str())
     })
     .await;
 
