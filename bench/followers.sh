@@ -26,9 +26,9 @@
 #
 # Knobs (environment):
 #   N (1000000): followers to generate; N=100000 for a quick run;
-#   REPS (15): repetitions of list/count/preview (and of their references);
-#   EXPORT_REPS (3): repetitions of the export (and of its reference);
-#   DEEP (5000): the row after which list_deep starts;
+#   REPS (7): repetitions of list/count/preview (and of their references);
+#   EXPORT_REPS (2): repetitions of the export (and of its reference);
+#   DEEP (2000): the row after which list_deep starts;
 #   BACKENDS ("sqlite postgres"); SEED (1);
 #   PG_URL (postgres://postgres@127.0.0.1:5432/test): where the run's database is created;
 #   PORT (18500): the server's port on 127.0.0.1;
@@ -43,9 +43,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 
 N="${N:-1000000}"
-REPS="${REPS:-15}"
-EXPORT_REPS="${EXPORT_REPS:-3}"
-DEEP="${DEEP:-5000}"
+REPS="${REPS:-7}"
+EXPORT_REPS="${EXPORT_REPS:-2}"
+DEEP="${DEEP:-2000}"
 BACKENDS="${BACKENDS:-sqlite postgres}"
 SEED="${SEED:-1}"
 PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
