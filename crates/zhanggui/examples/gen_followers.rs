@@ -370,24 +370,23 @@ fn csv_follower(out: &mut String, m: i64, a: i64, f: &Follower) {
 
 /// The account's merchant, or the demo merchant's first account.
 async fn target(db: &Db, account: Option<i64>) -> anyhow::Result<(i64, i64)> {
-    let row: Option<(i64, i64)> =
-        match account {
-            Some(id) => zhanggui::on_pool!(db, |p| sqlx::query_as(
-                "SELECT merchant_id, id FROM accounts WHERE id = $1"
-            )
-            .bind(id)
-            .fetch_optional(p)
-            .await)?,
-            None => zhanggui::on_pool!(db, |p| {
-                sqlx::query_as(
+    let row: Option<(i64, i64)> = match account {
+        Some(id) => zhanggui::on_pool!(db, |p| sqlx::query_as(
+            "SELECT merchant_id, id FROM accounts WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await)?,
+        None => zhanggui::on_pool!(db, |p| {
+            sqlx::query_as(
             "SELECT a.merchant_id, a.id FROM accounts a JOIN merchants m ON m.id = a.merchant_id \
              WHERE m.name = $1 ORDER BY a.id LIMIT 1"
         )
         .bind(zhanggui::demo::DEMO_MERCHANT)
         .fetch_optional(p)
         .await
-            })?,
-        };
+        })?,
+    };
     row.context("no such account (without --account, run `zhanggui demo` first)")
 }
 
@@ -401,9 +400,8 @@ async fn tags_and_channels(db: &Db, m: i64, a: i64, now: i64) -> anyhow::Result<
     .await)?;
     let mut ids = vec![];
     for (i, name) in TAGS.iter().enumerate() {
-        let id: i64 =
-            zhanggui::on_pool!(db, |p| {
-                sqlx::query_scalar(
+        let id: i64 = zhanggui::on_pool!(db, |p| {
+            sqlx::query_scalar(
             "INSERT INTO tags (merchant_id, account_id, name, wx_tag_id, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING id"
         )
@@ -414,8 +412,8 @@ async fn tags_and_channels(db: &Db, m: i64, a: i64, now: i64) -> anyhow::Result<
         .bind(now - TWO_YEARS)
         .fetch_one(p)
         .await
-            })
-            .with_context(|| format!("tag {name} (already generated into this account?)"))?;
+        })
+        .with_context(|| format!("tag {name} (already generated into this account?)"))?;
         ids.push(id);
     }
     for (i, (scene, name, medium, _)) in CHANNELS.iter().enumerate() {
