@@ -308,7 +308,11 @@ async fn pages_walk_every_match_once_in_order() {
         combine: Combine::All,
         conditions: vec![Condition::Subscribed { value: true }],
     };
-    for sort in [Sort::LastInteraction, Sort::Newest, Sort::Oldest] {
+    let plans = [query::Plan::Auto, query::Plan::SortIndex];
+    for (sort, plan) in [Sort::LastInteraction, Sort::Newest, Sort::Oldest]
+        .into_iter()
+        .flat_map(|s| plans.map(|p| (s, p)))
+    {
         let mut expected: Vec<&FollowerRecord> =
             records.iter().filter(|r| filter.matches(r, NOW)).collect();
         expected.sort_by(|a, b| {
@@ -337,6 +341,7 @@ async fn pages_walk_every_match_once_in_order() {
                 sort,
                 after.as_ref(),
                 37,
+                plan,
             )
             .await
             .expect("page");
@@ -349,7 +354,7 @@ async fn pages_walk_every_match_once_in_order() {
             .iter()
             .map(|r| r.follower.openid.as_str())
             .collect();
-        assert_eq!(got, want, "{sort:?}");
+        assert_eq!(got, want, "{sort:?} {plan:?}");
         // Tags and profile come back as stored.
         for r in &seen {
             let original = records

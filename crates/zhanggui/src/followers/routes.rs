@@ -317,9 +317,20 @@ async fn run_selection(
     let now = state.clock.now_ms();
     let db = &state.db;
     let (m, a) = (account.merchant_id, account.id);
-    let rows =
-        super::query::page(db, m, a, &s.filter, now, s.sort, s.after.as_ref(), s.limit).await?;
     let total = super::query::count(db, m, a, &s.filter, now).await?;
+    let plan = super::query::plan_for(db, m, a, total, s.limit).await?;
+    let rows = super::query::page(
+        db,
+        m,
+        a,
+        &s.filter,
+        now,
+        s.sort,
+        s.after.as_ref(),
+        s.limit,
+        plan,
+    )
+    .await?;
     let next = (rows.len() as i64 == s.limit)
         .then(|| rows.last().map(|r| After::of(s.sort, &r.follower).encode()))
         .flatten();

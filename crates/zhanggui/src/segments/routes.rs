@@ -618,6 +618,7 @@ async fn api_preview(
     let now = state.clock.now_ms();
     let m = caller.merchant_id;
     let count = query::count(&state.db, m, id, &input.filter, now).await?;
+    let plan = query::plan_for(&state.db, m, id, count, SAMPLE_SIZE).await?;
     let sample = query::page(
         &state.db,
         m,
@@ -627,6 +628,7 @@ async fn api_preview(
         query::Sort::LastInteraction,
         None,
         SAMPLE_SIZE,
+        plan,
     )
     .await?;
     let tz = crate::merchants::timezone(&state.db, m).await?;
