@@ -41,6 +41,9 @@ const DROPPED: &[&str] = &[
 
 const VOID: &[&str] = &["br", "hr", "img"];
 
+/// Open elements kept at most (bounds the work of closing tags too).
+const MAX_DEPTH: usize = 32;
+
 /// The sanitized form of `input`: well nested, every tag closed, only allowed markup.
 pub fn sanitize(input: &str) -> String {
     let mut out = String::with_capacity(input.len());
@@ -94,21 +97,23 @@ pub fn sanitize(input: &str) -> String {
             continue;
         }
         if DROPPED.contains(&name.as_str()) {
-            // Skip to the matching end tag (or the end).
-            let lower = input[i..].to_ascii_lowercase();
-            let end_tag = format!("</{name}");
-            match lower.find(&end_tag) {
+            // Skip to the matching end tag (or the end), in one pass over the content.
+            i = match end_tag_at(input, i, &name) {
                 Some(e) => {
-                    let after = &input[i + e..];
-                    i += e + after.find('>').map_or(after.len(), |g| g + 1);
+                    let after = &input[e..];
+                    e + after.find('>').map_or(after.len(), |g| g + 1)
                 }
-                None => i = input.len(),
-            }
+                None => input.len(),
+            };
             continue;
         }
         let Some(tag) = ALLOWED.iter().find(|t| **t == name).copied() else {
             continue;
         };
+        if open.len() >= MAX_DEPTH && !VOID.contains(&tag) {
+            // Deeper nesting than any article needs: the tag goes, its text stays.
+            continue;
+        }
         if tag == "img" {
             // An image without an allowed source is no image at all.
             let attrs = parse_attributes(attrs_text);
@@ -171,6 +176,24 @@ pub fn text_of(html: &str) -> String {
         .replace("&nbsp;", " ")
         .replace("&amp;", "&");
     decoded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Where `</name` (any case) first starts at or after `from`.
+fn end_tag_at(input: &str, from: usize, name: &str) -> Option<usize> {
+    let bytes = input.as_bytes();
+    let mut at = from;
+    while let Some(found) = input[at..].find("</") {
+        let start = at + found;
+        let name_end = start + 2 + name.len();
+        if bytes
+            .get(start + 2..name_end)
+            .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+        {
+            return Some(start);
+        }
+        at = start + 2;
+    }
+    None
 }
 
 fn close(out: &mut String, tag: &str) {
@@ -319,6 +342,15 @@ mod tests {
         assert_eq!(sanitize("<b><i>x</b>y</i>"), "<b><i>x</i></b>y");
         assert_eq!(sanitize("<p>cut <img src=\"x"), "<p>cut </p>");
         assert_eq!(sanitize("<svg><script>x</script></svg>ok"), "ok");
+        assert_eq!(sanitize("<script>never closed"), "");
+        assert_eq!(sanitize("<style>a</b></STYLE>后"), "后");
+        // Many dropped tags cost one pass each over their own content.
+        let many = "<script>x</script>".repeat(50_000);
+        assert_eq!(sanitize(&format!("{many}end")), "end");
+        let deep = format!("{}x{}", "<b>".repeat(100_000), "</i>".repeat(100_000));
+        let out = sanitize(&deep);
+        assert_eq!(out.matches("<b>").count(), MAX_DEPTH);
+        assert!(out.contains("x</b>") && out.ends_with("</b></b>"));
     }
 
     #[test]
