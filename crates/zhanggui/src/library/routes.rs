@@ -683,6 +683,24 @@ impl ArticleFormPage {
         form_error_summary(&self.shell, &self.errors, field_label)
     }
 
+    /// The editor's button labels, as JSON (library_editor.js).
+    fn editor_labels(&self) -> String {
+        let t = |k: &str| self.shell.t(k);
+        serde_json::json!({
+            "p": t("library.editor.paragraph"),
+            "h": t("library.editor.heading"),
+            "b": t("library.editor.bold"),
+            "i": t("library.editor.italic"),
+            "ul": t("library.editor.list"),
+            "quote": t("library.editor.quote"),
+            "link": t("library.editor.link"),
+            "link_prompt": t("library.editor.link_prompt"),
+            "image": t("library.editor.image"),
+            "html": t("library.editor.html"),
+        })
+        .to_string()
+    }
+
     fn cover_selected(&self, id: &i64) -> bool {
         self.form.cover_item_id == id.to_string()
     }

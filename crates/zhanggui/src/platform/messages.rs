@@ -2511,4 +2511,22 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "链接已复制，去微信里粘贴分享吧",
         "Link copied: paste it in WeChat to share",
     ),
+    ("library.editor.paragraph", "正文", "Paragraph"),
+    ("library.editor.heading", "小标题", "Heading"),
+    ("library.editor.bold", "加粗", "Bold"),
+    ("library.editor.italic", "斜体", "Italic"),
+    ("library.editor.list", "列表", "List"),
+    ("library.editor.quote", "引用", "Quote"),
+    ("library.editor.link", "链接", "Link"),
+    (
+        "library.editor.link_prompt",
+        "链接地址（https://…）",
+        "Link address (https://…)",
+    ),
+    (
+        "library.editor.image",
+        "插入素材库图片…",
+        "Insert a library image…",
+    ),
+    ("library.editor.html", "HTML 源码", "HTML source"),
 ];

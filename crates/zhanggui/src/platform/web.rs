@@ -211,6 +211,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../../assets/console.js"),
     },
     Asset {
+        name: "library_editor.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/library_editor.js"),
+    },
+    Asset {
         name: "phone.css",
         mime: "text/css; charset=utf-8",
         body: include_str!("../../assets/phone.css"),
