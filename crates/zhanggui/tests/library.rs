@@ -490,6 +490,13 @@ async fn the_console_makes_uploads_previews_and_deletes_items() {
     );
     let (_, page) = s.get("/library?kind=image").await;
     assert!(page.contains("门头") && !page.contains("新店开业"));
+    // Older items page by id: nothing is older than the first item.
+    let (status, page) = s.get("/library?before=1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("没有找到符合条件的素材") && page.contains("回到最新"),
+        "{page}"
+    );
 
     // The image is a cover: its page says so and delete is refused.
     let (_, page) = s.get(&format!("/library/{image_id}")).await;

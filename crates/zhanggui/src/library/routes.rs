@@ -215,12 +215,19 @@ struct ListPage {
     items: Vec<ItemView>,
     can_manage: bool,
     total: i64,
+    /// The next (older) page, and whether this is a later page.
+    older: Option<String>,
+    paged: bool,
+    /// This view's first page.
+    newest: String,
 }
 
 #[derive(Deserialize, Default)]
 struct ListParams {
     kind: Option<String>,
     q: Option<String>,
+    /// Items older than this id (the next page).
+    before: Option<i64>,
 }
 
 /// The console shows the newest items first, this many at most per view.
@@ -243,11 +250,12 @@ async fn list_page(
     let q = params.q.unwrap_or_default().trim().to_string();
     let db = &state.db;
     let m = caller.merchant_id;
+    let before = params.before.filter(|b| *b > 0).unwrap_or(0);
     let rows = super::store::list(
         db,
         m,
         &super::store::ListFilter { kind, q: &q },
-        0,
+        before,
         true,
         CONSOLE_LIST_LIMIT,
     )
@@ -298,7 +306,28 @@ async fn list_page(
             active: kind == k.as_str(),
         });
     }
+    let older = (rows.len() as i64 == CONSOLE_LIST_LIMIT)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten()
+        .map(|last| {
+            let mut href = format!("/library?before={last}");
+            if !kind.is_empty() {
+                href.push_str(&format!("&kind={kind}"));
+            }
+            if !q_part.is_empty() {
+                href.push_str(&format!("&{q_part}"));
+            }
+            href
+        });
+    let newest = tabs
+        .iter()
+        .find(|t| t.active)
+        .map(|t| t.href.clone())
+        .unwrap_or_else(|| "/library".into());
     page(&ListPage {
+        older,
+        newest,
+        paged: before > 0,
         shell,
         tabs,
         kind: kind.to_string(),

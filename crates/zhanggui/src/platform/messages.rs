@@ -2529,4 +2529,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Insert a library image…",
     ),
     ("library.editor.html", "HTML 源码", "HTML source"),
+    ("library.pages", "翻页", "Pages"),
+    ("library.newest", "回到最新", "Back to the newest"),
+    ("library.older", "更早的素材 →", "Older items →"),
 ];
