@@ -104,7 +104,124 @@ pub async fn ensure_demo(db: &Db, public_url: &str, now: i64) -> Result<i64, App
             ensure_demo_followers(db, &account, now).await?;
         }
     }
+    ensure_demo_library(db, merchant_id, now).await?;
     Ok(merchant_id)
+}
+
+/// The demo library's covers: (title, colour from, colour to).
+const DEMO_COVERS: &[(&str, [u8; 3], [u8; 3])] = &[
+    ("秋季新品封面", [0xC8, 0x6B, 0x2C], [0xF3, 0xC6, 0x7A]),
+    ("拿铁拉花封面", [0x6B, 0x45, 0x2B], [0xD9, 0xB8, 0x8F]),
+    ("会员日封面", [0x07, 0xC1, 0x60], [0xB8, 0xF0, 0xD0]),
+    ("门店环境封面", [0x3A, 0x5A, 0x8C], [0xA9, 0xC4, 0xEB]),
+    ("外送上线封面", [0xE0, 0x4F, 0x5F], [0xF8, 0xC3, 0x9B]),
+];
+
+/// Five articles (one news of three, two single ones) with covers, and a few text snippets,
+/// once: nothing is added when the merchant's library has anything in it.
+async fn ensure_demo_library(db: &Db, merchant_id: i64, now: i64) -> Result<(), AppError> {
+    use crate::library::model::{ArticleInput, NewsInput, TextInput};
+    let any = crate::library::store::list(
+        db,
+        merchant_id,
+        &crate::library::store::ListFilter { kind: "", q: "" },
+        0,
+        true,
+        1,
+    )
+    .await?;
+    if !any.is_empty() {
+        return Ok(());
+    }
+    let mut covers = vec![];
+    for (title, from, to) in DEMO_COVERS {
+        let png = crate::library::gradient_png(900, 383, *from, *to).map_err(AppError::internal)?;
+        let item = crate::library::upload(
+            db,
+            merchant_id,
+            &png,
+            &format!("{title}.png"),
+            title,
+            None,
+            now,
+        )
+        .await?;
+        covers.push(item.id);
+    }
+    let article = |i: usize, title: &str, digest: &str, body: &str, url: &str| ArticleInput {
+        id: None,
+        title: title.into(),
+        author: "掌柜咖啡".into(),
+        digest: digest.into(),
+        body_html: body.into(),
+        content_source_url: url.into(),
+        cover_item_id: covers.get(i).copied(),
+    };
+    let news = [
+        NewsInput {
+            articles: vec![
+                article(
+                    0,
+                    "秋季新品上市：桂花拿铁和栗子蛋糕",
+                    "第二杯半价，只到十月底。",
+                    "<p>秋天到了，我们把桂花和拿铁放在了一起。</p>\
+                     <h3>新品</h3><ul><li>桂花拿铁 ¥28</li><li>栗子蛋糕 ¥22</li></ul>\
+                     <p><strong>十月底前第二杯半价</strong>，到店出示本文即可。</p>",
+                    "https://example.com/autumn",
+                ),
+                article(
+                    1,
+                    "咖啡师教你在家拉花",
+                    "",
+                    "<p>三个步骤：打发、融合、出图。</p><blockquote>奶温 60℃ 最好。</blockquote>",
+                    "",
+                ),
+                article(
+                    2,
+                    "每月 8 号会员日，积分翻倍",
+                    "",
+                    "<p>每月 8 号到店消费，会员积分翻倍。</p>",
+                    "",
+                ),
+            ],
+        },
+        NewsInput {
+            articles: vec![article(
+                3,
+                "新店开业：静安寺店欢迎你",
+                "落地窗、大长桌，适合工作和小聚。",
+                "<p>新店在静安寺地铁站 2 号口旁，营业时间 8:00–21:00。</p>",
+                "",
+            )],
+        },
+        NewsInput {
+            articles: vec![article(
+                4,
+                "外送上线：3 公里内 30 分钟送达",
+                "满 40 元免配送费。",
+                "<p>在菜单点“外送”即可下单，满 40 元免配送费。</p>",
+                "",
+            )],
+        },
+    ];
+    for n in &news {
+        crate::library::create_news(db, merchant_id, n, now).await?;
+    }
+    for (title, text) in [
+        ("营业时间", "每天 8:00–21:00 营业，节假日照常。"),
+        (
+            "门店地址",
+            "上海市静安区南京西路 1 号（静安寺地铁站 2 号口）。",
+        ),
+        ("Wi-Fi 密码", "店内 Wi-Fi：ZhangguiCoffee，密码 88888888。"),
+    ] {
+        let input = TextInput {
+            title: title.into(),
+            text: text.into(),
+        };
+        crate::library::create_text(db, merchant_id, &input, now).await?;
+    }
+    Ok(())
 }
 
 /// How many simulated followers the demo account has, and over how many days they came.

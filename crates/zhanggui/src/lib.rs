@@ -9,6 +9,7 @@ pub mod channels;
 pub mod dashboard;
 pub mod demo;
 pub mod followers;
+pub mod library;
 pub mod merchants;
 pub mod messages;
 pub mod platform;

@@ -82,6 +82,18 @@ const API: &[(&str, &str)] = &[
         "get",
         "/api/v1/accounts/{account_id}/channels/{channel_id}/poster.svg",
     ),
+    // The content library (素材).
+    ("get", "/api/v1/library/items"),
+    ("get", "/api/v1/library/items/{id}"),
+    ("get", "/api/v1/library/items/{id}/usages"),
+    ("post", "/api/v1/library/texts"),
+    ("put", "/api/v1/library/texts/{id}"),
+    ("post", "/api/v1/library/media"),
+    ("put", "/api/v1/library/media/{id}"),
+    ("post", "/api/v1/library/news"),
+    ("put", "/api/v1/library/news/{id}"),
+    // Last: it deletes the item the calls above name.
+    ("delete", "/api/v1/library/items/{id}"),
     // The emulated WeChat's own API (sandbox mode): simulated followers and fault knobs.
     ("post", "/sandbox/api/apps/{app_id}/followers"),
     ("get", "/sandbox/api/apps/{app_id}/followers"),
@@ -180,8 +192,24 @@ async fn the_openapi_document_lists_every_api_path_the_router_serves() {
     )
     .await
     .expect("a channel");
+    let item = zhanggui::library::create_text(
+        &app.db,
+        m,
+        &zhanggui::library::model::TextInput {
+            title: "t".into(),
+            text: "t".into(),
+        },
+        app.now(),
+    )
+    .await
+    .expect("a library item");
     for (method, template) in API {
-        let path = template
+        let template_for_ids = if template.starts_with("/api/v1/library/") {
+            template.replace("{id}", &item.id.to_string())
+        } else {
+            template.to_string()
+        };
+        let path = template_for_ids
             .replace("{id}", &account.id.to_string())
             .replace("{account_id}", &account.id.to_string())
             .replace("{channel_id}", &channel.id.to_string())

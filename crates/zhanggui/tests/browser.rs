@@ -261,7 +261,58 @@ async fn desktop_merchant_journey(c: &Client, ctx: &Ctx) -> i64 {
 
     simulator_journey(c, ctx).await;
     followers_journey(c, ctx).await;
+    library_journey(c, ctx).await;
     account_id
+}
+
+/// The content library: the demo's articles listed, one edited in the formatting editor
+/// (a line typed, a library image inserted), its public page opened and its read counted.
+async fn library_journey(c: &Client, ctx: &Ctx) {
+    goto(c, &ctx.url("/library")).await;
+    wait_text(c, ".table", "秋季新品上市").await;
+    shot(c, ctx, "library", DESKTOP).await;
+    let news = js(
+        c,
+        "return [...document.querySelectorAll('a.lib-item')] \
+           .find(a => a.textContent.includes('新店开业')).getAttribute('href')",
+    )
+    .await;
+    let news = news.as_str().expect("the news item's link").to_string();
+    goto(c, &ctx.url(&news)).await;
+    wait_text(c, ".lib-articles", "阅读 0").await;
+    click(c, ".lib-actions a.btn").await;
+    let editor = find(c, ".rich-editor").await;
+    editor.click().await.expect("focus the editor");
+    editor
+        .send_keys("浏览器里加的一句")
+        .await
+        .expect("type into the editor");
+    select_label(c, ".rich-pick", "门店环境封面").await;
+    shot(c, ctx, "library-article-edit", DESKTOP).await;
+    submit(c, "form.form").await;
+    wait_text(c, ".lib-articles", "新店开业").await;
+    let page = js(
+        c,
+        "return document.querySelector('.lib-articles a[target=_blank]').getAttribute('href')",
+    )
+    .await;
+    let page = page.as_str().expect("the article page's link").to_string();
+    goto(c, &ctx.url(&page)).await;
+    wait_text(c, ".article-body", "浏览器里加的一句").await;
+    let images = js(
+        c,
+        "return [...document.querySelectorAll('.article-body img')] \
+           .filter(i => i.complete && i.naturalWidth > 0).length",
+    )
+    .await;
+    assert_eq!(
+        images,
+        json!(1),
+        "the inserted library image loads on the article page"
+    );
+    shot(c, ctx, "article", DESKTOP).await;
+    goto(c, &ctx.url(&news)).await;
+    wait_text(c, ".lib-articles", "阅读 1").await;
 }
 
 /// Step 6: the platform admin adds a merchant and sees it listed.
@@ -392,6 +443,10 @@ async fn phone_followers_journey(c: &Client, ctx: &Ctx) {
     goto(c, &ctx.url("/tags")).await;
     wait_text(c, "main", "常客").await;
     phone_shot(c, ctx, "tags").await;
+    goto(c, &ctx.url("/library")).await;
+    wait_text(c, ".table", "秋季新品上市").await;
+    assert_stacked_table(c).await;
+    phone_shot(c, ctx, "library").await;
 }
 
 /// Submits the add-account form with a bad AppID and AppSecret and checks the errors.

@@ -616,6 +616,12 @@ async fn demo_is_idempotent() {
     assert!(tagged_first > 100, "{tagged_first}");
     let segments = "SELECT COUNT(*) FROM segments";
     assert_eq!(scalar(&db, segments).await, 2);
+    // The library: five articles (a news of three, two single ones), each with a cover.
+    let articles = "SELECT COUNT(*) FROM library_articles WHERE cover_item_id IS NOT NULL";
+    assert_eq!(scalar(&db, articles).await, 5);
+    let library = "SELECT COUNT(*) FROM library_items";
+    let library_first = scalar(&db, library).await;
+    assert!(library_first >= 8, "{library_first}");
 
     // A user changes something; demo again adds nothing and resets nothing.
     ok(
@@ -642,6 +648,8 @@ async fn demo_is_idempotent() {
     assert_eq!(scalar(&db, tags).await, 4);
     assert_eq!(scalar(&db, tagged).await, tagged_first);
     assert_eq!(scalar(&db, segments).await, 2);
+    assert_eq!(scalar(&db, articles).await, 5);
+    assert_eq!(scalar(&db, library).await, library_first);
     let demo = auth_store::user_by_username(&db, "demo")
         .await
         .expect("read")

@@ -22,6 +22,8 @@ enum Body {
     Form(Vec<(String, String)>),
     Json(Value),
     Csv(&'static str),
+    /// A multipart upload of a small PNG (the library's media).
+    Png,
 }
 
 /// One endpoint call: the route template (as the router and the OpenAPI document spell it),
@@ -59,6 +61,19 @@ async fn send(who: &dyn Who, c: &Call) -> (StatusCode, String) {
         Body::Form(f) => req.form(f),
         Body::Json(v) => req.json(v),
         Body::Csv(text) => req.header("content-type", "text/csv").body(*text),
+        Body::Png => {
+            let png =
+                zhanggui::library::gradient_png(8, 8, [0, 0, 0], [255, 255, 255]).expect("a PNG");
+            let part = reqwest::multipart::Part::bytes(png)
+                .file_name("x.png")
+                .mime_str("image/png")
+                .expect("mime");
+            req.multipart(
+                reqwest::multipart::Form::new()
+                    .text("kind", "image")
+                    .part("file", part),
+            )
+        }
     };
     read(req).await
 }
@@ -108,9 +123,75 @@ async fn snapshot(db: &Db, merchant_id: i64) -> String {
         .into_iter()
         .map(|j| (j.id, j.status, j.attempts, j.run_at, j.updated_at))
         .collect();
+    let library = library_snapshot(db, merchant_id).await;
     format!(
-        "{merchant:?}\n{accounts:?}\n{sandbox:?}\n{keys:?}\n{staff:?}\n{users:?}\n{jobs:?}\n{channels:?}"
+        "{merchant:?}\n{accounts:?}\n{sandbox:?}\n{keys:?}\n{staff:?}\n{users:?}\n{jobs:?}\n{channels:?}\n{library}"
     )
+}
+
+/// A merchant's library items and articles.
+async fn library_snapshot(db: &Db, merchant_id: i64) -> String {
+    let filter = zhanggui::library::store::ListFilter { kind: "", q: "" };
+    let items = zhanggui::library::store::list(db, merchant_id, &filter, 0, false, 1000)
+        .await
+        .expect("library");
+    let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+    let articles = zhanggui::library::store::articles(db, merchant_id, &ids)
+        .await
+        .expect("articles");
+    format!("{items:?}\n{articles:?}")
+}
+
+/// Library items for the calls to act on: a text, an image, a news item of three articles
+/// (edited, moved, removed) and a text to delete. (text, image, news, [articles], doomed)
+async fn library_items(app: &TestApp, merchant: i64, tag: &str) -> (i64, i64, i64, [i64; 3], i64) {
+    use zhanggui::library::model::{ArticleInput, NewsInput, TextInput};
+    let now = app.now();
+    let text = |title: String| TextInput {
+        title,
+        text: "文字".into(),
+    };
+    let t = zhanggui::library::create_text(&app.db, merchant, &text(format!("{tag}素材")), now)
+        .await
+        .expect("text")
+        .id;
+    let doomed =
+        zhanggui::library::create_text(&app.db, merchant, &text(format!("{tag}待删")), now)
+            .await
+            .expect("text")
+            .id;
+    let png = zhanggui::library::gradient_png(8, 8, [0, 0, 0], [9, 9, 9]).expect("png");
+    let image = zhanggui::library::upload(
+        &app.db,
+        merchant,
+        &png,
+        "i.png",
+        &format!("{tag}图片"),
+        None,
+        now,
+    )
+    .await
+    .expect("image")
+    .id;
+    let article = |n: usize| ArticleInput {
+        title: format!("{tag}图文{n}"),
+        ..Default::default()
+    };
+    let news = zhanggui::library::create_news(
+        &app.db,
+        merchant,
+        &NewsInput {
+            articles: vec![article(1), article(2), article(3)],
+        },
+        now,
+    )
+    .await
+    .expect("news")
+    .id;
+    let a = zhanggui::library::store::articles(&app.db, merchant, &[news])
+        .await
+        .expect("articles");
+    (t, image, news, [a[0].id, a[1].id, a[2].id], doomed)
 }
 
 /// Waits until none of the merchant's jobs is queued or running.
@@ -159,6 +240,8 @@ struct Tenant {
     segment_id: i64,
     segment_name: String,
     import_id: i64,
+    /// Library items: a text, an image, a news item and its articles, a text to delete.
+    lib: (i64, i64, i64, [i64; 3], i64),
 }
 
 /// A channel QR code of `account_id`, made at the sandbox.
@@ -217,7 +300,9 @@ impl Tenant {
         jobs_settled(&app.db, id).await;
         let segment_name = format!("{tag}人群");
         let (segment_id, import_id) = segment_and_import(app, id, account.id, &segment_name).await;
+        let lib = library_items(app, id, tag).await;
         Tenant {
+            lib,
             segment_id,
             segment_name,
             import_id,
@@ -261,6 +346,8 @@ impl Tenant {
             self.job_kind.clone(),
             self.channel_name.clone(),
             self.segment_name.clone(),
+            format!("{}素材", self.name.trim_end_matches("商户")),
+            format!("{}图文1", self.name.trim_end_matches("商户")),
         ];
         m.extend(self.staff_names.iter().cloned());
         m.extend(self.owner_key.get(..9).map(str::to_string));
@@ -651,6 +738,131 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
     ];
     calls.extend(channel_calls);
     calls.extend(segment_and_csv_calls(b));
+    calls.extend(library_calls(b.lib, true));
+    calls.extend(library_calls(b.lib, false));
+    calls
+}
+
+/// Every library call naming the items `lib` (text, image, news, articles, doomed):
+/// console pages and forms (`console`) and the API.
+fn library_calls(lib: (i64, i64, i64, [i64; 3], i64), console: bool) -> Vec<Call> {
+    let (t, img, n, [a1, a2, a3], doomed) = lib;
+    let mut calls = vec![];
+    if console {
+        calls.extend([
+            call(
+                Method::GET,
+                "/library/{id}",
+                format!("/library/{n}"),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/library/{id}",
+                format!("/library/{img}"),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/library/{id}/edit",
+                format!("/library/{t}/edit"),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/library/{id}/articles/new",
+                format!("/library/{n}/articles/new"),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/library/{id}/articles/{aid}/edit",
+                format!("/library/{n}/articles/{a1}/edit"),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/library/{id}",
+                format!("/library/{t}"),
+                form(&[("title", "Hijacked"), ("text", "Hijacked")]),
+            ),
+            call(
+                Method::POST,
+                "/library/{id}",
+                format!("/library/{img}"),
+                form(&[("title", "Hijacked")]),
+            ),
+            call(
+                Method::POST,
+                "/library/{id}/articles",
+                format!("/library/{n}/articles"),
+                form(&[("title", "Hijacked")]),
+            ),
+            call(
+                Method::POST,
+                "/library/{id}/articles/{aid}",
+                format!("/library/{n}/articles/{a1}"),
+                form(&[("title", "Hijacked")]),
+            ),
+            call(
+                Method::POST,
+                "/library/{id}/articles/{aid}/move",
+                format!("/library/{n}/articles/{a2}/move"),
+                form(&[("dir", "up")]),
+            ),
+            call(
+                Method::POST,
+                "/library/{id}/articles/{aid}/delete",
+                format!("/library/{n}/articles/{a3}/delete"),
+                form(&[]),
+            ),
+            call(
+                Method::POST,
+                "/library/{id}/delete",
+                format!("/library/{doomed}/delete"),
+                form(&[]),
+            ),
+        ]);
+    } else {
+        calls.extend([
+            call(
+                Method::GET,
+                "/api/v1/library/items/{id}",
+                format!("/api/v1/library/items/{n}"),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/api/v1/library/items/{id}/usages",
+                format!("/api/v1/library/items/{img}/usages"),
+                Body::None,
+            ),
+            call(
+                Method::PUT,
+                "/api/v1/library/texts/{id}",
+                format!("/api/v1/library/texts/{t}"),
+                Body::Json(json!({"title": "Hijacked", "text": "Hijacked"})),
+            ),
+            call(
+                Method::PUT,
+                "/api/v1/library/media/{id}",
+                format!("/api/v1/library/media/{img}"),
+                Body::Json(json!({"title": "Hijacked"})),
+            ),
+            call(
+                Method::PUT,
+                "/api/v1/library/news/{id}",
+                format!("/api/v1/library/news/{n}"),
+                Body::Json(json!({"articles": [{"id": a1, "title": "Hijacked"}]})),
+            ),
+            call(
+                Method::DELETE,
+                "/api/v1/library/items/{id}",
+                format!("/api/v1/library/items/{doomed}"),
+                Body::None,
+            ),
+        ]);
+    }
     calls
 }
 
@@ -890,6 +1102,8 @@ async fn lists_show_only_the_callers_merchant() {
         "/api-keys",
         "/jobs",
         "/jobs?status=dead",
+        "/library",
+        "/library?q=Bravo",
     ] {
         let (status, page) = a_session.get(path).await;
         assert_eq!(status, StatusCode::OK, "{path}: {page}");
@@ -1010,6 +1224,43 @@ fn permission_of(method: &Method, template: &str) -> Permission {
             | "/api/v1/accounts/{id}/followers/imports/{iid}/apply",
         ) => ManageFollowers,
         ("PUT" | "DELETE", "/api/v1/accounts/{id}/segments/{sid}") => ManageFollowers,
+        (
+            "GET",
+            "/library"
+            | "/library/{id}"
+            | "/api/v1/library/items"
+            | "/api/v1/library/items/{id}"
+            | "/api/v1/library/items/{id}/usages",
+        ) => ViewLibrary,
+        (
+            "GET",
+            "/library/new"
+            | "/library/{id}/edit"
+            | "/library/{id}/articles/new"
+            | "/library/{id}/articles/{aid}/edit",
+        ) => ManageLibrary,
+        (
+            "POST",
+            "/library/texts"
+            | "/library/media"
+            | "/library/news"
+            | "/library/{id}"
+            | "/library/{id}/delete"
+            | "/library/{id}/articles"
+            | "/library/{id}/articles/{aid}"
+            | "/library/{id}/articles/{aid}/delete"
+            | "/library/{id}/articles/{aid}/move"
+            | "/api/v1/library/texts"
+            | "/api/v1/library/media"
+            | "/api/v1/library/news",
+        ) => ManageLibrary,
+        (
+            "PUT",
+            "/api/v1/library/texts/{id}"
+            | "/api/v1/library/media/{id}"
+            | "/api/v1/library/news/{id}",
+        )
+        | ("DELETE", "/api/v1/library/items/{id}") => ManageLibrary,
         other => panic!("no permission listed for {other:?}"),
     }
 }
@@ -1042,6 +1293,9 @@ struct Victims {
     segment_api: i64,
     import_console: i64,
     import_api: i64,
+    /// Library items for the console's calls and the API's.
+    lib_console: (i64, i64, i64, [i64; 3], i64),
+    lib_api: (i64, i64, i64, [i64; 3], i64),
 }
 
 /// A segment and a checked import of the account, for the role matrix to act on.
@@ -1144,6 +1398,8 @@ impl Victims {
             import_api: segment_and_import(app, merchant, account, &format!("ia{tag}"))
                 .await
                 .1,
+            lib_console: library_items(app, merchant, &format!("c{tag}")).await,
+            lib_api: library_items(app, merchant, &format!("a{tag}")).await,
             tag: tag.to_string(),
             channel_console: channel(app, merchant, account, &format!("victim c {tag}")).await,
             channel_api: channel(app, merchant, account, &format!("victim a {tag}")).await,
@@ -1151,6 +1407,38 @@ impl Victims {
     }
 
     fn api_calls(&self) -> Vec<Call> {
+        let mut calls = self.api_calls_before_library();
+        calls.extend(library_calls(self.lib_api, false));
+        calls.extend([
+            call(
+                Method::GET,
+                "/api/v1/library/items",
+                "/api/v1/library/items".into(),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/api/v1/library/texts",
+                "/api/v1/library/texts".into(),
+                Body::Json(json!({"title": "api", "text": "api"})),
+            ),
+            call(
+                Method::POST,
+                "/api/v1/library/media",
+                "/api/v1/library/media".into(),
+                Body::Png,
+            ),
+            call(
+                Method::POST,
+                "/api/v1/library/news",
+                "/api/v1/library/news".into(),
+                Body::Json(json!({"articles": [{"title": "api"}]})),
+            ),
+        ]);
+        calls
+    }
+
+    fn api_calls_before_library(&self) -> Vec<Call> {
         let acc = self.account;
         let tag = &self.tag;
         vec![
@@ -1495,6 +1783,39 @@ impl Victims {
     }
 
     fn console_calls(&self) -> Vec<Call> {
+        let mut calls = self.console_calls_before_library();
+        calls.extend(library_calls(self.lib_console, true));
+        calls.extend([
+            call(Method::GET, "/library", "/library".into(), Body::None),
+            call(
+                Method::GET,
+                "/library/new",
+                "/library/new?kind=text".into(),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/library/texts",
+                "/library/texts".into(),
+                form(&[("title", "console"), ("text", "console")]),
+            ),
+            call(
+                Method::POST,
+                "/library/media",
+                "/library/media".into(),
+                Body::Png,
+            ),
+            call(
+                Method::POST,
+                "/library/news",
+                "/library/news".into(),
+                form(&[("title", "console")]),
+            ),
+        ]);
+        calls
+    }
+
+    fn console_calls_before_library(&self) -> Vec<Call> {
         let acc = self.account;
         let tag = &self.tag;
         let new_name = format!("console {tag}");
@@ -1906,6 +2227,8 @@ async fn the_role_matrix_covers_every_api_endpoint() {
         sync_account: 1,
         channel_console: 1,
         channel_api: 1,
+        lib_console: (1, 1, 1, [1, 1, 1], 1),
+        lib_api: (1, 1, 1, [1, 1, 1], 1),
     };
     let covered: BTreeSet<(String, String)> = v
         .api_calls()

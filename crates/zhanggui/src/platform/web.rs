@@ -43,6 +43,7 @@ fn console_router(state: AppState) -> Router {
         .merge(crate::messages::routes::console_router())
         .merge(crate::simulator::routes::router())
         .merge(crate::channels::routes::router())
+        .merge(crate::library::routes::router())
         .merge(crate::segments::routes::router())
         .merge(crate::followers::csv::routes::router())
         .merge(crate::sandbox_mode::routes::router())
@@ -96,14 +97,17 @@ fn console_router(state: AppState) -> Router {
 }
 
 /// Every request body is capped at [`MAX_BODY_BYTES`], except uploads (follower CSV
-/// imports), which may reach their own limit. A declared length over the cap is refused at
+/// imports, library media), which may reach their own limit. A declared length over the cap is refused at
 /// once; a body that turns out longer fails when read.
 async fn limit_body(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Result<Response, AppError> {
-    let limit = if crate::followers::csv::routes::is_upload_path(req.uri().path()) {
+    let path = req.uri().path();
+    let limit = if crate::followers::csv::routes::is_upload_path(path) {
         crate::followers::csv::model::MAX_IMPORT_BYTES + 64 * 1024
+    } else if crate::library::routes::is_upload_path(path) {
+        crate::library::model::MAX_UPLOAD_BYTES + 64 * 1024
     } else {
         MAX_BODY_BYTES
     };
@@ -205,6 +209,21 @@ const ASSETS: &[Asset] = &[
         name: "console.js",
         mime: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/console.js"),
+    },
+    Asset {
+        name: "library_editor.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/library_editor.js"),
+    },
+    Asset {
+        name: "phone.css",
+        mime: "text/css; charset=utf-8",
+        body: include_str!("../../assets/phone.css"),
+    },
+    Asset {
+        name: "article.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/article.js"),
     },
 ];
 
@@ -469,6 +488,16 @@ pub fn navigation(role: Option<Role>, is_platform_admin: bool) -> Vec<NavGroup> 
                     key: "messages",
                     href: "/messages",
                     label_key: "nav.messages",
+                }],
+            });
+        }
+        if role.allows(Permission::ViewLibrary) {
+            groups.push(NavGroup {
+                label_key: "nav.group.library",
+                items: vec![NavItem {
+                    key: "library",
+                    href: "/library",
+                    label_key: "nav.library",
                 }],
             });
         }

@@ -58,11 +58,13 @@ pub struct ApiKeyPrincipal {
 }
 
 /// Paths that never carry staff credentials: WeChat's callbacks, the emulated WeChat API,
-/// static assets and probes.
+/// static assets, probes, and the public article and media pages of the library (whose
+/// one write, a share, needs no CSRF token: it counts once per visitor cookie).
 fn is_exempt(path: &str) -> bool {
     ["/wx/", "/sandbox/", "/assets/", "/healthz", "/metrics"]
         .iter()
         .any(|p| path.starts_with(p))
+        || crate::library::routes::is_public_path(path)
 }
 
 pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {

@@ -41,6 +41,10 @@ pub enum Permission {
     ViewTags,
     /// Creating, renaming, deleting tags; tagging followers.
     ManageTags,
+    /// The content library (素材) and its read and share counts.
+    ViewLibrary,
+    /// Adding, editing and deleting library items.
+    ManageLibrary,
 }
 
 impl Role {
@@ -85,9 +89,15 @@ impl Role {
                     | ManageFollowers
                     | ViewTags
                     | ManageTags
+                    | ViewLibrary
+                    | ManageLibrary
             ),
-            // Agents see who they talk to (channel, tags) beside the chat.
-            Role::Agent => matches!(p, ViewDashboard | ViewMessages | ViewFollowers | ViewTags),
+            // Agents see who they talk to (channel, tags) beside the chat, and the library
+            // they may answer from.
+            Role::Agent => matches!(
+                p,
+                ViewDashboard | ViewMessages | ViewFollowers | ViewTags | ViewLibrary
+            ),
             Role::Clerk => matches!(p, ViewDashboard),
         }
     }
