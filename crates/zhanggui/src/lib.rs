@@ -13,6 +13,7 @@ pub mod library;
 pub mod merchants;
 pub mod messages;
 pub mod platform;
+pub mod replies;
 pub mod sandbox_mode;
 pub mod segments;
 pub mod simulator;

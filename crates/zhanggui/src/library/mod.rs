@@ -84,6 +84,7 @@ pub async fn update_text(
     }
     let v = model::validate_text(input).map_err(AppError::Validation)?;
     store::update_text(db, merchant_id, id, &v.title, &v.text, now).await?;
+    crate::replies::store::bump_merchant(db, merchant_id).await?;
     get(db, merchant_id, id).await
 }
 
@@ -202,15 +203,19 @@ pub async fn update_news(
     let articles = model::validate_news(input).map_err(AppError::Validation)?;
     check_covers(db, merchant_id, &articles).await?;
     store::replace_articles(db, merchant_id, id, &articles, now).await?;
+    // Reply rules send this news with its titles and covers as they are now.
+    crate::replies::store::bump_merchant(db, merchant_id).await?;
     get(db, merchant_id, id).await
 }
 
-/// Everything that uses an item and would break if it went: today the covers of articles.
-/// Reply rules, menus and broadcasts (later parts of issue 6 and the broadcast issue) add
-/// their uses here through their own `mod.rs` functions; until they exist nothing else
-/// refers to library items, so nothing else is reported.
+/// Everything that uses an item and would break if it went: the covers of articles and the
+/// reply rules that send it. Menus and broadcasts add their uses here through their own
+/// `mod.rs` functions.
 pub async fn usages(db: &Db, merchant_id: i64, item_id: i64) -> Result<Vec<Usage>, AppError> {
     let mut out = vec![];
+    for (rule_id, name) in crate::replies::rules_sending_item(db, merchant_id, item_id).await? {
+        out.push(Usage::ReplyRule { rule_id, name });
+    }
     for (news_id, title) in store::cover_uses(db, merchant_id, item_id).await? {
         if news_id != item_id {
             out.push(Usage::Cover {

@@ -89,6 +89,18 @@ impl Modules {
             .map(|(_, module)| module.clone())
     }
 
+    /// The names of the registered modules, sorted.
+    pub fn names(&self) -> Vec<&'static str> {
+        let entries = match self.entries.read() {
+            Ok(e) => e,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut names: Vec<&'static str> = entries.iter().map(|(_, m)| m.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     pub fn by_name(&self, name: &str) -> Option<Arc<dyn Module>> {
         let entries = match self.entries.read() {
             Ok(e) => e,

@@ -44,6 +44,7 @@ fn console_router(state: AppState) -> Router {
         .merge(crate::simulator::routes::router())
         .merge(crate::channels::routes::router())
         .merge(crate::library::routes::router())
+        .merge(crate::replies::routes::router())
         .merge(crate::segments::routes::router())
         .merge(crate::followers::csv::routes::router())
         .merge(crate::sandbox_mode::routes::router())
@@ -204,6 +205,11 @@ const ASSETS: &[Asset] = &[
         name: "segment_builder.js",
         mime: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/segment_builder.js"),
+    },
+    Asset {
+        name: "reply_form.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/reply_form.js"),
     },
     Asset {
         name: "console.js",
@@ -481,14 +487,25 @@ pub fn navigation(role: Option<Role>, is_platform_admin: bool) -> Vec<NavGroup> 
             }],
         });
         let mut settings = vec![];
+        let mut messages = vec![];
         if role.allows(Permission::ViewMessages) {
+            messages.push(NavItem {
+                key: "messages",
+                href: "/messages",
+                label_key: "nav.messages",
+            });
+        }
+        if role.allows(Permission::ViewReplies) {
+            messages.push(NavItem {
+                key: "replies",
+                href: "/replies",
+                label_key: "nav.replies",
+            });
+        }
+        if !messages.is_empty() {
             groups.push(NavGroup {
                 label_key: "nav.group.messages",
-                items: vec![NavItem {
-                    key: "messages",
-                    href: "/messages",
-                    label_key: "nav.messages",
-                }],
+                items: messages,
             });
         }
         if role.allows(Permission::ViewLibrary) {
