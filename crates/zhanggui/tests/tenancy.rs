@@ -124,8 +124,19 @@ async fn snapshot(db: &Db, merchant_id: i64) -> String {
         .map(|j| (j.id, j.status, j.attempts, j.run_at, j.updated_at))
         .collect();
     let library = library_snapshot(db, merchant_id).await;
+    let mut replies = vec![];
+    for a in &accounts {
+        replies.push((
+            zhanggui::replies::store::list(db, merchant_id, a.id)
+                .await
+                .expect("reply rules"),
+            zhanggui::replies::store::settings(db, a.id)
+                .await
+                .expect("reply settings"),
+        ));
+    }
     format!(
-        "{merchant:?}\n{accounts:?}\n{sandbox:?}\n{keys:?}\n{staff:?}\n{users:?}\n{jobs:?}\n{channels:?}\n{library}"
+        "{merchant:?}\n{accounts:?}\n{sandbox:?}\n{keys:?}\n{staff:?}\n{users:?}\n{jobs:?}\n{channels:?}\n{library}\n{replies:?}"
     )
 }
 
@@ -242,6 +253,151 @@ struct Tenant {
     import_id: i64,
     /// Library items: a text, an image, a news item and its articles, a text to delete.
     lib: (i64, i64, i64, [i64; 3], i64),
+    /// A keyword reply rule of the account.
+    rule_id: i64,
+    rule_name: String,
+}
+
+/// A keyword rule of `account_id` answering with a text.
+async fn reply_rule(app: &TestApp, merchant: i64, account_id: i64, name: &str) -> i64 {
+    let input = zhanggui::replies::model::RuleInput {
+        name: name.to_string(),
+        keywords: vec![zhanggui::replies::model::Keyword {
+            text: name.to_string(),
+            mode: zhanggui::replies::model::MatchMode::Exact,
+        }],
+        enabled: true,
+        replies: vec![zhanggui::replies::model::ReplyItem::Text {
+            text: format!("{name} answer"),
+        }],
+        ..Default::default()
+    };
+    zhanggui::replies::create(&app.db, merchant, account_id, &input, &[], app.now())
+        .await
+        .expect("reply rule")
+        .id
+}
+
+/// Every reply-rule call naming the account `acc` and its rule `rule`: console pages and
+/// forms (`console`) or the API. The rule's deletion comes last.
+fn reply_calls(acc: i64, rule: i64, console: bool) -> Vec<Call> {
+    let rule_form = |name: &str| {
+        form(&[
+            ("account_id", &acc.to_string()),
+            ("kind", "keyword"),
+            ("name", name),
+            ("exact", name),
+            ("reply_0_source", "text"),
+            ("reply_0_text", "hijacked"),
+            ("enabled", "1"),
+        ])
+    };
+    let rule_json = json!({
+        "name": "Hijacked", "keywords": [{"text": "hijacked", "mode": "exact"}],
+        "replies": [{"type": "text", "text": "hijacked"}],
+    });
+    if console {
+        return vec![
+            call(
+                Method::GET,
+                "/replies/{id}",
+                format!("/replies/{rule}"),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/replies",
+                "/replies".into(),
+                rule_form("console new"),
+            ),
+            call(
+                Method::POST,
+                "/replies/settings",
+                "/replies/settings".into(),
+                form(&[
+                    ("account_id", &acc.to_string()),
+                    ("handoff_words", "人工"),
+                    ("handoff_reply", "hijacked"),
+                ]),
+            ),
+            call(
+                Method::POST,
+                "/replies/{id}",
+                format!("/replies/{rule}"),
+                rule_form("console edit"),
+            ),
+            call(
+                Method::POST,
+                "/replies/{id}/toggle",
+                format!("/replies/{rule}/toggle"),
+                form(&[]),
+            ),
+            call(
+                Method::POST,
+                "/replies/{id}/delete",
+                format!("/replies/{rule}/delete"),
+                form(&[]),
+            ),
+        ];
+    }
+    let rules = format!("/api/v1/accounts/{acc}/reply-rules");
+    let one = format!("{rules}/{rule}");
+    vec![
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/reply-rules",
+            rules.clone(),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{account_id}/reply-rules",
+            rules.clone(),
+            Body::Json(rule_json.clone()),
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{account_id}/reply-rules/test",
+            format!("{rules}/test"),
+            Body::Json(json!({"text": "hijacked"})),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/reply-rules/unmatched",
+            format!("{rules}/unmatched"),
+            Body::None,
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/reply-settings",
+            format!("/api/v1/accounts/{acc}/reply-settings"),
+            Body::None,
+        ),
+        call(
+            Method::PUT,
+            "/api/v1/accounts/{account_id}/reply-settings",
+            format!("/api/v1/accounts/{acc}/reply-settings"),
+            Body::Json(json!({"courtesy_hourly": true, "handoff_words": [], "handoff_reply": ""})),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/reply-rules/{rule_id}",
+            one.clone(),
+            Body::None,
+        ),
+        call(
+            Method::PUT,
+            "/api/v1/accounts/{account_id}/reply-rules/{rule_id}",
+            one.clone(),
+            Body::Json(rule_json),
+        ),
+        call(
+            Method::DELETE,
+            "/api/v1/accounts/{account_id}/reply-rules/{rule_id}",
+            one,
+            Body::None,
+        ),
+    ]
 }
 
 /// A channel QR code of `account_id`, made at the sandbox.
@@ -301,8 +457,12 @@ impl Tenant {
         let segment_name = format!("{tag}人群");
         let (segment_id, import_id) = segment_and_import(app, id, account.id, &segment_name).await;
         let lib = library_items(app, id, tag).await;
+        let rule_name = format!("{tag}回复规则");
+        let rule_id = reply_rule(app, id, account.id, &rule_name).await;
         Tenant {
             lib,
+            rule_id,
+            rule_name,
             segment_id,
             segment_name,
             import_id,
@@ -346,6 +506,7 @@ impl Tenant {
             self.job_kind.clone(),
             self.channel_name.clone(),
             self.segment_name.clone(),
+            self.rule_name.clone(),
             format!("{}素材", self.name.trim_end_matches("商户")),
             format!("{}图文1", self.name.trim_end_matches("商户")),
         ];
@@ -740,6 +901,8 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
     calls.extend(segment_and_csv_calls(b));
     calls.extend(library_calls(b.lib, true));
     calls.extend(library_calls(b.lib, false));
+    calls.extend(reply_calls(acc, b.rule_id, true));
+    calls.extend(reply_calls(acc, b.rule_id, false));
     calls
 }
 
@@ -1261,6 +1424,32 @@ fn permission_of(method: &Method, template: &str) -> Permission {
             | "/api/v1/library/news/{id}",
         )
         | ("DELETE", "/api/v1/library/items/{id}") => ManageLibrary,
+        (
+            "GET",
+            "/replies"
+            | "/replies/{id}"
+            | "/api/v1/accounts/{account_id}/reply-rules"
+            | "/api/v1/accounts/{account_id}/reply-rules/{rule_id}"
+            | "/api/v1/accounts/{account_id}/reply-rules/unmatched"
+            | "/api/v1/accounts/{account_id}/reply-settings",
+        )
+        | ("POST", "/api/v1/accounts/{account_id}/reply-rules/test") => ViewReplies,
+        ("GET", "/replies/new")
+        | (
+            "POST",
+            "/replies"
+            | "/replies/settings"
+            | "/replies/{id}"
+            | "/replies/{id}/toggle"
+            | "/replies/{id}/delete"
+            | "/api/v1/accounts/{account_id}/reply-rules",
+        )
+        | (
+            "PUT",
+            "/api/v1/accounts/{account_id}/reply-rules/{rule_id}"
+            | "/api/v1/accounts/{account_id}/reply-settings",
+        )
+        | ("DELETE", "/api/v1/accounts/{account_id}/reply-rules/{rule_id}") => ManageReplies,
         other => panic!("no permission listed for {other:?}"),
     }
 }
@@ -1296,6 +1485,9 @@ struct Victims {
     /// Library items for the console's calls and the API's.
     lib_console: (i64, i64, i64, [i64; 3], i64),
     lib_api: (i64, i64, i64, [i64; 3], i64),
+    /// Reply rules for the console's calls and the API's.
+    rule_console: i64,
+    rule_api: i64,
 }
 
 /// A segment and a checked import of the account, for the role matrix to act on.
@@ -1400,6 +1592,8 @@ impl Victims {
                 .1,
             lib_console: library_items(app, merchant, &format!("c{tag}")).await,
             lib_api: library_items(app, merchant, &format!("a{tag}")).await,
+            rule_console: reply_rule(app, merchant, account, &format!("rc{tag}")).await,
+            rule_api: reply_rule(app, merchant, account, &format!("ra{tag}")).await,
             tag: tag.to_string(),
             channel_console: channel(app, merchant, account, &format!("victim c {tag}")).await,
             channel_api: channel(app, merchant, account, &format!("victim a {tag}")).await,
@@ -1409,6 +1603,7 @@ impl Victims {
     fn api_calls(&self) -> Vec<Call> {
         let mut calls = self.api_calls_before_library();
         calls.extend(library_calls(self.lib_api, false));
+        calls.extend(reply_calls(self.account, self.rule_api, false));
         calls.extend([
             call(
                 Method::GET,
@@ -1785,6 +1980,16 @@ impl Victims {
     fn console_calls(&self) -> Vec<Call> {
         let mut calls = self.console_calls_before_library();
         calls.extend(library_calls(self.lib_console, true));
+        calls.extend(reply_calls(self.account, self.rule_console, true));
+        calls.extend([
+            call(Method::GET, "/replies", "/replies".into(), Body::None),
+            call(
+                Method::GET,
+                "/replies/new",
+                "/replies/new".into(),
+                Body::None,
+            ),
+        ]);
         calls.extend([
             call(Method::GET, "/library", "/library".into(), Body::None),
             call(
@@ -2229,6 +2434,8 @@ async fn the_role_matrix_covers_every_api_endpoint() {
         channel_api: 1,
         lib_console: (1, 1, 1, [1, 1, 1], 1),
         lib_api: (1, 1, 1, [1, 1, 1], 1),
+        rule_console: 1,
+        rule_api: 1,
     };
     let covered: BTreeSet<(String, String)> = v
         .api_calls()

@@ -1,6 +1,6 @@
 //! The automatic replies pages (`/replies`: the rules with their hits, the welcome and the
 //! default reply, hand-off words, the "test a message" box and the unmatched texts; a rule's
-//! form) and `/api/v1/accounts/{account_id}/replies…`.
+//! form) and `/api/v1/accounts/{account_id}/reply-rules…`.
 
 use std::collections::HashMap;
 
@@ -1263,7 +1263,7 @@ async fn out_of(state: &AppState, caller: &Caller, row: &RuleRow) -> Result<Rule
 }
 
 /// Every reply rule of an account (keyword rules, the welcome and the default), newest first.
-#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/replies", tag = "replies",
+#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/reply-rules", tag = "replies",
     params(("account_id" = i64, Path)),
     responses((status = 200, body = Vec<RuleOut>), (status = 404, body = crate::platform::error::ApiErrorEnvelope)))]
 async fn api_list(
@@ -1280,7 +1280,7 @@ async fn api_list(
 }
 
 /// Creates a rule. An account has at most one welcome and one default rule (409).
-#[utoipa::path(post, path = "/api/v1/accounts/{account_id}/replies", tag = "replies",
+#[utoipa::path(post, path = "/api/v1/accounts/{account_id}/reply-rules", tag = "replies",
     params(("account_id" = i64, Path)), request_body = RuleInput,
     responses((status = 201, body = RuleOut), (status = 404, body = crate::platform::error::ApiErrorEnvelope),
         (status = 409, body = crate::platform::error::ApiErrorEnvelope), (status = 422, body = crate::platform::error::ApiErrorEnvelope)))]
@@ -1308,7 +1308,7 @@ async fn api_create(
 }
 
 /// One rule with its hits per keyword.
-#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/replies/{rule_id}", tag = "replies",
+#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/reply-rules/{rule_id}", tag = "replies",
     params(("account_id" = i64, Path), ("rule_id" = i64, Path)),
     responses((status = 200, body = RuleDetail), (status = 404, body = crate::platform::error::ApiErrorEnvelope)))]
 async fn api_get(
@@ -1329,7 +1329,7 @@ async fn api_get(
 }
 
 /// Replaces a rule (its kind stays what it was).
-#[utoipa::path(put, path = "/api/v1/accounts/{account_id}/replies/{rule_id}", tag = "replies",
+#[utoipa::path(put, path = "/api/v1/accounts/{account_id}/reply-rules/{rule_id}", tag = "replies",
     params(("account_id" = i64, Path), ("rule_id" = i64, Path)), request_body = RuleInput,
     responses((status = 200, body = RuleOut), (status = 404, body = crate::platform::error::ApiErrorEnvelope),
         (status = 422, body = crate::platform::error::ApiErrorEnvelope)))]
@@ -1353,7 +1353,7 @@ async fn api_update(
     Ok(Json(out_of(&state, &caller, &row).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/accounts/{account_id}/replies/{rule_id}", tag = "replies",
+#[utoipa::path(delete, path = "/api/v1/accounts/{account_id}/reply-rules/{rule_id}", tag = "replies",
     params(("account_id" = i64, Path), ("rule_id" = i64, Path)),
     responses((status = 204), (status = 404, body = crate::platform::error::ApiErrorEnvelope)))]
 async fn api_delete(
@@ -1437,7 +1437,7 @@ pub struct TestOut {
 }
 
 /// Which rule would answer a message now, and why the other matching rules would not.
-#[utoipa::path(post, path = "/api/v1/accounts/{account_id}/replies/test", tag = "replies",
+#[utoipa::path(post, path = "/api/v1/accounts/{account_id}/reply-rules/test", tag = "replies",
     params(("account_id" = i64, Path)), request_body = TestInput,
     responses((status = 200, body = TestOut), (status = 404, body = crate::platform::error::ApiErrorEnvelope)))]
 async fn api_test(
@@ -1499,7 +1499,7 @@ pub struct UnmatchedOut {
 }
 
 /// The texts no rule matched over the last 30 days, most frequent first.
-#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/replies/unmatched", tag = "replies",
+#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/reply-rules/unmatched", tag = "replies",
     params(("account_id" = i64, Path)),
     responses((status = 200, body = Vec<UnmatchedOut>), (status = 404, body = crate::platform::error::ApiErrorEnvelope)))]
 async fn api_unmatched(
