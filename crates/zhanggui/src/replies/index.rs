@@ -53,6 +53,10 @@ impl CompiledRule {
 /// (rule position, keyword position) of one keyword.
 type Hit = (usize, usize);
 
+/// The sort key of the documented order: priority (high first), how the keyword matched
+/// (exact, contains, regex), the rule's id (newest first).
+type Order = (Reverse<i64>, u8, Reverse<i64>);
+
 /// What the account answers besides rules (its settings' plain texts, the channels' welcomes).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PlainReplies {
@@ -363,7 +367,7 @@ impl Index {
     }
 
     /// The sort key of the documented order: priority, then how it matched, then newest.
-    fn order_of(&self, r: usize, mode: Option<MatchMode>) -> (Reverse<i64>, u8, Reverse<i64>) {
+    fn order_of(&self, r: usize, mode: Option<MatchMode>) -> Order {
         let rule = &self.rules[r];
         let rank = match mode {
             Some(MatchMode::Exact) | None => 0,
@@ -597,7 +601,7 @@ mod tests {
     /// The slow definition: every keyword of every rule tried one by one.
     fn brute_force(rules: &[CompiledRule], text: &str) -> Option<i64> {
         let norm = normalize(text);
-        let mut best: Option<((Reverse<i64>, u8, Reverse<i64>), i64)> = None;
+        let mut best: Option<(Order, i64)> = None;
         for r in rules {
             for k in &r.keywords {
                 let hit = match k.mode {
