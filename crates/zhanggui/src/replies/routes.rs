@@ -102,13 +102,17 @@ async fn hits(
 async fn library_choices(
     state: &AppState,
     merchant_id: i64,
+    lang: Lang,
 ) -> Result<Vec<(String, String)>, AppError> {
     let filter = crate::library::store::ListFilter { kind: "", q: "" };
     let items = crate::library::store::list(&state.db, merchant_id, &filter, 0, true, 500).await?;
     Ok(items
         .iter()
         .filter(|i| !i.kind().is_media())
-        .map(|i| (format!("item:{}", i.id), i.title.clone()))
+        .map(|i| {
+            let label = format!("{} · {}", lang.t(i.kind().label_key()), i.title);
+            (format!("item:{}", i.id), label)
+        })
         .collect())
 }
 
@@ -1007,7 +1011,7 @@ async fn render_form(
         slots,
         all_weekdays: (1..=7).collect(),
         errors,
-        sources: library_choices(state, caller.merchant_id).await?,
+        sources: library_choices(state, caller.merchant_id, caller.lang).await?,
         modules: modules(state),
         kinds: MessageKind::ALL.to_vec(),
         keyword_hits,
