@@ -262,7 +262,56 @@ async fn desktop_merchant_journey(c: &Client, ctx: &Ctx) -> i64 {
     simulator_journey(c, ctx).await;
     followers_journey(c, ctx).await;
     library_journey(c, ctx).await;
+    replies_journey(c, ctx).await;
     account_id
+}
+
+/// Automatic replies: the test box explains which rule answers; a rule made in the form
+/// answers the follower in the phone simulator.
+async fn replies_journey(c: &Client, ctx: &Ctx) {
+    goto(c, &ctx.url("/replies")).await;
+    wait_text(c, ".page-head h1", "自动回复").await;
+    wait_text(c, "#rules", "营业时间").await;
+    fill(c, "#test-text", "请问几点开门").await;
+    submit(c, "form.test-form").await;
+    wait_text(c, ".test-result", "由这条规则回复").await;
+    wait_text(c, ".test-result", "营业时间").await;
+    shot(c, ctx, "replies", DESKTOP).await;
+
+    goto(c, &ctx.url("/replies/new")).await;
+    fill(c, "#name", "办会员卡").await;
+    fill(c, "#exact", "办卡").await;
+    fill(c, "#contains", "会员卡怎么办").await;
+    fill(
+        c,
+        "#reply_0_text",
+        "到店报手机号即可办卡，当天消费就能积分。",
+    )
+    .await;
+    click(c, ".add-reply").await;
+    select_label(
+        c,
+        "#reply_1_source",
+        "图文 · 外送上线：3 公里内 30 分钟送达",
+    )
+    .await;
+    shot(c, ctx, "replies-new", DESKTOP).await;
+    submit(c, "form.rule-form").await;
+    wait_text(c, "#rules", "办会员卡").await;
+
+    goto(c, &ctx.url("/simulator")).await;
+    wait_text(c, ".phone-title", SIM_ACCOUNT).await;
+    // The account has a menu: the phone shows it instead of the keyboard.
+    let keyboard_hidden = js(c, "return document.querySelector('#sim-form').hidden").await;
+    if keyboard_hidden == json!(true) {
+        click(c, "#sim-to-input").await;
+    }
+    fill(c, "#sim-text", "办卡").await;
+    click(c, "#sim-form button[type=submit]").await;
+    wait_text(c, "#sim-chat", "到店报手机号即可办卡").await;
+    // The rule's second reply, the news, follows as a customer-service message.
+    wait_text(c, "#sim-chat", "外送上线").await;
+    shot(c, ctx, "simulator-rule", DESKTOP).await;
 }
 
 /// The content library: the demo's articles listed, one edited in the formatting editor
@@ -816,15 +865,20 @@ async fn simulator_journey(c: &Client, ctx: &Ctx) {
         json!(3)
     );
 
-    // From here a stand-in merchant server answers, with every kind of passive reply the
-    // product's reply rules will send (they are not built yet; the product answers menu
-    // clicks with `success`).
+    // From here a stand-in merchant server answers, with every kind of passive reply WeChat
+    // knows (the product's rules send text and news; this shows the phone draws them all).
     let image = upload_image(ctx, &token).await;
     let stand_in = RichReplies::start(app.clone(), image).await;
     set_callback(ctx, &app.app_id, &stand_in.url).await;
 
     click(c, "#sim-menu-buttons .menu-btn:first-child").await;
-    wait_text(c, "#sim-chat .news-single", SIM_NEWS_TITLE).await;
+    // (The chat already holds the welcome's news: the new one is the last.)
+    wait_text(
+        c,
+        "#sim-chat .msg-row:last-child .news-single",
+        SIM_NEWS_TITLE,
+    )
+    .await;
     click(c, "#sim-menu-buttons .menu-btn:nth-child(2)").await;
     wait_text(c, "#sim-submenu", "新品上市").await;
     shot(c, ctx, "simulator-submenu", DESKTOP).await;
@@ -832,7 +886,7 @@ async fn simulator_journey(c: &Client, ctx: &Ctx) {
     wait_text(c, "#sim-chat .news-multi", "手冲咖啡豆上新").await;
     js(
         c,
-        "document.querySelector('#sim-chat .news-single').scrollIntoView({block: 'start'}); return 0",
+        "[...document.querySelectorAll('#sim-chat .news-single')].pop().scrollIntoView({block: 'start'}); return 0",
     )
     .await;
     shot(c, ctx, "simulator-news", DESKTOP).await;
