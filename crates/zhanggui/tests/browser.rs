@@ -301,11 +301,9 @@ async fn replies_journey(c: &Client, ctx: &Ctx) {
 
     goto(c, &ctx.url("/simulator")).await;
     wait_text(c, ".phone-title", SIM_ACCOUNT).await;
-    // The account has a menu: the phone shows it instead of the keyboard.
-    let keyboard_hidden = js(c, "return document.querySelector('#sim-form').hidden").await;
-    if keyboard_hidden == json!(true) {
-        click(c, "#sim-to-input").await;
-    }
+    // The menu the simulator journey published arrives after the page: then the keyboard.
+    wait_text(c, "#sim-menu-buttons", "今日推荐").await;
+    show_keyboard(c).await;
     fill(c, "#sim-text", "办卡").await;
     click(c, "#sim-form button[type=submit]").await;
     wait_text(c, "#sim-chat", "到店报手机号即可办卡").await;
@@ -922,6 +920,7 @@ async fn simulator_journey(c: &Client, ctx: &Ctx) {
         json!({"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": "table_card"}}}),
     )
     .await;
+    show_keyboard(c).await;
     click(c, "#sim-plus").await;
     click(c, "#sim-panel [data-tile='scan']").await;
     wait_text(c, "#sim-sheet .qr-list", "table_card").await;
@@ -998,6 +997,15 @@ async fn match_total(c: &Client) -> i64 {
 }
 
 /// Chooses the option of `selector` whose text is `label`.
+/// When the account has a menu the phone's input bar shows it first: switch to the keyboard.
+async fn show_keyboard(c: &Client) {
+    js(
+        c,
+        "const b = document.querySelector('#sim-to-input'); if (b && b.offsetParent) { b.click(); } return null;",
+    )
+    .await;
+}
+
 async fn select_label(c: &Client, selector: &str, label: &str) {
     find(c, selector).await;
     let value = js(
@@ -1144,12 +1152,7 @@ async fn followers_journey(c: &Client, ctx: &Ctx) {
     let scanner = current_simulator_openid(c)
         .await
         .expect("the simulator acts as the new follower");
-    // The account has a menu: the input bar shows it first.
-    js(
-        c,
-        "const b = document.querySelector('#sim-to-input'); if (b && b.offsetParent) { b.click(); } return null;",
-    )
-    .await;
+    show_keyboard(c).await;
     click(c, "#sim-plus").await;
     click(c, "#sim-panel [data-tile='scan']").await;
     wait_text(c, "#sim-sheet .qr-list", "browser_card").await;
