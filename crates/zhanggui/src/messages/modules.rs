@@ -5,8 +5,8 @@
 //! ([`super::late`]). So a module's `answer` must be idempotent: the late path computes it
 //! again in a job.
 //!
-//! Until the reply rules (issue #6) route messages to modules, a module is triggered by the
-//! exact text of a message.
+//! A module is started by a reply rule whose reply names it (replies/), or by a trigger of
+//! its own registered here (the exact text of a message), which comes before every rule.
 
 use std::sync::{Arc, RwLock};
 
