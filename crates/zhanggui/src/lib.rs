@@ -8,6 +8,7 @@ pub mod apikeys;
 pub mod channels;
 pub mod dashboard;
 pub mod demo;
+pub mod flows;
 pub mod followers;
 pub mod library;
 pub mod merchants;

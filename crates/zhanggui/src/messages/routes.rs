@@ -297,6 +297,9 @@ async fn answer(
         ));
     }
     let now_secs = now / 1000;
+    if let Some(answered) = flow_answer(cb, account, msg, now).await? {
+        return Ok(answered);
+    }
     let text = |t: &str| reply_xml(msg, (!t.is_empty()).then_some(t), now_secs);
     let (reply, route) = match account.index.decide(msg, &account.plain, now) {
         Choice::Rule { rule, keyword } => {
@@ -340,6 +343,55 @@ fn success() -> String {
     wechat::Reply::Success.to_xml()
 }
 
+/// A 503 for WeChat (it delivers again), the cause logged.
+fn unavailable(account: &CallbackAccount, what: &str, e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(account_id = account.account_id, error = %e, "callback: {what}");
+    plain(StatusCode::SERVICE_UNAVAILABLE, "")
+}
+
+/// The flow's answer when the follower is in one (only accounts with flows read where the
+/// follower is); hand-off words still reach a person.
+async fn flow_answer(
+    cb: &Callback,
+    account: &CallbackAccount,
+    msg: &wechat::Message<'_>,
+    now: i64,
+) -> Result<Option<(String, String)>, Response> {
+    if !account.index.has_flows() {
+        return Ok(None);
+    }
+    let text = match &msg.body {
+        wechat::MessageBody::Text(t) => t.content.as_ref(),
+        wechat::MessageBody::Voice(v) => match v.recognition.as_deref() {
+            Some(r) => r,
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    if account.index.is_handoff(text) {
+        return Ok(None);
+    }
+    let dedup_key = msg.dedup_key();
+    let who = crate::flows::Speaker {
+        merchant_id: account.merchant_id,
+        account_id: account.account_id,
+        openid: &msg.from_user_name,
+        dedup_key: &dedup_key,
+        now,
+    };
+    let answered = crate::flows::answer(&cb.db, &who, &account.index.flows, text)
+        .await
+        .map_err(|e| unavailable(account, "cannot read or move a flow", &e))?;
+    Ok(answered.map(|(reply, route)| {
+        let xml = reply_xml(
+            msg,
+            (!reply.is_empty()).then_some(reply.as_str()),
+            now / 1000,
+        );
+        (xml, route)
+    }))
+}
+
 /// A rule's passive reply, and how many of its replies follow it.
 async fn answer_with_rule(
     cb: &Callback,
@@ -363,6 +415,23 @@ async fn answer_with_rule(
             }
             wechat::ReplyMessage::answering(msg, now / 1000, body).to_xml()
         }
+        Some(Answer::Flow(flow_id)) => match account.index.flows.get(flow_id) {
+            Some(flow) => {
+                let dedup_key = msg.dedup_key();
+                let who = crate::flows::Speaker {
+                    merchant_id: account.merchant_id,
+                    account_id: account.account_id,
+                    openid: &msg.from_user_name,
+                    dedup_key: &dedup_key,
+                    now,
+                };
+                let opening = crate::flows::start(&cb.db, &who, flow)
+                    .await
+                    .map_err(|e| unavailable(account, "cannot start a flow", &e))?;
+                reply_xml(msg, Some(&opening), now / 1000)
+            }
+            None => success(),
+        },
         Some(Answer::Module(name)) => match cb.modules.by_name(name) {
             Some(module) => run_module(cb, account, msg, xml, now, module).await?,
             None => {

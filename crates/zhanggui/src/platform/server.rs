@@ -51,6 +51,10 @@ fn with_product_jobs(mut registry: JobRegistry, state: &AppState) -> JobRegistry
     registry.register(crate::replies::jobs::FOLLOW_UP_KIND, move |ctx| {
         crate::replies::jobs::send_follow_up(follow_ups.clone(), ctx)
     });
+    let flows = state.clone();
+    registry.register(crate::flows::jobs::APPLY_KIND, move |ctx| {
+        crate::flows::jobs::apply_answer(flows.clone(), ctx)
+    });
     let remarks = state.clone();
     registry.register(crate::followers::csv::PUSH_REMARK_JOB, move |ctx| {
         crate::followers::csv::push_remark(remarks.clone(), ctx)

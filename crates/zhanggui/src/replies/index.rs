@@ -10,6 +10,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use aho_corasick::AhoCorasick;
 use chrono::{NaiveDateTime, TimeZone};
@@ -28,6 +29,8 @@ pub enum Answer {
     Reply(ReplyBody<'static>),
     /// A module answers (messages/modules.rs), by its name.
     Module(String),
+    /// A conversational flow starts (flows/), by its id.
+    Flow(i64),
 }
 
 /// A rule as the index keeps it.
@@ -82,6 +85,8 @@ pub struct Index {
     default: Option<usize>,
     handoff_words: HashSet<String>,
     pub settings: Settings,
+    /// The account's enabled conversational flows.
+    pub flows: HashMap<i64, Arc<crate::flows::Flow>>,
 }
 
 impl std::fmt::Debug for Index {
@@ -190,6 +195,11 @@ impl Index {
                 Trigger::Message(m) => self.kinds.entry(*m).or_default().push(position),
             }
         }
+    }
+
+    /// Whether a follower of this account may be in a flow (only then is their position read).
+    pub fn has_flows(&self) -> bool {
+        !self.flows.is_empty()
     }
 
     pub fn rule_count(&self) -> usize {

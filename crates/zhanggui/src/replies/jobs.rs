@@ -228,7 +228,7 @@ pub async fn send_follow_up(state: AppState, ctx: JobContext) -> Result<(), JobE
         .map_err(JobError::retry)?;
     let message = answers.get(index).and_then(|a| match a {
         Answer::Reply(body) => CustomMessage::from_reply(body),
-        Answer::Module(_) => None,
+        Answer::Module(_) | Answer::Flow(_) => None,
     });
     if let Some(message) = message {
         let account = crate::accounts::get(&ctx.db, merchant_id, account_id)

@@ -53,15 +53,18 @@ pub async fn get(db: &Db, merchant_id: i64, id: i64) -> Result<RuleRow, AppError
 pub async fn check(
     db: &Db,
     merchant_id: i64,
+    account_id: i64,
     input: &RuleInput,
     modules: &[&str],
 ) -> Result<RuleInput, AppError> {
     let mut errors = match model::validate(input, modules) {
-        Ok(rule) => return check_items(db, merchant_id, rule).await,
+        Ok(rule) => return check_items(db, merchant_id, account_id, rule).await,
         Err(e) => e,
     };
     // Report missing items too, so the form shows every problem at once.
-    if let Err(AppError::Validation(more)) = check_items(db, merchant_id, input.clone()).await {
+    if let Err(AppError::Validation(more)) =
+        check_items(db, merchant_id, account_id, input.clone()).await
+    {
         for e in more.0 {
             errors.add(&e.field, e.msg);
         }
@@ -69,9 +72,21 @@ pub async fn check(
     Err(AppError::Validation(errors))
 }
 
-async fn check_items(db: &Db, merchant_id: i64, rule: RuleInput) -> Result<RuleInput, AppError> {
+async fn check_items(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    rule: RuleInput,
+) -> Result<RuleInput, AppError> {
     let mut errors = FieldErrors::default();
     for (i, r) in rule.replies.iter().enumerate() {
+        if let ReplyItem::Flow { flow_id } = r {
+            let flow = crate::flows::store::get(db, merchant_id, *flow_id).await?;
+            if flow.is_none_or(|f| f.account_id != account_id) {
+                errors.add(&format!("replies.{i}"), Msg::new("replies.no_such_flow"));
+            }
+            continue;
+        }
         let ReplyItem::Library { item_id } = r else {
             continue;
         };
@@ -101,7 +116,7 @@ pub async fn create(
     modules: &[&str],
     now: i64,
 ) -> Result<RuleRow, AppError> {
-    let rule = check(db, merchant_id, input, modules).await?;
+    let rule = check(db, merchant_id, account_id, input, modules).await?;
     if rule.kind != model::RuleKind::Keyword
         && store::list(db, merchant_id, account_id)
             .await?
@@ -126,7 +141,7 @@ pub async fn update(
     let mut input = input.clone();
     // A rule keeps what it is for.
     input.kind = model::RuleKind::parse(&old.kind).unwrap_or_default();
-    let rule = check(db, merchant_id, &input, modules).await?;
+    let rule = check(db, merchant_id, old.account_id, &input, modules).await?;
     if !store::update(db, merchant_id, id, &rule, now).await? {
         return Err(AppError::NotFound);
     }
@@ -147,6 +162,15 @@ pub async fn rules_sending_item(
     item_id: i64,
 ) -> Result<Vec<(i64, String)>, sqlx::Error> {
     store::rules_sending_item(db, merchant_id, item_id).await
+}
+
+/// (rule id, name) of the merchant's rules that start a flow.
+pub async fn rules_starting_flow(
+    db: &Db,
+    merchant_id: i64,
+    flow_id: i64,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    store::rules_with_reply(db, merchant_id, &format!("\"flow_id\":{flow_id}}}")).await
 }
 
 /// Compiles the index of an account: its enabled rules with their library items read into
@@ -182,7 +206,9 @@ pub async fn compile(
             answers,
         });
     }
-    Ok(Index::compile(rules, settings, tz))
+    let mut index = Index::compile(rules, settings, tz);
+    index.flows = crate::flows::enabled(db, account_id).await?;
+    Ok(index)
 }
 
 /// A rule's replies as they would be sent now (the further replies of a rule go out later,
@@ -250,6 +276,7 @@ impl<'a> Library<'a> {
                 content: text.clone().into(),
             }))),
             ReplyItem::Module { name } => Ok(Some(Answer::Module(name.clone()))),
+            ReplyItem::Flow { flow_id } => Ok(Some(Answer::Flow(*flow_id))),
             ReplyItem::Library { item_id } => {
                 if let Some(known) = self.answers.get(item_id) {
                     return Ok(known.clone());

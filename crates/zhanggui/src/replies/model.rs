@@ -173,6 +173,8 @@ pub enum ReplyItem {
     Library { item_id: i64 },
     /// Hand the message to a module (member card, wheel, booking …) by its name.
     Module { name: String },
+    /// Start a conversational flow (flows/) of the account.
+    Flow { flow_id: i64 },
 }
 
 /// Reply with every reply in order (the first as the passive reply, the others right after
@@ -466,11 +468,12 @@ fn check_replies(
                 }
                 out.push(r.clone());
             }
+            ReplyItem::Flow { .. } => out.push(r.clone()),
         }
     }
     let modules = out
         .iter()
-        .filter(|r| matches!(r, ReplyItem::Module { .. }))
+        .filter(|r| matches!(r, ReplyItem::Module { .. } | ReplyItem::Flow { .. }))
         .count();
     if out.is_empty() {
         errors.add("replies", Msg::new("replies.reply_required"));

@@ -116,18 +116,24 @@ async fn library_choices(
         .collect())
 }
 
-/// (id → (kind, title)) of the merchant's library items, for describing replies.
-async fn library_titles(
-    state: &AppState,
-    merchant_id: i64,
-) -> Result<HashMap<i64, (crate::library::model::Kind, String)>, AppError> {
+/// What replies refer to, by id: library items (kind, title) and the account's flows.
+struct Names {
+    items: HashMap<i64, (crate::library::model::Kind, String)>,
+    flows: HashMap<i64, String>,
+}
+
+async fn names(state: &AppState, merchant_id: i64, account_id: i64) -> Result<Names, AppError> {
     let filter = crate::library::store::ListFilter { kind: "", q: "" };
     let items =
         crate::library::store::list(&state.db, merchant_id, &filter, 0, true, 10_000).await?;
-    Ok(items
-        .into_iter()
-        .map(|i| (i.id, (i.kind(), i.title.clone())))
-        .collect())
+    let flows = crate::flows::store::list(&state.db, merchant_id, account_id).await?;
+    Ok(Names {
+        items: items
+            .into_iter()
+            .map(|i| (i.id, (i.kind(), i.title.clone())))
+            .collect(),
+        flows: flows.into_iter().map(|f| (f.id, f.name)).collect(),
+    })
 }
 
 // ---- views ----
@@ -153,6 +159,7 @@ fn colon(lang: Lang) -> &'static str {
 fn describe_reply(
     r: &ReplyItem,
     titles: &HashMap<i64, (crate::library::model::Kind, String)>,
+    flows: &HashMap<i64, String>,
     lang: Lang,
 ) -> String {
     let colon = colon(lang);
@@ -167,6 +174,10 @@ fn describe_reply(
             None => lang.t("replies.reply.missing").to_string(),
         },
         ReplyItem::Module { name } => format!("{}{colon}{name}", lang.t("replies.reply.module")),
+        ReplyItem::Flow { flow_id } => match flows.get(flow_id) {
+            Some(name) => format!("{}{colon}{name}", lang.t("replies.reply.flow")),
+            None => lang.t("replies.reply.missing").to_string(),
+        },
     }
 }
 
@@ -226,12 +237,7 @@ fn weekday_key(d: u8) -> &'static str {
     }
 }
 
-fn rule_view(
-    row: &RuleRow,
-    hits: &HashMap<i64, Hits>,
-    titles: &HashMap<i64, (crate::library::model::Kind, String)>,
-    lang: Lang,
-) -> RuleView {
+fn rule_view(row: &RuleRow, hits: &HashMap<i64, Hits>, names: &Names, lang: Lang) -> RuleView {
     let input = row.input();
     RuleView {
         id: row.id,
@@ -251,7 +257,7 @@ fn rule_view(
         replies: input
             .replies
             .iter()
-            .map(|r| describe_reply(r, titles, lang))
+            .map(|r| describe_reply(r, &names.items, &names.flows, lang))
             .collect(),
         random: input.reply_mode == ReplyMode::Random,
         priority: input.priority,
@@ -307,6 +313,7 @@ fn answer_preview(answer: Option<&Answer>, lang: Lang) -> String {
         ),
         Some(Answer::Reply(other)) => format!("[{}]", other.msg_type()),
         Some(Answer::Module(name)) => format!("{}{colon}{name}", lang.t("replies.reply.module")),
+        Some(Answer::Flow(_)) => lang.t("replies.reply.flow").to_string(),
         None => String::new(),
     }
 }
@@ -431,11 +438,11 @@ async fn render_list(
     let now = state.clock.now_ms();
     let rows = super::store::list(&state.db, caller.merchant_id, account.id).await?;
     let hits = hits(state, caller.merchant_id, account.id, tz).await?;
-    let titles = library_titles(state, caller.merchant_id).await?;
+    let names = names(state, caller.merchant_id, account.id).await?;
     let mut rules = vec![];
     let (mut welcome, mut default) = (None, None);
     for row in &rows {
-        let view = rule_view(row, &hits, &titles, shell.lang);
+        let view = rule_view(row, &hits, &names, shell.lang);
         match view.kind {
             RuleKind::Keyword => rules.push(view),
             RuleKind::Welcome => welcome = Some(view),
@@ -625,6 +632,7 @@ impl FormValues {
                 ReplyItem::Text { text } => ("text".to_string(), text.clone()),
                 ReplyItem::Library { item_id } => (format!("item:{item_id}"), String::new()),
                 ReplyItem::Module { name } => (format!("module:{name}"), String::new()),
+                ReplyItem::Flow { flow_id } => (format!("flow:{flow_id}"), String::new()),
             })
             .collect();
         replies.resize(MAX_REPLIES_PER_RULE, ("text".into(), String::new()));
@@ -777,6 +785,8 @@ fn posted(f: &HashMap<String, String>) -> Posted {
             id.parse()
                 .ok()
                 .map(|item_id| ReplyItem::Library { item_id })
+        } else if let Some(id) = source.strip_prefix("flow:") {
+            id.parse().ok().map(|flow_id| ReplyItem::Flow { flow_id })
         } else if let Some(name) = source.strip_prefix("module:") {
             Some(ReplyItem::Module {
                 name: name.to_string(),
@@ -887,6 +897,8 @@ struct FormPage {
     form: FormValues,
     errors: FieldErrors,
     sources: Vec<(String, String)>,
+    /// (value, name) of the account's flows a rule may start.
+    flows: Vec<(String, String)>,
     modules: Vec<&'static str>,
     kinds: Vec<MessageKind>,
     keyword_hits: Vec<(String, i64)>,
@@ -1012,6 +1024,11 @@ async fn render_form(
         all_weekdays: (1..=7).collect(),
         errors,
         sources: library_choices(state, caller.merchant_id, caller.lang).await?,
+        flows: crate::flows::store::list(&state.db, caller.merchant_id, account.id)
+            .await?
+            .into_iter()
+            .map(|f| (format!("flow:{}", f.id), f.name))
+            .collect(),
         modules: modules(state),
         kinds: MessageKind::ALL.to_vec(),
         keyword_hits,

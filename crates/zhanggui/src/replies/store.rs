@@ -221,9 +221,18 @@ pub async fn rules_sending_item(
     merchant_id: i64,
     item_id: i64,
 ) -> Result<Vec<(i64, String)>, sqlx::Error> {
-    // The replies column is our own JSON (`{"type":"library","item_id":N}`), so the item's
-    // id followed by the closing brace names it exactly.
-    let pattern = format!("%\"item_id\":{item_id}}}%");
+    rules_with_reply(db, merchant_id, &format!("\"item_id\":{item_id}}}")).await
+}
+
+/// (rule id, name) of the merchant's rules whose replies hold `json` (a fragment such as
+/// `"item_id":7}`). The replies column is our own JSON (`{"type":"library","item_id":7}`),
+/// so an id followed by the closing brace names it exactly.
+pub async fn rules_with_reply(
+    db: &Db,
+    merchant_id: i64,
+    json: &str,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    let pattern = format!("%{json}%");
     on_pool!(db, |p| sqlx::query_as::<_, (i64, String)>(
         "SELECT id, name FROM reply_rules WHERE merchant_id = $1 AND replies LIKE $2 ORDER BY id"
     )
