@@ -107,6 +107,11 @@ const API: &[(&str, &str)] = &[
     ("get", "/api/v1/accounts/{account_id}/reply-rules/unmatched"),
     ("get", "/api/v1/accounts/{account_id}/reply-settings"),
     ("put", "/api/v1/accounts/{account_id}/reply-settings"),
+    ("get", "/api/v1/accounts/{account_id}/flows"),
+    ("post", "/api/v1/accounts/{account_id}/flows"),
+    ("get", "/api/v1/accounts/{account_id}/flows/{flow_id}"),
+    ("put", "/api/v1/accounts/{account_id}/flows/{flow_id}"),
+    ("delete", "/api/v1/accounts/{account_id}/flows/{flow_id}"),
     // The emulated WeChat's own API (sandbox mode): simulated followers and fault knobs.
     ("post", "/sandbox/api/apps/{app_id}/followers"),
     ("get", "/sandbox/api/apps/{app_id}/followers"),

@@ -133,6 +133,9 @@ async fn snapshot(db: &Db, merchant_id: i64) -> String {
             zhanggui::replies::store::settings(db, a.id)
                 .await
                 .expect("reply settings"),
+            zhanggui::flows::store::list(db, merchant_id, a.id)
+                .await
+                .expect("flows"),
         ));
     }
     format!(
@@ -253,9 +256,104 @@ struct Tenant {
     import_id: i64,
     /// Library items: a text, an image, a news item and its articles, a text to delete.
     lib: (i64, i64, i64, [i64; 3], i64),
-    /// A keyword reply rule of the account.
+    /// A keyword reply rule of the account, and a flow.
     rule_id: i64,
     rule_name: String,
+    flow_id: i64,
+}
+
+/// A one-question flow of `account_id`.
+async fn flow(app: &TestApp, merchant: i64, account_id: i64, name: &str) -> i64 {
+    let input: zhanggui::flows::model::FlowInput = serde_json::from_value(json!({
+        "name": name,
+        "steps": [{"question": format!("{name}?"), "options": [{"label": "是"}, {"label": "否"}]}]
+    }))
+    .expect("flow input");
+    zhanggui::flows::create(&app.db, merchant, account_id, &input, app.now())
+        .await
+        .expect("flow")
+        .id
+}
+
+/// Every flow call naming the account `acc` and its flow `id`: console or API; the
+/// deletion last.
+fn flow_calls(acc: i64, id: i64, console: bool) -> Vec<Call> {
+    let flow_json = json!({
+        "name": "Hijacked",
+        "steps": [{"question": "?", "options": [{"label": "x"}]}]
+    });
+    let flow_form = |name: &str| {
+        form(&[
+            ("account_id", &acc.to_string()),
+            ("name", name),
+            ("idle_minutes", "30"),
+            ("enabled", "1"),
+            ("s0_question", "?"),
+            ("s0_o0_label", "x"),
+        ])
+    };
+    if console {
+        return vec![
+            call(
+                Method::GET,
+                "/flows/{id}",
+                format!("/flows/{id}"),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/flows",
+                "/flows".into(),
+                flow_form("console new"),
+            ),
+            call(
+                Method::POST,
+                "/flows/{id}",
+                format!("/flows/{id}"),
+                flow_form("console edit"),
+            ),
+            call(
+                Method::POST,
+                "/flows/{id}/delete",
+                format!("/flows/{id}/delete"),
+                form(&[]),
+            ),
+        ];
+    }
+    let flows = format!("/api/v1/accounts/{acc}/flows");
+    let one = format!("{flows}/{id}");
+    vec![
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/flows",
+            flows.clone(),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{account_id}/flows",
+            flows,
+            Body::Json(flow_json.clone()),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/flows/{flow_id}",
+            one.clone(),
+            Body::None,
+        ),
+        call(
+            Method::PUT,
+            "/api/v1/accounts/{account_id}/flows/{flow_id}",
+            one.clone(),
+            Body::Json(flow_json),
+        ),
+        call(
+            Method::DELETE,
+            "/api/v1/accounts/{account_id}/flows/{flow_id}",
+            one,
+            Body::None,
+        ),
+    ]
 }
 
 /// A keyword rule of `account_id` answering with a text.
@@ -459,9 +557,11 @@ impl Tenant {
         let lib = library_items(app, id, tag).await;
         let rule_name = format!("{tag}回复规则");
         let rule_id = reply_rule(app, id, account.id, &rule_name).await;
+        let flow_id = flow(app, id, account.id, &format!("{tag}问答")).await;
         Tenant {
             lib,
             rule_id,
+            flow_id,
             rule_name,
             segment_id,
             segment_name,
@@ -507,6 +607,7 @@ impl Tenant {
             self.channel_name.clone(),
             self.segment_name.clone(),
             self.rule_name.clone(),
+            format!("{}问答", self.name.trim_end_matches("商户")),
             format!("{}素材", self.name.trim_end_matches("商户")),
             format!("{}图文1", self.name.trim_end_matches("商户")),
         ];
@@ -903,6 +1004,8 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
     calls.extend(library_calls(b.lib, false));
     calls.extend(reply_calls(acc, b.rule_id, true));
     calls.extend(reply_calls(acc, b.rule_id, false));
+    calls.extend(flow_calls(acc, b.flow_id, true));
+    calls.extend(flow_calls(acc, b.flow_id, false));
     calls
 }
 
@@ -1450,6 +1553,19 @@ fn permission_of(method: &Method, template: &str) -> Permission {
             | "/api/v1/accounts/{account_id}/reply-settings",
         )
         | ("DELETE", "/api/v1/accounts/{account_id}/reply-rules/{rule_id}") => ManageReplies,
+        (
+            "GET",
+            "/flows"
+            | "/flows/{id}"
+            | "/api/v1/accounts/{account_id}/flows"
+            | "/api/v1/accounts/{account_id}/flows/{flow_id}",
+        ) => ViewReplies,
+        ("GET", "/flows/new")
+        | (
+            "POST",
+            "/flows" | "/flows/{id}" | "/flows/{id}/delete" | "/api/v1/accounts/{account_id}/flows",
+        )
+        | ("PUT" | "DELETE", "/api/v1/accounts/{account_id}/flows/{flow_id}") => ManageReplies,
         other => panic!("no permission listed for {other:?}"),
     }
 }
@@ -1488,6 +1604,8 @@ struct Victims {
     /// Reply rules for the console's calls and the API's.
     rule_console: i64,
     rule_api: i64,
+    flow_console: i64,
+    flow_api: i64,
 }
 
 /// A segment and a checked import of the account, for the role matrix to act on.
@@ -1594,6 +1712,8 @@ impl Victims {
             lib_api: library_items(app, merchant, &format!("a{tag}")).await,
             rule_console: reply_rule(app, merchant, account, &format!("rc{tag}")).await,
             rule_api: reply_rule(app, merchant, account, &format!("ra{tag}")).await,
+            flow_console: flow(app, merchant, account, &format!("fc{tag}")).await,
+            flow_api: flow(app, merchant, account, &format!("fa{tag}")).await,
             tag: tag.to_string(),
             channel_console: channel(app, merchant, account, &format!("victim c {tag}")).await,
             channel_api: channel(app, merchant, account, &format!("victim a {tag}")).await,
@@ -1604,6 +1724,7 @@ impl Victims {
         let mut calls = self.api_calls_before_library();
         calls.extend(library_calls(self.lib_api, false));
         calls.extend(reply_calls(self.account, self.rule_api, false));
+        calls.extend(flow_calls(self.account, self.flow_api, false));
         calls.extend([
             call(
                 Method::GET,
@@ -1981,6 +2102,11 @@ impl Victims {
         let mut calls = self.console_calls_before_library();
         calls.extend(library_calls(self.lib_console, true));
         calls.extend(reply_calls(self.account, self.rule_console, true));
+        calls.extend(flow_calls(self.account, self.flow_console, true));
+        calls.extend([
+            call(Method::GET, "/flows", "/flows".into(), Body::None),
+            call(Method::GET, "/flows/new", "/flows/new".into(), Body::None),
+        ]);
         calls.extend([
             call(Method::GET, "/replies", "/replies".into(), Body::None),
             call(
@@ -2436,6 +2562,8 @@ async fn the_role_matrix_covers_every_api_endpoint() {
         lib_api: (1, 1, 1, [1, 1, 1], 1),
         rule_console: 1,
         rule_api: 1,
+        flow_console: 1,
+        flow_api: 1,
     };
     let covered: BTreeSet<(String, String)> = v
         .api_calls()
