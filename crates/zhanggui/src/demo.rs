@@ -327,11 +327,83 @@ async fn ensure_demo_replies(
             )
         },
     ];
+    // Seed 003's question that sorts followers into groups, started by a keyword or the
+    // menu's key.
+    let flow_id = ensure_demo_flow(db, merchant_id, account_id, now).await?;
+    rules.push(RuleInput {
+        triggers: vec![crate::replies::model::Trigger::Click("FLOW_SEGMENT".into())],
+        ..rule(
+            "客户分类问答",
+            words(Exact, &["分类", "问答", "测一测"]),
+            vec![ReplyItem::Flow { flow_id }],
+        )
+    });
     // Oldest first, so that the welcome is the oldest rule and 打招呼 the newest.
     for r in rules.drain(..) {
         crate::replies::create(db, merchant_id, account_id, &r, &[], now).await?;
     }
     Ok(())
+}
+
+/// Seed 003's segmentation flow: "are you our customer? A yes B no → e-commerce or O2O?",
+/// tagging followers into groups (tags made at the sandbox's WeChat first).
+async fn ensure_demo_flow(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    now: i64,
+) -> Result<i64, AppError> {
+    let account = crate::accounts::get(db, merchant_id, account_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let wechat = crate::sandbox_mode::of(db.clone(), crate::platform::clock::Clock::default());
+    let existing = crate::channels::store::tags(db, merchant_id, account_id).await?;
+    let tag = |name: &'static str| {
+        let existing = existing.clone();
+        let wechat = wechat.clone();
+        let account = account.clone();
+        async move {
+            if let Some((id, _)) = existing.iter().find(|(_, n)| n == name) {
+                return Ok::<i64, AppError>(*id);
+            }
+            let wx_id = sandbox::tags::create_for_app(&wechat, &account.app_id, name)
+                .await
+                .map_err(|e| AppError::internal(format!("{e:?}")))?;
+            let mut tx = db.begin().await?;
+            let id = crate::tags::store::upsert(&mut tx, merchant_id, account_id, wx_id, name, now)
+                .await?;
+            tx.commit().await?;
+            Ok(id)
+        }
+    };
+    let customer = tag("老顾客").await?;
+    let prospect = tag("潜在顾客").await?;
+    let online = tag("电商客户").await?;
+    let o2o = tag("O2O 客户").await?;
+    let flow: crate::flows::model::FlowInput = serde_json::from_value(serde_json::json!({
+        "name": "客户分类",
+        "idle_minutes": 30,
+        "intro": "花 10 秒回答两个小问题，我们给您推荐更合适的内容。",
+        "reask": "没看懂您的回答，请回复选项前的字母，例如 A。",
+        "done": "谢谢您的回答！回复「新品」看看这季的新品。",
+        "steps": [
+            {"question": "您是掌柜咖啡的老顾客吗？", "options": [
+                {"label": "是", "tag_id": customer, "next": 2},
+                {"label": "还不是", "tag_id": prospect, "reply": "欢迎！新朋友到店出示本消息，第一杯 8 折。"}
+            ]},
+            {"question": "您平时更常怎么买咖啡？", "options": [
+                {"label": "网上下单", "tag_id": online, "reply": "外送满 40 元免配送费，回复「外送」了解。", "next": 3},
+                {"label": "到店自取", "tag_id": o2o, "reply": "到店出示会员卡积分翻倍。", "next": 3}
+            ]},
+            {"question": "最后，您在哪个城市？", "field": "city"}
+        ]
+    }))
+    .map_err(AppError::internal)?;
+    Ok(
+        crate::flows::create(db, merchant_id, account_id, &flow, now)
+            .await?
+            .id,
+    )
 }
 
 /// The demo library's covers: (title, colour from, colour to).

@@ -123,6 +123,8 @@ struct OptionSlot {
 struct StepSlot {
     i: usize,
     number: usize,
+    /// `number` as text, for its name ("第 2 步").
+    label: String,
     question: String,
     field: String,
     next: String,
@@ -162,6 +164,12 @@ impl FormPage {
     fn option_err(&self, i: &usize, j: &usize, what: &str) -> Option<String> {
         self.err(&format!("s{i}_o{j}_{what}"))
     }
+
+    fn step_name(&self, n: &str) -> String {
+        self.shell
+            .lang
+            .render(&crate::platform::i18n::Msg::new("flows.step_n").arg("n", n))
+    }
 }
 
 /// The form's slots for a flow (empty ones to fill up to the limits).
@@ -189,6 +197,7 @@ fn slots(flow: &FlowInput, counts: &HashMap<(i64, String), i64>) -> Vec<StepSlot
             StepSlot {
                 i,
                 number: i + 1,
+                label: (i + 1).to_string(),
                 question: step.question,
                 field: step
                     .field
@@ -324,6 +333,7 @@ fn posted(f: &HashMap<String, String>) -> Posted {
         .map(|i| StepSlot {
             i,
             number: i + 1,
+            label: (i + 1).to_string(),
             question: get(&format!("s{i}_question")),
             field: get(&format!("s{i}_field")),
             next: get(&format!("s{i}_next")),

@@ -2997,7 +2997,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "谢谢您的回答！",
         "Thank you for your answers!",
     ),
-    ("flows.step", "第", "Step"),
+    ("flows.step_n", "第 {n} 步", "Step {n}"),
     ("flows.question", "问题", "Question"),
     ("flows.option", "选项", "Option"),
     ("flows.tag", "打标签", "Tag with"),
