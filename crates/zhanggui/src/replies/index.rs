@@ -163,7 +163,8 @@ impl Index {
                     }
                     MatchMode::Regex => {
                         if super::model::compile_regex(&kw.text).is_ok() {
-                            regex_patterns.push(format!("(?i:{})", kw.text));
+                            let pattern = super::model::prepared_pattern(&kw.text);
+                            regex_patterns.push(format!("(?i:{pattern})"));
                             index.regex_hits.push((r, k));
                         }
                     }
@@ -222,7 +223,7 @@ impl Index {
     /// each marked open or closed by its rule's schedule at `now_ms`.
     pub fn explain(&self, text: &str, now_ms: i64) -> Vec<Candidate> {
         let local = self.local(now_ms);
-        let mut hits = self.keyword_hits(&normalize(text), text);
+        let mut hits = self.keyword_hits(&normalize(text));
         hits.sort_by_key(|&(r, k)| self.order_of(r, Some(self.rules[r].keywords[k].mode)));
         let mut seen = HashSet::new();
         hits.into_iter()
@@ -297,7 +298,7 @@ impl Index {
 
     fn best_keyword<'i>(&'i self, text: &str, now_ms: i64) -> Option<Choice<'i>> {
         let local = self.local(now_ms);
-        self.keyword_hits(&normalize(text), text)
+        self.keyword_hits(&normalize(text))
             .into_iter()
             .filter(|&(r, _)| self.rules[r].is_open_at(local))
             .min_by_key(|&(r, k)| self.order_of(r, Some(self.rules[r].keywords[k].mode)))
@@ -387,9 +388,8 @@ impl Index {
         (Reverse(rule.priority), rank, Reverse(rule.id))
     }
 
-    /// (rule, keyword) of every keyword that matches: `normalized` for exact and contains,
-    /// the text as sent (trimmed) for patterns.
-    fn keyword_hits(&self, normalized: &str, raw: &str) -> Vec<Hit> {
+    /// (rule, keyword) of every keyword that matches the normalized text.
+    fn keyword_hits(&self, normalized: &str) -> Vec<Hit> {
         let mut hits: Vec<Hit> = vec![];
         if normalized.is_empty() {
             return hits;
@@ -405,7 +405,7 @@ impl Index {
             }
         }
         if let Some(set) = &self.regexes {
-            for i in set.matches(raw.trim()).iter() {
+            for i in set.matches(normalized).iter() {
                 if let Some(h) = self.regex_hits.get(i) {
                     hits.push(*h);
                 }
@@ -618,7 +618,7 @@ mod tests {
                     MatchMode::Exact => !norm.is_empty() && norm == k.text,
                     MatchMode::Contains => !norm.is_empty() && norm.contains(&k.text),
                     MatchMode::Regex => super::super::model::compile_regex(&k.text)
-                        .is_ok_and(|re| !norm.is_empty() && re.is_match(text.trim())),
+                        .is_ok_and(|re| !norm.is_empty() && re.is_match(&norm)),
                 };
                 if hit {
                     let rank = match k.mode {

@@ -365,9 +365,53 @@ fn check_keywords(keywords: &[Keyword], errors: &mut FieldErrors) -> Vec<Keyword
     out
 }
 
-/// A follower's pattern, compiled as the index compiles it: case-insensitive, bounded size.
+/// A merchant's pattern as the index compiles it. Patterns match the normalized text (see
+/// [`normalize`]: full-width digits are already ASCII there), so `\d` is written `[0-9]`:
+/// Unicode's digit class is hundreds of ranges, and 500 patterns with it took 20 MB of
+/// automaton where ASCII digits take under 6 (BENCHMARKS.md, "Reply rules").
+pub fn prepared_pattern(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('d') if in_class => out.push_str("0-9"),
+                Some('d') => out.push_str("[0-9]"),
+                Some('D') if !in_class => out.push_str("[^0-9]"),
+                Some(next) => {
+                    out.push('\\');
+                    out.push(next);
+                }
+                None => out.push('\\'),
+            },
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // A `]` right after `[` or `[^` is a literal, not the end of the class.
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+                if chars.peek() == Some(&']') {
+                    out.push(']');
+                    chars.next();
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A follower's pattern, compiled as the index compiles it: on the normalized text,
+/// case-insensitive, ASCII digits, bounded size.
 pub fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
-    regex::RegexBuilder::new(pattern)
+    regex::RegexBuilder::new(&prepared_pattern(pattern))
         .case_insensitive(true)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
@@ -724,6 +768,19 @@ mod tests {
         assert!(e.has("keywords.1"));
         assert!(e.has("replies.1"));
         assert!(!e.has("keywords.0"));
+    }
+
+    #[test]
+    fn digits_in_patterns_are_ascii_digits_of_the_normalized_text() {
+        assert_eq!(prepared_pattern(r"^订单\d{4,}$"), "^订单[0-9]{4,}$");
+        assert_eq!(prepared_pattern(r"[\dA-F]+\D"), "[0-9A-F]+[^0-9]");
+        assert_eq!(prepared_pattern(r"\\d\.\w"), r"\\d\.\w", "escapes stay");
+        assert_eq!(prepared_pattern(r"[]\d]"), "[]0-9]");
+        let re = compile_regex(r"^订单\d+$").expect("compiles");
+        assert!(
+            re.is_match(&normalize("订单１２３")),
+            "full-width digits are folded first"
+        );
     }
 
     #[test]
