@@ -10,6 +10,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod followers;
 pub mod library;
+pub mod menus;
 pub mod merchants;
 pub mod messages;
 pub mod platform;

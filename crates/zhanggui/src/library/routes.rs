@@ -1086,7 +1086,7 @@ fn usage_text(lang: Lang, u: &Usage) -> String {
             Msg::new("library.usage.cover").arg("name", article_title)
         }
         Usage::ReplyRule { name, .. } => Msg::new("library.usage.reply_rule").arg("name", name),
-        Usage::MenuButton { name, .. } => Msg::new("library.usage.menu_button").arg("name", name),
+        Usage::Menu { name, .. } => Msg::new("library.usage.menu_button").arg("name", name),
         Usage::Broadcast { name, .. } => Msg::new("library.usage.broadcast").arg("name", name),
     };
     lang.render(&msg)

@@ -19,6 +19,7 @@ pub struct Running {
     housekeeping: tokio::task::JoinHandle<()>,
     projector: tokio::task::JoinHandle<()>,
     channel_projector: tokio::task::JoinHandle<()>,
+    menu_projector: tokio::task::JoinHandle<()>,
     log_index: tokio::task::JoinHandle<()>,
 }
 
@@ -90,6 +91,7 @@ pub async fn start(
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let projector = tokio::spawn(crate::followers::jobs::run(state.clone()));
     let channel_projector = tokio::spawn(crate::channels::jobs::run(state.clone()));
+    let menu_projector = tokio::spawn(crate::menus::jobs::run(state.clone()));
     let log_index = tokio::spawn(crate::followers::jobs::run_log_index(state.clone()));
     let app = super::web::router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -112,6 +114,7 @@ pub async fn start(
         housekeeping,
         projector,
         channel_projector,
+        menu_projector,
         log_index,
     })
 }
@@ -123,6 +126,7 @@ impl Running {
         self.housekeeping.abort();
         self.projector.abort();
         self.channel_projector.abort();
+        self.menu_projector.abort();
         self.log_index.abort();
         if let Err(e) = self.server.await {
             tracing::warn!(error = %e, "server task ended abnormally");

@@ -43,6 +43,7 @@ fn console_router(state: AppState) -> Router {
         .merge(crate::messages::routes::console_router())
         .merge(crate::simulator::routes::router())
         .merge(crate::channels::routes::router())
+        .merge(crate::menus::routes::router())
         .merge(crate::library::routes::router())
         .merge(crate::segments::routes::router())
         .merge(crate::followers::csv::routes::router())
@@ -214,6 +215,11 @@ const ASSETS: &[Asset] = &[
         name: "library_editor.js",
         mime: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/library_editor.js"),
+    },
+    Asset {
+        name: "menu_editor.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/menu_editor.js"),
     },
     Asset {
         name: "phone.css",
@@ -481,14 +487,25 @@ pub fn navigation(role: Option<Role>, is_platform_admin: bool) -> Vec<NavGroup> 
             }],
         });
         let mut settings = vec![];
+        let mut messages = vec![];
         if role.allows(Permission::ViewMessages) {
+            messages.push(NavItem {
+                key: "messages",
+                href: "/messages",
+                label_key: "nav.messages",
+            });
+        }
+        if role.allows(Permission::ViewFollowers) {
+            messages.push(NavItem {
+                key: "menus",
+                href: "/menus",
+                label_key: "nav.menus",
+            });
+        }
+        if !messages.is_empty() {
             groups.push(NavGroup {
                 label_key: "nav.group.messages",
-                items: vec![NavItem {
-                    key: "messages",
-                    href: "/messages",
-                    label_key: "nav.messages",
-                }],
+                items: messages,
             });
         }
         if role.allows(Permission::ViewLibrary) {
