@@ -458,9 +458,14 @@ async fn personalized_menus_follow_the_tag() {
     let tagged = made["openids"][0].as_str().expect("openid").to_string();
     let other = made["openids"][1].as_str().expect("openid").to_string();
     let wechat = zhanggui::sandbox_mode::of(f.app.db.clone(), f.app.clock.clone());
-    sandbox::tags::tag_for_app(&wechat, &f.account.app_id, tag.wx_tag_id, &[tagged.clone()])
-        .await
-        .expect("tag at WeChat");
+    sandbox::tags::tag_for_app(
+        &wechat,
+        &f.account.app_id,
+        tag.wx_tag_id,
+        std::slice::from_ref(&tagged),
+    )
+    .await
+    .expect("tag at WeChat");
     let menu_of = |openid: String| {
         let url = f.app.url(&format!(
             "/sandbox/api/apps/{}/followers/{openid}/menu",
