@@ -143,6 +143,26 @@ fn rows_of(
     out
 }
 
+/// The console's shell with the account it works on: the switcher's, which agents (who
+/// cannot see the accounts page) also get here.
+async fn shell_with_account(
+    state: &AppState,
+    caller: &Caller,
+    title_key: &str,
+    uri: &Uri,
+) -> Result<Shell, AppError> {
+    let mut shell = Shell::for_caller(state, caller, "menus", title_key, uri).await?;
+    if shell.accounts.is_empty() {
+        shell.accounts = crate::accounts::choices(&state.db, caller.merchant_id).await?;
+        shell.account_id = caller
+            .user()
+            .and_then(|u| u.account_id)
+            .filter(|id| shell.accounts.iter().any(|a| a.id == *id))
+            .or_else(|| shell.accounts.first().map(|a| a.id));
+    }
+    Ok(shell)
+}
+
 /// The account the console works on: the switcher's.
 async fn current_account(
     state: &AppState,
@@ -201,7 +221,7 @@ async fn list_page(
     uri: Uri,
 ) -> Result<Response, AppError> {
     caller.require(VIEW)?;
-    let shell = Shell::for_caller(&state, &caller, "menus", "menus.title", &uri).await?;
+    let shell = shell_with_account(&state, &caller, "menus.title", &uri).await?;
     let can_manage = caller.role.allows(MANAGE);
     let Some(account) = current_account(&state, &caller, &shell).await? else {
         return page(&ListPage {
@@ -441,7 +461,7 @@ async fn render_editor(
     } else {
         "menus.new_title"
     };
-    let mut shell = Shell::for_caller(state, caller, "menus", title_key, uri).await?;
+    let mut shell = shell_with_account(state, caller, title_key, uri).await?;
     let tags = super::tags(db, caller.merchant_id, e.account.id).await?;
     let title = menu_title(lang, &tags, e.tag_id);
     if e.menu.is_some() {
@@ -555,7 +575,7 @@ async fn new_page(
     Query(q): Query<NewParams>,
 ) -> Result<Response, AppError> {
     caller.require(MANAGE)?;
-    let shell = Shell::for_caller(&state, &caller, "menus", "menus.new_title", &uri).await?;
+    let shell = shell_with_account(&state, &caller, "menus.new_title", &uri).await?;
     let account = current_account(&state, &caller, &shell)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -911,7 +931,7 @@ async fn live_page(
     uri: Uri,
 ) -> Result<Response, AppError> {
     caller.require(VIEW)?;
-    let shell = Shell::for_caller(&state, &caller, "menus", "menus.live_title", &uri).await?;
+    let shell = shell_with_account(&state, &caller, "menus.live_title", &uri).await?;
     let account = current_account(&state, &caller, &shell)
         .await?
         .ok_or(AppError::NotFound)?;
