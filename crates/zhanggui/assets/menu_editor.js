@@ -75,6 +75,7 @@
   var layout = el("div", "me-layout");
   var phone = el("div", "me-phone");
   var screen = el("div", "me-screen");
+  screen.appendChild(el("div", "me-title", data.account || ""));
   var chat = el("div", "me-chat");
   var subs = el("div", "me-subs");
   var bar = el("div", "me-bar");
@@ -200,6 +201,10 @@
     input.addEventListener("input", function () {
       delete errors[prefix(sel.i, sel.j) + "." + key];
       b[key] = input.value;
+      if (key === "name") {
+        var title = panel.querySelector(".me-panel-title");
+        if (title) { title.textContent = title.textContent.split(" · ")[0] + " · " + (input.value || "…"); }
+      }
       update();
       save();
       renderPhone();
@@ -256,7 +261,9 @@
     if (!b) { panel.appendChild(el("p", "muted", T["menu.select_hint"])); return; }
     var sub = sel.j >= 0;
     var top = buttons[sel.i];
-    panel.appendChild(el("h3", "me-panel-title", (sel.i + 1) + (sub ? "-" + (sel.j + 1) : "") + " · " + (b.name || "…")));
+    var place = (sel.i + 1) + (sub ? "-" + (sel.j + 1) : "");
+    var title = el("h3", "me-panel-title", place + " · " + (b.name || "…"));
+    panel.appendChild(title);
     var nameMax = sub ? L.sub_name : L.top_name;
     panel.appendChild(textField(b, "name", T["menu.field.name"], nameMax, sub ? "menu.sub_name_too_long" : "menu.top_name_too_long", function (v) { return v ? "" : T["menu.name_required"]; }));
     var isParent = !sub && b.sub_button && b.sub_button.length > 0;

@@ -1274,6 +1274,12 @@ async fn article_page(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),
     );
+    // The phone simulator (same site) shows article pages inside its phone, as WeChat shows
+    // them when a menu button or a news card is tapped; other sites may not frame them.
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("SAMEORIGIN"),
+    );
     if crate::platform::auth::cookie(&headers, VISITOR_COOKIE).is_none() {
         let v = crate::platform::auth::model::random_token(12);
         if let Ok(value) = header::HeaderValue::from_str(&format!(

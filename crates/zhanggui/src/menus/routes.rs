@@ -429,6 +429,8 @@ struct EditorType {
 
 #[derive(Serialize)]
 struct EditorData<'a> {
+    /// The account's name, for the phone's title bar.
+    account: &'a str,
     buttons: &'a serde_json::Value,
     items: Vec<EditorItem>,
     types: Vec<EditorType>,
@@ -475,6 +477,7 @@ async fn render_editor(
         serde_json::from_str(&e.buttons_json).unwrap_or(serde_json::Value::Array(vec![]));
     let tz = crate::merchants::timezone(db, caller.merchant_id).await?;
     let data = EditorData {
+        account: &e.account.name,
         buttons: &value,
         items: library
             .iter()
