@@ -1236,12 +1236,9 @@ async fn followers_journey(c: &Client, ctx: &Ctx) {
     let scanner = current_simulator_openid(c)
         .await
         .expect("the simulator acts as the new follower");
-    // The account has a menu: the input bar shows it first.
-    js(
-        c,
-        "const b = document.querySelector('#sim-to-input'); if (b && b.offsetParent) { b.click(); } return null;",
-    )
-    .await;
+    // The account has a menu: the input bar shows it first, once it has been read.
+    wait_text(c, "#sim-menu-buttons", "今日推荐").await;
+    click(c, "#sim-to-input").await;
     click(c, "#sim-plus").await;
     click(c, "#sim-panel [data-tile='scan']").await;
     wait_text(c, "#sim-sheet .qr-list", "browser_card").await;
