@@ -385,6 +385,16 @@ async fn menus_journey(c: &Client, ctx: &Ctx) {
     click(c, "#menu-save").await;
     wait_text(c, ".toast", "菜单已保存").await;
     wait_text(c, ".page-head h1", "有未发布的修改").await;
+    // Saved, not published: WeChat still serves the menu the simulator journey published
+    // through the API, and the comparison says where it differs.
+    let editor = current(c).await;
+    goto(c, &ctx.url("/menus/live")).await;
+    wait_text(c, "#live-summary", "不一致").await;
+    wait_text(c, ".me-diff", "今日推荐").await;
+    wait_text(c, ".me-diff", "类型不同").await;
+    wait_text(c, ".me-diff", "微信上没有这个按钮").await;
+    shot(c, ctx, "menus-live-differs", DESKTOP).await;
+    goto(c, &editor).await;
     click(c, "#menu-publish").await;
     wait_text(c, ".toast", "菜单已发布").await;
     wait_text(c, ".page-head h1", "已发布").await;

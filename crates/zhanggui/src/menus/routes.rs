@@ -875,11 +875,24 @@ fn comparison_view(
         differences: c
             .differences
             .iter()
-            .map(|d| DiffView {
-                place: d.place.replace('.', "-"),
-                what: lang.t(&format!("menu.diff.{}", d.what)).to_string(),
-                ours: d.ours.clone(),
-                wechat: d.wechat.clone(),
+            .map(|d| {
+                // Types by their names in the editor (WeChat's own word when unknown).
+                let shown = |v: &str| -> String {
+                    if d.what != "type" {
+                        return v.to_string();
+                    }
+                    match (v, ButtonType::parse(v)) {
+                        ("sub_menu", _) => lang.t("menu.type.parent").to_string(),
+                        (_, Some(t)) => lang.t(t.label_key()).to_string(),
+                        (other, None) => other.to_string(),
+                    }
+                };
+                DiffView {
+                    place: d.place.replace('.', "-"),
+                    what: lang.t(&format!("menu.diff.{}", d.what)).to_string(),
+                    ours: shown(&d.ours),
+                    wechat: shown(&d.wechat),
+                }
             })
             .collect(),
         wechat_rows: rows_of(lang, &theirs, &HashMap::new(), taps),

@@ -2533,7 +2533,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("library.newest", "回到最新", "Back to the newest"),
     ("library.older", "更早的素材 →", "Older items →"),
     // menus (自定义菜单) and library items at WeChat
-    ("nav.menus", "自定义菜单", "Menus"),
+    ("nav.menus", "菜单", "Menus"),
     (
         "notice.menu_saved",
         "菜单已保存（还没有发布到微信）",
