@@ -1239,6 +1239,8 @@ async fn lists_show_only_the_callers_merchant() {
         "/jobs?status=dead",
         "/library",
         "/library?q=Bravo",
+        "/menus",
+        "/menus/live",
     ] {
         let (status, page) = a_session.get(path).await;
         assert_eq!(status, StatusCode::OK, "{path}: {page}");

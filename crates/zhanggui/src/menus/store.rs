@@ -144,24 +144,6 @@ pub async fn mark_unpublished(db: &Db, merchant_id: i64, id: i64) -> Result<(), 
     .map(|_| ()))
 }
 
-/// Forgets that the account's menus are at WeChat (after `menu/delete`, which removes them
-/// all there).
-pub async fn mark_all_unpublished(
-    db: &Db,
-    merchant_id: i64,
-    account_id: i64,
-) -> Result<(), sqlx::Error> {
-    on_pool!(db, |p| sqlx::query(
-        "UPDATE menus SET published = NULL, published_at = NULL, wx_menuid = NULL \
-         WHERE merchant_id = $1 AND account_id = $2"
-    )
-    .bind(merchant_id)
-    .bind(account_id)
-    .execute(p)
-    .await
-    .map(|_| ()))
-}
-
 pub async fn delete(db: &Db, merchant_id: i64, id: i64) -> Result<bool, sqlx::Error> {
     let n = on_pool!(db, |p| sqlx::query(
         "DELETE FROM menus WHERE merchant_id = $1 AND id = $2"
