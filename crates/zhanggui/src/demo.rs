@@ -106,6 +106,7 @@ pub async fn ensure_demo(db: &Db, public_url: &str, now: i64) -> Result<i64, App
     }
     ensure_demo_library(db, merchant_id, now).await?;
     if let Some(service) = crate::accounts::choices(db, merchant_id).await?.first() {
+        ensure_demo_replies(db, merchant_id, service.id, now).await?;
         let account = crate::accounts::get(db, merchant_id, service.id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -114,6 +115,301 @@ pub async fn ensure_demo(db: &Db, public_url: &str, now: i64) -> Result<i64, App
         }
     }
     Ok(merchant_id)
+}
+
+/// The demo account's welcome (a text, then the autumn news) and 20 keyword rules, once:
+/// nothing is added when the account has any rule.
+async fn ensure_demo_replies(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    now: i64,
+) -> Result<(), AppError> {
+    use crate::replies::model::{
+        Keyword, MatchMode, ReplyItem, ReplyMode, RuleInput, RuleKind, Schedule,
+    };
+    if !crate::replies::store::list(db, merchant_id, account_id)
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let items = crate::library::store::list(
+        db,
+        merchant_id,
+        &crate::library::store::ListFilter { kind: "", q: "" },
+        0,
+        true,
+        1000,
+    )
+    .await?;
+    let item = |prefix: &str| {
+        items
+            .iter()
+            .find(|i| i.title.starts_with(prefix))
+            .map(|i| ReplyItem::Library { item_id: i.id })
+            .unwrap_or_else(|| ReplyItem::Text {
+                text: prefix.to_string(),
+            })
+    };
+    let text = |t: &str| ReplyItem::Text { text: t.into() };
+    let words = |mode: MatchMode, list: &[&str]| -> Vec<Keyword> {
+        list.iter()
+            .map(|w| Keyword {
+                text: w.to_string(),
+                mode,
+            })
+            .collect()
+    };
+    let rule = |name: &str, keywords: Vec<Keyword>, replies: Vec<ReplyItem>| RuleInput {
+        name: name.into(),
+        keywords,
+        replies,
+        enabled: true,
+        ..RuleInput::default()
+    };
+    use MatchMode::{Contains, Exact, Regex};
+    let mut rules = vec![
+        RuleInput {
+            kind: RuleKind::Welcome,
+            ..rule(
+                "关注欢迎",
+                vec![],
+                vec![
+                    text(
+                        "欢迎关注掌柜咖啡！每天 8:00–21:00 营业，回复「新品」看看这季的新品，回复「地址」找到我们。",
+                    ),
+                    item("秋季新品上市"),
+                ],
+            )
+        },
+        rule(
+            "营业时间",
+            [
+                words(Exact, &["营业时间"]),
+                words(Contains, &["几点开门", "几点关门", "几点营业"]),
+            ]
+            .concat(),
+            vec![item("营业时间")],
+        ),
+        RuleInput {
+            priority: 5,
+            schedule: Schedule {
+                hours: Some((21 * 60, 8 * 60)),
+                ..Schedule::default()
+            },
+            ..rule(
+                "打烊提示（夜间）",
+                words(Contains, &["营业", "开门", "还开着"]),
+                vec![text(
+                    "现在已经打烊啦 明早 8:00 见！外送同样 8:00 开始接单。",
+                )],
+            )
+        },
+        rule(
+            "门店地址",
+            [
+                words(Exact, &["地址", "门店"]),
+                words(Contains, &["在哪", "怎么走", "位置"]),
+            ]
+            .concat(),
+            vec![item("门店地址")],
+        ),
+        rule(
+            "Wi-Fi",
+            [
+                words(Regex, &["wi-?fi", "无线网"]),
+                words(Contains, &["密码"]),
+            ]
+            .concat(),
+            vec![item("Wi-Fi")],
+        ),
+        rule(
+            "新品",
+            words(Contains, &["新品", "菜单", "桂花"]),
+            vec![item("秋季新品上市")],
+        ),
+        rule(
+            "外送",
+            words(Contains, &["外送", "外卖", "配送", "送餐"]),
+            vec![item("外送上线")],
+        ),
+        rule(
+            "新店",
+            words(Contains, &["新店", "静安寺", "开业"]),
+            vec![item("新店开业")],
+        ),
+        rule(
+            "会员日",
+            words(Contains, &["会员日", "积分"]),
+            vec![text(
+                "每月 8 号是会员日，到店消费积分翻倍；积分可以在「会员卡」里查看和兑换。",
+            )],
+        ),
+        rule(
+            "价格",
+            words(Contains, &["价格", "多少钱", "价目"]),
+            vec![text(
+                "美式 ¥22 · 拿铁 ¥26 · 桂花拿铁 ¥28 · 栗子蛋糕 ¥22（十月底前第二杯半价）",
+            )],
+        ),
+        rule(
+            "拉花",
+            words(Contains, &["拉花"]),
+            vec![text(
+                "想学拉花？每周六下午 3 点有免费的拉花小课，回复「预订」报名。",
+            )],
+        ),
+        rule(
+            "优惠",
+            words(Contains, &["优惠", "打折", "折扣", "半价"]),
+            vec![text(
+                "十月底前桂花拿铁第二杯半价；会员日积分翻倍；外送满 40 元免配送费。",
+            )],
+        ),
+        rule(
+            "发票",
+            words(Contains, &["发票"]),
+            vec![text(
+                "可以开电子发票：结账时告诉店员抬头和税号，发票会发到您的邮箱。",
+            )],
+        ),
+        rule(
+            "预订与包场",
+            words(Contains, &["预订", "订座", "包场", "报名"]),
+            vec![text(
+                "预订请留言：日期、时间、人数和联系电话，店员会在 1 小时内回电确认。",
+            )],
+        ),
+        rule(
+            "招聘",
+            words(Contains, &["招聘", "兼职", "应聘"]),
+            vec![text(
+                "我们在招咖啡师和周末兼职，简历请发 jobs@example.com。",
+            )],
+        ),
+        RuleInput {
+            priority: 10,
+            ..rule(
+                "投诉与建议",
+                words(Contains, &["投诉", "建议", "不满意"]),
+                vec![text(
+                    "很抱歉给您带来不好的体验。请留下您的问题和联系方式，店长会在今天内联系您。",
+                )],
+            )
+        },
+        rule(
+            "饮食需求",
+            words(Contains, &["无糖", "燕麦奶", "过敏", "低因"]),
+            vec![text(
+                "所有饮品都可以换燕麦奶（+¥3）或做无糖、低因；有过敏请点单时告诉店员。",
+            )],
+        ),
+        rule(
+            "生日",
+            words(Contains, &["生日"]),
+            vec![text("生日当天到店出示会员卡，送一杯任意饮品")],
+        ),
+        rule(
+            "礼品卡",
+            words(Contains, &["礼品卡", "储值", "充值"]),
+            vec![text("礼品卡和储值卡在门店收银台办理，充 500 送 50。")],
+        ),
+        rule(
+            "订单查询",
+            words(Regex, &["^\\d{6,}$"]),
+            vec![text("收到订单号，正在为您查询，请稍候～")],
+        ),
+        RuleInput {
+            reply_mode: ReplyMode::Random,
+            ..rule(
+                "打招呼",
+                [words(Exact, &["你好", "您好", "在吗", "hi", "hello"])].concat(),
+                vec![
+                    text("你好呀 想喝点什么？回复「新品」看看这季的新品。"),
+                    text("在的！有什么可以帮您？回复「地址」「营业时间」「外送」都可以。"),
+                    text("您好～今天的推荐是桂花拿铁，回复「价格」看价目表。"),
+                ],
+            )
+        },
+    ];
+    // Seed 003's question that sorts followers into groups, started by a keyword or the
+    // menu's key.
+    let flow_id = ensure_demo_flow(db, merchant_id, account_id, now).await?;
+    rules.push(RuleInput {
+        triggers: vec![crate::replies::model::Trigger::Click("FLOW_SEGMENT".into())],
+        ..rule(
+            "客户分类问答",
+            words(Exact, &["分类", "问答", "测一测"]),
+            vec![ReplyItem::Flow { flow_id }],
+        )
+    });
+    // Oldest first, so that the welcome is the oldest rule and 打招呼 the newest.
+    for r in rules.drain(..) {
+        crate::replies::create(db, merchant_id, account_id, &r, &[], now).await?;
+    }
+    Ok(())
+}
+
+/// Seed 003's segmentation flow: "are you our customer? A yes B no → e-commerce or O2O?",
+/// tagging followers into groups (tags made at the sandbox's WeChat first).
+async fn ensure_demo_flow(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    now: i64,
+) -> Result<i64, AppError> {
+    let account = crate::accounts::get(db, merchant_id, account_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let wechat = crate::sandbox_mode::of(db.clone(), crate::platform::clock::Clock::default());
+    let existing = crate::channels::store::tags(db, merchant_id, account_id).await?;
+    let tag = |name: &'static str| {
+        let existing = existing.clone();
+        let wechat = wechat.clone();
+        let account = account.clone();
+        async move {
+            if let Some((id, _)) = existing.iter().find(|(_, n)| n == name) {
+                return Ok::<i64, AppError>(*id);
+            }
+            let wx_id = sandbox::tags::create_for_app(&wechat, &account.app_id, name)
+                .await
+                .map_err(|e| AppError::internal(format!("{e:?}")))?;
+            let mut tx = db.begin().await?;
+            let id = crate::tags::store::upsert(&mut tx, merchant_id, account_id, wx_id, name, now)
+                .await?;
+            tx.commit().await?;
+            Ok(id)
+        }
+    };
+    let customer = tag("老顾客").await?;
+    let prospect = tag("潜在顾客").await?;
+    let online = tag("电商客户").await?;
+    let o2o = tag("O2O 客户").await?;
+    let flow: crate::flows::model::FlowInput = serde_json::from_value(serde_json::json!({
+        "name": "客户分类",
+        "idle_minutes": 30,
+        "intro": "花 10 秒回答两个小问题，我们给您推荐更合适的内容。",
+        "reask": "没看懂您的回答，请回复选项前的字母，例如 A。",
+        "done": "谢谢您的回答！回复「新品」看看这季的新品。",
+        "steps": [
+            {"question": "您是掌柜咖啡的老顾客吗？", "options": [
+                {"label": "是", "tag_id": customer, "next": 2},
+                {"label": "还不是", "tag_id": prospect, "reply": "欢迎！新朋友到店出示本消息，第一杯 8 折。"}
+            ]},
+            {"question": "您平时更常怎么买咖啡？", "options": [
+                {"label": "网上下单", "tag_id": online, "reply": "外送满 40 元免配送费，回复「外送」了解。", "next": 3},
+                {"label": "到店自取", "tag_id": o2o, "reply": "到店出示会员卡积分翻倍。", "next": 3}
+            ]},
+            {"question": "最后，您在哪个城市？", "field": "city"}
+        ]
+    }))
+    .map_err(AppError::internal)?;
+    Ok(
+        crate::flows::create(db, merchant_id, account_id, &flow, now)
+            .await?
+            .id,
+    )
 }
 
 /// The demo library's covers: (title, colour from, colour to).

@@ -105,6 +105,24 @@ const API: &[(&str, &str)] = &[
     ("put", "/api/v1/library/news/{id}"),
     // Last: it deletes the item the calls above name.
     ("delete", "/api/v1/library/items/{id}"),
+    // Automatic replies (自动回复).
+    ("get", "/api/v1/accounts/{account_id}/reply-rules"),
+    ("post", "/api/v1/accounts/{account_id}/reply-rules"),
+    ("get", "/api/v1/accounts/{account_id}/reply-rules/{rule_id}"),
+    ("put", "/api/v1/accounts/{account_id}/reply-rules/{rule_id}"),
+    (
+        "delete",
+        "/api/v1/accounts/{account_id}/reply-rules/{rule_id}",
+    ),
+    ("post", "/api/v1/accounts/{account_id}/reply-rules/test"),
+    ("get", "/api/v1/accounts/{account_id}/reply-rules/unmatched"),
+    ("get", "/api/v1/accounts/{account_id}/reply-settings"),
+    ("put", "/api/v1/accounts/{account_id}/reply-settings"),
+    ("get", "/api/v1/accounts/{account_id}/flows"),
+    ("post", "/api/v1/accounts/{account_id}/flows"),
+    ("get", "/api/v1/accounts/{account_id}/flows/{flow_id}"),
+    ("put", "/api/v1/accounts/{account_id}/flows/{flow_id}"),
+    ("delete", "/api/v1/accounts/{account_id}/flows/{flow_id}"),
     // The emulated WeChat's own API (sandbox mode): simulated followers and fault knobs.
     ("post", "/sandbox/api/apps/{app_id}/followers"),
     ("get", "/sandbox/api/apps/{app_id}/followers"),

@@ -264,7 +264,54 @@ async fn desktop_merchant_journey(c: &Client, ctx: &Ctx) -> i64 {
     simulator_journey(c, ctx).await;
     followers_journey(c, ctx).await;
     library_journey(c, ctx).await;
+    replies_journey(c, ctx).await;
     account_id
+}
+
+/// Automatic replies: the test box explains which rule answers; a rule made in the form
+/// answers the follower in the phone simulator.
+async fn replies_journey(c: &Client, ctx: &Ctx) {
+    goto(c, &ctx.url("/replies")).await;
+    wait_text(c, ".page-head h1", "自动回复").await;
+    wait_text(c, "#rules", "营业时间").await;
+    fill(c, "#test-text", "请问几点开门").await;
+    submit(c, "form.test-form").await;
+    wait_text(c, ".test-result", "由这条规则回复").await;
+    wait_text(c, ".test-result", "营业时间").await;
+    shot(c, ctx, "replies", DESKTOP).await;
+
+    goto(c, &ctx.url("/replies/new")).await;
+    fill(c, "#name", "办会员卡").await;
+    fill(c, "#exact", "办卡").await;
+    fill(c, "#contains", "会员卡怎么办").await;
+    fill(
+        c,
+        "#reply_0_text",
+        "到店报手机号即可办卡，当天消费就能积分。",
+    )
+    .await;
+    click(c, ".add-reply").await;
+    select_label(
+        c,
+        "#reply_1_source",
+        "图文 · 外送上线：3 公里内 30 分钟送达",
+    )
+    .await;
+    shot(c, ctx, "replies-new", DESKTOP).await;
+    submit(c, "form.rule-form").await;
+    wait_text(c, "#rules", "办会员卡").await;
+
+    goto(c, &ctx.url("/simulator")).await;
+    wait_text(c, ".phone-title", SIM_ACCOUNT).await;
+    // The menu the simulator journey published arrives after the page: then the keyboard.
+    wait_text(c, "#sim-menu-buttons", "今日推荐").await;
+    show_keyboard(c).await;
+    fill(c, "#sim-text", "办卡").await;
+    click(c, "#sim-form button[type=submit]").await;
+    wait_text(c, "#sim-chat", "到店报手机号即可办卡").await;
+    // The rule's second reply, the news, follows as a customer-service message.
+    wait_text(c, "#sim-chat", "外送上线").await;
+    shot(c, ctx, "simulator-rule", DESKTOP).await;
 }
 
 /// The content library: the demo's articles listed, one edited in the formatting editor
@@ -972,15 +1019,20 @@ async fn simulator_journey(c: &Client, ctx: &Ctx) {
         json!(3)
     );
 
-    // From here a stand-in merchant server answers, with every kind of passive reply the
-    // product's reply rules will send (they are not built yet; the product answers menu
-    // clicks with `success`).
+    // From here a stand-in merchant server answers, with every kind of passive reply WeChat
+    // knows (the product's rules send text and news; this shows the phone draws them all).
     let image = upload_image(ctx, &token).await;
     let stand_in = RichReplies::start(app.clone(), image).await;
     set_callback(ctx, &app.app_id, &stand_in.url).await;
 
     click(c, "#sim-menu-buttons .menu-btn:first-child").await;
-    wait_text(c, "#sim-chat .news-single", SIM_NEWS_TITLE).await;
+    // (The chat already holds the welcome's news: the new one is the last.)
+    wait_text(
+        c,
+        "#sim-chat .msg-row:last-child .news-single",
+        SIM_NEWS_TITLE,
+    )
+    .await;
     click(c, "#sim-menu-buttons .menu-btn:nth-child(2)").await;
     wait_text(c, "#sim-submenu", "新品上市").await;
     shot(c, ctx, "simulator-submenu", DESKTOP).await;
@@ -988,7 +1040,7 @@ async fn simulator_journey(c: &Client, ctx: &Ctx) {
     wait_text(c, "#sim-chat .news-multi", "手冲咖啡豆上新").await;
     js(
         c,
-        "document.querySelector('#sim-chat .news-single').scrollIntoView({block: 'start'}); return 0",
+        "[...document.querySelectorAll('#sim-chat .news-single')].pop().scrollIntoView({block: 'start'}); return 0",
     )
     .await;
     shot(c, ctx, "simulator-news", DESKTOP).await;
@@ -1024,6 +1076,7 @@ async fn simulator_journey(c: &Client, ctx: &Ctx) {
         json!({"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": "table_card"}}}),
     )
     .await;
+    show_keyboard(c).await;
     click(c, "#sim-plus").await;
     click(c, "#sim-panel [data-tile='scan']").await;
     wait_text(c, "#sim-sheet .qr-list", "table_card").await;
@@ -1097,6 +1150,25 @@ async fn match_total(c: &Client) -> i64 {
     t.replace(',', "")
         .parse()
         .unwrap_or_else(|_| panic!("a total, not {t:?}"))
+}
+
+/// The demo account has a menu, so the phone's input bar shows it first: once the menu has
+/// arrived (the simulator reads it after choosing a follower), switch to the keyboard.
+async fn show_keyboard(c: &Client) {
+    wait_for("the phone's menu", || async {
+        js(
+            c,
+            "return document.querySelectorAll('#sim-menu-buttons .menu-btn').length",
+        )
+        .await
+            != json!(0)
+    })
+    .await;
+    js(
+        c,
+        "const b = document.querySelector('#sim-to-input'); if (b && b.offsetParent) { b.click(); } return null;",
+    )
+    .await;
 }
 
 /// Chooses the option of `selector` whose text is `label`.
@@ -1246,9 +1318,7 @@ async fn followers_journey(c: &Client, ctx: &Ctx) {
     let scanner = current_simulator_openid(c)
         .await
         .expect("the simulator acts as the new follower");
-    // The account has a menu: the input bar shows it first, once it has been read.
-    wait_text(c, "#sim-menu-buttons", "今日推荐").await;
-    click(c, "#sim-to-input").await;
+    show_keyboard(c).await;
     click(c, "#sim-plus").await;
     click(c, "#sim-panel [data-tile='scan']").await;
     wait_text(c, "#sim-sheet .qr-list", "browser_card").await;

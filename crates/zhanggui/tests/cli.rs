@@ -608,9 +608,13 @@ async fn demo_is_idempotent() {
     assert_eq!(scalar(&db, channels).await, 3);
     let rescans = "SELECT COUNT(*) FROM wx_messages WHERE kind = 'event:scan'";
     assert!(scalar(&db, rescans).await > 0);
-    // Tags on some followers (mirrored by the sandbox under the same ids), two segments.
+    // Tags on some followers (mirrored by the sandbox under the same ids) and the four the
+    // segmentation flow puts on whoever answers it; two segments.
     let tags = "SELECT COUNT(*) FROM tags";
-    assert_eq!(scalar(&db, tags).await, 4);
+    assert_eq!(scalar(&db, tags).await, 8);
+    // A welcome, 20 keyword rules and the rule that starts the segmentation flow.
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM reply_rules").await, 22);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM flows").await, 1);
     let tagged = "SELECT COUNT(*) FROM follower_tags";
     let tagged_first = scalar(&db, tagged).await;
     assert!(tagged_first > 100, "{tagged_first}");
@@ -663,7 +667,9 @@ async fn demo_is_idempotent() {
     assert_eq!(scalar(&db, followers).await, 200);
     assert_eq!(scalar(&db, history).await, logged);
     assert_eq!(scalar(&db, channels).await, 3);
-    assert_eq!(scalar(&db, tags).await, 4);
+    assert_eq!(scalar(&db, tags).await, 8);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM reply_rules").await, 22);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM flows").await, 1);
     assert_eq!(scalar(&db, tagged).await, tagged_first);
     assert_eq!(scalar(&db, segments).await, 2);
     assert_eq!(scalar(&db, articles).await, 5);

@@ -138,6 +138,7 @@ fn logged(openid: &str, at_secs: i64, kind: &str, body: String, key: &str) -> Lo
         received_at: 0,
         body,
         reply: "success".to_string(),
+        route: String::new(),
     }
 }
 

@@ -17,6 +17,7 @@ fn row(account_id: i64, key: &str, reply: &str) -> LogRow {
         received_at: 1_700_000_000_100,
         body: format!("<xml><Content><![CDATA[{key}]]></Content></xml>"),
         reply: reply.to_string(),
+        route: String::new(),
     }
 }
 

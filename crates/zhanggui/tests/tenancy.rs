@@ -124,11 +124,25 @@ async fn snapshot(db: &Db, merchant_id: i64) -> String {
         .map(|j| (j.id, j.status, j.attempts, j.run_at, j.updated_at))
         .collect();
     let library = library_snapshot(db, merchant_id).await;
+    let mut replies = vec![];
+    for a in &accounts {
+        replies.push((
+            zhanggui::replies::store::list(db, merchant_id, a.id)
+                .await
+                .expect("reply rules"),
+            zhanggui::replies::store::settings(db, a.id)
+                .await
+                .expect("reply settings"),
+            zhanggui::flows::store::list(db, merchant_id, a.id)
+                .await
+                .expect("flows"),
+        ));
+    }
     let menus = zhanggui::menus::store::of_merchant(db, merchant_id)
         .await
         .expect("menus");
     format!(
-        "{merchant:?}\n{accounts:?}\n{sandbox:?}\n{keys:?}\n{staff:?}\n{users:?}\n{jobs:?}\n{channels:?}\n{library}\n{menus:?}"
+        "{merchant:?}\n{accounts:?}\n{sandbox:?}\n{keys:?}\n{staff:?}\n{users:?}\n{jobs:?}\n{channels:?}\n{library}\n{replies:?}\n{menus:?}"
     )
 }
 
@@ -245,9 +259,249 @@ struct Tenant {
     import_id: i64,
     /// Library items: a text, an image, a news item and its articles, a text to delete.
     lib: (i64, i64, i64, [i64; 3], i64),
+    /// A keyword reply rule of the account, and a flow.
+    rule_id: i64,
+    rule_name: String,
+    flow_id: i64,
     /// The account's default menu (published) and its button's name.
     menu_id: i64,
     menu_name: String,
+}
+
+/// A one-question flow of `account_id`.
+async fn flow(app: &TestApp, merchant: i64, account_id: i64, name: &str) -> i64 {
+    let input: zhanggui::flows::model::FlowInput = serde_json::from_value(json!({
+        "name": name,
+        "steps": [{"question": format!("{name}?"), "options": [{"label": "是"}, {"label": "否"}]}]
+    }))
+    .expect("flow input");
+    zhanggui::flows::create(&app.db, merchant, account_id, &input, app.now())
+        .await
+        .expect("flow")
+        .id
+}
+
+/// Every flow call naming the account `acc` and its flow `id`: console or API; the
+/// deletion last.
+fn flow_calls(acc: i64, id: i64, console: bool) -> Vec<Call> {
+    let flow_json = json!({
+        "name": "Hijacked",
+        "steps": [{"question": "?", "options": [{"label": "x"}]}]
+    });
+    let flow_form = |name: &str| {
+        form(&[
+            ("account_id", &acc.to_string()),
+            ("name", name),
+            ("idle_minutes", "30"),
+            ("enabled", "1"),
+            ("s0_question", "?"),
+            ("s0_o0_label", "x"),
+        ])
+    };
+    if console {
+        return vec![
+            call(
+                Method::GET,
+                "/flows/{id}",
+                format!("/flows/{id}"),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/flows",
+                "/flows".into(),
+                flow_form("console new"),
+            ),
+            call(
+                Method::POST,
+                "/flows/{id}",
+                format!("/flows/{id}"),
+                flow_form("console edit"),
+            ),
+            call(
+                Method::POST,
+                "/flows/{id}/delete",
+                format!("/flows/{id}/delete"),
+                form(&[]),
+            ),
+        ];
+    }
+    let flows = format!("/api/v1/accounts/{acc}/flows");
+    let one = format!("{flows}/{id}");
+    vec![
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/flows",
+            flows.clone(),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{account_id}/flows",
+            flows,
+            Body::Json(flow_json.clone()),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/flows/{flow_id}",
+            one.clone(),
+            Body::None,
+        ),
+        call(
+            Method::PUT,
+            "/api/v1/accounts/{account_id}/flows/{flow_id}",
+            one.clone(),
+            Body::Json(flow_json),
+        ),
+        call(
+            Method::DELETE,
+            "/api/v1/accounts/{account_id}/flows/{flow_id}",
+            one,
+            Body::None,
+        ),
+    ]
+}
+
+/// A keyword rule of `account_id` answering with a text.
+async fn reply_rule(app: &TestApp, merchant: i64, account_id: i64, name: &str) -> i64 {
+    let input = zhanggui::replies::model::RuleInput {
+        name: name.to_string(),
+        keywords: vec![zhanggui::replies::model::Keyword {
+            text: name.to_string(),
+            mode: zhanggui::replies::model::MatchMode::Exact,
+        }],
+        enabled: true,
+        replies: vec![zhanggui::replies::model::ReplyItem::Text {
+            text: format!("{name} answer"),
+        }],
+        ..Default::default()
+    };
+    zhanggui::replies::create(&app.db, merchant, account_id, &input, &[], app.now())
+        .await
+        .expect("reply rule")
+        .id
+}
+
+/// Every reply-rule call naming the account `acc` and its rule `rule`: console pages and
+/// forms (`console`) or the API. The rule's deletion comes last.
+fn reply_calls(acc: i64, rule: i64, console: bool) -> Vec<Call> {
+    let rule_form = |name: &str| {
+        form(&[
+            ("account_id", &acc.to_string()),
+            ("kind", "keyword"),
+            ("name", name),
+            ("exact", name),
+            ("reply_0_source", "text"),
+            ("reply_0_text", "hijacked"),
+            ("enabled", "1"),
+        ])
+    };
+    let rule_json = json!({
+        "name": "Hijacked", "keywords": [{"text": "hijacked", "mode": "exact"}],
+        "replies": [{"type": "text", "text": "hijacked"}],
+    });
+    if console {
+        return vec![
+            call(
+                Method::GET,
+                "/replies/{id}",
+                format!("/replies/{rule}"),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/replies",
+                "/replies".into(),
+                rule_form("console new"),
+            ),
+            call(
+                Method::POST,
+                "/replies/settings",
+                "/replies/settings".into(),
+                form(&[
+                    ("account_id", &acc.to_string()),
+                    ("handoff_words", "人工"),
+                    ("handoff_reply", "hijacked"),
+                ]),
+            ),
+            call(
+                Method::POST,
+                "/replies/{id}",
+                format!("/replies/{rule}"),
+                rule_form("console edit"),
+            ),
+            call(
+                Method::POST,
+                "/replies/{id}/toggle",
+                format!("/replies/{rule}/toggle"),
+                form(&[]),
+            ),
+            call(
+                Method::POST,
+                "/replies/{id}/delete",
+                format!("/replies/{rule}/delete"),
+                form(&[]),
+            ),
+        ];
+    }
+    let rules = format!("/api/v1/accounts/{acc}/reply-rules");
+    let one = format!("{rules}/{rule}");
+    vec![
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/reply-rules",
+            rules.clone(),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{account_id}/reply-rules",
+            rules.clone(),
+            Body::Json(rule_json.clone()),
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{account_id}/reply-rules/test",
+            format!("{rules}/test"),
+            Body::Json(json!({"text": "hijacked"})),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/reply-rules/unmatched",
+            format!("{rules}/unmatched"),
+            Body::None,
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/reply-settings",
+            format!("/api/v1/accounts/{acc}/reply-settings"),
+            Body::None,
+        ),
+        call(
+            Method::PUT,
+            "/api/v1/accounts/{account_id}/reply-settings",
+            format!("/api/v1/accounts/{acc}/reply-settings"),
+            Body::Json(json!({"courtesy_hourly": true, "handoff_words": [], "handoff_reply": ""})),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/reply-rules/{rule_id}",
+            one.clone(),
+            Body::None,
+        ),
+        call(
+            Method::PUT,
+            "/api/v1/accounts/{account_id}/reply-rules/{rule_id}",
+            one.clone(),
+            Body::Json(rule_json),
+        ),
+        call(
+            Method::DELETE,
+            "/api/v1/accounts/{account_id}/reply-rules/{rule_id}",
+            one,
+            Body::None,
+        ),
+    ]
 }
 
 /// A menu of `account_id` with one click button named `name` (personalized for `tag_id`
@@ -348,10 +602,16 @@ impl Tenant {
         let segment_name = format!("{tag}人群");
         let (segment_id, import_id) = segment_and_import(app, id, account.id, &segment_name).await;
         let lib = library_items(app, id, tag).await;
+        let rule_name = format!("{tag}回复规则");
+        let rule_id = reply_rule(app, id, account.id, &rule_name).await;
+        let flow_id = flow(app, id, account.id, &format!("{tag}问答")).await;
         let menu_name = format!("{tag}菜单");
         let menu_id = menu(app, id, account.id, None, &menu_name, true).await;
         Tenant {
             lib,
+            rule_id,
+            flow_id,
+            rule_name,
             menu_id,
             menu_name,
             segment_id,
@@ -397,6 +657,8 @@ impl Tenant {
             self.job_kind.clone(),
             self.channel_name.clone(),
             self.segment_name.clone(),
+            self.rule_name.clone(),
+            format!("{}问答", self.name.trim_end_matches("商户")),
             self.menu_name.clone(),
             format!("{}素材", self.name.trim_end_matches("商户")),
             format!("{}图文1", self.name.trim_end_matches("商户")),
@@ -875,6 +1137,10 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
     calls.extend(segment_and_csv_calls(b));
     calls.extend(library_calls(b.lib, true));
     calls.extend(library_calls(b.lib, false));
+    calls.extend(reply_calls(acc, b.rule_id, true));
+    calls.extend(reply_calls(acc, b.rule_id, false));
+    calls.extend(flow_calls(acc, b.flow_id, true));
+    calls.extend(flow_calls(acc, b.flow_id, false));
     calls
 }
 
@@ -1418,6 +1684,45 @@ fn permission_of(method: &Method, template: &str) -> Permission {
             | "/api/v1/library/news/{id}",
         )
         | ("DELETE", "/api/v1/library/items/{id}") => ManageLibrary,
+        (
+            "GET",
+            "/replies"
+            | "/replies/{id}"
+            | "/api/v1/accounts/{account_id}/reply-rules"
+            | "/api/v1/accounts/{account_id}/reply-rules/{rule_id}"
+            | "/api/v1/accounts/{account_id}/reply-rules/unmatched"
+            | "/api/v1/accounts/{account_id}/reply-settings",
+        )
+        | ("POST", "/api/v1/accounts/{account_id}/reply-rules/test") => ViewReplies,
+        ("GET", "/replies/new")
+        | (
+            "POST",
+            "/replies"
+            | "/replies/settings"
+            | "/replies/{id}"
+            | "/replies/{id}/toggle"
+            | "/replies/{id}/delete"
+            | "/api/v1/accounts/{account_id}/reply-rules",
+        )
+        | (
+            "PUT",
+            "/api/v1/accounts/{account_id}/reply-rules/{rule_id}"
+            | "/api/v1/accounts/{account_id}/reply-settings",
+        )
+        | ("DELETE", "/api/v1/accounts/{account_id}/reply-rules/{rule_id}") => ManageReplies,
+        (
+            "GET",
+            "/flows"
+            | "/flows/{id}"
+            | "/api/v1/accounts/{account_id}/flows"
+            | "/api/v1/accounts/{account_id}/flows/{flow_id}",
+        ) => ViewReplies,
+        ("GET", "/flows/new")
+        | (
+            "POST",
+            "/flows" | "/flows/{id}" | "/flows/{id}/delete" | "/api/v1/accounts/{account_id}/flows",
+        )
+        | ("PUT" | "DELETE", "/api/v1/accounts/{account_id}/flows/{flow_id}") => ManageReplies,
         other => panic!("no permission listed for {other:?}"),
     }
 }
@@ -1453,6 +1758,11 @@ struct Victims {
     /// Library items for the console's calls and the API's.
     lib_console: (i64, i64, i64, [i64; 3], i64),
     lib_api: (i64, i64, i64, [i64; 3], i64),
+    /// Reply rules for the console's calls and the API's.
+    rule_console: i64,
+    rule_api: i64,
+    flow_console: i64,
+    flow_api: i64,
     /// Personalized menus (on tags of their own) for the console's calls and the API's,
     /// and tags with no menu yet to create one for.
     menu_console: i64,
@@ -1588,6 +1898,10 @@ impl Victims {
                 .1,
             lib_console: library_items(app, merchant, &format!("c{tag}")).await,
             lib_api: library_items(app, merchant, &format!("a{tag}")).await,
+            rule_console: reply_rule(app, merchant, account, &format!("rc{tag}")).await,
+            rule_api: reply_rule(app, merchant, account, &format!("ra{tag}")).await,
+            flow_console: flow(app, merchant, account, &format!("fc{tag}")).await,
+            flow_api: flow(app, merchant, account, &format!("fa{tag}")).await,
             tag: tag.to_string(),
             channel_console: channel(app, merchant, account, &format!("victim c {tag}")).await,
             channel_api: channel(app, merchant, account, &format!("victim a {tag}")).await,
@@ -1692,6 +2006,8 @@ impl Victims {
         let mut calls = self.api_calls_before_library();
         calls.extend(self.menu_api_calls());
         calls.extend(library_calls(self.lib_api, false));
+        calls.extend(reply_calls(self.account, self.rule_api, false));
+        calls.extend(flow_calls(self.account, self.flow_api, false));
         calls.extend([
             call(
                 Method::GET,
@@ -2069,6 +2385,21 @@ impl Victims {
         let mut calls = self.console_calls_before_library();
         calls.extend(self.menu_console_calls());
         calls.extend(library_calls(self.lib_console, true));
+        calls.extend(reply_calls(self.account, self.rule_console, true));
+        calls.extend(flow_calls(self.account, self.flow_console, true));
+        calls.extend([
+            call(Method::GET, "/flows", "/flows".into(), Body::None),
+            call(Method::GET, "/flows/new", "/flows/new".into(), Body::None),
+        ]);
+        calls.extend([
+            call(Method::GET, "/replies", "/replies".into(), Body::None),
+            call(
+                Method::GET,
+                "/replies/new",
+                "/replies/new".into(),
+                Body::None,
+            ),
+        ]);
         calls.extend([
             call(Method::GET, "/library", "/library".into(), Body::None),
             call(
@@ -2513,6 +2844,10 @@ async fn the_role_matrix_covers_every_api_endpoint() {
         channel_api: 1,
         lib_console: (1, 1, 1, [1, 1, 1], 1),
         lib_api: (1, 1, 1, [1, 1, 1], 1),
+        rule_console: 1,
+        rule_api: 1,
+        flow_console: 1,
+        flow_api: 1,
         menu_console: 1,
         menu_api: 1,
         menu_tag_console: 1,

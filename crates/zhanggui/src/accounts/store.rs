@@ -20,13 +20,15 @@ pub struct AccountRow {
     pub callback_key: String,
     pub welcome_text: String,
     pub default_reply_text: String,
+    /// Bumped by every change of the account's reply rules (replies/).
+    pub replies_version: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const COLUMNS: &str = "id, merchant_id, name, kind, verified, app_id, app_secret, token, \
      encoding_aes_key, security_mode, sandbox, callback_key, welcome_text, default_reply_text, \
-     created_at, updated_at";
+     replies_version, created_at, updated_at";
 
 pub struct NewAccount<'a> {
     pub merchant_id: i64,

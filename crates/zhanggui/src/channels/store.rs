@@ -442,20 +442,7 @@ pub async fn apply_pass(
     for t in tags {
         match tag_follower(&mut tx, t, max_tags_per_follower, now).await? {
             Tagging::Tagged => {
-                jobs::enqueue(
-                    &mut tx,
-                    now,
-                    NewJob::new(
-                        PUSH_FOLLOWER_TAGS,
-                        serde_json::json!({
-                            "merchant_id": t.merchant_id,
-                            "account_id": t.account_id,
-                            "openid": t.openid,
-                        }),
-                    )
-                    .merchant(t.merchant_id),
-                )
-                .await?;
+                enqueue_push(&mut tx, t, now).await?;
                 applied.tagged += 1;
             }
             Tagging::AlreadyTagged => {}
@@ -492,10 +479,48 @@ async fn add_day(tx: &mut Tx, c: &DayCount) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-enum Tagging {
+/// Whether tagging a follower added the tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tagging {
     Tagged,
     AlreadyTagged,
+    /// The follower carries WeChat's maximum of tags already.
     Full,
+}
+
+async fn enqueue_push(tx: &mut Tx, t: &TagOnScan, now: i64) -> Result<(), sqlx::Error> {
+    jobs::enqueue(
+        tx,
+        now,
+        NewJob::new(
+            PUSH_FOLLOWER_TAGS,
+            serde_json::json!({
+                "merchant_id": t.merchant_id,
+                "account_id": t.account_id,
+                "openid": t.openid,
+            }),
+        )
+        .merchant(t.merchant_id),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Tags one follower (within WeChat's limit) and enqueues the push of their tags to WeChat,
+/// in one transaction (flows tag whoever chooses an option).
+pub async fn tag_one(
+    db: &Db,
+    t: &TagOnScan,
+    max_tags_per_follower: i64,
+    now: i64,
+) -> Result<Tagging, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let tagging = tag_follower(&mut tx, t, max_tags_per_follower, now).await?;
+    if tagging == Tagging::Tagged {
+        enqueue_push(&mut tx, t, now).await?;
+    }
+    tx.commit().await?;
+    Ok(tagging)
 }
 
 async fn tag_follower(

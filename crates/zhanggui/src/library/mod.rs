@@ -85,6 +85,7 @@ pub async fn update_text(
     }
     let v = model::validate_text(input).map_err(AppError::Validation)?;
     store::update_text(db, merchant_id, id, &v.title, &v.text, now).await?;
+    crate::replies::store::bump_merchant(db, merchant_id).await?;
     get(db, merchant_id, id).await
 }
 
@@ -203,14 +204,19 @@ pub async fn update_news(
     let articles = model::validate_news(input).map_err(AppError::Validation)?;
     check_covers(db, merchant_id, &articles).await?;
     store::replace_articles(db, merchant_id, id, &articles, now).await?;
+    // Reply rules send this news with its titles and covers as they are now.
+    crate::replies::store::bump_merchant(db, merchant_id).await?;
     get(db, merchant_id, id).await
 }
 
-/// Everything that uses an item and would break if it went: the covers of articles and
-/// menu buttons. Reply rules and broadcasts (later parts of issue 6 and the broadcast issue)
-/// add their uses here through their own `mod.rs` functions.
+/// Everything that uses an item and would break if it went: the covers of articles, the
+/// reply rules that send it and menu buttons. Broadcasts add their uses here through their
+/// own `mod.rs` functions.
 pub async fn usages(db: &Db, merchant_id: i64, item_id: i64) -> Result<Vec<Usage>, AppError> {
     let mut out = vec![];
+    for (rule_id, name) in crate::replies::rules_sending_item(db, merchant_id, item_id).await? {
+        out.push(Usage::ReplyRule { rule_id, name });
+    }
     for (news_id, title) in store::cover_uses(db, merchant_id, item_id).await? {
         if news_id != item_id {
             out.push(Usage::Cover {

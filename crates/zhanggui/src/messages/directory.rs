@@ -1,19 +1,21 @@
 //! The accounts the callback serves, kept in memory so the hot path does not read the
-//! database for them. Entries are re-read after a short time, so a change made through any
-//! instance reaches every instance within seconds; nothing here is state another instance
-//! needs.
+//! database for them. Entries are re-read after a second, so a change made through any
+//! instance reaches every instance within a second or so; nothing here is state another
+//! instance needs. An account's reply index is compiled again only when its
+//! `replies_version` moved (every rule change bumps it), and swapped whole: a message being
+//! answered keeps the index it started with.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use super::model::BasicReplies;
 use crate::accounts::AccountRow;
 use crate::accounts::model::SecurityMode;
 use crate::platform::db::Db;
+use crate::replies::index::{Index, PlainReplies};
 
 /// How long an entry (or the knowledge that a key is unknown) is trusted.
-const FRESH_FOR: Duration = Duration::from_secs(2);
+const FRESH_FOR: Duration = Duration::from_secs(1);
 /// Unknown keys are remembered too (so random URLs cannot make every request a query), but
 /// the map is emptied when it grows past this.
 const MAX_ENTRIES: usize = 10_000;
@@ -24,7 +26,11 @@ pub struct CallbackAccount {
     pub account_id: i64,
     pub merchant_id: i64,
     pub endpoint: wechat::Endpoint,
-    pub replies: BasicReplies,
+    /// The welcome, the default reply and the channels' welcomes as plain texts.
+    pub plain: PlainReplies,
+    /// The compiled reply rules, and the version of them it was compiled from.
+    pub index: Arc<Index>,
+    pub replies_version: i64,
 }
 
 #[derive(Clone)]
@@ -44,6 +50,8 @@ pub enum DirectoryError {
 #[derive(Default)]
 pub struct Directory {
     entries: RwLock<HashMap<String, Entry>>,
+    /// The site's public URL: news replies link to our article pages.
+    public_url: String,
 }
 
 impl std::fmt::Debug for Directory {
@@ -53,23 +61,47 @@ impl std::fmt::Debug for Directory {
 }
 
 impl Directory {
+    pub fn new(public_url: &str) -> Directory {
+        Directory {
+            entries: RwLock::default(),
+            public_url: public_url.to_string(),
+        }
+    }
+
     /// The account behind a callback key, `None` if there is none.
     pub async fn get(
         &self,
         db: &Db,
         key: &str,
     ) -> Result<Option<Arc<CallbackAccount>>, DirectoryError> {
-        if let Some(entry) = self.fresh(key) {
-            return Ok(entry.account);
+        let known = self.known(key);
+        if let Some(entry) = &known
+            && entry.read_at.elapsed() < FRESH_FOR
+        {
+            return Ok(entry.account.clone());
         }
         let account = match crate::accounts::store::by_callback_key(db, key).await? {
             Some(row) => {
-                let mut account = callback_account(&row)?;
-                account.replies.channel_welcomes = crate::channels::store::welcomes(db, row.id)
-                    .await?
-                    .into_iter()
-                    .collect();
-                Some(Arc::new(account))
+                let previous = known.and_then(|e| e.account);
+                let index = match previous {
+                    Some(p)
+                        if p.account_id == row.id && p.replies_version == row.replies_version =>
+                    {
+                        p.index.clone()
+                    }
+                    _ => Arc::new(
+                        crate::replies::compile(db, row.merchant_id, row.id, &self.public_url)
+                            .await?,
+                    ),
+                };
+                let plain = crate::replies::plain_replies(
+                    db,
+                    row.id,
+                    &row.welcome_text,
+                    &row.default_reply_text,
+                )
+                .await?;
+                Some(Arc::new(callback_account(&row, plain, index)?))
             }
             None => None,
         };
@@ -77,12 +109,10 @@ impl Directory {
         Ok(account)
     }
 
-    fn fresh(&self, key: &str) -> Option<Entry> {
+    /// The entry of a key, fresh or not.
+    fn known(&self, key: &str) -> Option<Entry> {
         let entries = self.entries.read().ok()?;
-        entries
-            .get(key)
-            .filter(|e| e.read_at.elapsed() < FRESH_FOR)
-            .cloned()
+        entries.get(key).cloned()
     }
 
     fn remember(&self, key: &str, account: Option<Arc<CallbackAccount>>) {
@@ -101,7 +131,11 @@ impl Directory {
     }
 }
 
-fn callback_account(row: &AccountRow) -> Result<CallbackAccount, DirectoryError> {
+fn callback_account(
+    row: &AccountRow,
+    plain: PlainReplies,
+    index: Arc<Index>,
+) -> Result<CallbackAccount, DirectoryError> {
     let mode = match row.security_mode() {
         SecurityMode::Plaintext => wechat::SecurityMode::Plaintext,
         SecurityMode::Compatible => wechat::SecurityMode::Compatible,
@@ -121,10 +155,8 @@ fn callback_account(row: &AccountRow) -> Result<CallbackAccount, DirectoryError>
         account_id: row.id,
         merchant_id: row.merchant_id,
         endpoint,
-        replies: BasicReplies {
-            welcome_text: row.welcome_text.clone(),
-            default_reply_text: row.default_reply_text.clone(),
-            channel_welcomes: Default::default(),
-        },
+        plain,
+        index,
+        replies_version: row.replies_version,
     })
 }

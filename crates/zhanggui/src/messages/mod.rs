@@ -45,6 +45,7 @@ pub async fn log_as_received(
                     received_at: *received_at,
                     body: xml.clone(),
                     reply: model::reply_xml(&msg, answer, received_at / 1000),
+                    route: String::new(),
                 })
             })
             .collect();

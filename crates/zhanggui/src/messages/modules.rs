@@ -5,8 +5,8 @@
 //! ([`super::late`]). So a module's `answer` must be idempotent: the late path computes it
 //! again in a job.
 //!
-//! Until the reply rules (issue #6) route messages to modules, a module is triggered by the
-//! exact text of a message.
+//! A module is started by a reply rule whose reply names it (replies/), or by a trigger of
+//! its own registered here (the exact text of a message), which comes before every rule.
 
 use std::sync::{Arc, RwLock};
 
@@ -87,6 +87,18 @@ impl Modules {
             .iter()
             .find(|(trigger, _)| trigger.fires_on(msg))
             .map(|(_, module)| module.clone())
+    }
+
+    /// The names of the registered modules, sorted.
+    pub fn names(&self) -> Vec<&'static str> {
+        let entries = match self.entries.read() {
+            Ok(e) => e,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut names: Vec<&'static str> = entries.iter().map(|(_, m)| m.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        names
     }
 
     pub fn by_name(&self, name: &str) -> Option<Arc<dyn Module>> {

@@ -31,12 +31,14 @@ use crate::platform::i18n::Lang;
 use crate::platform::web::{Shell, page};
 
 use super::directory::{CallbackAccount, Directory};
-use super::model::{basic_answer, kind_of, reply_xml};
+use super::model::{kind_of, reply_xml};
 use super::store::{LogRow, Logged};
 use super::writer::LogWriter;
 use crate::platform::clock::Clock;
 use crate::platform::db::Db;
 use crate::platform::state::AppState;
+use crate::replies::index::{Answer, Choice, CompiledRule, answers_now};
+use crate::replies::model::{ReplyMode, Route};
 
 /// The longest we wait for the log write. WeChat gives up after 5 s and retries; failing
 /// well before that lets the retry land on a healthier moment (or instance).
@@ -55,6 +57,45 @@ pub struct Callback {
     /// Modules that answer messages, and the job waker for their late answers.
     modules: super::modules::Modules,
     jobs: crate::platform::jobs::JobWaker,
+    /// When this instance last gave each follower the default reply (the courtesy).
+    courtesy: Courtesy,
+}
+
+/// The once-an-hour courtesy of the default reply. Kept in this instance's memory: a
+/// follower answered by two instances within the hour may get the default reply twice,
+/// which is courteous enough and costs the callback no database read.
+#[derive(Default)]
+struct Courtesy {
+    answered: std::sync::Mutex<std::collections::HashMap<(i64, String), i64>>,
+}
+
+impl Courtesy {
+    const HOUR_MS: i64 = 3_600_000;
+    /// Past this many followers the old entries are dropped (and, if all are recent, all).
+    const MAX_ENTRIES: usize = 200_000;
+
+    /// Whether the follower may get the default reply now; if so, remembers that they did.
+    fn may_answer(&self, account_id: i64, openid: &str, now: i64) -> bool {
+        let mut answered = match self.answered.lock() {
+            Ok(a) => a,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let key = (account_id, openid.to_string());
+        if answered
+            .get(&key)
+            .is_some_and(|&at| now - at < Self::HOUR_MS)
+        {
+            return false;
+        }
+        if answered.len() >= Self::MAX_ENTRIES {
+            answered.retain(|_, at| now - *at < Self::HOUR_MS);
+            if answered.len() >= Self::MAX_ENTRIES {
+                answered.clear();
+            }
+        }
+        answered.insert(key, now);
+        true
+    }
 }
 
 /// The callback's own router, mounted beside the console's rather than inside its layers
@@ -70,6 +111,7 @@ pub fn router(state: &AppState) -> Router {
         accounts: state.callbacks.clone(),
         modules: state.modules.clone(),
         jobs: state.jobs.clone(),
+        courtesy: Courtesy::default(),
     });
     Router::new()
         .route(ROUTE, get(handshake).post(receive))
@@ -181,8 +223,8 @@ async fn answer_message(cb: &Callback, key: &str, uri: &Uri, body: &[u8]) -> Res
     };
     let now = cb.clock.now_ms();
     let now_secs = now / 1000;
-    let reply = match answer(cb, &account, &msg, inbound.xml(), now).await {
-        Ok(reply) => reply,
+    let (reply, route) = match answer(cb, &account, &msg, inbound.xml(), now).await {
+        Ok(answered) => answered,
         Err(res) => return res,
     };
     let row = LogRow {
@@ -195,6 +237,7 @@ async fn answer_message(cb: &Callback, key: &str, uri: &Uri, body: &[u8]) -> Res
         received_at: now,
         body: inbound.xml().to_string(),
         reply,
+        route,
     };
     // Only the reply is needed once the row is handed to the log.
     let answer = row.reply.clone();
@@ -235,24 +278,182 @@ async fn answer_message(cb: &Callback, key: &str, uri: &Uri, body: &[u8]) -> Res
     }
 }
 
-/// The passive reply to `msg`: a module's answer when one claims it and answers within the
-/// budget — past the budget, `success` now and the answer later by customer-service message —
-/// else the account's basic replies (follow welcome, default reply).
+/// The passive reply to `msg` and the route that chose it (replies::model::Route, for the
+/// replies projector): a module's answer when one claims the message by its own trigger,
+/// else what the account's reply index decides — a rule (whose first reply, or one at
+/// random, answers now and whose others follow as customer-service messages), a hand-off,
+/// a welcome, the default reply — else nothing.
 async fn answer(
     cb: &Callback,
-    account: &super::directory::CallbackAccount,
+    account: &CallbackAccount,
     msg: &wechat::Message<'_>,
     xml: &str,
     now: i64,
+) -> Result<(String, String), Response> {
+    if let Some(module) = cb.modules.claiming(msg) {
+        return Ok((
+            run_module(cb, account, msg, xml, now, module).await?,
+            String::new(),
+        ));
+    }
+    let now_secs = now / 1000;
+    if let Some(answered) = flow_answer(cb, account, msg, now).await? {
+        return Ok(answered);
+    }
+    let text = |t: &str| reply_xml(msg, (!t.is_empty()).then_some(t), now_secs);
+    let (reply, route) = match account.index.decide(msg, &account.plain, now) {
+        Choice::Rule { rule, keyword } => {
+            let (reply, more) = answer_with_rule(cb, account, msg, xml, now, rule).await?;
+            let route = Route::Rule {
+                rule_id: rule.id,
+                more,
+                keyword: keyword.to_string(),
+            };
+            (reply, route.encode())
+        }
+        Choice::Handoff => (
+            text(&account.index.settings.handoff_reply),
+            Route::Handoff.encode(),
+        ),
+        Choice::Plain(t) => (text(t), String::new()),
+        Choice::Unmatched(rule, plain) => {
+            let courteous = account.index.settings.courtesy_hourly;
+            if courteous
+                && !cb
+                    .courtesy
+                    .may_answer(account.account_id, &msg.from_user_name, now)
+            {
+                (success(), Route::Unmatched { default: None }.encode())
+            } else if let Some(rule) = rule {
+                let (reply, more) = answer_with_rule(cb, account, msg, xml, now, rule).await?;
+                let route = Route::Unmatched {
+                    default: Some((rule.id, more)),
+                };
+                (reply, route.encode())
+            } else {
+                (text(plain), Route::Unmatched { default: None }.encode())
+            }
+        }
+        Choice::Nothing => (success(), String::new()),
+    };
+    Ok((reply, route))
+}
+
+fn success() -> String {
+    wechat::Reply::Success.to_xml()
+}
+
+/// A 503 for WeChat (it delivers again), the cause logged.
+fn unavailable(account: &CallbackAccount, what: &str, e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(account_id = account.account_id, error = %e, "callback: {what}");
+    plain(StatusCode::SERVICE_UNAVAILABLE, "")
+}
+
+/// The flow's answer when the follower is in one (only accounts with flows read where the
+/// follower is); hand-off words still reach a person.
+async fn flow_answer(
+    cb: &Callback,
+    account: &CallbackAccount,
+    msg: &wechat::Message<'_>,
+    now: i64,
+) -> Result<Option<(String, String)>, Response> {
+    if !account.index.has_flows() {
+        return Ok(None);
+    }
+    let text = match &msg.body {
+        wechat::MessageBody::Text(t) => t.content.as_ref(),
+        wechat::MessageBody::Voice(v) => match v.recognition.as_deref() {
+            Some(r) => r,
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    if account.index.is_handoff(text) {
+        return Ok(None);
+    }
+    let dedup_key = msg.dedup_key();
+    let who = crate::flows::Speaker {
+        merchant_id: account.merchant_id,
+        account_id: account.account_id,
+        openid: &msg.from_user_name,
+        dedup_key: &dedup_key,
+        now,
+    };
+    let answered = crate::flows::answer(&cb.db, &who, &account.index.flows, text)
+        .await
+        .map_err(|e| unavailable(account, "cannot read or move a flow", &e))?;
+    Ok(answered.map(|(reply, route)| {
+        let xml = reply_xml(
+            msg,
+            (!reply.is_empty()).then_some(reply.as_str()),
+            now / 1000,
+        );
+        (xml, route)
+    }))
+}
+
+/// A rule's passive reply, and how many of its replies follow it.
+async fn answer_with_rule(
+    cb: &Callback,
+    account: &CallbackAccount,
+    msg: &wechat::Message<'_>,
+    xml: &str,
+    now: i64,
+    rule: &CompiledRule,
+) -> Result<(String, usize), Response> {
+    let answers = answers_now(rule, |n| (rand::random::<u32>() as usize) % n.max(1));
+    let more = match rule.reply_mode {
+        ReplyMode::All => answers.len().saturating_sub(1),
+        ReplyMode::Random => 0,
+    };
+    let reply = match answers.first() {
+        None => success(),
+        Some(Answer::Reply(body)) => {
+            let mut body = body.clone();
+            if let wechat::ReplyBody::News { articles } = &mut body {
+                articles.truncate(wechat::reply::news_article_limit(msg));
+            }
+            wechat::ReplyMessage::answering(msg, now / 1000, body).to_xml()
+        }
+        Some(Answer::Flow(flow_id)) => match account.index.flows.get(flow_id) {
+            Some(flow) => {
+                let dedup_key = msg.dedup_key();
+                let who = crate::flows::Speaker {
+                    merchant_id: account.merchant_id,
+                    account_id: account.account_id,
+                    openid: &msg.from_user_name,
+                    dedup_key: &dedup_key,
+                    now,
+                };
+                let opening = crate::flows::start(&cb.db, &who, flow)
+                    .await
+                    .map_err(|e| unavailable(account, "cannot start a flow", &e))?;
+                reply_xml(msg, Some(&opening), now / 1000)
+            }
+            None => success(),
+        },
+        Some(Answer::Module(name)) => match cb.modules.by_name(name) {
+            Some(module) => run_module(cb, account, msg, xml, now, module).await?,
+            None => {
+                tracing::warn!(account_id = account.account_id, module = %name, "a rule names a module that is not running");
+                success()
+            }
+        },
+    };
+    Ok((reply, more))
+}
+
+/// A module's answer within the budget — past the budget, `success` now and the answer
+/// later by customer-service message.
+async fn run_module(
+    cb: &Callback,
+    account: &CallbackAccount,
+    msg: &wechat::Message<'_>,
+    xml: &str,
+    now: i64,
+    module: Arc<dyn super::modules::Module>,
 ) -> Result<String, Response> {
     let now_secs = now / 1000;
-    let Some(module) = cb.modules.claiming(msg) else {
-        return Ok(reply_xml(
-            msg,
-            basic_answer(msg, &account.replies),
-            now_secs,
-        ));
-    };
     let call = super::modules::ModuleCall {
         db: cb.db.clone(),
         merchant_id: account.merchant_id,
@@ -260,7 +461,6 @@ async fn answer(
         openid: msg.from_user_name.to_string(),
         xml: xml.to_string(),
     };
-    let success = || wechat::Reply::Success.to_xml();
     match tokio::time::timeout(super::late::REPLY_BUDGET, module.answer(&call)).await {
         Ok(Ok(Some(body))) => Ok(wechat::ReplyMessage::answering(msg, now_secs, body).to_xml()),
         Ok(Ok(None)) => Ok(success()),

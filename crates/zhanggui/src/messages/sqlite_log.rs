@@ -25,7 +25,8 @@ use crate::platform::db::Db;
 /// journal first, inside a transaction: 4 KiB copies per row, a tenth of the commit's time.
 /// Every value bound here is non-null.
 const INSERT: &str = "INSERT OR IGNORE INTO wx_messages (merchant_id, account_id, dedup_key, \
-     openid, kind, sent_at, received_at, body, reply) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+     openid, kind, sent_at, received_at, body, reply, route) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
      RETURNING id";
 const FIRST_ANSWER: &str =
     "SELECT id, reply FROM wx_messages WHERE account_id = ?1 AND dedup_key = ?2";
@@ -92,7 +93,8 @@ impl SqliteLog {
                             r.sent_at,
                             r.received_at,
                             r.body,
-                            r.reply
+                            r.reply,
+                            r.route
                         ],
                         |row| row.get(0),
                     )

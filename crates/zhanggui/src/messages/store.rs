@@ -23,6 +23,8 @@ pub struct LogRow {
     pub body: String,
     /// The passive reply we answered with (plaintext XML, or `success`).
     pub reply: String,
+    /// Which reply rule answered (replies::model::Route), '' when none was asked.
+    pub route: String,
 }
 
 /// What appending a row did.
@@ -34,7 +36,7 @@ pub enum Logged {
     Duplicate { id: i64, reply: String },
 }
 
-const COLUMNS: usize = 9;
+const COLUMNS: usize = 10;
 
 /// Appends rows through the pool; duplicates of logged messages (same account and dedup
 /// key) are not inserted and come back with the reply first given. (On a SQLite file the log
@@ -57,8 +59,9 @@ async fn append_unnest(pool: &sqlx::PgPool, rows: &[LogRow]) -> Result<Vec<Logge
     let texts = |f: fn(&LogRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
     let inserted: Vec<(i64, String, i64)> = sqlx::query_as(
         "INSERT INTO wx_messages (merchant_id, account_id, dedup_key, openid, kind, sent_at, \
-         received_at, body, reply) SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], \
-         $4::TEXT[], $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::TEXT[], $9::TEXT[]) \
+         received_at, body, reply, route) SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], \
+         $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::TEXT[], $9::TEXT[], \
+         $10::TEXT[]) \
          ON CONFLICT (account_id, dedup_key) DO NOTHING RETURNING account_id, dedup_key, id",
     )
     .bind(ints(|r| r.merchant_id))
@@ -70,6 +73,7 @@ async fn append_unnest(pool: &sqlx::PgPool, rows: &[LogRow]) -> Result<Vec<Logge
     .bind(ints(|r| r.received_at))
     .bind(texts(|r| &r.body))
     .bind(texts(|r| &r.reply))
+    .bind(texts(|r| &r.route))
     .fetch_all(pool)
     .await?;
     let mut new: std::collections::HashMap<(i64, &str), i64> = inserted
@@ -130,7 +134,7 @@ async fn insert_new(tx: &mut Tx, rows: &[LogRow]) -> Result<Vec<(i64, String, i6
     let mut sql = String::with_capacity(200 + rows.len() * 60);
     sql.push_str(
         "INSERT INTO wx_messages (merchant_id, account_id, dedup_key, openid, kind, sent_at, \
-         received_at, body, reply) VALUES ",
+         received_at, body, reply, route) VALUES ",
     );
     // SQLite gets anonymous `?` parameters: sqlx looks up every parameter's name before
     // binding it, and SQLite finds a name by walking a list of all the statement's names, so
@@ -168,7 +172,8 @@ async fn insert_new(tx: &mut Tx, rows: &[LogRow]) -> Result<Vec<(i64, String, i6
                 .bind(r.sent_at)
                 .bind(r.received_at)
                 .bind(&r.body)
-                .bind(&r.reply);
+                .bind(&r.reply)
+                .bind(&r.route);
         }
         q.fetch_all(c).await
     })

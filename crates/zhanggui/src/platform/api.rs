@@ -127,6 +127,8 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<super::state::AppState> {
         .merge(crate::channels::routes::api())
         .merge(crate::menus::routes::api())
         .merge(crate::library::routes::api())
+        .merge(crate::replies::routes::api())
+        .merge(crate::flows::routes::api())
         .merge(crate::tags::routes::api())
         .merge(crate::followers::sync::routes::api())
         .merge(crate::followers::routes::api())

@@ -16,11 +16,8 @@ pub struct Running {
     shutdown: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     workers: WorkerHandle,
-    housekeeping: tokio::task::JoinHandle<()>,
-    projector: tokio::task::JoinHandle<()>,
-    channel_projector: tokio::task::JoinHandle<()>,
-    menu_projector: tokio::task::JoinHandle<()>,
-    log_index: tokio::task::JoinHandle<()>,
+    /// Housekeeping and the projections of the message log: they run until aborted.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// The job handlers of every capability.
@@ -50,6 +47,14 @@ fn with_product_jobs(mut registry: JobRegistry, state: &AppState) -> JobRegistry
         crate::followers::csv::IMPORT_JOB,
         crate::followers::csv::run_import,
     );
+    let follow_ups = state.clone();
+    registry.register(crate::replies::jobs::FOLLOW_UP_KIND, move |ctx| {
+        crate::replies::jobs::send_follow_up(follow_ups.clone(), ctx)
+    });
+    let flows = state.clone();
+    registry.register(crate::flows::jobs::APPLY_KIND, move |ctx| {
+        crate::flows::jobs::apply_answer(flows.clone(), ctx)
+    });
     let remarks = state.clone();
     registry.register(crate::followers::csv::PUSH_REMARK_JOB, move |ctx| {
         crate::followers::csv::push_remark(remarks.clone(), ctx)
@@ -88,11 +93,14 @@ pub async fn start(
         },
     );
     state.jobs = workers.waker();
-    let housekeeping = tokio::spawn(housekeeping(state.clone()));
-    let projector = tokio::spawn(crate::followers::jobs::run(state.clone()));
-    let channel_projector = tokio::spawn(crate::channels::jobs::run(state.clone()));
-    let menu_projector = tokio::spawn(crate::menus::jobs::run(state.clone()));
-    let log_index = tokio::spawn(crate::followers::jobs::run_log_index(state.clone()));
+    let background = vec![
+        tokio::spawn(housekeeping(state.clone())),
+        tokio::spawn(crate::followers::jobs::run(state.clone())),
+        tokio::spawn(crate::channels::jobs::run(state.clone())),
+        tokio::spawn(crate::menus::jobs::run(state.clone())),
+        tokio::spawn(crate::followers::jobs::run_log_index(state.clone())),
+        tokio::spawn(crate::replies::jobs::run(state.clone())),
+    ];
     let app = super::web::router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -111,11 +119,7 @@ pub async fn start(
         shutdown: tx,
         server,
         workers,
-        housekeeping,
-        projector,
-        channel_projector,
-        menu_projector,
-        log_index,
+        background,
     })
 }
 
@@ -123,11 +127,9 @@ impl Running {
     /// Stops taking requests, lets running requests and jobs finish, then returns.
     pub async fn stop(self) {
         let _ = self.shutdown.send(());
-        self.housekeeping.abort();
-        self.projector.abort();
-        self.channel_projector.abort();
-        self.menu_projector.abort();
-        self.log_index.abort();
+        for task in &self.background {
+            task.abort();
+        }
         if let Err(e) = self.server.await {
             tracing::warn!(error = %e, "server task ended abnormally");
         }

@@ -38,6 +38,9 @@ impl AppState {
             .build()
             .unwrap_or_default();
         let log = crate::messages::LogWriter::start(db.clone());
+        let callbacks = Arc::new(crate::messages::directory::Directory::new(
+            &config.public_url,
+        ));
         AppState {
             db,
             config: Arc::new(config),
@@ -46,7 +49,7 @@ impl AppState {
             metrics: super::metrics::handle(),
             jobs: JobWaker::default(),
             log,
-            callbacks: Arc::default(),
+            callbacks,
             tokens: Arc::default(),
             modules: Default::default(),
         }

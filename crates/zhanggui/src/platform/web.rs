@@ -45,6 +45,8 @@ fn console_router(state: AppState) -> Router {
         .merge(crate::channels::routes::router())
         .merge(crate::menus::routes::router())
         .merge(crate::library::routes::router())
+        .merge(crate::replies::routes::router())
+        .merge(crate::flows::routes::router())
         .merge(crate::segments::routes::router())
         .merge(crate::followers::csv::routes::router())
         .merge(crate::sandbox_mode::routes::router())
@@ -205,6 +207,16 @@ const ASSETS: &[Asset] = &[
         name: "segment_builder.js",
         mime: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/segment_builder.js"),
+    },
+    Asset {
+        name: "flow_form.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/flow_form.js"),
+    },
+    Asset {
+        name: "reply_form.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/reply_form.js"),
     },
     Asset {
         name: "console.js",
@@ -493,6 +505,18 @@ pub fn navigation(role: Option<Role>, is_platform_admin: bool) -> Vec<NavGroup> 
                 key: "messages",
                 href: "/messages",
                 label_key: "nav.messages",
+            });
+        }
+        if role.allows(Permission::ViewReplies) {
+            messages.push(NavItem {
+                key: "replies",
+                href: "/replies",
+                label_key: "nav.replies",
+            });
+            messages.push(NavItem {
+                key: "flows",
+                href: "/flows",
+                label_key: "nav.flows",
             });
         }
         if role.allows(Permission::ViewFollowers) {

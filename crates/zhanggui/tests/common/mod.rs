@@ -645,3 +645,53 @@ where
         "timed out after {secs} s waiting until {what}"
     );
 }
+
+/// A simulated follower of the sandbox account `app_id` (they follow it now).
+pub async fn sandbox_follower(app: &TestApp, app_id: &str) -> String {
+    let made: serde_json::Value = app
+        .client()
+        .post(app.url(&format!("/sandbox/api/apps/{app_id}/followers")))
+        .json(&serde_json::json!({"count": 1}))
+        .send()
+        .await
+        .expect("make a follower")
+        .json()
+        .await
+        .expect("followers json");
+    made["openids"][0].as_str().expect("openid").to_string()
+}
+
+/// Makes a simulated follower act (`{"type": "text", "content": …}`, a click, a scan …):
+/// WeChat delivers it to the callback; the answer is what the follower got back.
+pub async fn sandbox_act(
+    app: &TestApp,
+    app_id: &str,
+    openid: &str,
+    action: serde_json::Value,
+) -> serde_json::Value {
+    app.client()
+        .post(app.url(&format!(
+            "/sandbox/api/apps/{app_id}/followers/{openid}/actions"
+        )))
+        .json(&action)
+        .send()
+        .await
+        .expect("act")
+        .json()
+        .await
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// What the account sent the follower outside passive replies (customer-service messages …).
+pub async fn sandbox_inbox(app: &TestApp, app_id: &str, openid: &str) -> serde_json::Value {
+    app.client()
+        .get(app.url(&format!(
+            "/sandbox/api/apps/{app_id}/followers/{openid}/inbox"
+        )))
+        .send()
+        .await
+        .expect("inbox")
+        .json()
+        .await
+        .expect("inbox json")
+}

@@ -45,6 +45,10 @@ pub enum Permission {
     ViewLibrary,
     /// Adding, editing and deleting library items.
     ManageLibrary,
+    /// Automatic replies: the rules, their hits and the unmatched messages.
+    ViewReplies,
+    /// Adding, editing, switching and deleting reply rules; hand-off words.
+    ManageReplies,
 }
 
 impl Role {
@@ -91,12 +95,15 @@ impl Role {
                     | ManageTags
                     | ViewLibrary
                     | ManageLibrary
+                    | ViewReplies
+                    | ManageReplies
             ),
-            // Agents see who they talk to (channel, tags) beside the chat, and the library
+            // Agents see who they talk to (channel, tags) beside the chat, what answered them
+            // automatically (reply rules), and the library
             // they may answer from.
             Role::Agent => matches!(
                 p,
-                ViewDashboard | ViewMessages | ViewFollowers | ViewTags | ViewLibrary
+                ViewDashboard | ViewMessages | ViewFollowers | ViewTags | ViewLibrary | ViewReplies
             ),
             Role::Clerk => matches!(p, ViewDashboard),
         }

@@ -1,0 +1,304 @@
+//! The replies projection ('replies' in log_projections): reads the routed rows of the
+//! message log and, per pass in one transaction that first moves the cursor by
+//! compare-and-set, counts hits per rule, keyword and day, keeps the texts no rule matched,
+//! marks followers who asked for a person, and enqueues a rule's further replies. So the
+//! callback's only write stays the log row, and all of this can be rebuilt from the log.
+//!
+//! Further replies (a rule that answers with several) go out as customer-service messages,
+//! in order, one job per follower and message: a job sends one and enqueues the next. A
+//! crash right after a send may send that one message twice; nothing is ever lost.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use wechat::api::custom::{self, CustomMessage};
+use wechat::{Message, MessageBody};
+
+use super::index::Answer;
+use super::model::Route;
+use super::store::{self, Handoff, HitCount, Pass, Unmatched};
+use crate::channels::model::day_of;
+use crate::messages::store as log;
+use crate::platform::db::{Db, Dialect};
+use crate::platform::jobs::{self, JobContext, JobError, NewJob};
+use crate::platform::state::AppState;
+
+const EVERY: Duration = Duration::from_millis(250);
+pub const BATCH: i64 = 16_384;
+/// Sends one further reply of a rule and enqueues the next.
+pub const FOLLOW_UP_KIND: &str = "replies.follow_up";
+/// The longest unmatched text kept.
+const MAX_UNMATCHED_CHARS: usize = 200;
+
+fn settle_ms(dialect: Dialect) -> Option<i64> {
+    match dialect {
+        Dialect::Sqlite => None,
+        Dialect::Postgres => Some(1_000),
+    }
+}
+
+/// Runs until the task is aborted.
+pub async fn run(state: AppState) {
+    let mut tick = tokio::time::interval(EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        loop {
+            match project_once(&state.db, state.clock.now_ms(), BATCH).await {
+                Ok(p) => {
+                    if p.jobs > 0 {
+                        state.jobs.wake();
+                    }
+                    if !p.more {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "replies projection failed; will retry");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Projected {
+    pub upto: Option<i64>,
+    pub more: bool,
+    pub jobs: usize,
+}
+
+/// Projects the next `batch` settled log rows.
+pub async fn project_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sqlx::Error> {
+    let cursor = store::cursor(db).await?;
+    let unsettled_from = settle_ms(db.dialect()).map(|s| now - s);
+    let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
+        return Ok(Projected::default());
+    };
+    let rows = store::routed(db, range.after_id, range.upto).await?;
+    let mut accounts: Vec<i64> = rows.iter().map(|r| r.account_id).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    let zones: HashMap<i64, chrono_tz::Tz> = crate::channels::store::account_zones(db, &accounts)
+        .await?
+        .into_iter()
+        .map(|(account, _, tz)| {
+            let tz =
+                crate::platform::clock::parse_timezone(&tz).unwrap_or(chrono_tz::Asia::Shanghai);
+            (account, tz)
+        })
+        .collect();
+    let pass = pass_of(&rows, &zones);
+    let jobs = pass.follow_ups.len();
+    let moved = store::apply_pass(db, cursor, range.upto, &pass, now).await?;
+    Ok(Projected {
+        upto: moved.then_some(range.upto),
+        more: moved && range.full,
+        jobs: if moved { jobs } else { 0 },
+    })
+}
+
+/// What a pass writes for these rows.
+fn pass_of(rows: &[store::RoutedRow], zones: &HashMap<i64, chrono_tz::Tz>) -> Pass {
+    let mut hits: Hits = BTreeMap::new();
+    let mut pass = Pass::default();
+    for row in rows {
+        let tz = zones
+            .get(&row.account_id)
+            .copied()
+            .unwrap_or(chrono_tz::Asia::Shanghai);
+        match Route::decode(&row.route) {
+            Some(Route::Rule {
+                rule_id,
+                more,
+                keyword,
+            }) => {
+                count_hit(&mut hits, row, rule_id, keyword, tz);
+                if more > 0 {
+                    pass.follow_ups.push(follow_up(row, rule_id, 1, more));
+                }
+            }
+            Some(Route::Unmatched { default }) => {
+                if let Some((rule_id, more)) = default {
+                    count_hit(&mut hits, row, rule_id, String::new(), tz);
+                    if more > 0 {
+                        pass.follow_ups.push(follow_up(row, rule_id, 1, more));
+                    }
+                }
+                if let Some(text) = text_of(&row.body) {
+                    pass.unmatched.push(Unmatched {
+                        log_id: row.id,
+                        merchant_id: row.merchant_id,
+                        account_id: row.account_id,
+                        openid: row.openid.clone(),
+                        text,
+                        sent_at: row.sent_at,
+                    });
+                }
+            }
+            Some(Route::Handoff) => pass.handoffs.push(Handoff {
+                merchant_id: row.merchant_id,
+                account_id: row.account_id,
+                openid: row.openid.clone(),
+                requested_at: row.sent_at,
+            }),
+            None => {}
+        }
+    }
+    pass.hits = hits.into_values().collect();
+    pass
+}
+
+type Hits = BTreeMap<(i64, i64, String, String), HitCount>;
+
+fn count_hit(
+    hits: &mut Hits,
+    row: &store::RoutedRow,
+    rule_id: i64,
+    keyword: String,
+    tz: chrono_tz::Tz,
+) {
+    let day = day_of(row.sent_at, tz);
+    hits.entry((row.account_id, rule_id, keyword.clone(), day.clone()))
+        .or_insert(HitCount {
+            account_id: row.account_id,
+            rule_id,
+            keyword,
+            day,
+            merchant_id: row.merchant_id,
+            hits: 0,
+        })
+        .hits += 1;
+}
+
+/// The words of a text (or recognized voice) message, cut to a length worth keeping.
+fn text_of(body: &str) -> Option<String> {
+    let msg = Message::parse(body).ok()?;
+    let text = match &msg.body {
+        MessageBody::Text(t) => t.content.trim().to_string(),
+        MessageBody::Voice(v) => v.recognition.as_deref()?.trim().to_string(),
+        _ => return None,
+    };
+    (!text.is_empty()).then(|| text.chars().take(MAX_UNMATCHED_CHARS).collect())
+}
+
+fn follow_up(row: &store::RoutedRow, rule_id: i64, index: usize, last: usize) -> NewJob {
+    NewJob::new(
+        FOLLOW_UP_KIND,
+        serde_json::json!({
+            "merchant_id": row.merchant_id,
+            "account_id": row.account_id,
+            "openid": row.openid,
+            "rule_id": rule_id,
+            "index": index,
+            "last": last,
+        }),
+    )
+    .merchant(row.merchant_id)
+}
+
+/// The job: send the rule's reply at `index` as a customer-service message, then enqueue
+/// the one after it, up to `last`.
+pub async fn send_follow_up(state: AppState, ctx: JobContext) -> Result<(), JobError> {
+    let p = &ctx.payload;
+    let field = |name: &str| {
+        p[name]
+            .as_i64()
+            .ok_or_else(|| JobError::Permanent(format!("payload has no {name}")))
+    };
+    let (merchant_id, account_id, rule_id) = (
+        field("merchant_id")?,
+        field("account_id")?,
+        field("rule_id")?,
+    );
+    let (index, last) = (field("index")? as usize, field("last")? as usize);
+    let openid = p["openid"]
+        .as_str()
+        .ok_or_else(|| JobError::Permanent("payload has no openid".into()))?
+        .to_string();
+    let Some(rule) = store::get(&ctx.db, merchant_id, rule_id)
+        .await
+        .map_err(JobError::retry)?
+    else {
+        return Ok(()); // deleted since: nothing more to say
+    };
+    let answers = super::rule_answers(&ctx.db, &rule, &state.config.public_url)
+        .await
+        .map_err(JobError::retry)?;
+    let message = answers.get(index).and_then(|a| match a {
+        Answer::Reply(body) => CustomMessage::from_reply(body),
+        Answer::Module(_) | Answer::Flow(_) => None,
+    });
+    if let Some(message) = message {
+        let account = crate::accounts::get(&ctx.db, merchant_id, account_id)
+            .await
+            .map_err(JobError::retry)?
+            .ok_or_else(|| JobError::Permanent("the account no longer exists".into()))?;
+        let tokens = crate::accounts::tokens::cache_of(&state, &account);
+        match custom::send(&tokens, &openid, &message, None).await {
+            Ok(()) => {}
+            Err(e) if e.errcode().is_some_and(custom::is_final_refusal) => {
+                // The 48-hour window closed or the follower left: the rest cannot go either.
+                tracing::info!(rule_id, error = %e, "further reply refused by WeChat");
+                return Ok(());
+            }
+            Err(e) => return Err(JobError::retry(e)),
+        }
+    }
+    if index < last && index + 1 < answers.len() {
+        let mut tx = ctx.db.begin().await.map_err(JobError::retry)?;
+        let mut next = ctx.payload.clone();
+        next["index"] = serde_json::json!(index + 1);
+        jobs::enqueue(
+            &mut tx,
+            ctx.clock.now_ms(),
+            NewJob::new(FOLLOW_UP_KIND, next).merchant(merchant_id),
+        )
+        .await
+        .map_err(JobError::retry)?;
+        tx.commit().await.map_err(JobError::retry)?;
+        state.jobs.wake();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, route: &str, body: &str) -> store::RoutedRow {
+        store::RoutedRow {
+            id,
+            merchant_id: 1,
+            account_id: 2,
+            openid: "o1".into(),
+            sent_at: 1_764_547_200_000, // 2025-12-01 08:00 in Shanghai
+            body: body.into(),
+            route: route.into(),
+        }
+    }
+
+    const TEXT: &str = "<xml><ToUserName><![CDATA[gh]]></ToUserName><FromUserName><![CDATA[o1]]></FromUserName><CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[ 营业时间 ]]></Content><MsgId>1</MsgId></xml>";
+
+    #[test]
+    fn a_pass_counts_hits_keeps_unmatched_and_marks_handoffs() {
+        let rows = vec![
+            row(1, "rule:7:0:价格", TEXT),
+            row(2, "rule:7:0:价格", TEXT),
+            row(3, "rule:8:2:", TEXT),
+            row(4, "unmatched", TEXT),
+            row(5, "handoff", TEXT),
+        ];
+        let pass = pass_of(&rows, &HashMap::new());
+        assert_eq!(pass.hits.len(), 2);
+        assert_eq!(pass.hits[0].hits, 2);
+        assert_eq!(pass.hits[0].keyword, "价格");
+        assert_eq!(pass.hits[0].day, "2025-12-01");
+        assert_eq!(pass.unmatched.len(), 1);
+        assert_eq!(pass.unmatched[0].text, "营业时间");
+        assert_eq!(pass.handoffs.len(), 1);
+        assert_eq!(pass.follow_ups.len(), 1);
+        assert_eq!(pass.follow_ups[0].payload["last"], 2);
+    }
+}

@@ -1,0 +1,556 @@
+//! SQL for reply rules, reply settings, hit counts, unmatched messages, hand-offs and the
+//! replies projection's passes.
+
+use super::model::{RuleInput, Settings};
+use crate::platform::db::{Db, Tx};
+use crate::platform::jobs::{self, NewJob};
+use crate::{on_pool, on_tx};
+
+const PROJECTION: &str = "replies";
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct RuleRow {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub account_id: i64,
+    pub kind: String,
+    pub name: String,
+    pub priority: i64,
+    pub reply_mode: String,
+    pub enabled: bool,
+    pub keywords: String,
+    pub triggers: String,
+    pub schedule: String,
+    pub replies: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, merchant_id, account_id, kind, name, priority, reply_mode, enabled, \
+    keywords, triggers, schedule, replies, created_at, updated_at";
+
+/// The JSON columns of a rule.
+struct Encoded {
+    keywords: String,
+    triggers: String,
+    schedule: String,
+    replies: String,
+}
+
+fn encode(r: &RuleInput) -> Encoded {
+    let json = |v: serde_json::Result<String>| v.unwrap_or_else(|_| "[]".into());
+    Encoded {
+        keywords: json(serde_json::to_string(&r.keywords)),
+        triggers: json(serde_json::to_string(&r.triggers)),
+        schedule: serde_json::to_string(&r.schedule).unwrap_or_else(|_| "{}".into()),
+        replies: json(serde_json::to_string(&r.replies)),
+    }
+}
+
+/// Tells every instance to recompile the account's index (directory.rs compares versions).
+async fn bump_version(tx: &mut Tx, account_id: i64) -> Result<(), sqlx::Error> {
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE accounts SET replies_version = replies_version + 1 WHERE id = $1"
+    )
+    .bind(account_id)
+    .execute(c)
+    .await
+    .map(|_| ()))
+}
+
+/// Recompiles every account of a merchant (their rules may send a library item that changed).
+pub async fn bump_merchant(db: &Db, merchant_id: i64) -> Result<(), sqlx::Error> {
+    on_pool!(db, |p| sqlx::query(
+        "UPDATE accounts SET replies_version = replies_version + 1 WHERE merchant_id = $1"
+    )
+    .bind(merchant_id)
+    .execute(p)
+    .await
+    .map(|_| ()))
+}
+
+pub async fn insert(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    r: &RuleInput,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    let e = encode(r);
+    let mut tx = db.begin().await?;
+    let id = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(
+        "INSERT INTO reply_rules (merchant_id, account_id, kind, name, priority, reply_mode, \
+         enabled, keywords, triggers, schedule, replies, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id"
+    )
+    .bind(merchant_id)
+    .bind(account_id)
+    .bind(r.kind.as_str())
+    .bind(&r.name)
+    .bind(r.priority)
+    .bind(r.reply_mode.as_str())
+    .bind(r.enabled)
+    .bind(&e.keywords)
+    .bind(&e.triggers)
+    .bind(&e.schedule)
+    .bind(&e.replies)
+    .bind(now)
+    .fetch_one(c)
+    .await)?;
+    bump_version(&mut tx, account_id).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Replaces a rule's content; false when the merchant has no such rule.
+pub async fn update(
+    db: &Db,
+    merchant_id: i64,
+    id: i64,
+    r: &RuleInput,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let e = encode(r);
+    let mut tx = db.begin().await?;
+    let account = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(
+        "UPDATE reply_rules SET name = $3, priority = $4, reply_mode = $5, enabled = $6, \
+         keywords = $7, triggers = $8, schedule = $9, replies = $10, updated_at = $11 \
+         WHERE merchant_id = $1 AND id = $2 RETURNING account_id"
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(&r.name)
+    .bind(r.priority)
+    .bind(r.reply_mode.as_str())
+    .bind(r.enabled)
+    .bind(&e.keywords)
+    .bind(&e.triggers)
+    .bind(&e.schedule)
+    .bind(&e.replies)
+    .bind(now)
+    .fetch_optional(c)
+    .await)?;
+    finish_change(tx, account).await
+}
+
+pub async fn set_enabled(
+    db: &Db,
+    merchant_id: i64,
+    id: i64,
+    enabled: bool,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let account = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(
+        "UPDATE reply_rules SET enabled = $3, updated_at = $4 \
+         WHERE merchant_id = $1 AND id = $2 RETURNING account_id"
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(enabled)
+    .bind(now)
+    .fetch_optional(c)
+    .await)?;
+    finish_change(tx, account).await
+}
+
+pub async fn delete(db: &Db, merchant_id: i64, id: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let account = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(
+        "DELETE FROM reply_rules WHERE merchant_id = $1 AND id = $2 RETURNING account_id"
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(c)
+    .await)?;
+    finish_change(tx, account).await
+}
+
+/// Bumps the account's version and commits when a row changed; rolls back otherwise.
+async fn finish_change(mut tx: Tx, account: Option<i64>) -> Result<bool, sqlx::Error> {
+    match account {
+        Some(account_id) => {
+            bump_version(&mut tx, account_id).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+        None => {
+            tx.rollback().await?;
+            Ok(false)
+        }
+    }
+}
+
+pub async fn get(db: &Db, merchant_id: i64, id: i64) -> Result<Option<RuleRow>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM reply_rules WHERE merchant_id = $1 AND id = $2");
+    on_pool!(db, |p| sqlx::query_as::<_, RuleRow>(&sql)
+        .bind(merchant_id)
+        .bind(id)
+        .fetch_optional(p)
+        .await)
+}
+
+/// Every rule of an account, newest first.
+pub async fn list(db: &Db, merchant_id: i64, account_id: i64) -> Result<Vec<RuleRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM reply_rules WHERE merchant_id = $1 AND account_id = $2 \
+         ORDER BY id DESC"
+    );
+    on_pool!(db, |p| sqlx::query_as::<_, RuleRow>(&sql)
+        .bind(merchant_id)
+        .bind(account_id)
+        .fetch_all(p)
+        .await)
+}
+
+/// The enabled rules of an account, for its index.
+pub async fn enabled_rules(db: &Db, account_id: i64) -> Result<Vec<RuleRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM reply_rules WHERE account_id = $1 AND enabled = $2 ORDER BY id"
+    );
+    on_pool!(db, |p| sqlx::query_as::<_, RuleRow>(&sql)
+        .bind(account_id)
+        .bind(true)
+        .fetch_all(p)
+        .await)
+}
+
+/// (rule id, name) of the merchant's rules that send a library item.
+pub async fn rules_sending_item(
+    db: &Db,
+    merchant_id: i64,
+    item_id: i64,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    rules_with_reply(db, merchant_id, &format!("\"item_id\":{item_id}}}")).await
+}
+
+/// (rule id, name) of the merchant's rules whose replies hold `json` (a fragment such as
+/// `"item_id":7}`). The replies column is our own JSON (`{"type":"library","item_id":7}`),
+/// so an id followed by the closing brace names it exactly.
+pub async fn rules_with_reply(
+    db: &Db,
+    merchant_id: i64,
+    json: &str,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    let pattern = format!("%{json}%");
+    on_pool!(db, |p| sqlx::query_as::<_, (i64, String)>(
+        "SELECT id, name FROM reply_rules WHERE merchant_id = $1 AND replies LIKE $2 ORDER BY id"
+    )
+    .bind(merchant_id)
+    .bind(&pattern)
+    .fetch_all(p)
+    .await)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct SettingsRow {
+    pub courtesy_hourly: bool,
+    pub handoff_words: String,
+    pub handoff_reply: String,
+}
+
+impl SettingsRow {
+    pub fn settings(&self) -> Settings {
+        Settings {
+            courtesy_hourly: self.courtesy_hourly,
+            handoff_words: serde_json::from_str(&self.handoff_words).unwrap_or_default(),
+            handoff_reply: self.handoff_reply.clone(),
+        }
+    }
+}
+
+/// The account's settings, the defaults when it never changed them.
+pub async fn settings(db: &Db, account_id: i64) -> Result<Settings, sqlx::Error> {
+    let row = on_pool!(db, |p| sqlx::query_as::<_, SettingsRow>(
+        "SELECT courtesy_hourly, handoff_words, handoff_reply FROM reply_settings \
+         WHERE account_id = $1"
+    )
+    .bind(account_id)
+    .fetch_optional(p)
+    .await)?;
+    Ok(row.map(|r| r.settings()).unwrap_or_default())
+}
+
+pub async fn save_settings(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    s: &Settings,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let words = serde_json::to_string(&s.handoff_words).unwrap_or_else(|_| "[]".into());
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, |c| sqlx::query(
+        "INSERT INTO reply_settings (account_id, merchant_id, courtesy_hourly, handoff_words, \
+         handoff_reply, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (account_id) DO UPDATE SET courtesy_hourly = excluded.courtesy_hourly, \
+         handoff_words = excluded.handoff_words, handoff_reply = excluded.handoff_reply, \
+         updated_at = excluded.updated_at"
+    )
+    .bind(account_id)
+    .bind(merchant_id)
+    .bind(s.courtesy_hourly)
+    .bind(&words)
+    .bind(&s.handoff_reply)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    bump_version(&mut tx, account_id).await?;
+    tx.commit().await
+}
+
+/// (rule id, hits) of an account's rules since `from_day` (YYYY-MM-DD, the merchant's days).
+pub async fn hits_by_rule(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    from_day: &str,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_as::<_, (i64, i64)>(
+        "SELECT rule_id, CAST(SUM(hits) AS BIGINT) FROM reply_hits \
+         WHERE merchant_id = $1 AND account_id = $2 AND day >= $3 GROUP BY rule_id"
+    )
+    .bind(merchant_id)
+    .bind(account_id)
+    .bind(from_day)
+    .fetch_all(p)
+    .await)
+}
+
+/// (keyword, hits) of one rule since `from_day`, most hit first.
+pub async fn hits_by_keyword(
+    db: &Db,
+    merchant_id: i64,
+    rule_id: i64,
+    from_day: &str,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_as::<_, (String, i64)>(
+        "SELECT keyword, CAST(SUM(hits) AS BIGINT) AS n FROM reply_hits \
+         WHERE merchant_id = $1 AND rule_id = $2 AND day >= $3 GROUP BY keyword \
+         ORDER BY n DESC, keyword"
+    )
+    .bind(merchant_id)
+    .bind(rule_id)
+    .bind(from_day)
+    .fetch_all(p)
+    .await)
+}
+
+/// The texts no rule matched since `since`, most frequent first.
+pub async fn top_unmatched(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    since: i64,
+    limit: i64,
+) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_as::<_, (String, i64, i64)>(
+        "SELECT text, COUNT(*) AS n, MAX(sent_at) FROM reply_unmatched \
+         WHERE merchant_id = $1 AND account_id = $2 AND sent_at >= $3 \
+         GROUP BY text ORDER BY n DESC, MAX(sent_at) DESC LIMIT $4"
+    )
+    .bind(merchant_id)
+    .bind(account_id)
+    .bind(since)
+    .bind(limit)
+    .fetch_all(p)
+    .await)
+}
+
+/// When the follower asked for a person, if they are waiting for one.
+pub async fn handoff_of(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    openid: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT requested_at FROM follower_handoffs \
+         WHERE merchant_id = $1 AND account_id = $2 AND openid = $3"
+    )
+    .bind(merchant_id)
+    .bind(account_id)
+    .bind(openid)
+    .fetch_optional(p)
+    .await)
+}
+
+/// Marks the follower's request for a person as dealt with.
+pub async fn clear_handoff(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    openid: &str,
+) -> Result<bool, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query(
+        "DELETE FROM follower_handoffs WHERE merchant_id = $1 AND account_id = $2 AND openid = $3"
+    )
+    .bind(merchant_id)
+    .bind(account_id)
+    .bind(openid)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected() > 0))
+}
+
+// ---- the replies projection ----
+
+pub async fn cursor(db: &Db) -> Result<i64, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT last_id FROM log_projections WHERE name = $1"
+    )
+    .bind(PROJECTION)
+    .fetch_one(p)
+    .await)
+}
+
+/// A logged message a rule (or no rule) answered.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct RoutedRow {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub account_id: i64,
+    pub openid: String,
+    pub sent_at: i64,
+    pub body: String,
+    pub route: String,
+}
+
+/// The routed rows of a range of the log, in id order.
+pub async fn routed(db: &Db, after_id: i64, upto: i64) -> Result<Vec<RoutedRow>, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_as::<_, RoutedRow>(
+        "SELECT id, merchant_id, account_id, openid, sent_at, body, route FROM wx_messages \
+         WHERE id > $1 AND id <= $2 AND route <> '' ORDER BY id"
+    )
+    .bind(after_id)
+    .bind(upto)
+    .fetch_all(p)
+    .await)
+}
+
+/// Hits of one (account, rule, keyword, day) in a pass.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HitCount {
+    pub account_id: i64,
+    pub rule_id: i64,
+    pub keyword: String,
+    pub day: String,
+    pub merchant_id: i64,
+    pub hits: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unmatched {
+    pub log_id: i64,
+    pub merchant_id: i64,
+    pub account_id: i64,
+    pub openid: String,
+    pub text: String,
+    pub sent_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handoff {
+    pub merchant_id: i64,
+    pub account_id: i64,
+    pub openid: String,
+    pub requested_at: i64,
+}
+
+/// What one pass writes.
+#[derive(Clone, Debug, Default)]
+pub struct Pass {
+    pub hits: Vec<HitCount>,
+    pub unmatched: Vec<Unmatched>,
+    pub handoffs: Vec<Handoff>,
+    pub follow_ups: Vec<NewJob>,
+}
+
+/// Writes a pass in one transaction that first moves the cursor from `from` to `to` by
+/// compare-and-set: false (nothing written) when another pass got there first.
+pub async fn apply_pass(
+    db: &Db,
+    from: i64,
+    to: i64,
+    pass: &Pass,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let moved = on_tx!(&mut tx, |c| sqlx::query(
+        "UPDATE log_projections SET last_id = $1 WHERE name = $2 AND last_id = $3"
+    )
+    .bind(to)
+    .bind(PROJECTION)
+    .bind(from)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if moved != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    for h in &pass.hits {
+        add_hits(&mut tx, h).await?;
+    }
+    for u in &pass.unmatched {
+        insert_unmatched(&mut tx, u).await?;
+    }
+    for h in &pass.handoffs {
+        upsert_handoff(&mut tx, h).await?;
+    }
+    for job in &pass.follow_ups {
+        jobs::enqueue(&mut tx, now, job.clone()).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+async fn add_hits(tx: &mut Tx, h: &HitCount) -> Result<(), sqlx::Error> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO reply_hits (merchant_id, account_id, rule_id, keyword, day, hits) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_id, rule_id, keyword, day) \
+         DO UPDATE SET hits = reply_hits.hits + excluded.hits"
+    )
+    .bind(h.merchant_id)
+    .bind(h.account_id)
+    .bind(h.rule_id)
+    .bind(&h.keyword)
+    .bind(&h.day)
+    .bind(h.hits)
+    .execute(c)
+    .await
+    .map(|_| ()))
+}
+
+async fn insert_unmatched(tx: &mut Tx, u: &Unmatched) -> Result<(), sqlx::Error> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO reply_unmatched (merchant_id, account_id, log_id, openid, text, sent_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (log_id) DO NOTHING"
+    )
+    .bind(u.merchant_id)
+    .bind(u.account_id)
+    .bind(u.log_id)
+    .bind(&u.openid)
+    .bind(&u.text)
+    .bind(u.sent_at)
+    .execute(c)
+    .await
+    .map(|_| ()))
+}
+
+async fn upsert_handoff(tx: &mut Tx, h: &Handoff) -> Result<(), sqlx::Error> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO follower_handoffs (merchant_id, account_id, openid, requested_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, openid) \
+         DO UPDATE SET requested_at = excluded.requested_at \
+         WHERE follower_handoffs.requested_at < excluded.requested_at"
+    )
+    .bind(h.merchant_id)
+    .bind(h.account_id)
+    .bind(&h.openid)
+    .bind(h.requested_at)
+    .execute(c)
+    .await
+    .map(|_| ()))
+}

@@ -1,0 +1,477 @@
+//! Automatic replies through the real product, on SQLite and PostgreSQL: rules made by API
+//! and console answer the sandbox's followers through the callback in the documented order;
+//! a change reaches the callback within about a second; a rule's further replies arrive as
+//! customer-service messages; hits, unmatched texts and hand-offs are recorded from the log;
+//! the welcome, triggers and the once-an-hour courtesy; the library's deletion guard.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use zhanggui::platform::auth::model::Role;
+
+struct Fixture {
+    app: TestApp,
+    key: KeyClient,
+    account_id: i64,
+    app_id: String,
+}
+
+async fn fixture() -> Fixture {
+    let app = TestApp::spawn().await;
+    let m = app.merchant("回复商户").await;
+    let (_, key) = app.api_key(m, "owner", Role::Owner).await;
+    let account = app.account(m, "回复服务号").await;
+    let key = app.key(&key);
+    Fixture {
+        app,
+        key,
+        account_id: account.id,
+        app_id: account.app_id,
+    }
+}
+
+impl Fixture {
+    fn rules_path(&self) -> String {
+        format!("/api/v1/accounts/{}/reply-rules", self.account_id)
+    }
+
+    async fn create(&self, rule: Value) -> Value {
+        let (status, body) = read_json(
+            self.key
+                .request(Method::POST, &self.rules_path())
+                .json(&rule),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    async fn follower(&self) -> String {
+        sandbox_follower(&self.app, &self.app_id).await
+    }
+
+    async fn say(&self, openid: &str, text: &str) -> String {
+        let got = sandbox_act(
+            &self.app,
+            &self.app_id,
+            openid,
+            json!({"type": "text", "content": text}),
+        )
+        .await;
+        reply_of(&got)
+    }
+
+    async fn act(&self, openid: &str, action: Value) -> String {
+        reply_of(&sandbox_act(&self.app, &self.app_id, openid, action).await)
+    }
+}
+
+/// What the follower saw: the text, `[news] title`, or "success".
+fn reply_of(delivery: &Value) -> String {
+    let reply = delivery["reply"].as_str().unwrap_or_default();
+    if reply == "success" || reply.is_empty() {
+        return "success".into();
+    }
+    let inner = |tag: &str| {
+        reply
+            .split(&format!("<{tag}><![CDATA["))
+            .nth(1)
+            .and_then(|s| s.split("]]>").next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    if reply.contains("<MsgType><![CDATA[news]]>") {
+        format!("[news] {}", inner("Title"))
+    } else {
+        inner("Content")
+    }
+}
+
+fn text_rule(name: &str, keywords: Value, text: &str) -> Value {
+    json!({
+        "name": name,
+        "keywords": keywords,
+        "replies": [{"type": "text", "text": text}],
+    })
+}
+
+#[tokio::test]
+async fn rules_answer_followers_in_the_documented_order() {
+    let f = fixture().await;
+    f.create(text_rule(
+        "包含价格",
+        json!([{"text": "价格", "mode": "contains"}]),
+        "价格表见菜单",
+    ))
+    .await;
+    f.create(text_rule(
+        "精确价格",
+        json!([{"text": "价格", "mode": "exact"}]),
+        "一杯 18 元",
+    ))
+    .await;
+    f.create(text_rule(
+        "订单号",
+        json!([{"text": "^订单\\d{4,}$", "mode": "regex"}]),
+        "正在查询订单",
+    ))
+    .await;
+    let vip = f
+        .create(json!({
+            "name": "会员优先", "priority": 10,
+            "keywords": [{"text": "会员", "mode": "contains"}],
+            "replies": [{"type": "text", "text": "会员请出示会员卡"}],
+        }))
+        .await;
+    let follower = f.follower().await;
+
+    assert_eq!(
+        f.say(&follower, "价格").await,
+        "一杯 18 元",
+        "exact before contains"
+    );
+    assert_eq!(f.say(&follower, "请问价格").await, "价格表见菜单");
+    assert_eq!(
+        f.say(&follower, " ＶＩＰ会员价格 ").await,
+        "会员请出示会员卡",
+        "priority first"
+    );
+    assert_eq!(f.say(&follower, "订单20261201").await, "正在查询订单");
+    assert_eq!(
+        f.say(&follower, "订单12").await,
+        "success",
+        "no rule, no default reply"
+    );
+
+    // The test box explains the decision.
+    let (status, test) = read_json(
+        f.key
+            .request(Method::POST, &format!("{}/test", f.rules_path()))
+            .json(&json!({"text": "会员价格"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{test}");
+    assert_eq!(test["outcome"], "rule");
+    assert_eq!(test["rule_id"], vip["id"]);
+    assert_eq!(test["reply"], "会员请出示会员卡");
+    let verdicts: Vec<&str> = test["candidates"]
+        .as_array()
+        .expect("candidates")
+        .iter()
+        .map(|c| c["verdict"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(verdicts, vec!["answers", "lower_priority"]);
+    f.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_change_reaches_the_callback_within_about_a_second() {
+    let f = fixture().await;
+    let rule = f
+        .create(text_rule(
+            "营业时间",
+            json!([{"text": "营业时间", "mode": "exact"}]),
+            "9 点开门",
+        ))
+        .await;
+    let follower = f.follower().await;
+    assert_eq!(f.say(&follower, "营业时间").await, "9 点开门");
+
+    let path = format!("{}/{}", f.rules_path(), rule["id"]);
+    let (status, body) = read_json(f.key.request(Method::PUT, &path).json(&text_rule(
+        "营业时间",
+        json!([{"text": "营业时间", "mode": "exact"}]),
+        "10 点开门",
+    )))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let changed = Instant::now();
+    loop {
+        let got = f.say(&follower, "营业时间").await;
+        if got == "10 点开门" {
+            break;
+        }
+        assert_eq!(got, "9 点开门", "the old rule or the new one, nothing else");
+        assert!(
+            changed.elapsed() < Duration::from_secs(3),
+            "the change did not arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Switched off, it no longer answers; deleted, it is gone.
+    let (status, _) = read(f.key.request(Method::DELETE, &path)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = read(f.key.request(Method::GET, &path)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    f.app.stop().await;
+}
+
+#[tokio::test]
+async fn every_reply_of_a_rule_arrives_and_hits_are_counted() {
+    let f = fixture().await;
+    let (status, news) = read_json(f.key.request(Method::POST, "/api/v1/library/news").json(
+        &json!({"articles": [{"title": "冬季新品", "digest": "三款热饮", "body_html": "<p>热饮上市</p>"}]}),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{news}");
+    let rule = f
+        .create(json!({
+            "name": "新品",
+            "keywords": [{"text": "新品", "mode": "contains"}, {"text": "上新", "mode": "exact"}],
+            "replies": [
+                {"type": "text", "text": "这是本季新品："},
+                {"type": "library", "item_id": news["id"]},
+            ],
+        }))
+        .await;
+    let follower = f.follower().await;
+    assert_eq!(f.say(&follower, "有什么新品").await, "这是本季新品：");
+    wait_until(
+        "the news follows by customer-service message",
+        20,
+        || async {
+            sandbox_inbox(&f.app, &f.app_id, &follower)
+                .await
+                .to_string()
+                .contains("冬季新品")
+        },
+    )
+    .await;
+    assert_eq!(f.say(&follower, "上新").await, "这是本季新品：");
+
+    let path = format!("{}/{}", f.rules_path(), rule["id"]);
+    wait_until("both hits are counted", 20, || async {
+        let (_, detail) = read_json(f.key.request(Method::GET, &path)).await;
+        detail["hits"]["last_7_days"] == 2
+    })
+    .await;
+    let (_, detail) = read_json(f.key.request(Method::GET, &path)).await;
+    let per_keyword: Vec<(String, i64)> =
+        serde_json::from_value(detail["keyword_hits"].clone()).expect("keyword hits");
+    assert_eq!(per_keyword.len(), 2, "{detail}");
+    assert!(per_keyword.contains(&("新品".to_string(), 1)), "{detail}");
+    assert!(per_keyword.contains(&("上新".to_string(), 1)), "{detail}");
+
+    // The news is in use: the library refuses to delete it.
+    let (status, refused) = read_json(f.key.request(
+        Method::DELETE,
+        &format!("/api/v1/library/items/{}", news["id"]),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(refused.to_string().contains("新品"), "{refused}");
+
+    // A news item's edits reach the callback's replies (the rule answers with news first).
+    let (status, body) = read_json(f.key.request(Method::PUT, &path).json(&json!({
+        "name": "新品",
+        "keywords": [{"text": "新品", "mode": "contains"}],
+        "replies": [{"type": "library", "item_id": news["id"]}],
+    })))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    wait_until("the rule answers with the news", 5, || async {
+        f.say(&follower, "新品").await == "[news] 冬季新品"
+    })
+    .await;
+    f.app.stop().await;
+}
+
+#[tokio::test]
+async fn handoff_default_courtesy_and_unmatched_texts() {
+    let f = fixture().await;
+    let follower = f.follower().await;
+    f.create(json!({
+        "name": "默认", "kind": "default",
+        "replies": [{"type": "text", "text": "收到，我们会尽快回复"}],
+    }))
+    .await;
+    // Only one default rule per account.
+    let (status, _) = read_json(f.key.request(Method::POST, &f.rules_path()).json(&json!({
+        "name": "又一个默认", "kind": "default",
+        "replies": [{"type": "text", "text": "x"}],
+    })))
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    assert_eq!(f.say(&follower, "在吗").await, "收到，我们会尽快回复");
+    let handoff = f.say(&follower, "人工").await;
+    assert!(handoff.contains("人工客服"), "{handoff}");
+    wait_until("the follower is marked for a person", 20, || async {
+        f.app
+            .count(&format!(
+                "SELECT COUNT(*) FROM follower_handoffs WHERE openid = '{follower}'"
+            ))
+            .await
+            == 1
+    })
+    .await;
+    wait_until("the unmatched text is kept", 20, || async {
+        let (_, list) = read_json(
+            f.key
+                .request(Method::GET, &format!("{}/unmatched", f.rules_path())),
+        )
+        .await;
+        list.to_string().contains("在吗")
+    })
+    .await;
+
+    // With the courtesy on, the default reply answers a follower once an hour.
+    let settings = format!("/api/v1/accounts/{}/reply-settings", f.account_id);
+    let (status, saved) = read_json(f.key.request(Method::PUT, &settings).json(&json!({
+        "courtesy_hourly": true,
+        "handoff_words": ["转人工", " 转人工 ", "客服"],
+        "handoff_reply": "请稍候",
+    })))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["handoff_words"], json!(["转人工", "客服"]));
+    let other = f.follower().await;
+    wait_until("the settings arrive", 5, || async {
+        f.say(&other, "转人工").await == "请稍候"
+    })
+    .await;
+    assert_eq!(f.say(&other, "你好").await, "收到，我们会尽快回复");
+    assert_eq!(f.say(&other, "还在吗").await, "success", "once an hour");
+    f.app.stop().await;
+}
+
+#[tokio::test]
+async fn menu_keys_scenes_kinds_and_the_welcome_fire_rules() {
+    let f = fixture().await;
+    f.create(json!({
+        "name": "菜单价格",
+        "triggers": [{"kind": "click", "value": "MENU_PRICE"}],
+        "replies": [{"type": "text", "text": "价目表"}],
+    }))
+    .await;
+    f.create(json!({
+        "name": "海报扫码",
+        "triggers": [{"kind": "scene", "value": "poster"}],
+        "replies": [{"type": "text", "text": "海报进来的朋友你好"}],
+    }))
+    .await;
+    f.create(json!({
+        "name": "收到图片",
+        "triggers": [{"kind": "message", "value": "image"}],
+        "replies": [{"type": "text", "text": "图片已收到"}],
+    }))
+    .await;
+    f.create(json!({
+        "name": "欢迎", "kind": "welcome",
+        "replies": [{"type": "text", "text": "欢迎关注！"}, {"type": "text", "text": "回复「价格」看价目表"}],
+    }))
+    .await;
+    let follower = f.follower().await;
+    assert_eq!(
+        f.act(&follower, json!({"type": "click", "key": "MENU_PRICE"}))
+            .await,
+        "价目表"
+    );
+    assert_eq!(
+        f.act(&follower, json!({"type": "image"})).await,
+        "图片已收到"
+    );
+    assert_eq!(
+        f.act(&follower, json!({"type": "scan", "scene": "poster"}))
+            .await,
+        "海报进来的朋友你好"
+    );
+    f.act(&follower, json!({"type": "unfollow"})).await;
+    assert_eq!(
+        f.act(&follower, json!({"type": "follow"})).await,
+        "欢迎关注！"
+    );
+    wait_until("the welcome's second message follows", 20, || async {
+        sandbox_inbox(&f.app, &f.app_id, &follower)
+            .await
+            .to_string()
+            .contains("看价目表")
+    })
+    .await;
+    f.app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_rules_are_refused_field_by_field() {
+    let f = fixture().await;
+    let (status, err) = read_json(f.key.request(Method::POST, &f.rules_path()).json(&json!({
+        "name": "",
+        "keywords": [{"text": "好", "mode": "exact"}, {"text": "(", "mode": "regex"}],
+        "priority": 1000,
+        "replies": [{"type": "library", "item_id": 999_999}],
+    })))
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let fields = &err["error"]["fields"];
+    for field in ["name", "keywords.1", "priority", "replies.0"] {
+        assert!(fields.get(field).is_some(), "{field} in {err}");
+    }
+    assert!(fields.get("keywords.0").is_none(), "{err}");
+    assert_eq!(f.app.count("SELECT COUNT(*) FROM reply_rules").await, 0);
+    f.app.stop().await;
+}
+
+#[tokio::test]
+async fn the_console_makes_tests_and_lists_rules() {
+    let f = fixture().await;
+    let m = f
+        .app
+        .count("SELECT merchant_id FROM accounts ORDER BY id LIMIT 1")
+        .await;
+    f.app.user(m, "operator", Role::Operator).await;
+    let s = f.app.sign_in("operator").await;
+    let account = f.account_id.to_string();
+    let (status, page) = s
+        .post_form(
+            "/replies",
+            &[
+                ("account_id", &account),
+                ("kind", "keyword"),
+                ("name", "地址"),
+                ("exact", "地址\n在哪"),
+                ("contains", "怎么走"),
+                ("regex", "("),
+                ("reply_0_source", "text"),
+                ("reply_0_text", "人民路 1 号"),
+                ("enabled", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("正则表达式有误"), "the bad pattern is named");
+    assert!(page.contains("人民路 1 号"), "what was typed stays");
+    let (status, _) = s
+        .post_form(
+            "/replies",
+            &[
+                ("account_id", &account),
+                ("kind", "keyword"),
+                ("name", "地址"),
+                ("exact", "地址\n在哪"),
+                ("contains", "怎么走"),
+                ("reply_0_source", "text"),
+                ("reply_0_text", "人民路 1 号"),
+                ("enabled", "1"),
+                ("hours_from", "09:00"),
+                ("hours_to", "21:00"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, list) = s.get("/replies?test=%E5%9C%A8%E5%93%AA").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        list.contains("地址") && list.contains("09:00–21:00"),
+        "{list}"
+    );
+    assert!(
+        list.contains("由这条规则回复") || list.contains("没有规则匹配"),
+        "the test box answers"
+    );
+    f.app.stop().await;
+}
