@@ -453,6 +453,21 @@ async fn create(State(sb): State<Sandbox>, caller: ApiCaller, body: axum::body::
     Ok(error::ok())
 }
 
+/// Publishes `buttons` as the app's default menu without a token, checked as `menu/create`
+/// checks them (demo data).
+pub async fn create_for_app(sb: &Sandbox, app_id: &str, buttons: &[Button]) -> Result<(), WxError> {
+    let button = checked_menu(buttons)?;
+    change(sb, app_id, |state| {
+        let menuid = state.next_menuid();
+        state.default = Some(PublishedMenu {
+            menuid,
+            button: button.clone(),
+        });
+        Ok(())
+    })
+    .await
+}
+
 /// `GET /cgi-bin/menu/get`.
 async fn get_menu(State(sb): State<Sandbox>, caller: ApiCaller) -> WxResult {
     let state = load(&sb, &caller.app.app_id).await?;

@@ -107,6 +107,12 @@ pub async fn ensure_demo(db: &Db, public_url: &str, now: i64) -> Result<i64, App
     ensure_demo_library(db, merchant_id, now).await?;
     if let Some(service) = crate::accounts::choices(db, merchant_id).await?.first() {
         ensure_demo_replies(db, merchant_id, service.id, now).await?;
+        let account = crate::accounts::get(db, merchant_id, service.id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if account.sandbox {
+            ensure_demo_menu(db, &account, public_url, now).await?;
+        }
     }
     Ok(merchant_id)
 }
@@ -979,5 +985,139 @@ async fn ensure_platform_admin(db: &Db, now: i64) -> Result<(), AppError> {
     )
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// The demo account's menu: 3 buttons of 5 sub-buttons each, every kind of action the phone
+/// simulator can tap (replies from the library, article pages, location, scan, photo, a mini
+/// program), published to the sandbox. Once: nothing happens when the account has a menu.
+async fn ensure_demo_menu(
+    db: &Db,
+    account: &crate::accounts::AccountRow,
+    public_url: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    use crate::menus::model::MenuButton;
+    let merchant_id = account.merchant_id;
+    if !crate::menus::store::list(db, merchant_id, account.id)
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let items = crate::library::store::list(
+        db,
+        merchant_id,
+        &crate::library::store::ListFilter { kind: "", q: "" },
+        0,
+        true,
+        100,
+    )
+    .await?;
+    let item = |title: &str| {
+        items
+            .iter()
+            .find(|i| i.title == title || (i.kind == "news" && i.title.starts_with(title)))
+            .map(|i| i.id)
+    };
+    let news: Vec<i64> = items
+        .iter()
+        .filter(|i| i.kind == "news")
+        .map(|i| i.id)
+        .collect();
+    let mut pages: Vec<String> = vec![];
+    let mut ordered = news.clone();
+    ordered.sort_unstable();
+    for id in &ordered {
+        for a in crate::library::store::articles(db, merchant_id, &[*id]).await? {
+            pages.push(format!(
+                "{}{}",
+                public_url.trim_end_matches('/'),
+                a.page_path()
+            ));
+        }
+    }
+    let page = |i: usize| {
+        pages
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("{}/", public_url.trim_end_matches('/')))
+    };
+    let click = |name: &str, key: &str, reply: Option<i64>| MenuButton {
+        name: name.into(),
+        kind: "click".into(),
+        key: key.into(),
+        item_id: reply,
+        ..MenuButton::default()
+    };
+    let view = |name: &str, url: String| MenuButton {
+        name: name.into(),
+        kind: "view".into(),
+        url,
+        ..MenuButton::default()
+    };
+    let keyed = |name: &str, kind: &str, key: &str| MenuButton {
+        name: name.into(),
+        kind: kind.into(),
+        key: key.into(),
+        ..MenuButton::default()
+    };
+    let parent = |name: &str, subs: Vec<MenuButton>| MenuButton {
+        name: name.into(),
+        sub_button: subs,
+        ..MenuButton::default()
+    };
+    let tree = vec![
+        parent(
+            "新品",
+            vec![
+                click("今日推荐", "TODAY", ordered.first().copied()),
+                view("秋季新品", page(0)),
+                view("拉花教程", page(1)),
+                view("会员日", page(2)),
+                view("新店开业", page(3)),
+            ],
+        ),
+        parent(
+            "门店",
+            vec![
+                click("营业时间", "HOURS", item("营业时间")),
+                click("门店地址", "ADDRESS", item("门店地址")),
+                click("Wi-Fi 密码", "WIFI", item("Wi-Fi 密码")),
+                keyed("发位置找门店", "location_select", "NEAREST_STORE"),
+                view("外送下单", page(4)),
+            ],
+        ),
+        parent(
+            "会员",
+            vec![
+                click("会员卡", "MEMBER_CARD", None),
+                keyed("扫码积分", "scancode_waitmsg", "SCAN_POINTS"),
+                keyed("拍小票", "pic_photo_or_album", "RECEIPT_PHOTO"),
+                click("我的优惠券", "MY_COUPONS", None),
+                MenuButton {
+                    name: "小程序商城".into(),
+                    kind: "miniprogram".into(),
+                    url: format!("{}/", public_url.trim_end_matches('/')),
+                    appid: "wx5f3a9c0d2e7b1a46".into(),
+                    pagepath: "pages/shop/index".into(),
+                    ..MenuButton::default()
+                },
+            ],
+        ),
+    ];
+    let clean = crate::menus::model::validate(&tree, &mut || "DEMO".to_string())
+        .map_err(|e| AppError::internal(format!("demo menu: {e:?}")))?;
+    let json = serde_json::to_string(&clean).map_err(AppError::internal)?;
+    let id = crate::menus::store::insert(db, merchant_id, account.id, None, &json, now).await?;
+    let wx = crate::menus::model::to_wechat(&clean, &crate::menus::model::WeChatIds::default());
+    let buttons: Vec<sandbox::menus::Button> =
+        serde_json::from_value(serde_json::to_value(&wx).map_err(AppError::internal)?)
+            .map_err(AppError::internal)?;
+    let wechat = crate::sandbox_mode::of(db.clone(), crate::platform::clock::Clock::default());
+    sandbox::menus::create_for_app(&wechat, &account.app_id, &buttons)
+        .await
+        .map_err(|e| AppError::internal(format!("{e:?}")))?;
+    crate::menus::store::mark_published(db, merchant_id, id, &json, None, now).await?;
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod flows;
 pub mod followers;
 pub mod library;
+pub mod menus;
 pub mod merchants;
 pub mod messages;
 pub mod platform;

@@ -83,6 +83,17 @@ const API: &[(&str, &str)] = &[
         "/api/v1/accounts/{account_id}/channels/{channel_id}/poster.svg",
     ),
     // The content library (素材).
+    ("get", "/api/v1/accounts/{account_id}/menus"),
+    ("post", "/api/v1/accounts/{account_id}/menus"),
+    ("get", "/api/v1/accounts/{account_id}/menus/live"),
+    ("get", "/api/v1/accounts/{account_id}/menus/{menu_id}"),
+    ("put", "/api/v1/accounts/{account_id}/menus/{menu_id}"),
+    (
+        "post",
+        "/api/v1/accounts/{account_id}/menus/{menu_id}/publish",
+    ),
+    // After the calls above: it deletes the menu they name.
+    ("delete", "/api/v1/accounts/{account_id}/menus/{menu_id}"),
     ("get", "/api/v1/library/items"),
     ("get", "/api/v1/library/items/{id}"),
     ("get", "/api/v1/library/items/{id}/usages"),
@@ -221,6 +232,22 @@ async fn the_openapi_document_lists_every_api_path_the_router_serves() {
     )
     .await
     .expect("a library item");
+    let menu = zhanggui::menus::create(
+        &app.db,
+        m,
+        account.id,
+        &zhanggui::menus::MenuInput {
+            tag_id: None,
+            button: vec![zhanggui::menus::model::MenuButton {
+                name: "菜单".into(),
+                kind: "click".into(),
+                ..Default::default()
+            }],
+        },
+        app.now(),
+    )
+    .await
+    .expect("a menu");
     for (method, template) in API {
         let template_for_ids = if template.starts_with("/api/v1/library/") {
             template.replace("{id}", &item.id.to_string())
@@ -231,6 +258,7 @@ async fn the_openapi_document_lists_every_api_path_the_router_serves() {
             .replace("{id}", &account.id.to_string())
             .replace("{account_id}", &account.id.to_string())
             .replace("{channel_id}", &channel.id.to_string())
+            .replace("{menu_id}", &menu.id.to_string())
             .replace("{user_id}", &staff.to_string())
             .replace("{app_id}", &account.app_id)
             .replace("{openid}", &openid);

@@ -111,6 +111,8 @@ async fn journeys(c: Client, ctx: Ctx) {
     let account_id = desktop_merchant_journey(&c, &ctx).await;
     desktop_platform_admin_journey(&c, &ctx).await;
     phone_journey(&c, &ctx, account_id).await;
+    set_viewport(&c, DESKTOP).await;
+    menus_journey(&c, &ctx).await;
 }
 
 /// Steps 1–5 at desktop size, as the demo merchant's owner. Returns the added account's id.
@@ -360,6 +362,157 @@ async fn library_journey(c: &Client, ctx: &Ctx) {
     shot(c, ctx, "article", DESKTOP).await;
     goto(c, &ctx.url(&news)).await;
     wait_text(c, ".lib-articles", "阅读 1").await;
+}
+
+/// Custom menus: the demo's 3×5 menu in the editor, names over WeChat's byte limits
+/// explained while typing, a sub-button changed, saved and published, the live menu pulled
+/// and compared, then tapped in the phone simulator (a view button opens its article, a click
+/// button's tap is counted beside it). Last, at phone size too.
+async fn menus_journey(c: &Client, ctx: &Ctx) {
+    let editor_buttons =
+        "return [...document.querySelectorAll('#menu-editor .me-top:not(.me-add)')].length";
+    let subs = "return [...document.querySelectorAll('#menu-editor .me-subbtn')].map(b => b.className.includes('me-add') ? '+' : b.textContent)";
+    goto(c, &ctx.url("/menus")).await;
+    wait_text(c, ".page-head h1", "自定义菜单").await;
+    use_account(c, SIM_ACCOUNT).await;
+    goto(c, &ctx.url("/menus")).await;
+    wait_text(c, ".me-summary", "默认菜单").await;
+    wait_text(c, ".me-summary", "发位置找门店").await;
+    shot(c, ctx, "menus", DESKTOP).await;
+    let href = attr(c, ".me-summary .card-title a", "href").await;
+    goto(c, &ctx.url(&href)).await;
+    wait_for("the editor's three buttons", || async {
+        js(c, editor_buttons).await == json!(3)
+    })
+    .await;
+    assert_eq!(css(c, "#menu-fallback", "display").await, "none");
+    // Five sub-buttons under the first: no room for a sixth.
+    click(c, "#menu-editor .me-top[data-place='1']").await;
+    wait_for("five sub-buttons and no add", || async {
+        js(c, subs)
+            .await
+            .as_array()
+            .is_some_and(|s| s.len() == 5 && !s.contains(&json!("+")))
+    })
+    .await;
+    click(c, "#menu-editor .me-subbtn[data-place='1-1']").await;
+    // 21 Chinese characters are 63 bytes: over a sub-button's 60, said at once.
+    fill(c, "#me-name", &"推".repeat(21)).await;
+    wait_text(c, ".me-panel .field-error", "60 字节").await;
+    wait_text(c, ".me-panel .me-count", "63/60").await;
+    assert!(
+        attr(c, "#menu-editor .me-subbtn[data-place='1-1']", "class")
+            .await
+            .contains("has-error"),
+        "the preview marks the button"
+    );
+    shot(c, ctx, "menus-editor-limit", DESKTOP).await;
+    fill(c, "#me-name", "今日推荐").await;
+    // A top button takes 16 bytes: 会员中心会员 is 18.
+    click(c, "#menu-editor .me-top[data-place='3']").await;
+    fill(c, "#me-name", "会员中心会员").await;
+    wait_text(c, ".me-panel .field-error", "16 字节").await;
+    fill(c, "#me-name", "会员").await;
+    // The fourth sub-button of 会员 now explains the Wi-Fi, answering with the library text.
+    click(c, "#menu-editor .me-subbtn[data-place='3-4']").await;
+    fill(c, "#me-name", "Wi-Fi 说明").await;
+    let wifi = js(
+        c,
+        "const o = [...document.querySelector('#me-item').options].find(o => o.text.includes('Wi-Fi 密码')); \
+         return o ? o.value : null;",
+    )
+    .await;
+    select(
+        c,
+        "#me-item",
+        wifi.as_str().expect("the Wi-Fi text in the picker"),
+    )
+    .await;
+    shot(c, ctx, "menus-editor", DESKTOP).await;
+    click(c, "#menu-save").await;
+    wait_text(c, ".toast", "菜单已保存").await;
+    wait_text(c, ".page-head h1", "有未发布的修改").await;
+    // Saved, not published: WeChat still serves the menu the simulator journey published
+    // through the API, and the comparison says where it differs.
+    let editor = current(c).await;
+    goto(c, &ctx.url("/menus/live")).await;
+    wait_text(c, "#live-summary", "不一致").await;
+    wait_text(c, ".me-diff", "今日推荐").await;
+    wait_text(c, ".me-diff", "类型不同").await;
+    wait_text(c, ".me-diff", "微信上没有这个按钮").await;
+    shot(c, ctx, "menus-live-differs", DESKTOP).await;
+    goto(c, &editor).await;
+    click(c, "#menu-publish").await;
+    wait_text(c, ".toast", "菜单已发布").await;
+    wait_text(c, ".page-head h1", "已发布").await;
+    goto(c, &ctx.url("/menus/live")).await;
+    wait_text(c, "#live-summary", "完全一致").await;
+    shot(c, ctx, "menus-live", DESKTOP).await;
+
+    // The follower's phone shows the menu; a view button opens its article inside.
+    goto(c, &ctx.url("/simulator")).await;
+    wait_for("the simulator's follower", || async {
+        current_simulator_openid(c).await.is_some()
+    })
+    .await;
+    click(c, ".sim-follower[aria-pressed='true']").await;
+    wait_text(c, "#sim-menu-buttons", "会员").await;
+    click(c, "#sim-menu-buttons .menu-btn:nth-child(1)").await;
+    wait_text(c, "#sim-submenu", "秋季新品").await;
+    click(c, "#sim-submenu .submenu-item:nth-child(2)").await;
+    wait_for("the article in the phone's browser", || async {
+        js(
+            c,
+            "const d = document.querySelector('#sim-browser-frame').contentDocument; \
+             return d && d.body ? d.body.innerText : ''",
+        )
+        .await
+        .as_str()
+        .is_some_and(|t| t.contains("秋季新品上市"))
+    })
+    .await;
+    shot(c, ctx, "menus-simulator-page", DESKTOP).await;
+    click(c, "#sim-browser-close").await;
+    // A click button: the tap reaches the callback and is counted beside the button.
+    click(c, "#sim-menu-buttons .menu-btn:nth-child(3)").await;
+    wait_text(c, "#sim-submenu", "Wi-Fi 说明").await;
+    shot(c, ctx, "menus-simulator-submenu", DESKTOP).await;
+    click(c, "#sim-submenu .submenu-item:nth-child(4)").await;
+    let taps_of = |name: &'static str| async move {
+        js(
+            c,
+            &format!(
+                "const r = [...document.querySelectorAll('.me-summary tbody tr')] \
+                   .find(r => r.children[1].textContent.includes({name})); \
+                 return r ? r.lastElementChild.textContent.trim() : ''",
+                name = json!(name)
+            ),
+        )
+        .await
+    };
+    goto(c, &ctx.url("/menus")).await;
+    wait_for("the taps counted beside their buttons", || async {
+        c.refresh().await.ok();
+        taps_of("Wi-Fi 说明").await == json!("1") && taps_of("秋季新品").await == json!("1")
+    })
+    .await;
+    shot(c, ctx, "menus-taps", DESKTOP).await;
+
+    // At phone size: the list, and the editor with the phone preview above its fields.
+    set_viewport(c, PHONE).await;
+    goto(c, &ctx.url("/menus")).await;
+    wait_text(c, ".me-summary", "Wi-Fi 说明").await;
+    phone_shot(c, ctx, "menus").await;
+    goto(c, &ctx.url(&href)).await;
+    wait_for("the editor", || async {
+        js(c, editor_buttons).await == json!(3)
+    })
+    .await;
+    click(c, "#menu-editor .me-top[data-place='2']").await;
+    click(c, "#menu-editor .me-subbtn[data-place='2-4']").await;
+    wait_text(c, ".me-panel", "发送位置").await;
+    phone_shot(c, ctx, "menus-editor").await;
+    set_viewport(c, DESKTOP).await;
 }
 
 /// Step 6: the platform admin adds a merchant and sees it listed.
@@ -763,6 +916,9 @@ async fn simulator_journey(c: &Client, ctx: &Ctx) {
     wait_text(c, "#sim-chat", "你关注了公众号").await;
     wait_text(c, "#sim-chat", "欢迎关注掌柜咖啡").await;
     wait_text(c, "#sim-who", "新粉丝").await;
+    // The demo account has a menu: the input bar shows it first.
+    wait_text(c, "#sim-menu-buttons", "新品").await;
+    click(c, "#sim-to-input").await;
     fill(c, "#sim-text", "有拿铁吗").await;
     click(c, "#sim-form button[type=submit]").await;
     wait_text(c, "#sim-chat .msg-row.me", "有拿铁吗").await;
@@ -996,9 +1152,18 @@ async fn match_total(c: &Client) -> i64 {
         .unwrap_or_else(|_| panic!("a total, not {t:?}"))
 }
 
-/// Chooses the option of `selector` whose text is `label`.
-/// When the account has a menu the phone's input bar shows it first: switch to the keyboard.
+/// The demo account has a menu, so the phone's input bar shows it first: once the menu has
+/// arrived (the simulator reads it after choosing a follower), switch to the keyboard.
 async fn show_keyboard(c: &Client) {
+    wait_for("the phone's menu", || async {
+        js(
+            c,
+            "return document.querySelectorAll('#sim-menu-buttons .menu-btn').length",
+        )
+        .await
+            != json!(0)
+    })
+    .await;
     js(
         c,
         "const b = document.querySelector('#sim-to-input'); if (b && b.offsetParent) { b.click(); } return null;",
@@ -1006,6 +1171,7 @@ async fn show_keyboard(c: &Client) {
     .await;
 }
 
+/// Chooses the option of `selector` whose text is `label`.
 async fn select_label(c: &Client, selector: &str, label: &str) {
     find(c, selector).await;
     let value = js(

@@ -626,6 +626,24 @@ async fn demo_is_idempotent() {
     let library = "SELECT COUNT(*) FROM library_items";
     let library_first = scalar(&db, library).await;
     assert!(library_first >= 8, "{library_first}");
+    // A 3×5 menu, published to the sandbox (what the phone simulator shows).
+    let menus = "SELECT COUNT(*) FROM menus WHERE published IS NOT NULL";
+    assert_eq!(scalar(&db, menus).await, 1);
+    let menu_doc: String = zhanggui::on_pool!(&db, |p| sqlx::query_scalar::<_, String>(
+        "SELECT value FROM sandbox_docs WHERE kind = 'menu'"
+    )
+    .fetch_one(p)
+    .await)
+    .expect("the sandbox's menu");
+    let menu_doc: serde_json::Value = serde_json::from_str(&menu_doc).expect("JSON");
+    let buttons = menu_doc["default"]["button"].as_array().expect("buttons");
+    assert_eq!(buttons.len(), 3);
+    assert!(
+        buttons
+            .iter()
+            .all(|b| b["sub_button"].as_array().map(Vec::len) == Some(5)),
+        "{menu_doc}"
+    );
 
     // A user changes something; demo again adds nothing and resets nothing.
     ok(
@@ -656,6 +674,7 @@ async fn demo_is_idempotent() {
     assert_eq!(scalar(&db, segments).await, 2);
     assert_eq!(scalar(&db, articles).await, 5);
     assert_eq!(scalar(&db, library).await, library_first);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM menus").await, 1);
     let demo = auth_store::user_by_username(&db, "demo")
         .await
         .expect("read")

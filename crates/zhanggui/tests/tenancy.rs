@@ -138,8 +138,11 @@ async fn snapshot(db: &Db, merchant_id: i64) -> String {
                 .expect("flows"),
         ));
     }
+    let menus = zhanggui::menus::store::of_merchant(db, merchant_id)
+        .await
+        .expect("menus");
     format!(
-        "{merchant:?}\n{accounts:?}\n{sandbox:?}\n{keys:?}\n{staff:?}\n{users:?}\n{jobs:?}\n{channels:?}\n{library}\n{replies:?}"
+        "{merchant:?}\n{accounts:?}\n{sandbox:?}\n{keys:?}\n{staff:?}\n{users:?}\n{jobs:?}\n{channels:?}\n{library}\n{replies:?}\n{menus:?}"
     )
 }
 
@@ -260,6 +263,9 @@ struct Tenant {
     rule_id: i64,
     rule_name: String,
     flow_id: i64,
+    /// The account's default menu (published) and its button's name.
+    menu_id: i64,
+    menu_name: String,
 }
 
 /// A one-question flow of `account_id`.
@@ -498,6 +504,47 @@ fn reply_calls(acc: i64, rule: i64, console: bool) -> Vec<Call> {
     ]
 }
 
+/// A menu of `account_id` with one click button named `name` (personalized for `tag_id`
+/// when given); published when `publish`.
+async fn menu(
+    app: &TestApp,
+    merchant: i64,
+    account_id: i64,
+    tag_id: Option<i64>,
+    name: &str,
+    publish: bool,
+) -> i64 {
+    let input = zhanggui::menus::MenuInput {
+        tag_id,
+        button: vec![zhanggui::menus::model::MenuButton {
+            name: name.to_string(),
+            kind: "click".into(),
+            ..Default::default()
+        }],
+    };
+    let id = zhanggui::menus::create(&app.db, merchant, account_id, &input, app.now())
+        .await
+        .expect("create menu")
+        .id;
+    if publish {
+        zhanggui::menus::publish(app.state(), merchant, account_id, id)
+            .await
+            .expect("publish menu");
+    }
+    id
+}
+
+/// The account's default menu, published (made the first time).
+async fn default_menu(app: &TestApp, merchant: i64, account_id: i64) -> i64 {
+    let menus = zhanggui::menus::list(&app.db, merchant, account_id)
+        .await
+        .expect("menus");
+    match menus.iter().find(|m| m.tag_id.is_none()) {
+        Some(m) => m.id,
+        None => menu(app, merchant, account_id, None, "默认", true).await,
+    }
+}
+
 /// A channel QR code of `account_id`, made at the sandbox.
 async fn channel(app: &TestApp, merchant: i64, account_id: i64, name: &str) -> i64 {
     let account = zhanggui::accounts::get(&app.db, merchant, account_id)
@@ -558,11 +605,15 @@ impl Tenant {
         let rule_name = format!("{tag}回复规则");
         let rule_id = reply_rule(app, id, account.id, &rule_name).await;
         let flow_id = flow(app, id, account.id, &format!("{tag}问答")).await;
+        let menu_name = format!("{tag}菜单");
+        let menu_id = menu(app, id, account.id, None, &menu_name, true).await;
         Tenant {
             lib,
             rule_id,
             flow_id,
             rule_name,
+            menu_id,
+            menu_name,
             segment_id,
             segment_name,
             import_id,
@@ -608,6 +659,7 @@ impl Tenant {
             self.segment_name.clone(),
             self.rule_name.clone(),
             format!("{}问答", self.name.trim_end_matches("商户")),
+            self.menu_name.clone(),
             format!("{}素材", self.name.trim_end_matches("商户")),
             format!("{}图文1", self.name.trim_end_matches("商户")),
         ];
@@ -633,6 +685,88 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
         "app_id": "wx00000000000000aa", "app_secret": "0123456789abcdef0123456789abcdef",
         "security_mode": "plaintext"
     });
+    let mid = b.menu_id;
+    let menu_json = json!([{"name": "Hijacked", "type": "click"}]).to_string();
+    let menu_calls = vec![
+        call(
+            Method::GET,
+            "/menus/{id}",
+            format!("/menus/{mid}"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/menus/{id}",
+            format!("/menus/{mid}"),
+            form(&[("buttons", &menu_json)]),
+        ),
+        call(
+            Method::POST,
+            "/menus/{id}/publish",
+            format!("/menus/{mid}/publish"),
+            form(&[]),
+        ),
+        call(
+            Method::POST,
+            "/menus/{id}/delete",
+            format!("/menus/{mid}/delete"),
+            form(&[]),
+        ),
+        call(
+            Method::POST,
+            "/menus",
+            "/menus".into(),
+            form(&[
+                ("account_id", &acc.to_string()),
+                ("tag_id", &b.tag_id.to_string()),
+                ("buttons", &menu_json),
+            ]),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/menus",
+            format!("/api/v1/accounts/{acc}/menus"),
+            Body::None,
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{account_id}/menus",
+            format!("/api/v1/accounts/{acc}/menus"),
+            Body::Json(
+                json!({"tag_id": b.tag_id, "button": [{"name": "Hijacked", "type": "click"}]}),
+            ),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/menus/live",
+            format!("/api/v1/accounts/{acc}/menus/live"),
+            Body::None,
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{account_id}/menus/{menu_id}",
+            format!("/api/v1/accounts/{acc}/menus/{mid}"),
+            Body::None,
+        ),
+        call(
+            Method::PUT,
+            "/api/v1/accounts/{account_id}/menus/{menu_id}",
+            format!("/api/v1/accounts/{acc}/menus/{mid}"),
+            Body::Json(json!({"button": [{"name": "Hijacked", "type": "click"}]})),
+        ),
+        call(
+            Method::POST,
+            "/api/v1/accounts/{account_id}/menus/{menu_id}/publish",
+            format!("/api/v1/accounts/{acc}/menus/{mid}/publish"),
+            Body::None,
+        ),
+        call(
+            Method::DELETE,
+            "/api/v1/accounts/{account_id}/menus/{menu_id}",
+            format!("/api/v1/accounts/{acc}/menus/{mid}"),
+            Body::None,
+        ),
+    ];
     let ch = b.channel_id;
     let channel_calls = vec![
         call(
@@ -999,6 +1133,7 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
         ),
     ];
     calls.extend(channel_calls);
+    calls.extend(menu_calls);
     calls.extend(segment_and_csv_calls(b));
     calls.extend(library_calls(b.lib, true));
     calls.extend(library_calls(b.lib, false));
@@ -1370,6 +1505,8 @@ async fn lists_show_only_the_callers_merchant() {
         "/jobs?status=dead",
         "/library",
         "/library?q=Bravo",
+        "/menus",
+        "/menus/live",
     ] {
         let (status, page) = a_session.get(path).await;
         assert_eq!(status, StatusCode::OK, "{path}: {page}");
@@ -1453,6 +1590,26 @@ fn permission_of(method: &Method, template: &str) -> Permission {
             | "/api/v1/accounts/{account_id}/channels/{channel_id}/archive",
         ) => ManageFollowers,
         ("PUT", "/api/v1/accounts/{account_id}/channels/{channel_id}") => ManageFollowers,
+        (
+            "GET",
+            "/menus"
+            | "/menus/live"
+            | "/menus/{id}"
+            | "/api/v1/accounts/{account_id}/menus"
+            | "/api/v1/accounts/{account_id}/menus/live"
+            | "/api/v1/accounts/{account_id}/menus/{menu_id}",
+        ) => ViewFollowers,
+        ("GET", "/menus/new") => ManageFollowers,
+        (
+            "POST",
+            "/menus"
+            | "/menus/{id}"
+            | "/menus/{id}/publish"
+            | "/menus/{id}/delete"
+            | "/api/v1/accounts/{account_id}/menus"
+            | "/api/v1/accounts/{account_id}/menus/{menu_id}/publish",
+        ) => ManageFollowers,
+        ("PUT" | "DELETE", "/api/v1/accounts/{account_id}/menus/{menu_id}") => ManageFollowers,
         ("POST", "/jobs/{id}/retry" | "/api/v1/jobs/{id}/retry") => ManageJobs,
         ("GET", "/tags" | "/api/v1/accounts/{id}/tags") => ViewTags,
         ("GET", "/api/v1/accounts/{id}/tag-operations/{op_id}") => ViewTags,
@@ -1606,6 +1763,12 @@ struct Victims {
     rule_api: i64,
     flow_console: i64,
     flow_api: i64,
+    /// Personalized menus (on tags of their own) for the console's calls and the API's,
+    /// and tags with no menu yet to create one for.
+    menu_console: i64,
+    menu_api: i64,
+    menu_tag_console: i64,
+    menu_tag_api: i64,
 }
 
 /// A segment and a checked import of the account, for the role matrix to act on.
@@ -1651,6 +1814,27 @@ impl Victims {
         let tag_deleted_console = new_tag("dc").await;
         let tag_deleted_api = new_tag("da").await;
         let tag_members = new_tag("m").await;
+        default_menu(app, merchant, account).await;
+        let menu_console = menu(
+            app,
+            merchant,
+            account,
+            Some(new_tag("mc").await),
+            "c",
+            false,
+        )
+        .await;
+        let menu_api = menu(
+            app,
+            merchant,
+            account,
+            Some(new_tag("ma").await),
+            "a",
+            false,
+        )
+        .await;
+        let menu_tag_console = new_tag("nc").await;
+        let menu_tag_api = new_tag("na").await;
         let operation = zhanggui::tags::start_bulk(
             state,
             merchant,
@@ -1677,6 +1861,10 @@ impl Victims {
         ))
         .await;
         Victims {
+            menu_console,
+            menu_api,
+            menu_tag_console,
+            menu_tag_api,
             tag_renamed,
             tag_deleted_console,
             tag_deleted_api,
@@ -1720,8 +1908,103 @@ impl Victims {
         }
     }
 
+    fn menu_api_calls(&self) -> Vec<Call> {
+        let acc = self.account;
+        let m = self.menu_api;
+        vec![
+            call(
+                Method::GET,
+                "/api/v1/accounts/{account_id}/menus",
+                format!("/api/v1/accounts/{acc}/menus"),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts/{account_id}/menus",
+                format!("/api/v1/accounts/{acc}/menus"),
+                Body::Json(json!({"tag_id": self.menu_tag_api,
+                                  "button": [{"name": "新建", "type": "click"}]})),
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{account_id}/menus/{menu_id}",
+                format!("/api/v1/accounts/{acc}/menus/{m}"),
+                Body::None,
+            ),
+            call(
+                Method::PUT,
+                "/api/v1/accounts/{account_id}/menus/{menu_id}",
+                format!("/api/v1/accounts/{acc}/menus/{m}"),
+                Body::Json(json!({"button": [{"name": "改过", "type": "click"}]})),
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts/{account_id}/menus/{menu_id}/publish",
+                format!("/api/v1/accounts/{acc}/menus/{m}/publish"),
+                Body::None,
+            ),
+            call(
+                Method::GET,
+                "/api/v1/accounts/{account_id}/menus/live",
+                format!("/api/v1/accounts/{acc}/menus/live"),
+                Body::None,
+            ),
+            call(
+                Method::DELETE,
+                "/api/v1/accounts/{account_id}/menus/{menu_id}",
+                format!("/api/v1/accounts/{acc}/menus/{m}"),
+                Body::None,
+            ),
+        ]
+    }
+
+    fn menu_console_calls(&self) -> Vec<Call> {
+        let m = self.menu_console;
+        let buttons = json!([{"name": "控制台", "type": "click"}]).to_string();
+        vec![
+            call(Method::GET, "/menus", "/menus".into(), Body::None),
+            call(Method::GET, "/menus/new", "/menus/new".into(), Body::None),
+            call(Method::GET, "/menus/live", "/menus/live".into(), Body::None),
+            call(
+                Method::GET,
+                "/menus/{id}",
+                format!("/menus/{m}"),
+                Body::None,
+            ),
+            call(
+                Method::POST,
+                "/menus",
+                "/menus".into(),
+                form(&[
+                    ("account_id", &self.account.to_string()),
+                    ("tag_id", &self.menu_tag_console.to_string()),
+                    ("buttons", &buttons),
+                ]),
+            ),
+            call(
+                Method::POST,
+                "/menus/{id}",
+                format!("/menus/{m}"),
+                form(&[("buttons", &buttons)]),
+            ),
+            call(
+                Method::POST,
+                "/menus/{id}/publish",
+                format!("/menus/{m}/publish"),
+                form(&[]),
+            ),
+            call(
+                Method::POST,
+                "/menus/{id}/delete",
+                format!("/menus/{m}/delete"),
+                form(&[]),
+            ),
+        ]
+    }
+
     fn api_calls(&self) -> Vec<Call> {
         let mut calls = self.api_calls_before_library();
+        calls.extend(self.menu_api_calls());
         calls.extend(library_calls(self.lib_api, false));
         calls.extend(reply_calls(self.account, self.rule_api, false));
         calls.extend(flow_calls(self.account, self.flow_api, false));
@@ -2100,6 +2383,7 @@ impl Victims {
 
     fn console_calls(&self) -> Vec<Call> {
         let mut calls = self.console_calls_before_library();
+        calls.extend(self.menu_console_calls());
         calls.extend(library_calls(self.lib_console, true));
         calls.extend(reply_calls(self.account, self.rule_console, true));
         calls.extend(flow_calls(self.account, self.flow_console, true));
@@ -2564,6 +2848,10 @@ async fn the_role_matrix_covers_every_api_endpoint() {
         rule_api: 1,
         flow_console: 1,
         flow_api: 1,
+        menu_console: 1,
+        menu_api: 1,
+        menu_tag_console: 1,
+        menu_tag_api: 1,
     };
     let covered: BTreeSet<(String, String)> = v
         .api_calls()

@@ -4,13 +4,14 @@
 //! mobile page (`/a/{token}`) that counts reads and shares; each medium a public URL
 //! (`/m/{token}`).
 //!
-//! Not here yet: pushing articles to WeChat as drafts or permanent material, and uploading
-//! media for a media_id (with its cache). Replies, menus and broadcasts will need those.
+//! WeChat's own ids of items (permanent material, drafts, published articles) are made and
+//! cached per account by `wechat.rs`, for menus, replies and broadcasts.
 
 pub mod html;
 pub mod model;
 pub mod routes;
 pub mod store;
+pub mod wechat;
 
 use model::{Kind, NewsInput, TextInput, Usage, ValidArticle};
 use sha2::Digest;
@@ -208,9 +209,9 @@ pub async fn update_news(
     get(db, merchant_id, id).await
 }
 
-/// Everything that uses an item and would break if it went: the covers of articles and the
-/// reply rules that send it. Menus and broadcasts add their uses here through their own
-/// `mod.rs` functions.
+/// Everything that uses an item and would break if it went: the covers of articles, the
+/// reply rules that send it and menu buttons. Broadcasts add their uses here through their
+/// own `mod.rs` functions.
 pub async fn usages(db: &Db, merchant_id: i64, item_id: i64) -> Result<Vec<Usage>, AppError> {
     let mut out = vec![];
     for (rule_id, name) in crate::replies::rules_sending_item(db, merchant_id, item_id).await? {
@@ -223,6 +224,13 @@ pub async fn usages(db: &Db, merchant_id: i64, item_id: i64) -> Result<Vec<Usage
                 article_title: title,
             });
         }
+    }
+    for (account_id, menu_id, name) in crate::menus::usages(db, merchant_id, item_id).await? {
+        out.push(Usage::Menu {
+            account_id,
+            menu_id,
+            name,
+        });
     }
     Ok(out)
 }

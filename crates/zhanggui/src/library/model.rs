@@ -397,8 +397,12 @@ pub enum Usage {
     Cover { item_id: i64, article_title: String },
     /// A keyword or welcome reply rule answers with the item.
     ReplyRule { rule_id: i64, name: String },
-    /// A menu button sends the item.
-    MenuButton { account_id: i64, name: String },
+    /// A button of a menu (saved or published) sends, opens or answers with the item.
+    Menu {
+        account_id: i64,
+        menu_id: i64,
+        name: String,
+    },
     /// A broadcast sends (or sent) the item.
     Broadcast { broadcast_id: i64, name: String },
 }
@@ -409,7 +413,7 @@ impl Usage {
         match self {
             Usage::Cover { .. } => "library.in_use.cover",
             Usage::ReplyRule { .. } => "library.in_use.reply_rule",
-            Usage::MenuButton { .. } => "library.in_use.menu_button",
+            Usage::Menu { .. } => "library.in_use.menu_button",
             Usage::Broadcast { .. } => "library.in_use.broadcast",
         }
     }
@@ -418,7 +422,7 @@ impl Usage {
         match self {
             Usage::Cover { article_title, .. } => article_title,
             Usage::ReplyRule { name, .. }
-            | Usage::MenuButton { name, .. }
+            | Usage::Menu { name, .. }
             | Usage::Broadcast { name, .. } => name,
         }
     }

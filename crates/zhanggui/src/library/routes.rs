@@ -1086,7 +1086,7 @@ fn usage_text(lang: Lang, u: &Usage) -> String {
             Msg::new("library.usage.cover").arg("name", article_title)
         }
         Usage::ReplyRule { name, .. } => Msg::new("library.usage.reply_rule").arg("name", name),
-        Usage::MenuButton { name, .. } => Msg::new("library.usage.menu_button").arg("name", name),
+        Usage::Menu { name, .. } => Msg::new("library.usage.menu_button").arg("name", name),
         Usage::Broadcast { name, .. } => Msg::new("library.usage.broadcast").arg("name", name),
     };
     lang.render(&msg)
@@ -1273,6 +1273,12 @@ async fn article_page(
     h.insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),
+    );
+    // The phone simulator (same site) shows article pages inside its phone, as WeChat shows
+    // them when a menu button or a news card is tapped; other sites may not frame them.
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("SAMEORIGIN"),
     );
     if crate::platform::auth::cookie(&headers, VISITOR_COOKIE).is_none() {
         let v = crate::platform::auth::model::random_token(12);

@@ -574,3 +574,121 @@ pub async fn kind_of(db: &Db, merchant_id: i64, id: i64) -> Result<Option<String
     .fetch_optional(p)
     .await)
 }
+
+// ---- WeChat's ids of items (wechat.rs) ----
+
+/// A medium's bytes with what WeChat needs to take it: (kind, title, mime, sha256, bytes).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct MediaUpload {
+    pub kind: String,
+    pub title: String,
+    pub mime: String,
+    pub sha256: String,
+    pub data: Vec<u8>,
+}
+
+pub async fn media_upload(
+    db: &Db,
+    merchant_id: i64,
+    item_id: i64,
+) -> Result<Option<MediaUpload>, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_as::<_, MediaUpload>(
+        "SELECT i.kind, i.title, m.mime, m.sha256, m.data FROM library_items i \
+         JOIN library_media m ON m.id = i.media_id AND m.merchant_id = i.merchant_id \
+         WHERE i.merchant_id = $1 AND i.id = $2"
+    )
+    .bind(merchant_id)
+    .bind(item_id)
+    .fetch_optional(p)
+    .await)
+}
+
+/// The cached WeChat id of an item's content for an account: (wechat_id, publish_id).
+pub async fn wechat_id(
+    db: &Db,
+    account_id: i64,
+    item_id: i64,
+    kind: &str,
+    sha: &str,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_as::<_, (String, String)>(
+        "SELECT wechat_id, publish_id FROM library_wechat_ids WHERE account_id = $1 \
+         AND item_id = $2 AND kind = $3 AND sha = $4"
+    )
+    .bind(account_id)
+    .bind(item_id)
+    .bind(kind)
+    .bind(sha)
+    .fetch_optional(p)
+    .await)
+}
+
+/// Remembers WeChat's id (or a publish job under way) of an item's content.
+pub struct WeChatId<'a> {
+    pub merchant_id: i64,
+    pub account_id: i64,
+    pub item_id: i64,
+    pub kind: &'a str,
+    pub sha: &'a str,
+    pub wechat_id: &'a str,
+    pub publish_id: &'a str,
+}
+
+pub async fn set_wechat_id(db: &Db, w: &WeChatId<'_>, now: i64) -> Result<(), sqlx::Error> {
+    on_pool!(db, |p| {
+        sqlx::query(
+        "INSERT INTO library_wechat_ids (merchant_id, account_id, item_id, kind, sha, \
+         wechat_id, publish_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+         ON CONFLICT (account_id, item_id, kind, sha) DO UPDATE SET \
+         wechat_id = excluded.wechat_id, publish_id = excluded.publish_id, \
+         updated_at = excluded.updated_at"
+    )
+    .bind(w.merchant_id)
+    .bind(w.account_id)
+    .bind(w.item_id)
+    .bind(w.kind)
+    .bind(w.sha)
+    .bind(w.wechat_id)
+    .bind(w.publish_id)
+    .bind(now)
+    .execute(p)
+    .await
+    .map(|_| ())
+    })
+}
+
+pub async fn forget_wechat_id(
+    db: &Db,
+    account_id: i64,
+    item_id: i64,
+    kind: &str,
+    sha: &str,
+) -> Result<(), sqlx::Error> {
+    on_pool!(db, |p| sqlx::query(
+        "DELETE FROM library_wechat_ids WHERE account_id = $1 AND item_id = $2 AND kind = $3 \
+         AND sha = $4"
+    )
+    .bind(account_id)
+    .bind(item_id)
+    .bind(kind)
+    .bind(sha)
+    .execute(p)
+    .await
+    .map(|_| ()))
+}
+
+/// (item id, WeChat id) of an account's items of `kind` that WeChat has, newest last.
+pub async fn wechat_ids_of_kind(
+    db: &Db,
+    account_id: i64,
+    kind: &str,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_as::<_, (i64, String)>(
+        "SELECT item_id, wechat_id FROM library_wechat_ids WHERE account_id = $1 \
+         AND kind = $2 AND wechat_id <> '' ORDER BY updated_at, item_id"
+    )
+    .bind(account_id)
+    .bind(kind)
+    .fetch_all(p)
+    .await)
+}

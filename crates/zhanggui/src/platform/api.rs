@@ -125,6 +125,7 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<super::state::AppState> {
         .merge(crate::segments::routes::api())
         .merge(crate::followers::csv::routes::api())
         .merge(crate::channels::routes::api())
+        .merge(crate::menus::routes::api())
         .merge(crate::library::routes::api())
         .merge(crate::replies::routes::api())
         .merge(crate::flows::routes::api())

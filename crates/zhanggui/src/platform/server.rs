@@ -97,6 +97,7 @@ pub async fn start(
         tokio::spawn(housekeeping(state.clone())),
         tokio::spawn(crate::followers::jobs::run(state.clone())),
         tokio::spawn(crate::channels::jobs::run(state.clone())),
+        tokio::spawn(crate::menus::jobs::run(state.clone())),
         tokio::spawn(crate::followers::jobs::run_log_index(state.clone())),
         tokio::spawn(crate::replies::jobs::run(state.clone())),
     ];

@@ -43,6 +43,7 @@ fn console_router(state: AppState) -> Router {
         .merge(crate::messages::routes::console_router())
         .merge(crate::simulator::routes::router())
         .merge(crate::channels::routes::router())
+        .merge(crate::menus::routes::router())
         .merge(crate::library::routes::router())
         .merge(crate::replies::routes::router())
         .merge(crate::flows::routes::router())
@@ -226,6 +227,11 @@ const ASSETS: &[Asset] = &[
         name: "library_editor.js",
         mime: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/library_editor.js"),
+    },
+    Asset {
+        name: "menu_editor.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/menu_editor.js"),
     },
     Asset {
         name: "phone.css",
@@ -511,6 +517,13 @@ pub fn navigation(role: Option<Role>, is_platform_admin: bool) -> Vec<NavGroup> 
                 key: "flows",
                 href: "/flows",
                 label_key: "nav.flows",
+            });
+        }
+        if role.allows(Permission::ViewFollowers) {
+            messages.push(NavItem {
+                key: "menus",
+                href: "/menus",
+                label_key: "nav.menus",
             });
         }
         if !messages.is_empty() {
