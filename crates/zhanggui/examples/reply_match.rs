@@ -195,6 +195,7 @@ fn main() {
 
     let (small_rules, small_exact, small_contains) = rules(40, &mut rng, &chars);
     let small_rules: Vec<CompiledRule> = small_rules.into_iter().take(10).collect();
+    let small_keywords: usize = small_rules.iter().map(|r| r.keywords.len()).sum();
     let (big_rules, exact, contains) = rules(keywords, &mut rng, &chars);
     let msgs = messages(n_messages, &mut rng, &chars, &exact, &contains);
     let small_msgs = messages(n_messages, &mut rng, &chars, &small_exact, &small_contains);
@@ -219,7 +220,7 @@ fn main() {
     println!(
         "{}\t{}\t{:.2}\t{:.2}\t{:.2}\t{}/{}",
         small.rule_count(),
-        "≈40",
+        small_keywords,
         small_compile.as_secs_f64() * 1e3,
         t_small.median.as_secs_f64() * 1e6,
         t_small.p99.as_secs_f64() * 1e6,
@@ -229,7 +230,7 @@ fn main() {
     println!(
         "{}\t{}\t{:.2}\t{:.2}\t{:.2}\t{}/{} (its own keywords)",
         small.rule_count(),
-        "≈40",
+        small_keywords,
         small_compile.as_secs_f64() * 1e3,
         t_small_hits.median.as_secs_f64() * 1e6,
         t_small_hits.p99.as_secs_f64() * 1e6,
