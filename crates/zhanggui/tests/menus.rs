@@ -264,6 +264,21 @@ async fn a_published_menu_is_what_wechat_serves() {
         .await
         .expect("replies");
     assert_eq!(replies, vec![("TODAY".to_string(), text)]);
+    // And does: a follower's tap on 今日推荐 gets the library text (within the directory's
+    // second).
+    let follower = sandbox_follower(&f.app, &f.account.app_id).await;
+    wait_until("the tap is answered with the button's item", 5, || async {
+        sandbox_act(
+            &f.app,
+            &f.account.app_id,
+            &follower,
+            json!({"type": "click", "key": "TODAY"}),
+        )
+        .await["reply"]
+            .as_str()
+            .is_some_and(|r| r.contains("每天 8:00–22:00"))
+    })
+    .await;
 
     // A change not yet published shows in the comparison, with where.
     let mut edited = full_menu(text, image, news);

@@ -1598,8 +1598,8 @@ fn permission_of(method: &Method, template: &str) -> Permission {
             | "/api/v1/accounts/{account_id}/menus"
             | "/api/v1/accounts/{account_id}/menus/live"
             | "/api/v1/accounts/{account_id}/menus/{menu_id}",
-        ) => ViewFollowers,
-        ("GET", "/menus/new") => ManageFollowers,
+        ) => ViewReplies,
+        ("GET", "/menus/new") => ManageReplies,
         (
             "POST",
             "/menus"
@@ -1608,8 +1608,8 @@ fn permission_of(method: &Method, template: &str) -> Permission {
             | "/menus/{id}/delete"
             | "/api/v1/accounts/{account_id}/menus"
             | "/api/v1/accounts/{account_id}/menus/{menu_id}/publish",
-        ) => ManageFollowers,
-        ("PUT" | "DELETE", "/api/v1/accounts/{account_id}/menus/{menu_id}") => ManageFollowers,
+        ) => ManageReplies,
+        ("PUT" | "DELETE", "/api/v1/accounts/{account_id}/menus/{menu_id}") => ManageReplies,
         ("POST", "/jobs/{id}/retry" | "/api/v1/jobs/{id}/retry") => ManageJobs,
         ("GET", "/tags" | "/api/v1/accounts/{id}/tags") => ViewTags,
         ("GET", "/api/v1/accounts/{id}/tag-operations/{op_id}") => ViewTags,

@@ -30,9 +30,10 @@ use crate::platform::i18n::{Lang, Msg};
 use crate::platform::state::AppState;
 use crate::platform::web::{Shell, page};
 
-/// Reading menus and their taps; changing and publishing them (as channel QR codes).
-const VIEW: Permission = Permission::ViewFollowers;
-const MANAGE: Permission = Permission::ManageFollowers;
+/// Reading menus and their taps; changing and publishing them (as the reply rules: the menu
+/// is what the account answers with).
+const VIEW: Permission = Permission::ViewReplies;
+const MANAGE: Permission = Permission::ManageReplies;
 
 pub fn router() -> Router<AppState> {
     Router::new()

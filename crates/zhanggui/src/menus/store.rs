@@ -128,6 +128,7 @@ pub async fn mark_published(
     .execute(p)
     .await
     .map(|r| r.rows_affected()))?;
+    bump_replies(db, merchant_id, id).await?;
     Ok(n == 1)
 }
 
@@ -139,6 +140,21 @@ pub async fn mark_unpublished(db: &Db, merchant_id: i64, id: i64) -> Result<(), 
     )
     .bind(merchant_id)
     .bind(id)
+    .execute(p)
+    .await
+    .map(|_| ()))?;
+    bump_replies(db, merchant_id, id).await
+}
+
+/// The callback answers the published menus' click buttons from the account's reply index:
+/// a publish makes every instance compile it again (replies/, `replies_version`).
+async fn bump_replies(db: &Db, merchant_id: i64, menu_id: i64) -> Result<(), sqlx::Error> {
+    on_pool!(db, |p| sqlx::query(
+        "UPDATE accounts SET replies_version = replies_version + 1 WHERE id = \
+         (SELECT account_id FROM menus WHERE merchant_id = $1 AND id = $2)"
+    )
+    .bind(merchant_id)
+    .bind(menu_id)
     .execute(p)
     .await
     .map(|_| ()))

@@ -316,6 +316,11 @@ async fn answer(
             Route::Handoff.encode(),
         ),
         Choice::Plain(t) => (text(t), String::new()),
+        Choice::Menu(Answer::Reply(body)) => (
+            wechat::ReplyMessage::answering(msg, now_secs, limit_news(body.clone(), msg)).to_xml(),
+            String::new(),
+        ),
+        Choice::Menu(_) => (success(), String::new()),
         Choice::Unmatched(rule, plain) => {
             let courteous = account.index.settings.courtesy_hourly;
             if courteous
@@ -337,6 +342,17 @@ async fn answer(
         Choice::Nothing => (success(), String::new()),
     };
     Ok((reply, route))
+}
+
+/// A news reply cut to the articles WeChat shows for this kind of message.
+fn limit_news(
+    mut body: wechat::ReplyBody<'static>,
+    msg: &wechat::Message<'_>,
+) -> wechat::ReplyBody<'static> {
+    if let wechat::ReplyBody::News { articles } = &mut body {
+        articles.truncate(wechat::reply::news_article_limit(msg));
+    }
+    body
 }
 
 fn success() -> String {
@@ -409,11 +425,7 @@ async fn answer_with_rule(
     let reply = match answers.first() {
         None => success(),
         Some(Answer::Reply(body)) => {
-            let mut body = body.clone();
-            if let wechat::ReplyBody::News { articles } = &mut body {
-                articles.truncate(wechat::reply::news_article_limit(msg));
-            }
-            wechat::ReplyMessage::answering(msg, now / 1000, body).to_xml()
+            wechat::ReplyMessage::answering(msg, now / 1000, limit_news(body.clone(), msg)).to_xml()
         }
         Some(Answer::Flow(flow_id)) => match account.index.flows.get(flow_id) {
             Some(flow) => {

@@ -518,8 +518,6 @@ pub fn navigation(role: Option<Role>, is_platform_admin: bool) -> Vec<NavGroup> 
                 href: "/flows",
                 label_key: "nav.flows",
             });
-        }
-        if role.allows(Permission::ViewFollowers) {
             messages.push(NavItem {
                 key: "menus",
                 href: "/menus",

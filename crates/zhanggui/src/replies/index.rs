@@ -87,6 +87,9 @@ pub struct Index {
     pub settings: Settings,
     /// The account's enabled conversational flows.
     pub flows: HashMap<i64, Arc<crate::flows::Flow>>,
+    /// What the published menus' click buttons answer, by key (menus/): after the rules
+    /// that name the key.
+    pub menu_clicks: HashMap<String, Answer>,
 }
 
 impl std::fmt::Debug for Index {
@@ -123,6 +126,8 @@ pub enum Choice<'i> {
     Handoff,
     /// A plain text from the account's settings or a channel.
     Plain(&'i str),
+    /// A menu button's own reply (a library item chosen in the menu editor).
+    Menu(&'i Answer),
     /// The default reply to text that no rule matched: a rule or a plain text. Subject to the
     /// once-an-hour courtesy when the settings ask for it.
     Unmatched(Option<&'i CompiledRule>, &'i str),
@@ -337,7 +342,10 @@ impl Index {
             Event::Unsubscribe | Event::View { .. } | Event::Location { .. } => Choice::Nothing,
             _ => e
                 .event_key()
-                .and_then(|key| self.best_trigger(&self.clicks, key, now_ms))
+                .and_then(|key| {
+                    self.best_trigger(&self.clicks, key, now_ms)
+                        .or_else(|| self.menu_clicks.get(key).map(Choice::Menu))
+                })
                 .unwrap_or(Choice::Nothing),
         }
     }

@@ -208,6 +208,15 @@ pub async fn compile(
     }
     let mut index = Index::compile(rules, settings, tz);
     index.flows = crate::flows::enabled(db, account_id).await?;
+    library.media_ids = crate::library::wechat::cached_media_ids(db, account_id)
+        .await?
+        .into_iter()
+        .collect();
+    for (key, item_id) in crate::menus::click_replies(db, account_id).await? {
+        if let Some(answer) = library.answer(&ReplyItem::Library { item_id }).await? {
+            index.menu_clicks.insert(key, answer);
+        }
+    }
     Ok(index)
 }
 
@@ -247,6 +256,8 @@ struct Library<'a> {
     public_url: &'a str,
     answers: HashMap<i64, Option<Answer>>,
     covers: Option<HashMap<i64, String>>,
+    /// The account's media already at WeChat (library/wechat.rs): item → media_id.
+    media_ids: HashMap<i64, String>,
 }
 
 impl<'a> Library<'a> {
@@ -257,6 +268,7 @@ impl<'a> Library<'a> {
             public_url,
             answers: HashMap::new(),
             covers: None,
+            media_ids: HashMap::new(),
         }
     }
 
@@ -318,8 +330,21 @@ impl<'a> Library<'a> {
                     .collect();
                 Ok((!articles.is_empty()).then_some(Answer::Reply(ReplyBody::News { articles })))
             }
-            // Refused when the rule is saved (`check_items`).
-            Kind::Image | Kind::Voice | Kind::Video => Ok(None),
+            // Sent by the media_id WeChat gave when the item was uploaded for the account (a
+            // menu's publish uploads what its buttons send); rules refuse media when saved
+            // (`check_items`).
+            kind => Ok(self.media_ids.get(&item_id).map(|media_id| {
+                let media_id = media_id.clone().into();
+                Answer::Reply(match kind {
+                    Kind::Voice => ReplyBody::Voice { media_id },
+                    Kind::Video => ReplyBody::Video {
+                        media_id,
+                        title: Some(item.title.clone().into()),
+                        description: None,
+                    },
+                    _ => ReplyBody::Image { media_id },
+                })
+            })),
         }
     }
 
