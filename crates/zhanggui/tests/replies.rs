@@ -310,6 +310,30 @@ async fn handoff_default_courtesy_and_unmatched_texts() {
             == 1
     })
     .await;
+    // The follower's page shows the request, and a person marks it handled.
+    let m = f
+        .app
+        .count("SELECT merchant_id FROM accounts ORDER BY id LIMIT 1")
+        .await;
+    f.app.user(m, "agent", Role::Agent).await;
+    let s = f.app.sign_in("agent").await;
+    let page = format!("/followers/{follower}?account={}", f.account_id);
+    wait_until("the follower's page shows the request", 20, || async {
+        let (status, body) = s.get(&page).await;
+        status == StatusCode::OK && body.contains("请求人工") && body.contains("可发送至")
+    })
+    .await;
+    let (status, _) = s
+        .post_form(
+            &format!("/followers/{follower}/handoff/clear"),
+            &[("account_id", &f.account_id.to_string())],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        f.app.count("SELECT COUNT(*) FROM follower_handoffs").await,
+        0
+    );
     wait_until("the unmatched text is kept", 20, || async {
         let (_, list) = read_json(
             f.key

@@ -936,6 +936,12 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
             form(&[("account_id", &acc.to_string()), ("city", "Hijacked")]),
         ),
         call(
+            Method::POST,
+            "/followers/{openid}/handoff/clear",
+            "/followers/oAnyone/handoff/clear".into(),
+            form(&[("account_id", &acc.to_string())]),
+        ),
+        call(
             Method::GET,
             "/api/v1/accounts/{id}/followers",
             format!("/api/v1/accounts/{acc}/followers"),
@@ -1568,6 +1574,7 @@ fn permission_of(method: &Method, template: &str) -> Permission {
         )
         | ("PATCH", "/api/v1/accounts/{id}/followers/{openid}")
         | ("PUT", "/api/v1/accounts/{id}/followers/{openid}/blacklist") => ManageFollowers,
+        ("POST", "/followers/{openid}/handoff/clear") => ViewMessages,
         ("GET", "/jobs" | "/api/v1/jobs") => ViewJobs,
         (
             "GET",
@@ -2462,6 +2469,12 @@ impl Victims {
                 "/followers/{openid}/blacklist",
                 format!("/followers/oVictim_{tag}/blacklist"),
                 form(&[("account_id", &acc.to_string()), ("blacklisted", "0")]),
+            ),
+            call(
+                Method::POST,
+                "/followers/{openid}/handoff/clear",
+                format!("/followers/oVictim_{tag}/handoff/clear"),
+                form(&[("account_id", &acc.to_string())]),
             ),
             call(
                 Method::GET,

@@ -41,6 +41,10 @@ pub fn router() -> Router<AppState> {
         .route("/followers/{openid}/remark", post(remark_form))
         .route("/followers/{openid}/profile", post(profile_form))
         .route("/followers/{openid}/blacklist", post(blacklist_form))
+        .route(
+            "/followers/{openid}/handoff/clear",
+            post(clear_handoff_form),
+        )
 }
 
 pub fn api() -> OpenApiRouter<AppState> {
@@ -479,6 +483,10 @@ fn follower_out(r: &FollowerRecord, names: &Names, tz: chrono_tz::Tz) -> Followe
     }
 }
 
+/// WeChat lets an account send customer-service messages for 48 hours after a follower's
+/// last message.
+const SERVICE_WINDOW_MS: i64 = 48 * 3_600_000;
+
 /// One page of followers: `next_cursor` is null on the last page; `total` counts every
 /// match.
 #[derive(Serialize, ToSchema)]
@@ -867,6 +875,11 @@ struct ShowPage {
     newer: bool,
     can_manage: bool,
     today: String,
+    /// When the follower asked for a person (replies' hand-off words), until handled.
+    handoff: Option<String>,
+    /// Until when customer-service messages reach them (48 hours after their last message).
+    service_window: Option<String>,
+    can_handle: bool,
 }
 
 impl ShowPage {
@@ -1012,6 +1025,22 @@ async fn render_show(
         profile_updated: local(r.profile.profile_updated_at),
         location_at: local(r.follower.last_location_at),
         can_manage: caller.role.allows(Permission::ManageFollowers),
+        handoff: crate::replies::store::handoff_of(
+            &state.db,
+            caller.merchant_id,
+            account.id,
+            openid,
+        )
+        .await?
+        .map(|at| format_local(at, tz)),
+        service_window: Some(r.follower.last_interaction_at + SERVICE_WINDOW_MS)
+            // (A follower we saw leave cannot get them; one we never saw follow may be an
+            // old follower not synced yet.)
+            .filter(|until| {
+                *until > now && (r.follower.subscribed || r.follower.unsubscribed_at.is_none())
+            })
+            .map(|until| format_local(until, tz)),
+        can_handle: caller.role.allows(Permission::ViewMessages),
         today: crate::platform::clock::utc(now)
             .map(|t| t.with_timezone(&tz).format("%Y-%m-%d").to_string())
             .unwrap_or_default(),
@@ -1155,6 +1184,25 @@ async fn blacklist_form(
         }
         Err(e) => refused(&state, &caller, &uri, &account, &openid, None, e).await,
     }
+}
+
+/// A person took over the conversation a follower asked for: the marker goes.
+async fn clear_handoff_form(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(openid): Path<String>,
+    Form(form): Form<FollowerForm>,
+) -> Result<Response, AppError> {
+    caller.require(Permission::ViewMessages)?;
+    let account = super::account_of(&state, caller.merchant_id, form.account_id).await?;
+    crate::replies::store::clear_handoff(&state.db, caller.merchant_id, account.id, &openid)
+        .await?;
+    Ok(Redirect::to(&format!(
+        "/followers/{}?account={}&notice=saved",
+        urlencoding(&openid),
+        account.id
+    ))
+    .into_response())
 }
 
 // ---- JSON API ----

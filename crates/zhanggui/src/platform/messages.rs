@@ -3663,4 +3663,18 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "文字素材在微信上没有素材 ID：请选择图片、语音、视频或图文。",
         "Text snippets have no WeChat media id: pick an image, voice, video or news item.",
     ),
+    (
+        "follower.service_window",
+        "客服消息",
+        "Customer-service messages",
+    ),
+    ("follower.service_until", "可发送至", "Can be sent until"),
+    (
+        "follower.service_closed",
+        "已超过 48 小时，需等粉丝再次互动",
+        "Closed: more than 48 hours since their last message",
+    ),
+    ("follower.handoff", "人工客服", "Asked for a person"),
+    ("follower.handoff_asked", "请求人工", "Waiting for a person"),
+    ("follower.handoff_done", "标记已处理", "Mark as handled"),
 ];
