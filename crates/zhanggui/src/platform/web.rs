@@ -635,3 +635,38 @@ pub fn navigation(role: Option<Role>, is_platform_admin: bool) -> Vec<NavGroup> 
     }
     groups
 }
+
+#[cfg(test)]
+mod tests {
+    /// A block left open swallows every rule after it into a media query (it happened when
+    /// two changes to the stylesheet were merged): braces must pair up, ignoring comments.
+    #[test]
+    fn the_stylesheets_braces_pair_up() {
+        for (name, css) in [
+            ("console.css", include_str!("../../assets/console.css")),
+            ("phone.css", include_str!("../../assets/phone.css")),
+        ] {
+            let mut depth = 0i32;
+            let mut rest = css;
+            while let Some(start) = rest.find("/*") {
+                depth += braces(&rest[..start]);
+                assert!(depth >= 0, "{name}: a `}}` closes nothing");
+                rest = rest[start..]
+                    .find("*/")
+                    .map_or("", |end| &rest[start + end + 2..]);
+            }
+            depth += braces(rest);
+            assert_eq!(depth, 0, "{name}: a block is left open");
+        }
+    }
+
+    fn braces(s: &str) -> i32 {
+        s.chars()
+            .map(|c| match c {
+                '{' => 1,
+                '}' => -1,
+                _ => 0,
+            })
+            .sum()
+    }
+}
