@@ -1,7 +1,8 @@
 //! SQL for flows, where followers are in them, and their answers.
 
-use crate::platform::db::{Db, Tx};
+use crate::platform::db::Db;
 use crate::platform::jobs::{self, NewJob};
+use crate::replies::store::{bump_version, finish_change};
 use crate::{on_pool, on_tx};
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -18,16 +19,6 @@ pub struct FlowRow {
 
 const COLUMNS: &str =
     "id, merchant_id, account_id, name, enabled, definition, created_at, updated_at";
-
-async fn bump_version(tx: &mut Tx, account_id: i64) -> Result<(), sqlx::Error> {
-    on_tx!(tx, |c| sqlx::query(
-        "UPDATE accounts SET replies_version = replies_version + 1 WHERE id = $1"
-    )
-    .bind(account_id)
-    .execute(c)
-    .await
-    .map(|_| ()))
-}
 
 pub async fn insert(
     db: &Db,
@@ -78,7 +69,7 @@ pub async fn update(
     .bind(now)
     .fetch_optional(c)
     .await)?;
-    finish(tx, account).await
+    finish_change(tx, account).await
 }
 
 pub async fn delete(db: &Db, merchant_id: i64, id: i64) -> Result<bool, sqlx::Error> {
@@ -90,21 +81,7 @@ pub async fn delete(db: &Db, merchant_id: i64, id: i64) -> Result<bool, sqlx::Er
     .bind(id)
     .fetch_optional(c)
     .await)?;
-    finish(tx, account).await
-}
-
-async fn finish(mut tx: Tx, account: Option<i64>) -> Result<bool, sqlx::Error> {
-    match account {
-        Some(account_id) => {
-            bump_version(&mut tx, account_id).await?;
-            tx.commit().await?;
-            Ok(true)
-        }
-        None => {
-            tx.rollback().await?;
-            Ok(false)
-        }
-    }
+    finish_change(tx, account).await
 }
 
 pub async fn get(db: &Db, merchant_id: i64, id: i64) -> Result<Option<FlowRow>, sqlx::Error> {

@@ -48,7 +48,7 @@ fn encode(r: &RuleInput) -> Encoded {
 }
 
 /// Tells every instance to recompile the account's index (directory.rs compares versions).
-async fn bump_version(tx: &mut Tx, account_id: i64) -> Result<(), sqlx::Error> {
+pub async fn bump_version(tx: &mut Tx, account_id: i64) -> Result<(), sqlx::Error> {
     on_tx!(tx, |c| sqlx::query(
         "UPDATE accounts SET replies_version = replies_version + 1 WHERE id = $1"
     )
@@ -166,8 +166,9 @@ pub async fn delete(db: &Db, merchant_id: i64, id: i64) -> Result<bool, sqlx::Er
     finish_change(tx, account).await
 }
 
-/// Bumps the account's version and commits when a row changed; rolls back otherwise.
-async fn finish_change(mut tx: Tx, account: Option<i64>) -> Result<bool, sqlx::Error> {
+/// Bumps the account's version and commits when a row changed; rolls back otherwise (flows
+/// change the index too).
+pub async fn finish_change(mut tx: Tx, account: Option<i64>) -> Result<bool, sqlx::Error> {
     match account {
         Some(account_id) => {
             bump_version(&mut tx, account_id).await?;
