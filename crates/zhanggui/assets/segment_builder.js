@@ -27,7 +27,8 @@
   filter.conditions = filter.conditions || [];
 
   var FIELDS = ["subscribed", "tags", "channel", "has_channel", "subscribed_at", "first_seen",
-    "last_interaction", "gender", "profile", "birthday_month", "near", "search", "blacklisted"];
+    "last_interaction", "gender", "profile", "birthday_month", "near", "flow_answer", "search",
+    "blacklisted"];
   var DAY_MS = 86400000;
 
   // --- dates in the merchant's time zone --------------------------------------------------
@@ -121,6 +122,10 @@
       case "profile": return { field: field, name: "phone", op: "is_set", value: "" };
       case "birthday_month": return { field: field, months: [] };
       case "near": return { field: field, latitude: 31.2304, longitude: 121.4737, radius_m: 3000 };
+      case "flow_answer":
+        var first = (choices.flows || [])[0];
+        return { field: field, flow_id: first ? first.id : 0, step: null, choices: [],
+          answered: true };
       default: return { field: "search", text: "" };
     }
   };
@@ -218,6 +223,34 @@
         number("builder.longitude", "longitude", { step: "any", "class": "narrow" }),
         number("builder.radius_m", "radius_m", { min: "1", step: "any", "class": "narrow" }),
         number("builder.within_days", "within_days", { min: "1", "class": "narrow" })];
+    },
+    flow_answer: function (c) {
+      var flows = choices.flows || [];
+      if (!flows.length) { return [el("span", { "class": "muted", text: t("builder.no_flows") })]; }
+      var flow = flows.filter(function (f) { return f.id === c.flow_id; })[0];
+      var flowOptions = flows.map(function (f) { return [f.id, f.name]; });
+      if (!flow) { flowOptions.unshift([c.flow_id, t("builder.deleted_flow")]); }
+      var answered = select(t("builder.field.flow_answer"), [["true", t("builder.answered")],
+        ["false", t("builder.not_answered")]], String(c.answered !== false),
+        function (v) { c.answered = v === "true"; changed(); });
+      var which = select(t("builder.field.flow_answer"), flowOptions, c.flow_id, function (v) {
+        c.flow_id = Number(v); c.step = null; c.choices = []; changed(true);
+      });
+      var steps = flow ? flow.steps : [];
+      var stepOptions = [["", t("builder.any_step")]].concat(steps.map(function (s) {
+        return [s.n, t("builder.step").replace("{n}", s.n) + " " + s.question];
+      }));
+      var step = select(t("builder.step_label"), stepOptions, c.step === null ? "" : c.step,
+        function (v) { c.step = v === "" ? null : Number(v); c.choices = []; changed(true); });
+      step.className = "builder-step";
+      var parts = [answered, which, step];
+      var chosen = steps.filter(function (s) { return s.n === c.step; })[0];
+      if (chosen && chosen.options.length) {
+        parts.push(checks(chosen.options.map(function (o) {
+          return [o.letter, o.letter + " " + o.label];
+        }), c.choices, function (v) { c.choices = v.sort(); changed(); }));
+      }
+      return parts;
     },
     search: function (c) {
       return [input("search", t("builder.field.search"), c.text,

@@ -97,6 +97,7 @@ const API: &[(&str, &str)] = &[
     ("get", "/api/v1/library/items"),
     ("get", "/api/v1/library/items/{id}"),
     ("get", "/api/v1/library/items/{id}/usages"),
+    ("post", "/api/v1/library/items/{id}/wechat"),
     ("post", "/api/v1/library/texts"),
     ("put", "/api/v1/library/texts/{id}"),
     ("post", "/api/v1/library/media"),

@@ -163,6 +163,53 @@ async fn the_segmentation_flow_tags_followers_and_survives_a_restart() {
         ]
     );
 
+    // Flow answers are a segment condition: who chose B (O2O) at step 2, who never answered.
+    let base = format!("/api/v1/accounts/{}/segments/preview", account.id);
+    let count_of = |conditions: Value| {
+        let k = two.key(&key);
+        let base = base.clone();
+        async move {
+            let (status, out) = read_json(
+                k.request(Method::POST, &base)
+                    .json(&json!({"filter": {"combine": "all", "conditions": conditions}})),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{out}");
+            (out["count"].as_i64().expect("count"), out["sample"].clone())
+        }
+    };
+    let o2o = json!([{"field": "flow_answer", "flow_id": flow["id"], "step": 2, "choices": ["B"]}]);
+    let (n, sample) = count_of(o2o).await;
+    assert_eq!(n, 1);
+    assert_eq!(sample[0]["openid"], follower.as_str());
+    let commerce =
+        json!([{"field": "flow_answer", "flow_id": flow["id"], "step": 2, "choices": ["A"]}]);
+    assert_eq!(count_of(commerce).await.0, 0);
+    let never = json!([{"field": "flow_answer", "flow_id": flow["id"], "answered": false}]);
+    assert_eq!(count_of(never).await.0, 0);
+    let (status, refused) = read_json(
+        two.key(&key)
+            .request(Method::POST, &base)
+            .json(&json!({"filter": {"conditions": [
+            {"field": "flow_answer", "flow_id": flow["id"], "choices": ["A"]}]}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    // The follower's page lists what they answered, in words.
+    two.user(m, "flow-owner", Role::Owner).await;
+    let session = two.sign_in("flow-owner").await;
+    let (status, page) = session
+        .get(&format!("/followers/{follower}?account={}", account.id))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"flow-answers\""), "{page}");
+    assert!(page.contains("B O2O"), "the option's letter and label");
+    assert!(page.contains("杭州"), "the free-text answer");
+    assert!(
+        page.contains("第 2 步 您做电商还是 O2O？"),
+        "the step's question"
+    );
+
     // A rule starts the flow: the flow cannot go while it does.
     let (status, refused) = read_json(k.request(
         Method::DELETE,

@@ -9,8 +9,8 @@ use proptest::test_runner::{Config as RunnerConfig, TestRunner};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use zhanggui::followers::filter::{
-    Combine, Condition, DAY_MS, Filter, FollowerRecord, Gender, ListOp, Profile, ProfileField,
-    TagOp, TextOp, TimeRange,
+    Combine, Condition, DAY_MS, Filter, FlowAnswer, FollowerRecord, Gender, ListOp, Profile,
+    ProfileField, TagOp, TextOp, TimeRange,
 };
 use zhanggui::followers::query::{self, After, Sort};
 use zhanggui::followers::{Follower, store};
@@ -23,6 +23,9 @@ const TAGS: [i64; 4] = [1, 2, 3, 4];
 const SCENES: [&str; 3] = ["poster", "table", "link"];
 const WORDS: [&str; 5] = ["VIP", "vip_gold", "50%", "张三", "a\\b"];
 const CITIES: [&str; 3] = ["上海", "Beijing", "beijing"];
+/// Flow ids answers are drawn from; 9 is never answered.
+const FLOWS: [i64; 3] = [5, 6, 9];
+const CHOICES: [&str; 4] = ["A", "B", "C", ""];
 
 fn random_follower(
     rng: &mut StdRng,
@@ -73,10 +76,18 @@ fn random_follower(
         ..Profile::default()
     };
     let tag_ids = TAGS.iter().copied().filter(|_| maybe(rng, 0.3)).collect();
+    let flow_answers = (0..rng.gen_range(0..4))
+        .map(|_| FlowAnswer {
+            flow_id: FLOWS[rng.gen_range(0..2)],
+            step: rng.gen_range(0..3),
+            choice: CHOICES[rng.gen_range(0..CHOICES.len())].to_string(),
+        })
+        .collect();
     FollowerRecord {
         follower: f,
         profile,
         tag_ids,
+        flow_answers,
     }
 }
 
@@ -119,6 +130,23 @@ async fn store_follower(db: &Db, r: &FollowerRecord) {
         .await
         .map(|r| r.rows_affected()))
         .expect("tag");
+    }
+    for a in &r.flow_answers {
+        zhanggui::on_pool!(db, |pool| sqlx::query(
+            "INSERT INTO flow_answers (merchant_id, account_id, openid, flow_id, step, choice, \
+             text, answered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0)"
+        )
+        .bind(f.merchant_id)
+        .bind(f.account_id)
+        .bind(&f.openid)
+        .bind(a.flow_id)
+        .bind(a.step)
+        .bind(&a.choice)
+        .bind(&a.choice)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .expect("flow answer");
     }
 }
 
@@ -204,6 +232,25 @@ fn condition() -> impl Strategy<Value = Condition> {
                 within_days
             }),
         needle.prop_map(|text| Condition::Search { text }),
+        (
+            proptest::sample::select(FLOWS.to_vec()),
+            proptest::option::of(1u32..4),
+            some_of(CHOICES[..3].iter().map(|c| c.to_string()).collect()),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(flow_id, step, choices, with_choices, answered)| {
+                Condition::FlowAnswer {
+                    flow_id,
+                    step,
+                    choices: if with_choices && step.is_some() {
+                        choices
+                    } else {
+                        vec![]
+                    },
+                    answered,
+                }
+            }),
     ]
 }
 

@@ -639,3 +639,92 @@ async fn another_merchants_items_are_404_and_agents_only_look() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn news_is_pushed_to_drafts_and_media_to_permanent_material() {
+    use zhanggui::library::model::{ArticleInput, NewsInput};
+    let app = TestApp::spawn().await;
+    let m = app.merchant("推送商户").await;
+    let account = app.account(m, "推送服务号").await;
+    let (_, key) = app.api_key(m, "owner", Role::Owner).await;
+    let key = app.key(&key);
+    app.user(m, "push-owner", Role::Owner).await;
+    let now = app.now();
+    let image = zhanggui::library::upload(&app.db, m, &png(), "c.png", "封面", None, now)
+        .await
+        .expect("image")
+        .id;
+    let news_of = |cover: Option<i64>, title: &str| NewsInput {
+        articles: vec![ArticleInput {
+            title: title.into(),
+            body_html: "<p>桂花拿铁上市</p>".into(),
+            cover_item_id: cover,
+            ..Default::default()
+        }],
+    };
+    let news = zhanggui::library::create_news(&app.db, m, &news_of(Some(image), "秋季新品"), now)
+        .await
+        .expect("news")
+        .id;
+    let bare = zhanggui::library::create_news(&app.db, m, &news_of(None, "无封面"), now)
+        .await
+        .expect("news")
+        .id;
+
+    // The console: the item's page offers the push for the current account.
+    let mut s = app.sign_in("push-owner").await;
+    let (status, page) = s.get(&format!("/library/{news}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"at-wechat\""), "{page}");
+    assert!(page.contains("推送到草稿箱"), "{page}");
+    let account_id = account.id.to_string();
+    let (status, _) = s
+        .post_form(
+            &format!("/library/{news}/wechat"),
+            &[("account_id", &account_id)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, page) = s
+        .get(&format!("/library/{news}?notice=library_in_drafts"))
+        .await;
+    assert!(page.contains("已加入公众号的草稿箱"), "the notice");
+    assert!(page.contains("已在草稿箱"), "the status");
+    let (drafts, _) = zhanggui::library::wechat::cached_ids(&app.db, account.id)
+        .await
+        .expect("cache");
+    let draft = drafts
+        .iter()
+        .find(|(item, _)| *item == news)
+        .map(|(_, id)| id.clone())
+        .expect("the draft's media_id is kept");
+    assert!(page.contains(&draft), "the page shows the draft's media_id");
+
+    // WeChat wants a cover on every article: the refusal says so, on the page.
+    s.refresh_csrf().await;
+    let (status, page) = s
+        .post_form(
+            &format!("/library/{bare}/wechat"),
+            &[("account_id", &account_id)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("没有封面"), "{page}");
+
+    // The API: media become permanent material once; news the same draft while unchanged.
+    let push = |id: i64| {
+        key.request(Method::POST, &format!("/api/v1/library/items/{id}/wechat"))
+            .json(&json!({"account_id": account.id}))
+    };
+    let (status, first) = read_json(push(image)).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["kind"], "material");
+    let (_, again) = read_json(push(image)).await;
+    assert_eq!(again["media_id"], first["media_id"]);
+    let (_, drafted) = read_json(push(news)).await;
+    assert_eq!(drafted["kind"], "draft");
+    assert_eq!(drafted["media_id"], draft.as_str());
+    let (status, refused) = read_json(push(bare)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    app.stop().await;
+}

@@ -15,6 +15,7 @@ use zhanggui::platform::auth::model::Role;
 
 struct Fixture {
     app: TestApp,
+    merchant: i64,
     key: KeyClient,
     account_id: i64,
     app_id: String,
@@ -28,6 +29,7 @@ async fn fixture() -> Fixture {
     let key = app.key(&key);
     Fixture {
         app,
+        merchant: m,
         key,
         account_id: account.id,
         app_id: account.app_id,
@@ -278,6 +280,71 @@ async fn every_reply_of_a_rule_arrives_and_hits_are_counted() {
         f.say(&follower, "新品").await == "[news] 冬季新品"
     })
     .await;
+    f.app.stop().await;
+}
+
+#[tokio::test]
+async fn images_are_sent_by_the_media_id_of_one_upload_to_wechat() {
+    let f = fixture().await;
+    let png = zhanggui::library::gradient_png(40, 30, [7, 193, 96], [200, 240, 210]).expect("png");
+    let image = zhanggui::library::upload(
+        &f.app.db,
+        f.merchant,
+        &png,
+        "poster.png",
+        "冬季海报",
+        None,
+        f.app.now(),
+    )
+    .await
+    .expect("image")
+    .id;
+    let rule = f
+        .create(json!({
+            "name": "海报",
+            "keywords": [{"text": "海报", "mode": "exact"}],
+            "replies": [{"type": "library", "item_id": image}],
+        }))
+        .await;
+    // Saving the rule put the image at WeChat as the account's permanent material.
+    let cached = zhanggui::library::wechat::cached_media_ids(&f.app.db, f.account_id)
+        .await
+        .expect("cache");
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let (item, media_id) = cached[0].clone();
+    assert_eq!(item, image);
+
+    let follower = f.follower().await;
+    let got = sandbox_act(
+        &f.app,
+        &f.app_id,
+        &follower,
+        json!({"type": "text", "content": "海报"}),
+    )
+    .await;
+    let reply = got["reply"].as_str().unwrap_or_default();
+    assert!(
+        reply.contains("<MsgType><![CDATA[image]]></MsgType>"),
+        "{got}"
+    );
+    assert!(
+        reply.contains(&format!("<MediaId><![CDATA[{media_id}]]></MediaId>")),
+        "{got}"
+    );
+
+    // Saving again does not upload again.
+    let path = format!("{}/{}", f.rules_path(), rule["id"]);
+    let (status, body) = read_json(f.key.request(Method::PUT, &path).json(&json!({
+        "name": "海报",
+        "keywords": [{"text": "海报", "mode": "exact"}, {"text": "poster", "mode": "exact"}],
+        "replies": [{"type": "library", "item_id": image}],
+    })))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let again = zhanggui::library::wechat::cached_media_ids(&f.app.db, f.account_id)
+        .await
+        .expect("cache");
+    assert_eq!(again, vec![(image, media_id)]);
     f.app.stop().await;
 }
 

@@ -1141,8 +1141,8 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
     calls.extend(channel_calls);
     calls.extend(menu_calls);
     calls.extend(segment_and_csv_calls(b));
-    calls.extend(library_calls(b.lib, true));
-    calls.extend(library_calls(b.lib, false));
+    calls.extend(library_calls(b.lib, acc, true));
+    calls.extend(library_calls(b.lib, acc, false));
     calls.extend(reply_calls(acc, b.rule_id, true));
     calls.extend(reply_calls(acc, b.rule_id, false));
     calls.extend(flow_calls(acc, b.flow_id, true));
@@ -1152,11 +1152,17 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
 
 /// Every library call naming the items `lib` (text, image, news, articles, doomed):
 /// console pages and forms (`console`) and the API.
-fn library_calls(lib: (i64, i64, i64, [i64; 3], i64), console: bool) -> Vec<Call> {
+fn library_calls(lib: (i64, i64, i64, [i64; 3], i64), acc: i64, console: bool) -> Vec<Call> {
     let (t, img, n, [a1, a2, a3], doomed) = lib;
     let mut calls = vec![];
     if console {
         calls.extend([
+            call(
+                Method::POST,
+                "/library/{id}/wechat",
+                format!("/library/{img}/wechat"),
+                form(&[("account_id", &acc.to_string())]),
+            ),
             call(
                 Method::GET,
                 "/library/{id}",
@@ -1232,6 +1238,12 @@ fn library_calls(lib: (i64, i64, i64, [i64; 3], i64), console: bool) -> Vec<Call
         ]);
     } else {
         calls.extend([
+            call(
+                Method::POST,
+                "/api/v1/library/items/{id}/wechat",
+                format!("/api/v1/library/items/{img}/wechat"),
+                Body::Json(json!({"account_id": acc})),
+            ),
             call(
                 Method::GET,
                 "/api/v1/library/items/{id}",
@@ -1676,6 +1688,8 @@ fn permission_of(method: &Method, template: &str) -> Permission {
             | "/library/news"
             | "/library/{id}"
             | "/library/{id}/delete"
+            | "/library/{id}/wechat"
+            | "/api/v1/library/items/{id}/wechat"
             | "/library/{id}/articles"
             | "/library/{id}/articles/{aid}"
             | "/library/{id}/articles/{aid}/delete"
@@ -2012,7 +2026,7 @@ impl Victims {
     fn api_calls(&self) -> Vec<Call> {
         let mut calls = self.api_calls_before_library();
         calls.extend(self.menu_api_calls());
-        calls.extend(library_calls(self.lib_api, false));
+        calls.extend(library_calls(self.lib_api, self.account, false));
         calls.extend(reply_calls(self.account, self.rule_api, false));
         calls.extend(flow_calls(self.account, self.flow_api, false));
         calls.extend([
@@ -2391,7 +2405,7 @@ impl Victims {
     fn console_calls(&self) -> Vec<Call> {
         let mut calls = self.console_calls_before_library();
         calls.extend(self.menu_console_calls());
-        calls.extend(library_calls(self.lib_console, true));
+        calls.extend(library_calls(self.lib_console, self.account, true));
         calls.extend(reply_calls(self.account, self.rule_console, true));
         calls.extend(flow_calls(self.account, self.flow_console, true));
         calls.extend([

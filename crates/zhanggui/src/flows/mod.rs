@@ -38,6 +38,64 @@ impl FlowRow {
     }
 }
 
+/// One answer a follower gave, in words (their page lists them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GivenAnswer {
+    pub flow_id: i64,
+    /// The flow's name; `None` when the flow was deleted since.
+    pub flow: Option<String>,
+    /// Counted from 1.
+    pub step: i64,
+    /// The question as it reads now (a flow may have been edited since).
+    pub question: String,
+    /// "B 是的" for an option, else the text they sent.
+    pub answer: String,
+    pub answered_at: i64,
+}
+
+/// A follower's latest answers in the account's flows, newest first.
+pub async fn answers_of(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    openid: &str,
+    limit: i64,
+) -> Result<Vec<GivenAnswer>, sqlx::Error> {
+    let rows = store::answers_of(db, merchant_id, account_id, openid, limit).await?;
+    let flows: HashMap<i64, FlowInput> = store::list(db, merchant_id, account_id)
+        .await?
+        .iter()
+        .map(|f| (f.id, f.input()))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|(flow_id, step, choice, text, answered_at)| {
+            let def = flows.get(&flow_id);
+            let step_def = def.and_then(|d| d.steps.get(usize::try_from(step).ok()?));
+            let label = step_def.and_then(|s| {
+                s.options
+                    .iter()
+                    .enumerate()
+                    .find(|(i, _)| model::letter(*i).to_string() == choice)
+                    .map(|(_, o)| o.label.clone())
+            });
+            let answer = match label {
+                Some(label) => format!("{choice} {label}"),
+                None if choice.is_empty() => text,
+                None => choice,
+            };
+            GivenAnswer {
+                flow_id,
+                flow: def.map(|d| d.name.clone()),
+                step: step + 1,
+                question: step_def.map(|s| s.question.clone()).unwrap_or_default(),
+                answer,
+                answered_at,
+            }
+        })
+        .collect())
+}
+
 pub async fn get(db: &Db, merchant_id: i64, id: i64) -> Result<FlowRow, AppError> {
     store::get(db, merchant_id, id)
         .await?

@@ -264,3 +264,26 @@ pub async fn set_profile_field(
         .map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
+
+/// (flow id, step, choice, text, answered_at) of a follower's latest answers, newest first.
+pub async fn answers_of(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    openid: &str,
+    limit: i64,
+) -> Result<Vec<(i64, i64, String, String, i64)>, sqlx::Error> {
+    on_pool!(db, |p| {
+        sqlx::query_as::<_, (i64, i64, String, String, i64)>(
+            "SELECT flow_id, step, choice, text, answered_at FROM flow_answers \
+         WHERE merchant_id = $1 AND account_id = $2 AND openid = $3 \
+         ORDER BY answered_at DESC, id DESC LIMIT $4",
+        )
+        .bind(merchant_id)
+        .bind(account_id)
+        .bind(openid)
+        .bind(limit)
+        .fetch_all(p)
+        .await
+    })
+}

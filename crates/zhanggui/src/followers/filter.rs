@@ -25,6 +25,8 @@ pub const MAX_LIST: usize = 100;
 pub const MAX_TEXT_CHARS: usize = 64;
 pub const MAX_DAYS: u32 = 36_500;
 pub const MAX_RADIUS_M: f64 = 1_000_000.0;
+/// A flow's steps and options (flows/model.rs).
+pub const MAX_FLOW_STEP: u32 = crate::flows::model::MAX_STEPS as u32;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Filter {
@@ -110,6 +112,22 @@ pub enum Condition {
     Search {
         text: String,
     },
+    /// Answered a conversational flow (互动问答): any answer of flow `flow_id`, or at its
+    /// step `step` (counted from 1), or there one of the lettered `choices` ("A", "B" ...).
+    /// `answered: false` selects those who gave no such answer.
+    FlowAnswer {
+        flow_id: i64,
+        #[serde(default)]
+        step: Option<u32>,
+        #[serde(default)]
+        choices: Vec<String>,
+        #[serde(default = "yes")]
+        answered: bool,
+    },
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -245,6 +263,18 @@ pub struct FollowerRecord {
     pub profile: Profile,
     /// Our tag ids, ascending.
     pub tag_ids: Vec<i64>,
+    /// Every answer they gave in a flow (read only where a filter or test needs them).
+    pub flow_answers: Vec<FlowAnswer>,
+}
+
+/// One answer a follower gave in a flow (the `flow_answers` table).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlowAnswer {
+    pub flow_id: i64,
+    /// Counted from 0, as stored: a flow's step 1 is 0.
+    pub step: i64,
+    /// The option's letter; empty for a free-text answer.
+    pub choice: String,
 }
 
 /// Why a filter is refused; `condition` is the index of the offending condition.
@@ -266,6 +296,8 @@ pub enum FilterError {
     BadMonth { condition: usize },
     #[error("condition {condition}: not a point on Earth or a radius of 1 m..1000 km")]
     BadPlace { condition: usize },
+    #[error("condition {condition}: choose a step (1..={MAX_FLOW_STEP}) before its options A..F")]
+    BadFlowAnswer { condition: usize },
 }
 
 impl FilterError {
@@ -280,6 +312,7 @@ impl FilterError {
             FilterError::BadRange { .. } => "filter.error.range",
             FilterError::BadMonth { .. } => "filter.error.month",
             FilterError::BadPlace { .. } => "filter.error.place",
+            FilterError::BadFlowAnswer { .. } => "filter.error.flow_answer",
         }
     }
 }
@@ -378,6 +411,18 @@ impl Condition {
                 within_days.map_or(Ok(()), |d| check_days(d, i))
             }
             Condition::Search { text } => check_text(text.trim(), i),
+            Condition::FlowAnswer { step, choices, .. } => {
+                let step_ok = step.is_none_or(|s| (1..=MAX_FLOW_STEP).contains(&s));
+                let choices_ok = choices.is_empty()
+                    || (step.is_some()
+                        && choices.len() <= MAX_LIST
+                        && choices.iter().all(|c| is_option_letter(c)));
+                if step_ok && choices_ok {
+                    Ok(())
+                } else {
+                    Err(FilterError::BadFlowAnswer { condition: i })
+                }
+            }
         }
     }
 
@@ -440,8 +485,28 @@ impl Condition {
                     .into_iter()
                     .any(|v| text_matches(v, TextOp::Contains, text))
             }
+            Condition::FlowAnswer {
+                flow_id,
+                step,
+                choices,
+                answered,
+            } => {
+                let gave = r.flow_answers.iter().any(|a| {
+                    a.flow_id == *flow_id
+                        && step.is_none_or(|s| a.step == i64::from(s) - 1)
+                        && (choices.is_empty() || choices.contains(&a.choice))
+                });
+                gave == *answered
+            }
         }
     }
+}
+
+/// "A" to "F", as flows letter their options.
+fn is_option_letter(choice: &str) -> bool {
+    let max = crate::flows::model::letter(crate::flows::model::MAX_OPTIONS - 1);
+    let mut chars = choice.chars();
+    matches!((chars.next(), chars.next()), (Some(c), None) if ('A'..=max).contains(&c))
 }
 
 fn text_matches(value: Option<&str>, op: TextOp, wanted: &str) -> bool {
@@ -552,6 +617,11 @@ mod tests {
                 ..Profile::default()
             },
             tag_ids: vec![3, 5],
+            flow_answers: vec![FlowAnswer {
+                flow_id: 7,
+                step: 0,
+                choice: "B".into(),
+            }],
         }
     }
 
@@ -633,6 +703,48 @@ mod tests {
             ..any
         };
         assert!(!all.matches(&r, 0));
+    }
+
+    #[test]
+    fn flow_answers_by_flow_step_and_choice_or_their_absence() {
+        let r = record();
+        let answered = |flow_id, step, choices: &[&str], answered| {
+            one(Condition::FlowAnswer {
+                flow_id,
+                step,
+                choices: choices.iter().map(|c| c.to_string()).collect(),
+                answered,
+            })
+            .matches(&r, 0)
+        };
+        assert!(answered(7, None, &[], true));
+        assert!(answered(7, Some(1), &["A", "B"], true));
+        assert!(!answered(7, Some(1), &["A"], true));
+        assert!(!answered(7, Some(2), &[], true));
+        assert!(!answered(8, None, &[], true));
+        assert!(answered(8, None, &[], false));
+        assert!(!answered(7, Some(1), &["B"], false));
+    }
+
+    #[test]
+    fn flow_answer_choices_need_a_step_and_letters() {
+        let check = |step, choices: &[&str]| {
+            one(Condition::FlowAnswer {
+                flow_id: 1,
+                step,
+                choices: choices.iter().map(|c| c.to_string()).collect(),
+                answered: true,
+            })
+            .validate()
+        };
+        assert_eq!(check(Some(2), &["A", "F"]), Ok(()));
+        assert_eq!(check(None, &[]), Ok(()));
+        let bad = Err(FilterError::BadFlowAnswer { condition: 0 });
+        assert_eq!(check(None, &["A"]), bad);
+        assert_eq!(check(Some(1), &["G"]), bad);
+        assert_eq!(check(Some(1), &["AB"]), bad);
+        assert_eq!(check(Some(0), &[]), bad);
+        assert_eq!(check(Some(MAX_FLOW_STEP + 1), &[]), bad);
     }
 
     #[test]

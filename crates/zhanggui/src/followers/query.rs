@@ -154,7 +154,40 @@ fn condition(b: &mut Builder, c: &Condition) -> String {
                 .join(" OR ");
             format!("(f.openid = {exact} OR {fields})")
         }
+        Condition::FlowAnswer {
+            flow_id,
+            step,
+            choices,
+            answered,
+        } => flow_answer(b, *flow_id, *step, choices, *answered),
     }
+}
+
+fn flow_answer(
+    b: &mut Builder,
+    flow_id: i64,
+    step: Option<u32>,
+    choices: &[String],
+    answered: bool,
+) -> String {
+    let mut sql = format!(
+        "EXISTS (SELECT 1 FROM flow_answers a WHERE a.account_id = f.account_id \
+         AND a.openid = f.openid AND a.merchant_id = f.merchant_id AND a.flow_id = {}",
+        b.arg(Arg::Int(flow_id))
+    );
+    if let Some(step) = step {
+        // Conditions count steps from 1 as flows' `next` does; answers are stored from 0.
+        sql.push_str(&format!(
+            " AND a.step = {}",
+            b.arg(Arg::Int(i64::from(step) - 1))
+        ));
+    }
+    if !choices.is_empty() {
+        let list = b.list(choices.iter().map(|c| Arg::Text(c.clone())));
+        sql.push_str(&format!(" AND a.choice IN ({list})"));
+    }
+    sql.push(')');
+    if answered { sql } else { format!("NOT {sql}") }
 }
 
 fn tags(b: &mut Builder, op: TagOp, tag_ids: &[i64]) -> String {
@@ -396,6 +429,7 @@ impl From<RecordRow> for FollowerRecord {
                 profile_updated_at: r.profile_updated_at,
             },
             tag_ids: vec![],
+            flow_answers: vec![],
         }
     }
 }

@@ -880,6 +880,33 @@ struct ShowPage {
     /// Until when customer-service messages reach them (48 hours after their last message).
     service_window: Option<String>,
     can_handle: bool,
+    /// Their latest answers in the account's flows (互动问答).
+    flow_answers: Vec<FlowAnswerView>,
+}
+
+struct FlowAnswerView {
+    flow: String,
+    step: String,
+    answer: String,
+    at: String,
+}
+
+/// How many flow answers the page lists.
+const FLOW_ANSWERS_SHOWN: i64 = 20;
+
+fn flow_answer_view(a: crate::flows::GivenAnswer, lang: Lang, tz: chrono_tz::Tz) -> FlowAnswerView {
+    FlowAnswerView {
+        flow: a
+            .flow
+            .unwrap_or_else(|| lang.t("builder.deleted_flow").to_string()),
+        step: format!(
+            "{} {}",
+            lang.t("builder.step").replace("{n}", &a.step.to_string()),
+            a.question
+        ),
+        answer: a.answer,
+        at: format_local(a.answered_at, tz),
+    }
 }
 
 impl ShowPage {
@@ -1041,6 +1068,17 @@ async fn render_show(
             })
             .map(|until| format_local(until, tz)),
         can_handle: caller.role.allows(Permission::ViewMessages),
+        flow_answers: crate::flows::answers_of(
+            &state.db,
+            caller.merchant_id,
+            account.id,
+            openid,
+            FLOW_ANSWERS_SHOWN,
+        )
+        .await?
+        .into_iter()
+        .map(|a| flow_answer_view(a, caller.lang, tz))
+        .collect(),
         today: crate::platform::clock::utc(now)
             .map(|t| t.with_timezone(&tz).format("%Y-%m-%d").to_string())
             .unwrap_or_default(),

@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/library/{id}", get(show_page).post(update_form))
         .route("/library/{id}/edit", get(edit_page))
         .route("/library/{id}/delete", post(delete_form))
+        .route("/library/{id}/wechat", post(push_to_wechat_form))
         .route("/library/{id}/articles", post(add_article_form))
         .route("/library/{id}/articles/new", get(new_article_page))
         .route("/library/{id}/articles/{aid}", post(update_article_form))
@@ -63,6 +64,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(api_list))
         .routes(routes!(api_get, api_delete))
         .routes(routes!(api_usages))
+        .routes(routes!(api_push_to_wechat))
         .routes(routes!(api_create_text))
         .routes(routes!(api_update_text))
         .routes(routes!(api_upload).layer(DefaultBodyLimit::max(UPLOAD_BODY_BYTES)))
@@ -1032,6 +1034,10 @@ struct ShowPage {
     can_manage: bool,
     can_add_article: bool,
     created: String,
+    /// The current account's copy at WeChat (not for text, or with no account chosen).
+    at_wechat: Option<AtWeChat>,
+    /// WeChat's refusal of the last push, in words.
+    wechat_error: Option<String>,
 }
 
 async fn show_page(
@@ -1041,6 +1047,44 @@ async fn show_page(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     caller.require(Permission::ViewLibrary)?;
+    render_show(&state, &caller, &uri, id, None).await
+}
+
+/// Where the item is at the current account's WeChat.
+struct AtWeChat {
+    account_id: i64,
+    /// The id WeChat gave it and when, if it went there.
+    id: Option<(String, String)>,
+    /// Edited since it went: sending it again makes a new draft.
+    changed_since: bool,
+}
+
+async fn at_wechat(
+    state: &AppState,
+    item: &ItemRow,
+    account_id: Option<i64>,
+    tz: chrono_tz::Tz,
+) -> Result<Option<AtWeChat>, AppError> {
+    let Some(account_id) = account_id.filter(|_| item.kind() != Kind::Text) else {
+        return Ok(None);
+    };
+    let latest = super::store::latest_wechat_id(&state.db, account_id, item.id).await?;
+    Ok(Some(AtWeChat {
+        account_id,
+        changed_since: latest
+            .as_ref()
+            .is_some_and(|(_, _, at)| item.updated_at > *at),
+        id: latest.map(|(_, id, at)| (id, format_local(at, tz))),
+    }))
+}
+
+async fn render_show(
+    state: &AppState,
+    caller: &Caller,
+    uri: &Uri,
+    id: i64,
+    wechat_error: Option<String>,
+) -> Result<Response, AppError> {
     let db = &state.db;
     let m = caller.merchant_id;
     let (item, articles) = super::get_with_articles(db, m, id).await?;
@@ -1051,7 +1095,7 @@ async fn show_page(
         .iter()
         .map(|u| usage_text(caller.lang, u))
         .collect();
-    let mut shell = Shell::for_caller(&state, &caller, "library", "library.title", &uri).await?;
+    let mut shell = Shell::for_caller(state, caller, "library", "library.title", uri).await?;
     shell.title = item.title.clone();
     let views = articles
         .iter()
@@ -1066,7 +1110,12 @@ async fn show_page(
             shares: a.shares,
         })
         .collect();
-    page(&ShowPage {
+    let status = if wechat_error.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
+    let mut res = page(&ShowPage {
         item: item_view(&item, &articles, &covers, tz),
         text: item.body.clone(),
         media: item.media_path(),
@@ -1076,8 +1125,49 @@ async fn show_page(
         usages,
         can_manage: caller.role.allows(Permission::ManageLibrary),
         created: format_local(item.created_at, tz),
+        at_wechat: at_wechat(state, &item, shell.account_id, tz).await?,
+        wechat_error,
         shell,
-    })
+    })?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+struct PushForm {
+    account_id: i64,
+}
+
+/// Sends the item to the account's WeChat: news into its drafts (草稿箱), where the merchant
+/// can edit and publish it in WeChat's own back office; images, voice and video as permanent
+/// material. Once per version of the item: sending it again unchanged keeps the same id.
+async fn push_to_wechat_form(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path(id): Path<i64>,
+    Form(f): Form<PushForm>,
+) -> Result<Response, AppError> {
+    caller.require(Permission::ManageLibrary)?;
+    let account = crate::followers::account_of(&state, caller.merchant_id, f.account_id).await?;
+    let item = super::get(&state.db, caller.merchant_id, id).await?;
+    match crate::library::wechat::permanent_media_id(&state, caller.merchant_id, account.id, id)
+        .await
+    {
+        Ok(_) => {
+            let notice = if item.kind() == Kind::News {
+                "library_in_drafts"
+            } else {
+                "library_at_wechat"
+            };
+            Ok(redirect_saved(id, notice))
+        }
+        Err(AppError::Conflict(msg) | AppError::Upstream(msg)) => {
+            let error = caller.lang.render(&msg);
+            render_show(&state, &caller, &uri, id, Some(error)).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn usage_text(lang: Lang, u: &Usage) -> String {
@@ -1566,6 +1656,49 @@ async fn api_usages(
     Ok(Json(
         super::usages(&state.db, caller.merchant_id, id).await?,
     ))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct PushIn {
+    /// The official account whose WeChat receives the item.
+    account_id: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+struct PushOut {
+    /// `draft` for news (in the account's 草稿箱), `material` for images, voice and video.
+    kind: &'static str,
+    /// What WeChat calls it on that account.
+    media_id: String,
+}
+
+/// Sends an item to an account's WeChat: news into its drafts, media as permanent material
+/// (once per version of the item). 409 with WeChat's refusal explained.
+#[utoipa::path(post, path = "/api/v1/library/items/{id}/wechat", tag = "library",
+    params(("id" = i64, Path)), request_body = PushIn,
+    responses((status = 200, body = PushOut), (status = 404, body = crate::platform::error::ApiErrorEnvelope),
+        (status = 409, body = crate::platform::error::ApiErrorEnvelope)))]
+async fn api_push_to_wechat(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<PushIn>,
+) -> Result<Json<PushOut>, AppError> {
+    caller.require(Permission::ManageLibrary)?;
+    let account =
+        crate::followers::account_of(&state, caller.merchant_id, input.account_id).await?;
+    let item = super::get(&state.db, caller.merchant_id, id).await?;
+    let media_id =
+        crate::library::wechat::permanent_media_id(&state, caller.merchant_id, account.id, id)
+            .await?;
+    Ok(Json(PushOut {
+        kind: if item.kind() == Kind::News {
+            "draft"
+        } else {
+            "material"
+        },
+        media_id,
+    }))
 }
 
 /// Adds a text snippet.

@@ -692,3 +692,21 @@ pub async fn wechat_ids_of_kind(
     .fetch_all(p)
     .await)
 }
+
+/// The latest id WeChat gave an item on an account, as material or draft:
+/// (kind, wechat_id, when).
+pub async fn latest_wechat_id(
+    db: &Db,
+    account_id: i64,
+    item_id: i64,
+) -> Result<Option<(String, String, i64)>, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_as::<_, (String, String, i64)>(
+        "SELECT kind, wechat_id, updated_at FROM library_wechat_ids WHERE account_id = $1 \
+         AND item_id = $2 AND kind IN ('material', 'draft') AND wechat_id <> '' \
+         ORDER BY updated_at DESC LIMIT 1"
+    )
+    .bind(account_id)
+    .bind(item_id)
+    .fetch_optional(p)
+    .await)
+}

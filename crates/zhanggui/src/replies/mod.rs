@@ -21,6 +21,7 @@ use crate::library::model::Kind;
 use crate::platform::db::Db;
 use crate::platform::error::{AppError, FieldErrors};
 use crate::platform::i18n::Msg;
+use crate::platform::state::AppState;
 pub use store::RuleRow;
 
 impl RuleRow {
@@ -92,15 +93,62 @@ async fn check_items(
         };
         match crate::library::store::get(db, merchant_id, *item_id).await? {
             None => errors.add(&format!("replies.{i}"), Msg::new("replies.no_such_item")),
-            // A medium is sent by its WeChat media_id, which needs an upload to WeChat the
-            // library does not make yet; news can show the picture meanwhile.
-            Some(item) if item.kind().is_media() => {
-                errors.add(&format!("replies.{i}"), Msg::new("replies.media_not_yet"))
+            // A medium is sent by the media_id WeChat gave it for this account:
+            // `upload_media` gets it before a rule is saved, so the callback never waits.
+            Some(item)
+                if item.kind().is_media()
+                    && !media_ids_of(db, account_id).await?.contains_key(item_id) =>
+            {
+                errors.add(
+                    &format!("replies.{i}"),
+                    Msg::new("replies.media_not_uploaded"),
+                )
             }
             Some(_) => {}
         }
     }
     errors.into_result(rule)
+}
+
+async fn media_ids_of(db: &Db, account_id: i64) -> Result<HashMap<i64, String>, sqlx::Error> {
+    Ok(crate::library::wechat::cached_media_ids(db, account_id)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// Uploads the images, voices and videos a rule sends to WeChat as the account's permanent
+/// material (once per item; library/wechat.rs caches the media_id), so that answering with
+/// them needs no call to WeChat. Permanent material never expires, unlike the 3-day
+/// temporary media. WeChat's refusal is reported on the reply it concerns.
+pub async fn upload_media(
+    state: &AppState,
+    merchant_id: i64,
+    account_id: i64,
+    input: &RuleInput,
+) -> Result<(), AppError> {
+    let mut errors = FieldErrors::default();
+    for (i, r) in input.replies.iter().enumerate() {
+        let ReplyItem::Library { item_id } = r else {
+            continue;
+        };
+        let is_media = crate::library::store::get(&state.db, merchant_id, *item_id)
+            .await?
+            .is_some_and(|item| item.kind().is_media());
+        if !is_media {
+            continue; // Unknown items are reported by the rule's check.
+        }
+        match crate::library::wechat::permanent_media_id(state, merchant_id, account_id, *item_id)
+            .await
+        {
+            Ok(_) => {}
+            Err(AppError::Conflict(msg) | AppError::Upstream(msg)) => {
+                errors.add(&format!("replies.{i}"), msg)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    errors.into_result(())
 }
 
 /// The names of the modules a rule may start.
@@ -190,6 +238,7 @@ pub async fn compile(
         .and_then(|(_, _, tz)| crate::platform::clock::parse_timezone(&tz))
         .unwrap_or(chrono_tz::Asia::Shanghai);
     let mut library = Library::new(db, merchant_id, public_url);
+    library.media_ids = media_ids_of(db, account_id).await?;
     let mut rules = Vec::with_capacity(rows.len());
     for row in &rows {
         let input = row.input();
@@ -208,10 +257,6 @@ pub async fn compile(
     }
     let mut index = Index::compile(rules, settings, tz);
     index.flows = crate::flows::enabled(db, account_id).await?;
-    library.media_ids = crate::library::wechat::cached_media_ids(db, account_id)
-        .await?
-        .into_iter()
-        .collect();
     for (key, item_id) in crate::menus::click_replies(db, account_id).await? {
         if let Some(answer) = library.answer(&ReplyItem::Library { item_id }).await? {
             index.menu_clicks.insert(key, answer);

@@ -108,7 +108,6 @@ async fn library_choices(
     let items = crate::library::store::list(&state.db, merchant_id, &filter, 0, true, 500).await?;
     Ok(items
         .iter()
-        .filter(|i| !i.kind().is_media())
         .map(|i| {
             let label = format!("{} · {}", lang.t(i.kind().label_key()), i.title);
             (format!("item:{}", i.id), label)
@@ -1122,17 +1121,7 @@ async fn create_form(
         let errors = p.errors.clone();
         return render_form(&state, &caller, &uri, None, &account, p.values, errors).await;
     }
-    let modules = modules(&state);
-    match super::create(
-        &state.db,
-        caller.merchant_id,
-        account.id,
-        &p.input,
-        &modules,
-        state.clock.now_ms(),
-    )
-    .await
-    {
+    match save(&state, caller.merchant_id, account.id, None, &p.input).await {
         Ok(_) => Ok(Redirect::to("/replies?notice=saved").into_response()),
         Err(AppError::Validation(e)) => {
             let errors = p.form_errors(e);
@@ -1181,17 +1170,7 @@ async fn update_form(
         let errors = p.errors.clone();
         return render_form(&state, &caller, &uri, Some(id), &account, p.values, errors).await;
     }
-    let modules = modules(&state);
-    match super::update(
-        &state.db,
-        caller.merchant_id,
-        id,
-        &p.input,
-        &modules,
-        state.clock.now_ms(),
-    )
-    .await
-    {
+    match save(&state, caller.merchant_id, account.id, Some(id), &p.input).await {
         Ok(_) => Ok(Redirect::to("/replies?notice=saved").into_response()),
         Err(AppError::Validation(e)) => {
             let errors = p.form_errors(e);
@@ -1264,6 +1243,24 @@ fn rule_out(row: &RuleRow, hits: &HashMap<i64, Hits>, tz: chrono_tz::Tz) -> Rule
 }
 
 /// A rule of this account, or 404.
+/// Uploads the media the rule sends to WeChat, then creates the rule (`id` none) or
+/// replaces rule `id`.
+async fn save(
+    state: &AppState,
+    merchant_id: i64,
+    account_id: i64,
+    id: Option<i64>,
+    input: &RuleInput,
+) -> Result<RuleRow, AppError> {
+    super::upload_media(state, merchant_id, account_id, input).await?;
+    let modules = modules(state);
+    let now = state.clock.now_ms();
+    match id {
+        None => super::create(&state.db, merchant_id, account_id, input, &modules, now).await,
+        Some(id) => super::update(&state.db, merchant_id, id, input, &modules, now).await,
+    }
+}
+
 async fn rule_of(
     state: &AppState,
     caller: &Caller,
@@ -1313,15 +1310,7 @@ async fn api_create(
 ) -> Result<(StatusCode, Json<RuleOut>), AppError> {
     caller.require(Permission::ManageReplies)?;
     let account = crate::followers::account_of(&state, caller.merchant_id, account_id).await?;
-    let row = super::create(
-        &state.db,
-        caller.merchant_id,
-        account.id,
-        &input,
-        &modules(&state),
-        state.clock.now_ms(),
-    )
-    .await?;
+    let row = save(&state, caller.merchant_id, account.id, None, &input).await?;
     Ok((
         StatusCode::CREATED,
         Json(out_of(&state, &caller, &row).await?),
@@ -1361,14 +1350,13 @@ async fn api_update(
     ApiJson(input): ApiJson<RuleInput>,
 ) -> Result<Json<RuleOut>, AppError> {
     caller.require(Permission::ManageReplies)?;
-    rule_of(&state, &caller, account_id, rule_id).await?;
-    let row = super::update(
-        &state.db,
+    let rule = rule_of(&state, &caller, account_id, rule_id).await?;
+    let row = save(
+        &state,
         caller.merchant_id,
-        rule_id,
+        rule.account_id,
+        Some(rule_id),
         &input,
-        &modules(&state),
-        state.clock.now_ms(),
     )
     .await?;
     Ok(Json(out_of(&state, &caller, &row).await?))

@@ -44,7 +44,8 @@ fn condition_index(e: &FilterError) -> Option<usize> {
         | FilterError::BadDays { condition }
         | FilterError::BadRange { condition }
         | FilterError::BadMonth { condition }
-        | FilterError::BadPlace { condition } => Some(*condition),
+        | FilterError::BadPlace { condition }
+        | FilterError::BadFlowAnswer { condition } => Some(*condition),
     }
 }
 

@@ -42,6 +42,14 @@ const BUILDER_KEYS: &[&str] = &[
     "builder.field.birthday_month",
     "builder.field.near",
     "builder.field.search",
+    "builder.field.flow_answer",
+    "builder.answered",
+    "builder.not_answered",
+    "builder.any_step",
+    "builder.step",
+    "builder.step_label",
+    "builder.no_flows",
+    "builder.deleted_flow",
     "builder.yes",
     "builder.no",
     "builder.tag_any",
@@ -202,7 +210,56 @@ impl BuilderPage {
 struct BuilderChoices {
     tags: Vec<Choice<i64>>,
     channels: Vec<Choice<String>>,
+    flows: Vec<FlowChoice>,
     timezone: String,
+}
+
+/// A flow with its steps and lettered options, for "answered the flow" conditions.
+#[derive(Serialize)]
+struct FlowChoice {
+    id: i64,
+    name: String,
+    steps: Vec<StepChoice>,
+}
+
+#[derive(Serialize)]
+struct StepChoice {
+    /// Counted from 1, as answers are recorded.
+    n: usize,
+    question: String,
+    options: Vec<OptionChoice>,
+}
+
+#[derive(Serialize)]
+struct OptionChoice {
+    letter: char,
+    label: String,
+}
+
+fn flow_choice(row: &crate::flows::FlowRow) -> FlowChoice {
+    let input = row.input();
+    FlowChoice {
+        id: row.id,
+        name: input.name,
+        steps: input
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| StepChoice {
+                n: i + 1,
+                question: s.question.chars().take(30).collect(),
+                options: s
+                    .options
+                    .iter()
+                    .enumerate()
+                    .map(|(j, o)| OptionChoice {
+                        letter: crate::flows::model::letter(j),
+                        label: o.label.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
 }
 
 #[derive(Serialize)]
@@ -219,6 +276,7 @@ async fn builder_choices(
     let tz = crate::merchants::timezone(&state.db, merchant_id).await?;
     let tags = super::store::tag_choices(&state.db, merchant_id, account_id).await?;
     let channels = super::store::channel_choices(&state.db, merchant_id, account_id).await?;
+    let flows = crate::flows::store::list(&state.db, merchant_id, account_id).await?;
     let choices = BuilderChoices {
         tags: tags
             .into_iter()
@@ -228,6 +286,7 @@ async fn builder_choices(
             .into_iter()
             .map(|(id, name)| Choice { id, name })
             .collect(),
+        flows: flows.iter().map(flow_choice).collect(),
         timezone: tz.name().to_string(),
     };
     serde_json::to_string(&choices).map_err(AppError::internal)
