@@ -726,5 +726,18 @@ async fn news_is_pushed_to_drafts_and_media_to_permanent_material() {
     assert_eq!(drafted["media_id"], draft.as_str());
     let (status, refused) = read_json(push(bare)).await;
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+
+    // A voice plays on its page, and goes to WeChat as voice material.
+    let mut mp3 = b"ID3\x04\0\0".to_vec();
+    mp3.resize(4096, 0);
+    let voice = zhanggui::library::upload(&app.db, m, &mp3, "v.mp3", "店长留言", None, now)
+        .await
+        .expect("voice")
+        .id;
+    let (_, page) = s.get(&format!("/library/{voice}")).await;
+    assert!(page.contains("<audio class=\"lib-player\""), "{page}");
+    let (status, pushed) = read_json(push(voice)).await;
+    assert_eq!(status, StatusCode::OK, "{pushed}");
+    assert_eq!(pushed["kind"], "material");
     app.stop().await;
 }

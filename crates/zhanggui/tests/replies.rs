@@ -401,6 +401,19 @@ async fn handoff_default_courtesy_and_unmatched_texts() {
         f.app.count("SELECT COUNT(*) FROM follower_handoffs").await,
         0
     );
+    // An agent reads rules but is offered no Save or Delete.
+    let rule = f
+        .app
+        .count("SELECT id FROM reply_rules ORDER BY id LIMIT 1")
+        .await;
+    let (status, form) = s.get(&format!("/replies/{rule}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains("rule-form"), "{form}");
+    assert!(
+        !form.contains("btn btn-primary\" type=\"submit\""),
+        "{form}"
+    );
+    assert!(!form.contains(&format!("/replies/{rule}/delete")), "{form}");
     wait_until("the unmatched text is kept", 20, || async {
         let (_, list) = read_json(
             f.key

@@ -1038,6 +1038,8 @@ struct ShowPage {
     at_wechat: Option<AtWeChat>,
     /// WeChat's refusal of the last push, in words.
     wechat_error: Option<String>,
+    /// A browser can play the voice or video here (AMR voice it cannot).
+    playable: bool,
 }
 
 async fn show_page(
@@ -1126,6 +1128,7 @@ async fn render_show(
         can_manage: caller.role.allows(Permission::ManageLibrary),
         created: format_local(item.created_at, tz),
         at_wechat: at_wechat(state, &item, shell.account_id, tz).await?,
+        playable: matches!(item.mime.as_deref(), Some("audio/mpeg" | "video/mp4")),
         wechat_error,
         shell,
     })?;

@@ -903,6 +903,8 @@ struct FormPage {
     keyword_hits: Vec<(String, i64)>,
     slots: Vec<Slot>,
     all_weekdays: Vec<u8>,
+    /// Agents look at rules; only those who may change them see Save and Delete.
+    can_manage: bool,
 }
 
 /// One reply of the form: a library item, a module or typed text.
@@ -1031,6 +1033,7 @@ async fn render_form(
         modules: modules(state),
         kinds: MessageKind::ALL.to_vec(),
         keyword_hits,
+        can_manage: caller.role.allows(Permission::ManageReplies),
     })?;
     if failed {
         *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
