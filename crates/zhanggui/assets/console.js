@@ -211,6 +211,23 @@
     }
   }
 
+  // The follower list shows its page at once; the number of matches follows (a count
+  // reads every candidate follower, a page only the first ones).
+  var total = document.querySelector("#match-total[data-count-account]");
+  if (total && window.fetch) {
+    fetch("/api/v1/accounts/" + total.getAttribute("data-count-account") + "/followers/count", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json",
+                 "X-CSRF-Token": total.getAttribute("data-csrf") },
+      body: JSON.stringify({ filter: JSON.parse(total.getAttribute("data-filter") || "{}") })
+    }).then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (body) {
+        if (body && typeof body.count === "number") {
+          total.querySelector("strong").textContent = String(body.count);
+        }
+      }).catch(function () { /* the page stays usable without its total */ });
+  }
+
   // Bulk tagging of a whole match (粉丝): start the operation, then show its progress.
   var bulk = document.getElementById("bulk-tag");
   if (bulk && window.fetch) {

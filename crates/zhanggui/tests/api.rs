@@ -43,6 +43,7 @@ const API: &[(&str, &str)] = &[
     ("get", "/api/v1/accounts/{id}/tags"),
     ("patch", "/api/v1/accounts/{id}/followers/{openid}"),
     ("post", "/api/v1/accounts/{id}/followers/search"),
+    ("post", "/api/v1/accounts/{id}/followers/count"),
     // Saved segments (人群) and the followers' CSV export/import.
     ("get", "/api/v1/accounts/{id}/segments"),
     ("post", "/api/v1/accounts/{id}/segments"),

@@ -1145,11 +1145,15 @@ async fn simulator_journey(c: &Client, ctx: &Ctx) {
 // Followers (粉丝), segments (人群) and channel QR codes (渠道二维码)
 
 /// The number in a followers list's "共 N 位粉丝".
+/// A long list's total arrives after the page: wait for the number.
 async fn match_total(c: &Client) -> i64 {
-    let t = text(c, "#match-total strong").await;
-    t.replace(',', "")
-        .parse()
-        .unwrap_or_else(|_| panic!("a total, not {t:?}"))
+    let read = || async { text(c, "#match-total strong").await.replace(',', "") };
+    wait_for("the list's total", || async {
+        read().await.parse::<i64>().is_ok()
+    })
+    .await;
+    let t = read().await;
+    t.parse().unwrap_or_else(|_| panic!("a total, not {t:?}"))
 }
 
 /// The demo account has a menu, so the phone's input bar shows it first: once the menu has

@@ -193,8 +193,8 @@ async fn the_list_filters_and_pages_on_the_page_and_in_the_api() {
     let mut cursor: Option<String> = None;
     loop {
         let path = match &cursor {
-            Some(c) => format!("{base}?limit=2&cursor={c}"),
-            None => format!("{base}?limit=2"),
+            Some(c) => format!("{base}?limit=2&cursor={c}&total=true"),
+            None => format!("{base}?limit=2&total=true"),
         };
         let (status, page) = read_json(s.key.request(Method::GET, &path)).await;
         assert_eq!(status, StatusCode::OK, "{page}");
@@ -282,7 +282,21 @@ async fn the_list_filters_and_pages_on_the_page_and_in_the_api() {
     assert!(html.contains("老王") && html.contains("oD") && !html.contains("oB"));
     assert!(html.contains(r#"<span class="chip">VIP</span>"#));
     assert!(html.contains("门口海报"));
-    assert!(html.contains("<strong>2</strong>"), "the total");
+    assert!(
+        html.contains("<strong>2</strong>"),
+        "the whole match's total, at once"
+    );
+    // A longer match shows its first page and asks for the count after.
+    let (_, first) = read_json(s.key.request(Method::GET, &format!("{base}?limit=2"))).await;
+    assert!(first.get("total").is_none(), "{first}");
+    let (status, counted) = read_json(
+        s.key
+            .request(Method::POST, &format!("{base}/count"))
+            .json(&json!({"filter": {"conditions": [{"field": "subscribed", "value": true}]}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{counted}");
+    assert_eq!(counted["count"], 4, "{counted}");
     let (_, html) = s.owner.get("/followers?status=all").await;
     let next = html
         .split("id=\"next-page\" href=\"")
@@ -304,7 +318,9 @@ async fn the_list_filters_and_pages_on_the_page_and_in_the_api() {
         .await;
     }
     let (_, html) = s.owner.get("/followers").await;
-    assert!(html.contains("<strong>25</strong>"));
+    // More than a page: the page comes at once and asks for its total after.
+    assert!(html.contains("<strong>…</strong>"), "{html}");
+    assert!(html.contains("data-count-account="), "{html}");
     let next = html
         .split("id=\"next-page\" href=\"")
         .nth(1)

@@ -954,6 +954,12 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
             Body::Json(json!({})),
         ),
         call(
+            Method::POST,
+            "/api/v1/accounts/{id}/followers/count",
+            format!("/api/v1/accounts/{acc}/followers/count"),
+            Body::Json(json!({})),
+        ),
+        call(
             Method::PATCH,
             "/api/v1/accounts/{id}/followers/{openid}",
             format!("/api/v1/accounts/{acc}/followers/oAnyone"),
@@ -1577,7 +1583,8 @@ fn permission_of(method: &Method, template: &str) -> Permission {
             | "/api/v1/accounts/{id}/followers/{openid}"
             | "/api/v1/accounts/{id}/followers/{openid}/timeline",
         )
-        | ("POST", "/api/v1/accounts/{id}/followers/search") => ViewFollowers,
+        | ("POST", "/api/v1/accounts/{id}/followers/search")
+        | ("POST", "/api/v1/accounts/{id}/followers/count") => ViewFollowers,
         (
             "POST",
             "/followers/{openid}/remark"
@@ -2164,6 +2171,12 @@ impl Victims {
                 Method::POST,
                 "/api/v1/accounts/{id}/followers/search",
                 format!("/api/v1/accounts/{acc}/followers/search"),
+                Body::Json(json!({"filter": {"conditions": []}})),
+            ),
+            call(
+                Method::POST,
+                "/api/v1/accounts/{id}/followers/count",
+                format!("/api/v1/accounts/{acc}/followers/count"),
                 Body::Json(json!({"filter": {"conditions": []}})),
             ),
             call(

@@ -51,6 +51,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(api_list))
         .routes(routes!(api_search))
+        .routes(routes!(api_count))
         .routes(routes!(api_get, api_patch))
         .routes(routes!(api_blacklist))
         .routes(routes!(api_timeline))
@@ -93,6 +94,9 @@ pub struct QuickFilter {
     pub cursor: Option<String>,
     /// Page size, 1 to 500 (default 20).
     pub limit: Option<i64>,
+    /// `true`: also count every match (`total`). A count reads every candidate follower,
+    /// so it is asked for, not paid by every page.
+    pub total: Option<bool>,
 }
 
 fn given(v: &Option<String>) -> Option<&str> {
@@ -107,6 +111,8 @@ struct Selection {
     limit: i64,
     /// The chosen segment's conditions match "any": the quick filters could not be added.
     quick_ignored: bool,
+    /// Count every match too.
+    with_total: bool,
 }
 
 fn parse_sort(v: Option<&str>) -> Result<Sort, Msg> {
@@ -309,6 +315,7 @@ fn select(
         after,
         limit,
         quick_ignored,
+        with_total: q.total.unwrap_or(false),
     })
 }
 
@@ -317,24 +324,21 @@ async fn run_selection(
     state: &AppState,
     account: &AccountRow,
     s: &Selection,
-) -> Result<(Vec<FollowerRecord>, Option<String>, i64), AppError> {
+) -> Result<(Vec<FollowerRecord>, Option<String>, Option<i64>), AppError> {
     let now = state.clock.now_ms();
     let db = &state.db;
     let (m, a) = (account.merchant_id, account.id);
-    let total = super::query::count(db, m, a, &s.filter, now).await?;
-    let plan = super::query::plan_for(db, m, a, total, s.limit).await?;
-    let rows = super::query::page(
-        db,
-        m,
-        a,
-        &s.filter,
-        now,
-        s.sort,
-        s.after.as_ref(),
-        s.limit,
-        plan,
-    )
-    .await?;
+    let rows =
+        super::query::page_quickly(db, m, a, &s.filter, now, s.sort, s.after.as_ref(), s.limit)
+            .await?;
+    let whole_match = s.after.is_none() && (rows.len() as i64) < s.limit;
+    let total = if whole_match {
+        Some(rows.len() as i64)
+    } else if s.with_total {
+        Some(super::query::count(db, m, a, &s.filter, now).await?)
+    } else {
+        None
+    };
     let next = (rows.len() as i64 == s.limit)
         .then(|| rows.last().map(|r| After::of(s.sort, &r.follower).encode()))
         .flatten();
@@ -487,13 +491,15 @@ fn follower_out(r: &FollowerRecord, names: &Names, tz: chrono_tz::Tz) -> Followe
 /// last message.
 const SERVICE_WINDOW_MS: i64 = 48 * 3_600_000;
 
-/// One page of followers: `next_cursor` is null on the last page; `total` counts every
-/// match.
+/// One page of followers: `next_cursor` is null on the last page.
 #[derive(Serialize, ToSchema)]
 pub struct FollowerPage {
     pub items: Vec<FollowerOut>,
     pub next_cursor: Option<String>,
-    pub total: i64,
+    /// How many followers match in all: when asked for (`total=true`), or when this page
+    /// is the whole match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
 }
 
 /// One message or event of a follower's timeline, with our reply.
@@ -606,7 +612,9 @@ struct ListPage {
     channels: Vec<ChannelName>,
     segments: Vec<SegmentRow>,
     rows: Vec<RowView>,
-    total: i64,
+    /// Known at once when the page is the whole match; else the page asks for the count
+    /// after it shows (a count reads every candidate follower).
+    total: Option<i64>,
     next_href: Option<String>,
     paged: bool,
     errors: Vec<String>,
@@ -755,7 +763,7 @@ async fn list_page(
         channels: vec![],
         segments: vec![],
         rows: vec![],
-        total: 0,
+        total: None,
         next_href: None,
         paged: given(&q.cursor).is_some(),
         errors: vec![],
@@ -1293,6 +1301,9 @@ pub struct SearchBody {
     /// 1 to 500 (default 50).
     #[serde(default)]
     pub limit: Option<i64>,
+    /// Also count every match (`total`).
+    #[serde(default)]
+    pub total: bool,
 }
 
 /// An account's followers matching a filter (owner, operator, agent).
@@ -1331,9 +1342,52 @@ async fn api_search(
         after,
         limit,
         quick_ignored: false,
+        with_total: body.total,
     })?;
     let tz = crate::merchants::timezone(&state.db, caller.merchant_id).await?;
     follower_page(&state, &account, &selection, tz).await
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CountQuery {
+    /// The filter; empty: every follower.
+    #[serde(default)]
+    pub filter: Filter,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MatchCount {
+    pub count: i64,
+}
+
+/// How many of an account's followers match a filter (the list shows its first page at
+/// once and asks for this count after).
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/followers/count", tag = "followers",
+    params(("id" = i64, Path)), request_body = CountQuery,
+    responses((status = 200, body = MatchCount), (status = 404, body = crate::platform::error::ApiErrorEnvelope), (status = 422, body = crate::platform::error::ApiErrorEnvelope)))]
+async fn api_count(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<CountQuery>,
+) -> Result<Json<MatchCount>, AppError> {
+    caller.require(Permission::ViewFollowers)?;
+    let account = super::account_of(&state, caller.merchant_id, id).await?;
+    if let Err(e) = body.filter.validate() {
+        let mut errors = FieldErrors::default();
+        errors.add("filter", Msg::new(e.message_key()));
+        return Err(AppError::Validation(errors));
+    }
+    let now = state.clock.now_ms();
+    let count = super::query::count(
+        &state.db,
+        account.merchant_id,
+        account.id,
+        &body.filter,
+        now,
+    )
+    .await?;
+    Ok(Json(MatchCount { count }))
 }
 
 /// One follower: log, profile, tags by name, channel name (owner, operator, agent).
