@@ -297,3 +297,47 @@ async fn the_console_upload_form_passes_the_csrf_check_by_its_field() {
     assert!(page.contains("柜台上传"), "the dry run shows the change");
     app.stop().await;
 }
+
+/// More followers than one slice of the export: each is written once, in openid order, with
+/// its tags (the next slice is read while the current one is written).
+#[tokio::test]
+async fn an_export_of_several_slices_writes_everyone_once() {
+    let app = TestApp::spawn().await;
+    let m = app.merchant("大号商户").await;
+    let account = app.account(m, "大号").await;
+    seed(&app, m, account.id).await;
+    let n = 2 * zhanggui::followers::csv::EXPORT_SLICE + 345;
+    let a = account.id;
+    app.exec(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) \
+         INSERT INTO followers (merchant_id, account_id, openid, first_seen_at, \
+         last_interaction_at, subscribed, subscribed_at) \
+         SELECT {m}, {a}, 'x' || (1000000 + i), i, i, TRUE, i FROM n"
+    ))
+    .await;
+    app.exec(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 7 UNION ALL SELECT i + 7 FROM n WHERE i + 7 <= {n}) \
+         INSERT INTO follower_tags (merchant_id, account_id, openid, tag_id, tagged_at) \
+         SELECT {m}, {a}, 'x' || (1000000 + i), t.id, 0 FROM n \
+         JOIN tags t ON t.account_id = {a} AND t.name = '新客'"
+    ))
+    .await;
+    let (_, key) = app.api_key(m, "ops", Role::Operator).await;
+    let (status, text) = read(app.key(&key).request(
+        Method::GET,
+        &format!("/api/v1/accounts/{a}/followers/export.csv"),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let openids: Vec<&str> = text
+        .split("\r\n")
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').next().unwrap_or_default())
+        .collect();
+    assert_eq!(openids.len() as i64, n + 3, "everyone, once");
+    assert!(openids.windows(2).all(|w| w[0] < w[1]), "in openid order");
+    let tagged = text.split("\r\n").filter(|l| l.contains(",新客,")).count() as i64;
+    assert_eq!(tagged, n / 7);
+    app.stop().await;
+}

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 /// Milliseconds since the Unix epoch, UTC.
@@ -34,8 +34,20 @@ pub fn parse_timezone(name: &str) -> Option<Tz> {
 
 /// "2026-11-23 21:38" in the given zone, for pages.
 pub fn format_local(ms: Millis, tz: Tz) -> String {
+    // Plain integer formatting: a strftime pattern is parsed again on every call, and an
+    // export formats three times per follower.
     match Utc.timestamp_millis_opt(ms).single() {
-        Some(t) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
+        Some(t) => {
+            let l = t.with_timezone(&tz);
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}",
+                l.year(),
+                l.month(),
+                l.day(),
+                l.hour(),
+                l.minute()
+            )
+        }
         None => String::new(),
     }
 }
@@ -60,6 +72,10 @@ mod tests {
     fn shanghai_is_eight_hours_ahead() {
         let tz = parse_timezone(DEFAULT_TIMEZONE).expect("zone");
         assert_eq!(format_local(0, tz), "1970-01-01 08:00");
+        // 2026-12-01 23:59:59.999 UTC is the next morning in Shanghai.
+        assert_eq!(format_local(1_796_169_599_999, tz), "2026-12-02 07:59");
+        let ny = parse_timezone("America/New_York").expect("zone");
+        assert_eq!(format_local(1_796_169_599_999, ny), "2026-12-01 18:59");
         assert_eq!(rfc3339(0, tz), "1970-01-01T08:00:00+08:00");
     }
 

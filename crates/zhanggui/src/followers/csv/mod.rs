@@ -32,6 +32,8 @@ pub const PUSH_TAGS_JOB: &str = "tags.push_follower";
 
 /// The export as a streamed body: the header, then slices read one after the other while
 /// the client takes them (a bounded channel holds back the reader when the client is slow).
+/// The next slice is read while the current one is written out, so the database and the
+/// CSV writing use a core each.
 pub fn export_body(
     db: Db,
     merchant_id: i64,
@@ -49,44 +51,55 @@ pub fn export_body(
         {
             return;
         }
-        let mut after = String::new();
-        loop {
-            let slice = match store::slice(
-                &db,
-                merchant_id,
-                account_id,
-                &filter,
-                now,
-                &after,
-                EXPORT_SLICE,
-            )
-            .await
-            {
-                Ok(s) => s,
-                Err(e) => {
-                    // Headers are gone already: cut the body so the download is visibly broken.
-                    tracing::error!(error = %e, "follower export failed mid-way");
-                    let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
-                    return;
-                }
+        let filter = std::sync::Arc::new(filter);
+        let read = |after: String| {
+            let (db, filter) = (db.clone(), filter.clone());
+            tokio::spawn(async move {
+                store::export_slice(
+                    &db,
+                    merchant_id,
+                    account_id,
+                    &filter,
+                    now,
+                    &after,
+                    EXPORT_SLICE,
+                )
+                .await
+            })
+        };
+        let mut next = Some(read(String::new()));
+        while let Some(reading) = next.take() {
+            let slice = match reading.await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return cut(&tx, &e.to_string()).await,
+                Err(e) => return cut(&tx, &e.to_string()).await,
             };
-            let Some(last) = slice.last() else { return };
-            after = last.follower.openid.clone();
+            if slice.len() as i64 == EXPORT_SLICE
+                && let Some(last) = slice.last()
+            {
+                next = Some(read(last.openid.clone()));
+            }
             let mut out = String::with_capacity(slice.len() * 200);
             for r in &slice {
-                model::push_record(&mut out, r, &cx);
+                model::push_export_row(&mut out, r, &cx);
             }
-            if tx.send(Ok(Bytes::from(out))).await.is_err() {
+            if !out.is_empty() && tx.send(Ok(Bytes::from(out))).await.is_err() {
+                if let Some(reading) = next {
+                    reading.abort();
+                }
                 return; // the client went away
-            }
-            if (slice.len() as i64) < EXPORT_SLICE {
-                return;
             }
         }
     });
     Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|chunk| (chunk, rx))
     }))
+}
+
+/// Headers are gone already: cut the body so that the download is visibly broken.
+async fn cut(tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>, cause: &str) {
+    tracing::error!(error = %cause, "follower export failed mid-way");
+    let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
 }
 
 pub async fn export_context(

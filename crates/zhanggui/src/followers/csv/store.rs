@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::model::ExportRow;
 use crate::followers::query::{self, RECORD_COLUMNS, RecordRow};
 use crate::followers::{Filter, FollowerRecord};
 use crate::platform::clock::Millis;
@@ -9,9 +10,10 @@ use crate::platform::db::{Db, Tx};
 use crate::{bind_args, on_pool, on_tx};
 
 /// The next slice of matching followers after `after_openid`, by openid, with their tags.
-/// Walking by the primary key keeps every slice an index range, however deep.
+/// Walking by the primary key keeps every slice an index range, however deep, and a
+/// follower changed during the export is written once (openids never change).
 #[allow(clippy::too_many_arguments)]
-pub async fn slice(
+pub async fn export_slice(
     db: &Db,
     merchant_id: i64,
     account_id: i64,
@@ -19,15 +21,17 @@ pub async fn slice(
     now: Millis,
     after_openid: &str,
     limit: i64,
-) -> Result<Vec<FollowerRecord>, sqlx::Error> {
+) -> Result<Vec<ExportRow>, sqlx::Error> {
     let where_ = query::compile(filter, db.dialect(), now, 5);
     let sql = format!(
-        "SELECT {RECORD_COLUMNS} FROM followers f WHERE f.merchant_id = $1 AND f.account_id = $2 \
+        "SELECT f.openid, f.subscribed, f.subscribed_at, f.first_seen_at, \
+         f.last_interaction_at, f.channel, f.remark, f.name, f.phone, f.gender, f.birthday, \
+         f.city, f.unionid FROM followers f WHERE f.merchant_id = $1 AND f.account_id = $2 \
          AND f.openid > $3 AND {} ORDER BY f.openid LIMIT $4",
         where_.sql
     );
-    let rows = on_pool!(db, |p| bind_args!(
-        sqlx::query_as::<_, RecordRow>(&sql)
+    let mut rows = on_pool!(db, |p| bind_args!(
+        sqlx::query_as::<_, ExportRow>(&sql)
             .bind(merchant_id)
             .bind(account_id)
             .bind(after_openid)
@@ -36,25 +40,18 @@ pub async fn slice(
     )
     .fetch_all(p)
     .await)?;
-    let mut records: Vec<FollowerRecord> = rows.into_iter().map(FollowerRecord::from).collect();
-    if let (Some(first), Some(last)) = (records.first(), records.last()) {
-        let mut tags = tags_between(
-            db,
-            merchant_id,
-            account_id,
-            &first.follower.openid,
-            &last.follower.openid,
-        )
-        .await?;
-        for r in &mut records {
-            r.tag_ids = tags.remove(&r.follower.openid).unwrap_or_default();
+    if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+        let mut tags =
+            tags_between(db, merchant_id, account_id, &first.openid, &last.openid).await?;
+        for r in &mut rows {
+            r.tag_ids = tags.remove(&r.openid).unwrap_or_default();
         }
     }
-    Ok(records)
+    Ok(rows)
 }
 
 /// The tags of the followers whose openids lie in `[from, to]`: one range read of the
-/// primary key, cheaper than a list of openids.
+/// primary key, cheaper than a lookup per follower.
 async fn tags_between(
     db: &Db,
     merchant_id: i64,
