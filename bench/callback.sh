@@ -40,6 +40,9 @@
 #     memory before the first request, after the check and after the run.
 #     TEXT_BYTES (48): the texts are padded with trailing spaces to this many bytes, the same
 #     for every count, so every case's requests have the same length.
+#     HIT_RULES (unset): the requests hit only the first HIT_RULES rules (same mix of modes),
+#     e.g. HIT_RULES=10 with RULES="10 10000" separates the cost of the big index from the
+#     cost of hits spread over 10,000 rules (the replies projector's hit counts).
 #
 # It only talks to 127.0.0.1, stops by itself, bounds every step with a timeout and kills
 # what it started on exit.
@@ -84,6 +87,7 @@ if [ -n "$RULES" ]; then
   done
   [[ "$RULE_CHECKS" =~ ^[1-9][0-9]?$ ]] || die "RULE_CHECKS must be 1 to 99"
   [[ "$TEXT_BYTES" =~ ^[0-9]+$ ]] && [ "$TEXT_BYTES" -ge 42 ] || die "TEXT_BYTES must be >= 42"
+  [[ "${HIT_RULES:-1}" =~ ^[1-9][0-9]*$ ]] || die "HIT_RULES must be a count"
 fi
 
 # ---------------------------------------------------------------- tools
@@ -289,6 +293,12 @@ profile_report() {
     echo
     awk -f "$ROOT/bench/perf-categories.awk" "$flat"
     echo
+    echo "By thread (share of all samples, idle included):"
+    echo
+    awk '/^ +[0-9.]+%/ { p = $1; sub(/%/, "", p); by[$2] += p }
+      END { for (c in by) if (by[c] >= 0.5) printf "%.1f\t%s\n", by[c], c }' "$flat" \
+      | sort -rn | awk -F'\t' '{ printf "- %s: %s%%\n", $2, $1 }'
+    echo
     echo "Top symbols:"
     echo
     echo '```'
@@ -399,6 +409,10 @@ seed_rules() {
   out="$(timeout 900 "$SEEDER" --db "$DB_URL" --account "$ACCOUNT_ID" --rules "$RULES_N" \
     --out "$TEXTS_FILE" --max-bytes "$TEXT_BYTES")" || die "could not seed $RULES_N rules"
   SEED_S="$(awk '$1 == "seconds" { print $2 }' <<<"$out")"
+  if [ -n "${HIT_RULES:-}" ] && [ "$HIT_RULES" -lt "$RULES_N" ]; then
+    head -n "$HIT_RULES" "$TEXTS_FILE" >"$TEXTS_FILE.head"
+    mv "$TEXTS_FILE.head" "$TEXTS_FILE"
+  fi
   log "  $RULES_N rules seeded in ${SEED_S} s ($(awk '$1 ~ /^(exact|contains|regex|redrawn)$/ { printf "%s %s ", $1, $2 }' <<<"$out"))"
 }
 
@@ -432,9 +446,11 @@ run_ceiling() { # run mode
 
 run_product() { # kind run mode (REQ_FILE for this account already generated)
   local kind="$1" run="$2" mode="$3" port pid idle result load logged
+  # File names: the kind, and the rule count with RULES.
+  local tag="$kind${RULES_N:+-r$RULES_N}"
   port="$(free_port)"
   ZG_DATABASE_URL="$DB_URL" ZG_LISTEN="127.0.0.1:$port" ZG_PUBLIC_URL="http://127.0.0.1:$port" \
-    ZG_MODE=sandbox taskset -c "$SERVER_CORE" "$ZG" serve --no-demo >"$OUT/zhanggui-$run-$kind-$mode.log" 2>&1 &
+    ZG_MODE=sandbox taskset -c "$SERVER_CORE" "$ZG" serve --no-demo >"$OUT/zhanggui-$run-$tag-$mode.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
   wait_http "http://127.0.0.1:$port/healthz" "$pid" || die "zhanggui did not start (see $OUT)"
@@ -476,7 +492,7 @@ run_product() { # kind run mode (REQ_FILE for this account already generated)
     # The whole server core, not the server's threads: per-thread sampling makes every
     # context switch dear and slowed the callback 2x; core-wide sampling costs little.
     timeout $((DURATION + 30)) perf record -q -e cpu-clock -F 999 -C "$SERVER_CORE" \
-      -o "$WORK/perf-$kind-$mode.data" -- sleep $((DURATION - 1)) >/dev/null 2>&1 &
+      -o "$WORK/perf-$tag-$mode.data" -- sleep $((DURATION - 1)) >/dev/null 2>&1 &
     perf_pid=$!
     PIDS+=("$perf_pid")
   fi
@@ -486,8 +502,8 @@ run_product() { # kind run mode (REQ_FILE for this account already generated)
   if [ -n "$perf_pid" ]; then
     wait "$perf_pid" || true
     forget_pid "$perf_pid"
-    profile_report "$WORK/perf-$kind-$mode.data" "$OUT/profile-$run-$kind-$mode.md" \
-      "$kind $mode, run $run: $(field "$result" rps) req/s"
+    profile_report "$WORK/perf-$tag-$mode.data" "$OUT/profile-$run-$tag-$mode.md" \
+      "$kind${RULES_N:+ $RULES_N rules} $mode, run $run: $(field "$result" rps) req/s"
   fi
   local peak end
   peak="$(status_kb "$pid" VmHWM)"
@@ -668,14 +684,14 @@ if [ -n "$RULES" ]; then
         }
       }
       END {
-        print "| case | mode | rules | req/s | × req/s | p50 ms | × p50 | p99 ms | × p99 | CPU µs/req | RSS before 1st request MB | RSS after check MB | RSS end MB | seeding s | routes hit |"
-        print "|---|---|---:|---:|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"
+        print "| case | mode | rules | req/s | × req/s | p50 ms | × p50 | p99 ms | × p99 | CPU µs/req | × CPU | RSS before 1st request MB | RSS after check MB | RSS end MB | seeding s | routes hit |"
+        print "|---|---|---:|---:|---|---:|---|---:|---|---:|---|---:|---:|---:|---:|---:|"
         for (q = 1; q <= nkm; q++) {
           split(kms[q], km2, SUBSEP); kind = km2[1]; mode = km2[2]
           for (x = 1; x <= nr[kind, mode]; x++) {
             r = rs[kind, mode, x]
             l_rps = l_p50 = l_p99 = l_cpu = l_boot = l_idle = l_end = l_seed = l_routes = ""
-            r_rps = r_p50 = r_p99 = ""
+            r_rps = r_p50 = r_p99 = r_cpu = ""
             for (run = 1; run <= maxrun; run++) {
               k = kind SUBSEP mode SUBSEP r SUBSEP run
               b = kind SUBSEP mode SUBSEP base SUBSEP run
@@ -687,14 +703,16 @@ if [ -n "$RULES" ]; then
                 r_rps = r_rps " " sprintf("%.3f", rps[k] / rps[b])
                 r_p50 = r_p50 " " sprintf("%.3f", p50[k] / p50[b])
                 r_p99 = r_p99 " " sprintf("%.3f", p99[k] / p99[b])
+                if (cpu[b] > 0) r_cpu = r_cpu " " sprintf("%.3f", cpu[k] / cpu[b])
               }
             }
             if (l_rps == "") continue
-            printf "| %s | %s | %d | %.0f | %s | %.2f | %s | %.2f | %s | %.0f | %.1f | %.1f | %.1f | %.1f | %.0f |\n",
+            printf "| %s | %s | %d | %.0f | %s | %.2f | %s | %.2f | %s | %.0f | %s | %.1f | %.1f | %.1f | %.1f | %.0f |\n",
               kind, mode, r, median(l_rps), r_rps == "" ? "—" : sprintf("%.3f (%s)", median(r_rps), substr(r_rps, 2)),
               median(l_p50) / 1000, r_p50 == "" ? "—" : sprintf("%.2f (%s)", median(r_p50), substr(r_p50, 2)),
               median(l_p99) / 1000, r_p99 == "" ? "—" : sprintf("%.2f (%s)", median(r_p99), substr(r_p99, 2)),
-              median(l_cpu), median(l_boot) / 1024, median(l_idle) / 1024, median(l_end) / 1024,
+              median(l_cpu), r_cpu == "" ? "—" : sprintf("%.2f (%s)", median(r_cpu), substr(r_cpu, 2)),
+              median(l_boot) / 1024, median(l_idle) / 1024, median(l_end) / 1024,
               median(l_seed), median(l_routes)
           }
         }
