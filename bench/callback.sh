@@ -293,7 +293,7 @@ profile_report() {
     echo
     awk -f "$ROOT/bench/perf-categories.awk" "$flat"
     echo
-    echo "By thread (share of all samples, idle included):"
+    echo "By thread (share of the samples of the core):"
     echo
     awk '/^ +[0-9.]+%/ { p = $1; sub(/%/, "", p); by[$2] += p }
       END { for (c in by) if (by[c] >= 0.5) printf "%.1f\t%s\n", by[c], c }' "$flat" \
