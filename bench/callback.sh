@@ -26,7 +26,23 @@
 #     "postgres (B)";
 #   PROFILE=1: also sample the server's core with `perf record -e cpu-clock` during each
 #     product run and write a breakdown to OUT/profile-*.md (sampling costs a little: report
-#     the numbers of an unprofiled run).
+#     the numbers of an unprofiled run);
+#   RULES (unset): reply rule counts to compare, e.g. "10 10000". Each product case is then
+#     measured once per count, as "sqlite 10 rules", "sqlite 10000 rules" …, one after the
+#     other within each run (in the reverse order every second run), each on its own account
+#     seeded with that many keyword rules by crates/zhanggui/examples/bench_rules.rs (60%
+#     exact, 35% contains, 5% patterns, each answering its own short text); every request
+#     then carries a text that hits one rule (cycling through all of them), and the check
+#     before the run sends RULE_CHECKS (30) such texts and requires each to get exactly its
+#     rule's reply; after the run no logged message may have been answered other than by a
+#     rule. The summary adds each count's ratio to the first (req/s, p50, p99, CPU, memory),
+#     paired within each run; OUT/rules.tsv has the seeding time and the server's resident
+#     memory before the first request, after the check and after the run.
+#     TEXT_BYTES (48): the texts are padded with trailing spaces to this many bytes, the same
+#     for every count, so every case's requests have the same length.
+#     HIT_RULES (unset): the requests hit only the first HIT_RULES rules (same mix of modes),
+#     e.g. HIT_RULES=10 with RULES="10 10000" separates the cost of the big index from the
+#     cost of hits spread over 10,000 rules (the replies projector's hit counts).
 #
 # It only talks to 127.0.0.1, stops by itself, bounds every step with a timeout and kills
 # what it started on exit.
@@ -45,6 +61,9 @@ MAX_RPS="${MAX_RPS:-120000}"
 CASES="${CASES:-ceiling sqlite postgres}"
 MODES="${MODES:-plaintext safe}"
 PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
+RULES="${RULES:-}"
+RULE_CHECKS="${RULE_CHECKS:-30}"
+TEXT_BYTES="${TEXT_BYTES:-48}"
 OUT="${OUT:-$ROOT/target/bench/callback-$(date +%Y%m%d-%H%M%S)}"
 SERVER_CORE=1
 LOAD_CORE=0
@@ -59,6 +78,17 @@ case "$PG_URL" in
 esac
 [ "$DURATION" -ge 5 ] && [ "$WARMUP" -ge 3 ] || die "DURATION must be >= 5 and WARMUP >= 3"
 [ "$(nproc)" -ge 2 ] || die "needs 2 cores (server on core $SERVER_CORE, load on core $LOAD_CORE)"
+# One product case per rule count; "" is today's single case (the default reply).
+RULE_COUNTS=("")
+if [ -n "$RULES" ]; then
+  read -r -a RULE_COUNTS <<<"$RULES"
+  for r in "${RULE_COUNTS[@]}"; do
+    [[ "$r" =~ ^[1-9][0-9]*$ ]] && [ "$r" -le 100000 ] || die "RULES must be counts from 1 to 100000"
+  done
+  [[ "$RULE_CHECKS" =~ ^[1-9][0-9]?$ ]] || die "RULE_CHECKS must be 1 to 99"
+  [[ "$TEXT_BYTES" =~ ^[0-9]+$ ]] && [ "$TEXT_BYTES" -ge 42 ] || die "TEXT_BYTES must be >= 42"
+  [[ "${HIT_RULES:-1}" =~ ^[1-9][0-9]*$ ]] || die "HIT_RULES must be a count"
+fi
 
 # ---------------------------------------------------------------- tools
 need_apt=()
@@ -147,8 +177,9 @@ wait_http() {
 
 # ---------------------------------------------------------------- build
 log "building (release)"
-timeout 2400 cargo build --release -q -p zhanggui --bin zhanggui \
-  --example bench_requests --example bench_ceiling
+build_examples=(--example bench_requests --example bench_ceiling)
+[ -z "$RULES" ] || build_examples+=(--example bench_rules)
+timeout 2400 cargo build --release -q -p zhanggui --bin zhanggui "${build_examples[@]}"
 ZG="${ZG_BIN:-$ROOT/target/release/zhanggui}"
 ZG_MAIN="$ZG"
 if [ -n "${COMPARE:-}" ]; then
@@ -156,6 +187,7 @@ if [ -n "${COMPARE:-}" ]; then
 fi
 GEN="$ROOT/target/release/examples/bench_requests"
 CEILING="$ROOT/target/release/examples/bench_ceiling"
+SEEDER="$ROOT/target/release/examples/bench_rules"
 # The CLI and the server read ./zhanggui.toml when present: run them where there is none.
 cd "$WORK"
 
@@ -261,6 +293,12 @@ profile_report() {
     echo
     awk -f "$ROOT/bench/perf-categories.awk" "$flat"
     echo
+    echo "By thread (share of the samples of the core):"
+    echo
+    awk '/^ +[0-9.]+%/ { p = $1; sub(/%/, "", p); by[$2] += p }
+      END { for (c in by) if (by[c] >= 0.5) printf "%.1f\t%s\n", by[c], c }' "$flat" \
+      | sort -rn | awk -F'\t' '{ printf "- %s: %s%%\n", $2, $1 }'
+    echo
     echo "Top symbols:"
     echo
     echo '```'
@@ -274,6 +312,11 @@ field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 
 RESULTS="$OUT/results.tsv"
 printf 'run\tattempt\tcase\tmode\trps\tp50_us\tp90_us\tp99_us\tmax_us\trequests\tlogged\tidle_rss_kb\tpeak_hwm_kb\tend_rss_kb\tserver_cores\tdb_cores\twrk_cores\tother_cores\tloadavg\n' >"$RESULTS"
+RULES_TSV="$OUT/rules.tsv"
+if [ -n "$RULES" ]; then
+  printf 'run\tattempt\tcase\tmode\trules\tseed_s\tboot_rss_kb\tidle_rss_kb\tend_rss_kb\tpeak_hwm_kb\tchecked\tnot_by_rule\troutes\n' \
+    >"$RULES_TSV"
+fi
 
 # Keeps one measurement for record(): run case mode result logged idle peak end loadavg.
 keep() {
@@ -290,6 +333,9 @@ record() { # attempt, then keep()'s fields
     "$(field "$r" p99_us)" "$(field "$r" max_us)" "$(field "$r" requests)" "$5" "$6" "$7" "$8" \
     "$(field "$r" server_cores)" "$(field "$r" db_cores)" "$(field "$r" wrk_cores)" \
     "$(field "$r" other_cores)" "$9" >>"$RESULTS"
+  if [ -n "$RULES" ] && [ "$2" != ceiling ]; then
+    printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$a" "$2" "$3" "$LAST_RULES" >>"$RULES_TSV"
+  fi
 }
 
 check_result() { # name result product?
@@ -308,10 +354,12 @@ RECORDS=$((MAX_RPS * DURATION))
 WARM_RECORDS=$((MAX_RPS * WARMUP))
 MSG_BASE=1000000000000000000
 case_no=0
+RULES_N=""
+LAST_RULES=""
 
 # setup_account DBKIND MODE RUN ATTEMPT -> sets DB_URL, WX_PATH, TOKEN, AES_KEY, APP_ID, ACCOUNT_ID
 setup_account() {
-  local kind="$1" mode="$2" run="$3-$4$BIN_TAG" out
+  local kind="$1" mode="$2" run="$3-$4$BIN_TAG${RULES_N:+-r$RULES_N}" out
   if [ "$kind" = sqlite ]; then
     DB_URL="sqlite://$WORK/zhanggui-$run-$mode.db"
   else
@@ -347,8 +395,25 @@ generate() {
   FIRST_MSG_ID=$((MSG_BASE + case_no * 10000000000))
   ACCOUNT_FLAGS=(--mode "$mode" --path "$WX_PATH" --token "$TOKEN" --aes-key "$AES_KEY"
     --app-id "$APP_ID")
-  RECLEN="$(timeout 300 "$GEN" "${ACCOUNT_FLAGS[@]}" --first-msg-id "$FIRST_MSG_ID" \
-    --count $((WARM_RECORDS + RECORDS)) --out "$REQ_FILE")"
+  TEXT_FLAGS=()
+  [ -z "$RULES_N" ] || TEXT_FLAGS=(--texts "$TEXTS_FILE" --pad-to "$TEXT_BYTES")
+  RECLEN="$(timeout 300 "$GEN" "${ACCOUNT_FLAGS[@]}" "${TEXT_FLAGS[@]}" \
+    --first-msg-id "$FIRST_MSG_ID" --count $((WARM_RECORDS + RECORDS)) --out "$REQ_FILE")"
+}
+
+# seed_rules -> gives the account (ACCOUNT_ID in DB_URL) RULES_N keyword rules, sets
+# TEXTS_FILE (a hit text and its rule's reply per line) and SEED_S.
+seed_rules() {
+  local out
+  TEXTS_FILE="$WORK/texts-$ACCOUNT_ID-$RULES_N.tsv"
+  out="$(timeout 900 "$SEEDER" --db "$DB_URL" --account "$ACCOUNT_ID" --rules "$RULES_N" \
+    --out "$TEXTS_FILE" --max-bytes "$TEXT_BYTES")" || die "could not seed $RULES_N rules"
+  SEED_S="$(awk '$1 == "seconds" { print $2 }' <<<"$out")"
+  if [ -n "${HIT_RULES:-}" ] && [ "$HIT_RULES" -lt "$RULES_N" ]; then
+    head -n "$HIT_RULES" "$TEXTS_FILE" >"$TEXTS_FILE.head"
+    mv "$TEXTS_FILE.head" "$TEXTS_FILE"
+  fi
+  log "  $RULES_N rules seeded in ${SEED_S} s ($(awk '$1 ~ /^(exact|contains|regex|redrawn)$/ { printf "%s %s ", $1, $2 }' <<<"$out"))"
 }
 
 run_ceiling() { # run mode
@@ -381,16 +446,32 @@ run_ceiling() { # run mode
 
 run_product() { # kind run mode (REQ_FILE for this account already generated)
   local kind="$1" run="$2" mode="$3" port pid idle result load logged
+  # File names: the kind, and the rule count with RULES.
+  local tag="$kind${RULES_N:+-r$RULES_N}"
   port="$(free_port)"
   ZG_DATABASE_URL="$DB_URL" ZG_LISTEN="127.0.0.1:$port" ZG_PUBLIC_URL="http://127.0.0.1:$port" \
-    ZG_MODE=sandbox taskset -c "$SERVER_CORE" "$ZG" serve --no-demo >"$OUT/zhanggui-$run-$kind-$mode.log" 2>&1 &
+    ZG_MODE=sandbox taskset -c "$SERVER_CORE" "$ZG" serve --no-demo >"$OUT/zhanggui-$run-$tag-$mode.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
   wait_http "http://127.0.0.1:$port/healthz" "$pid" || die "zhanggui did not start (see $OUT)"
-  # One request read back as WeChat would: signed, decrypted, the default reply.
-  timeout 30 "$GEN" "${ACCOUNT_FLAGS[@]}" --first-msg-id $((FIRST_MSG_ID - 1)) \
-    --check "127.0.0.1:$port" --expect "${DEFAULT_REPLY:0:8}" >/dev/null \
-    || die "$kind $mode: the callback does not answer with the default reply"
+  local probes=1 boot
+  boot="$(status_kb "$pid" VmRSS)"
+  if [ -z "$RULES_N" ]; then
+    # One request read back as WeChat would: signed, decrypted, the default reply.
+    timeout 30 "$GEN" "${ACCOUNT_FLAGS[@]}" --first-msg-id $((FIRST_MSG_ID - 1)) \
+      --check "127.0.0.1:$port" --expect "${DEFAULT_REPLY:0:8}" >/dev/null \
+      || die "$kind $mode: the callback does not answer with the default reply"
+  else
+    # RULE_CHECKS hit texts spread over the rules, each read back as WeChat would and
+    # required to be exactly its rule's reply (the first one compiles the account's index).
+    probes="$RULE_CHECKS"
+    timeout 120 "$GEN" "${ACCOUNT_FLAGS[@]}" "${TEXT_FLAGS[@]}" \
+      --first-msg-id $((FIRST_MSG_ID - probes)) --check "127.0.0.1:$port" \
+      --check-count "$probes" >"$WORK/check.out" \
+      || die "$kind $mode $RULES_N rules: a hit text did not get its rule's reply"
+    probes="$(awk '$1 == "ok" { print $2 }' "$WORK/check.out")"
+    [ -n "$probes" ] || die "$kind $mode $RULES_N rules: the check said nothing"
+  fi
   sleep 1
   idle="$(status_kb "$pid" VmRSS)"
   load="$(cut -d' ' -f1 /proc/loadavg)"
@@ -411,7 +492,7 @@ run_product() { # kind run mode (REQ_FILE for this account already generated)
     # The whole server core, not the server's threads: per-thread sampling makes every
     # context switch dear and slowed the callback 2x; core-wide sampling costs little.
     timeout $((DURATION + 30)) perf record -q -e cpu-clock -F 999 -C "$SERVER_CORE" \
-      -o "$WORK/perf-$kind-$mode.data" -- sleep $((DURATION - 1)) >/dev/null 2>&1 &
+      -o "$WORK/perf-$tag-$mode.data" -- sleep $((DURATION - 1)) >/dev/null 2>&1 &
     perf_pid=$!
     PIDS+=("$perf_pid")
   fi
@@ -421,8 +502,8 @@ run_product() { # kind run mode (REQ_FILE for this account already generated)
   if [ -n "$perf_pid" ]; then
     wait "$perf_pid" || true
     forget_pid "$perf_pid"
-    profile_report "$WORK/perf-$kind-$mode.data" "$OUT/profile-$run-$kind-$mode.md" \
-      "$kind $mode, run $run: $(field "$result" rps) req/s"
+    profile_report "$WORK/perf-$tag-$mode.data" "$OUT/profile-$run-$tag-$mode.md" \
+      "$kind${RULES_N:+ $RULES_N rules} $mode, run $run: $(field "$result" rps) req/s"
   fi
   local peak end
   peak="$(status_kb "$pid" VmHWM)"
@@ -430,12 +511,23 @@ run_product() { # kind run mode (REQ_FILE for this account already generated)
   stop_pid "$pid"
   # Every answered request was logged before its answer (warm-up included).
   logged="$(sql "$kind" "SELECT COUNT(*) FROM wx_messages WHERE account_id = $ACCOUNT_ID")"
-  # Unique requests answered: the probe, the warm-up (its records may have wrapped) and the run.
+  # Unique requests answered: the probes, the warm-up (its records may have wrapped) and the run.
   local warm_unique answered
   warm_unique="$(field "$warm" requests)"
   [ "$warm_unique" -le "$WARM_RECORDS" ] || warm_unique="$WARM_RECORDS"
-  answered=$((1 + warm_unique + $(field "$result" requests)))
+  answered=$((probes + warm_unique + $(field "$result" requests)))
   [ "$logged" -ge "$answered" ] || die "$kind $mode: $logged rows logged for $answered answers"
+  if [ -n "$RULES_N" ]; then
+    # Every message was answered by a rule (not the default reply, not a hand-off).
+    local not_by_rule routes
+    not_by_rule="$(sql "$kind" "SELECT COUNT(*) FROM wx_messages WHERE account_id = $ACCOUNT_ID AND route NOT LIKE 'rule:%'")"
+    routes="$(sql "$kind" "SELECT COUNT(DISTINCT route) FROM wx_messages WHERE account_id = $ACCOUNT_ID")"
+    [ "$not_by_rule" = 0 ] \
+      || die "$kind $mode $RULES_N rules: $not_by_rule messages were not answered by a rule"
+    LAST_RULES="$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$RULES_N" "$SEED_S" "$boot" \
+      "$idle" "$end" "$peak" "$probes" "$not_by_rule" "$routes")"
+    log "  rules: boot RSS ${boot} kB, after the check ${idle} kB, end ${end} kB; $routes distinct rule/keyword routes, none other"
+  fi
   keep "$run" "$CASE_NAME" "$mode" "$result" "$logged" "$idle" "$peak" "$end" "$load"
   log "  $(field "$result" rps) req/s, p50 $(field "$result" p50_us) us, p99 $(field "$result" p99_us) us, peak ${peak} kB, $logged rows logged"
 }
@@ -455,42 +547,52 @@ for run in $(seq 1 "$RUNS"); do
   for mode in $MODES; do
     ceiling_done=0
     [[ " $CASES " == *" ceiling "* ]] || ceiling_done=1
+    # With RULES, every second run takes the counts in the reverse order.
+    counts=("${RULE_COUNTS[@]}")
+    if [ $((run % 2)) = 0 ]; then
+      counts=()
+      for ((i = ${#RULE_COUNTS[@]} - 1; i >= 0; i--)); do counts+=("${RULE_COUNTS[$i]}"); done
+    fi
     for kind_bin in sqlite postgres ${COMPARE:+sqlite:B postgres:B}; do
       kind="${kind_bin%:B}"
       [[ " $CASES " == *" $kind "* ]] || continue
-      if [ "$kind_bin" = "$kind" ]; then
-        ZG="$ZG_MAIN"
-        CASE_NAME="$kind"
-        BIN_TAG=""
-      else
-        ZG="$COMPARE"
-        CASE_NAME="$kind (B)"
-        BIN_TAG="-B"
-      fi
-      for attempt in $(seq 1 "$ATTEMPTS"); do
-        setup_account "$kind" "$mode" "$run" "$attempt"
-        generate "$mode"
-        # The ceiling goes first, with this account's requests (it does not log them).
-        for c_attempt in $(seq 1 "$ATTEMPTS"); do
-          [ "$ceiling_done" = 1 ] && break
-          run_ceiling "$run" "$mode"
-          if quiet_enough || [ "$c_attempt" = "$ATTEMPTS" ]; then
-            record "$c_attempt" "${LAST[@]}"
-            ceiling_done=1
-          else
-            log "  other processes used $LAST_OTHER cores: measuring again in 10 s"
-            sleep 10
-          fi
-        done
-        run_product "$kind" "$run" "$mode"
-        rm -f "$REQ_FILE"
-        [ "$kind" = sqlite ] && rm -f "${DB_URL#sqlite://}"*
-        if quiet_enough || [ "$attempt" = "$ATTEMPTS" ]; then
-          record "$attempt" "${LAST[@]}"
-          break
+      for RULES_N in "${counts[@]}"; do
+        if [ "$kind_bin" = "$kind" ]; then
+          ZG="$ZG_MAIN"
+          CASE_NAME="$kind${RULES_N:+ $RULES_N rules}"
+          BIN_TAG=""
+        else
+          ZG="$COMPARE"
+          CASE_NAME="$kind${RULES_N:+ $RULES_N rules} (B)"
+          BIN_TAG="-B"
         fi
-        log "  other processes used $LAST_OTHER cores: measuring again in 10 s"
-        sleep 10
+        for attempt in $(seq 1 "$ATTEMPTS"); do
+          setup_account "$kind" "$mode" "$run" "$attempt"
+          [ -z "$RULES_N" ] || seed_rules
+          generate "$mode"
+          # The ceiling goes first, with this account's requests (it does not log them).
+          for c_attempt in $(seq 1 "$ATTEMPTS"); do
+            [ "$ceiling_done" = 1 ] && break
+            run_ceiling "$run" "$mode"
+            if quiet_enough || [ "$c_attempt" = "$ATTEMPTS" ]; then
+              record "$c_attempt" "${LAST[@]}"
+              ceiling_done=1
+            else
+              log "  other processes used $LAST_OTHER cores: measuring again in 10 s"
+              sleep 10
+            fi
+          done
+          run_product "$kind" "$run" "$mode"
+          rm -f "$REQ_FILE"
+          [ -z "$RULES_N" ] || rm -f "$TEXTS_FILE"
+          [ "$kind" = sqlite ] && rm -f "${DB_URL#sqlite://}"*
+          if quiet_enough || [ "$attempt" = "$ATTEMPTS" ]; then
+            record "$attempt" "${LAST[@]}"
+            break
+          fi
+          log "  other processes used $LAST_OTHER cores: measuring again in 10 s"
+          sleep 10
+        done
       done
     done
   done
@@ -498,7 +600,17 @@ done
 
 # ---------------------------------------------------------------- summary
 SUMMARY="$OUT/summary.md"
-awk -F'\t' '
+# The table's rows, in this order (cases that were not measured are left out).
+ORDER="ceiling|sqlite|sqlite (B)|postgres|postgres (B)"
+if [ -n "$RULES" ]; then
+  ORDER="ceiling"
+  for kind in sqlite postgres; do
+    for r in "${RULE_COUNTS[@]}"; do
+      ORDER="$ORDER|$kind $r rules${COMPARE:+|$kind $r rules (B)}"
+    done
+  done
+fi
+awk -F'\t' -v order_list="$ORDER" '
   NR == 1 { next }
   {
     key = $3 "\t" $4; keys[key] = 1; n[key]++
@@ -516,9 +628,9 @@ awk -F'\t' '
   END {
     printf "| case | mode | req/s | p50 ms | p99 ms | × ceiling | RSS idle MB | RSS peak MB | CPU µs/req | server cores | db cores | other load (cores) | runs |\n"
     printf "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
-    split("ceiling|sqlite|sqlite (B)|postgres|postgres (B)", order, "|")
+    n_order = split(order_list, order, "|")
     split("plaintext safe", modes, " ")
-    for (o = 1; o <= 5; o++) for (m = 1; m <= 2; m++) {
+    for (o = 1; o <= n_order; o++) for (m = 1; m <= 2; m++) {
       key = order[o] "\t" modes[m]; if (!(key in keys)) continue
       c = n[key]
       for (i = 1; i <= c; i++) {
@@ -542,5 +654,77 @@ awk -F'\t' '
   echo "(softirq excluded), in cores; above ~0.1 the run shared the machine and its numbers are low."
   echo "Raw results: $RESULTS"
 } >>"$SUMMARY"
+if [ -n "$RULES" ]; then
+  # Each count against the first, paired within each run (the same run, mode and database),
+  # then the median of the runs' ratios; memory from rules.tsv.
+  {
+    echo
+    echo "Rule counts against ${RULE_COUNTS[0]} rules, each ratio taken within a run then the median of the runs (per-run ratios in brackets):"
+    echo
+    awk -F'\t' -v base="${RULE_COUNTS[0]}" '
+      function median(list,    v, c, i, j, t) {
+        c = split(list, v, " ")
+        for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+        return c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2
+      }
+      FNR == 1 { file++; next }
+      {
+        if (!match($3, / [0-9]+ rules/)) next
+        r = substr($3, RSTART + 1, RLENGTH - 7) + 0
+        kind = substr($3, 1, RSTART - 1) substr($3, RSTART + RLENGTH)
+        k = kind SUBSEP $4 SUBSEP r SUBSEP $1
+        if (file == 1) {
+          rps[k] = $5; p50[k] = $6; p99[k] = $8
+          cpu[k] = $5 > 0 ? ($15 + $16) * 1e6 / $5 : 0
+          if (!((kind, $4, r) in seen)) { seen[kind, $4, r] = 1; nr[kind, $4]++; rs[kind, $4, nr[kind, $4]] = r }
+          if (!((kind, $4) in km)) { km[kind, $4] = 1; kms[++nkm] = kind SUBSEP $4 }
+          if ($1 + 0 > maxrun) maxrun = $1 + 0
+        } else {
+          seed[k] = $6; boot[k] = $7; idle[k] = $8; endr[k] = $9; routes[k] = $13
+        }
+      }
+      END {
+        print "| case | mode | rules | req/s | × req/s | p50 ms | × p50 | p99 ms | × p99 | CPU µs/req | × CPU | RSS before 1st request MB | RSS after check MB | RSS end MB | seeding s | routes hit |"
+        print "|---|---|---:|---:|---|---:|---|---:|---|---:|---|---:|---:|---:|---:|---:|"
+        for (q = 1; q <= nkm; q++) {
+          split(kms[q], km2, SUBSEP); kind = km2[1]; mode = km2[2]
+          for (x = 1; x <= nr[kind, mode]; x++) {
+            r = rs[kind, mode, x]
+            l_rps = l_p50 = l_p99 = l_cpu = l_boot = l_idle = l_end = l_seed = l_routes = ""
+            r_rps = r_p50 = r_p99 = r_cpu = ""
+            for (run = 1; run <= maxrun; run++) {
+              k = kind SUBSEP mode SUBSEP r SUBSEP run
+              b = kind SUBSEP mode SUBSEP base SUBSEP run
+              if (!(k in rps)) continue
+              l_rps = l_rps " " rps[k]; l_p50 = l_p50 " " p50[k]; l_p99 = l_p99 " " p99[k]
+              l_cpu = l_cpu " " cpu[k]; l_boot = l_boot " " boot[k]; l_idle = l_idle " " idle[k]
+              l_end = l_end " " endr[k]; l_seed = l_seed " " seed[k]; l_routes = l_routes " " routes[k]
+              if (r != base && (b in rps) && rps[b] > 0 && p50[b] > 0 && p99[b] > 0) {
+                r_rps = r_rps " " sprintf("%.3f", rps[k] / rps[b])
+                r_p50 = r_p50 " " sprintf("%.3f", p50[k] / p50[b])
+                r_p99 = r_p99 " " sprintf("%.3f", p99[k] / p99[b])
+                if (cpu[b] > 0) r_cpu = r_cpu " " sprintf("%.3f", cpu[k] / cpu[b])
+              }
+            }
+            if (l_rps == "") continue
+            printf "| %s | %s | %d | %.0f | %s | %.2f | %s | %.2f | %s | %.0f | %s | %.1f | %.1f | %.1f | %.1f | %.0f |\n",
+              kind, mode, r, median(l_rps), r_rps == "" ? "—" : sprintf("%.3f (%s)", median(r_rps), substr(r_rps, 2)),
+              median(l_p50) / 1000, r_p50 == "" ? "—" : sprintf("%.2f (%s)", median(r_p50), substr(r_p50, 2)),
+              median(l_p99) / 1000, r_p99 == "" ? "—" : sprintf("%.2f (%s)", median(r_p99), substr(r_p99, 2)),
+              median(l_cpu), r_cpu == "" ? "—" : sprintf("%.2f (%s)", median(r_cpu), substr(r_cpu, 2)),
+              median(l_boot) / 1024, median(l_idle) / 1024, median(l_end) / 1024,
+              median(l_seed), median(l_routes)
+          }
+        }
+      }' "$RESULTS" "$RULES_TSV"
+    echo
+    echo "× columns: this count's value over ${RULE_COUNTS[0]} rules' in the same run (median of the runs)."
+    echo "RSS before the 1st request: the server started, no callback yet (no index compiled);"
+    echo "after the check: $RULE_CHECKS hit texts answered (the account's index compiled); end: after the run."
+    echo "Seeding: replies::create per rule (bench_rules), before the server starts. Routes hit: distinct"
+    echo "rule/keyword routes in the log (every logged message was answered by a rule)."
+    echo "Per-case details: $RULES_TSV"
+  } >>"$SUMMARY"
+fi
 echo
 cat "$SUMMARY"

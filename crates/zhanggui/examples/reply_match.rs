@@ -8,7 +8,9 @@
 //! ```
 //!
 //! Keywords are generated from common Chinese characters (deterministic): 60% exact, 35%
-//! contains, 5% regular expressions, four keywords per rule, priorities spread over -2..=2.
+//! contains, 5% regular expressions, four keywords per rule (`--per-rule N`; 1 is the shape
+//! of the callback benchmark's `RULES=10000`, 10,000 rules of one keyword), priorities spread
+//! over -2..=2.
 //! Messages: a third are exactly a keyword, a third a sentence containing one, a third
 //! sentences matching nothing (the most common case in practice).
 
@@ -52,7 +54,7 @@ fn text_answer(i: usize) -> Answer {
     })
 }
 
-/// `keywords` keywords in rules of four, and the words a message can carry.
+/// `keywords` keywords in rules of `--per-rule` (4), and the words a message can carry.
 fn rules(
     keywords: usize,
     rng: &mut Lcg,
@@ -63,10 +65,11 @@ fn rules(
     let mut contains = vec![];
     let mut made = 0;
     let mut id = 0;
+    let per_rule = arg("--per-rule", 4).clamp(1, 50);
     while made < keywords {
         id += 1;
         let mut kws = vec![];
-        for _ in 0..4.min(keywords - made) {
+        for _ in 0..per_rule.min(keywords - made) {
             let roll = rng.below(100);
             let (text, mode) = if roll < 60 - regex_share() {
                 let w = {
