@@ -579,3 +579,97 @@ async fn the_console_makes_tests_and_lists_rules() {
     );
     f.app.stop().await;
 }
+
+/// Messages arriving together at a cold account compile its index once; a rule change
+/// compiles it once more while the others keep answering from the previous index.
+#[tokio::test]
+async fn many_messages_at_once_compile_the_index_once() {
+    let f = fixture().await;
+    let now = f.app.now();
+    for i in 0..200 {
+        let rule: zhanggui::replies::model::RuleInput = serde_json::from_value(text_rule(
+            &format!("规则{i}"),
+            json!([{"text": format!("口令{i}"), "mode": "exact"}]),
+            "好的",
+        ))
+        .expect("rule");
+        zhanggui::replies::create(&f.app.db, f.merchant, f.account_id, &rule, &[], now)
+            .await
+            .expect("rule saved");
+    }
+    let key = f
+        .app
+        .text(&format!(
+            "SELECT callback_key FROM accounts WHERE id = {}",
+            f.account_id
+        ))
+        .await;
+    let directory = &f.app.state().callbacks;
+    let before = directory.compiles();
+    let all_at_once =
+        || futures_util::future::join_all((0..32).map(|_| directory.get(&f.app.db, &key)));
+    for got in all_at_once().await {
+        assert!(got.expect("read").is_some());
+    }
+    assert_eq!(directory.compiles() - before, 1);
+
+    let extra: zhanggui::replies::model::RuleInput = serde_json::from_value(text_rule(
+        "新规则",
+        json!([{"text": "新口令", "mode": "exact"}]),
+        "新",
+    ))
+    .expect("rule");
+    zhanggui::replies::create(&f.app.db, f.merchant, f.account_id, &extra, &[], now)
+        .await
+        .expect("rule saved");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    for got in all_at_once().await {
+        assert!(got.expect("read").is_some());
+    }
+    assert_eq!(directory.compiles() - before, 2);
+    f.app.stop().await;
+}
+
+/// A pass whose messages hit more rules than one statement writes counts them all.
+#[tokio::test]
+async fn a_pass_of_many_different_hits_is_counted_whole() {
+    use zhanggui::replies::store::{HitCount, Pass, apply_pass};
+    let f = fixture().await;
+    let hits: Vec<HitCount> = (0..1_201)
+        .map(|i| HitCount {
+            account_id: f.account_id,
+            rule_id: 10_000 + i,
+            keyword: format!("k{i}"),
+            day: "2026-12-01".into(),
+            merchant_id: f.merchant,
+            hits: 1 + i % 3,
+        })
+        .collect();
+    let expected: i64 = hits.iter().map(|h| h.hits).sum();
+    let pass = Pass {
+        hits,
+        ..Pass::default()
+    };
+    let at = f
+        .app
+        .count("SELECT last_id FROM log_projections WHERE name = 'replies'")
+        .await;
+    assert!(
+        apply_pass(&f.app.db, at, at + 1, &pass, f.app.now())
+            .await
+            .expect("pass")
+    );
+    assert!(
+        apply_pass(&f.app.db, at + 1, at + 2, &pass, f.app.now())
+            .await
+            .expect("pass")
+    );
+    assert_eq!(f.app.count("SELECT COUNT(*) FROM reply_hits").await, 1_201);
+    assert_eq!(
+        f.app
+            .count("SELECT CAST(SUM(hits) AS BIGINT) FROM reply_hits")
+            .await,
+        2 * expected
+    );
+    f.app.stop().await;
+}

@@ -50,6 +50,12 @@ pub enum DirectoryError {
 #[derive(Default)]
 pub struct Directory {
     entries: RwLock<HashMap<String, Entry>>,
+    /// One refresh of a key at a time: the others serve the entry they have meanwhile (or,
+    /// with none yet, wait for it), so 64 messages arriving together do not read the
+    /// account 64 times, nor compile 10,000 rules 64 times over.
+    refreshing: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Reply indexes compiled since start (also the metric of the same name).
+    compiles: std::sync::atomic::AtomicU64,
     /// The site's public URL: news replies link to our article pages.
     public_url: String,
 }
@@ -64,6 +70,8 @@ impl Directory {
     pub fn new(public_url: &str) -> Directory {
         Directory {
             entries: RwLock::default(),
+            refreshing: std::sync::Mutex::default(),
+            compiles: std::sync::atomic::AtomicU64::new(0),
             public_url: public_url.to_string(),
         }
     }
@@ -80,6 +88,20 @@ impl Directory {
         {
             return Ok(entry.account.clone());
         }
+        let lock = self.refresh_lock(key);
+        let _refreshing = match (lock.clone().try_lock_owned(), &known) {
+            (Ok(guard), _) => guard,
+            (Err(_), Some(stale)) => return Ok(stale.account.clone()),
+            (Err(_), None) => {
+                let guard = lock.lock_owned().await;
+                if let Some(entry) = self.known(key)
+                    && entry.read_at.elapsed() < FRESH_FOR
+                {
+                    return Ok(entry.account);
+                }
+                guard
+            }
+        };
         let account = match crate::accounts::store::by_callback_key(db, key).await? {
             Some(row) => {
                 let previous = known.and_then(|e| e.account);
@@ -89,10 +111,15 @@ impl Directory {
                     {
                         p.index.clone()
                     }
-                    _ => Arc::new(
-                        crate::replies::compile(db, row.merchant_id, row.id, &self.public_url)
-                            .await?,
-                    ),
+                    _ => {
+                        metrics::counter!("zhanggui_reply_index_compiles_total").increment(1);
+                        self.compiles
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        Arc::new(
+                            crate::replies::compile(db, row.merchant_id, row.id, &self.public_url)
+                                .await?,
+                        )
+                    }
                 };
                 let plain = crate::replies::plain_replies(
                     db,
@@ -107,6 +134,21 @@ impl Directory {
         };
         self.remember(key, account.clone());
         Ok(account)
+    }
+
+    /// How many reply indexes this instance compiled.
+    pub fn compiles(&self) -> u64 {
+        self.compiles.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn refresh_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let Ok(mut locks) = self.refreshing.lock() else {
+            return Arc::default();
+        };
+        if locks.len() >= MAX_ENTRIES {
+            locks.clear();
+        }
+        locks.entry(key.to_string()).or_default().clone()
     }
 
     /// The entry of a key, fresh or not.
