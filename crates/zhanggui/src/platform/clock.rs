@@ -34,21 +34,26 @@ pub fn parse_timezone(name: &str) -> Option<Tz> {
 
 /// "2026-11-23 21:38" in the given zone, for pages.
 pub fn format_local(ms: Millis, tz: Tz) -> String {
-    // Plain integer formatting: a strftime pattern is parsed again on every call, and an
-    // export formats three times per follower.
-    match Utc.timestamp_millis_opt(ms).single() {
-        Some(t) => {
-            let l = t.with_timezone(&tz);
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}",
-                l.year(),
-                l.month(),
-                l.day(),
-                l.hour(),
-                l.minute()
-            )
-        }
-        None => String::new(),
+    let mut out = String::with_capacity(16);
+    push_local(&mut out, ms, tz);
+    out
+}
+
+/// [`format_local`] appended to `out` (an export writes three per follower). Plain integer
+/// formatting: a strftime pattern would be parsed again on every call.
+pub fn push_local(out: &mut String, ms: Millis, tz: Tz) {
+    use std::fmt::Write;
+    if let Some(t) = Utc.timestamp_millis_opt(ms).single() {
+        let l = t.with_timezone(&tz);
+        let _ = write!(
+            out,
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            l.year(),
+            l.month(),
+            l.day(),
+            l.hour(),
+            l.minute()
+        );
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::followers::FollowerRecord;
-use crate::platform::clock::{Millis, format_local};
+use crate::platform::clock::{Millis, push_local};
 use crate::platform::i18n::{Lang, Msg};
 
 /// Excel takes a file for UTF-8 only when it starts with this.
@@ -68,11 +68,6 @@ pub fn header(lang: Lang) -> String {
     out
 }
 
-/// How the export writes a time: the merchant's local time, or nothing.
-fn time(ms: Option<Millis>, tz: chrono_tz::Tz) -> String {
-    ms.map(|m| format_local(m, tz)).unwrap_or_default()
-}
-
 fn yes_no(v: bool, lang: Lang) -> &'static str {
     match (v, lang) {
         (true, Lang::ZhCn) => "是",
@@ -123,38 +118,45 @@ pub struct ExportRow {
 }
 
 pub fn push_export_row(out: &mut String, r: &ExportRow, cx: &ExportContext) {
-    let mut tags = String::new();
-    for id in &r.tag_ids {
-        let Some(name) = cx.tag_names.get(id) else {
-            continue;
-        };
+    push_field(out, &r.openid);
+    out.push(',');
+    out.push_str(yes_no(r.subscribed, cx.lang));
+    for at in [
+        r.subscribed_at,
+        Some(r.first_seen_at),
+        Some(r.last_interaction_at),
+    ] {
+        out.push(',');
+        if let Some(at) = at {
+            push_local(out, at, cx.tz);
+        }
+    }
+    out.push(',');
+    if let Some(scene) = &r.channel {
+        push_field(out, cx.channel_names.get(scene).unwrap_or(scene));
+    }
+    out.push(',');
+    let mut tags = String::new(); // no allocation for a follower without tags
+    for name in r.tag_ids.iter().filter_map(|id| cx.tag_names.get(id)) {
         if !tags.is_empty() {
             tags.push('|');
         }
         tags.push_str(name);
     }
-    let channel = r
-        .channel
-        .as_ref()
-        .map(|scene| cx.channel_names.get(scene).unwrap_or(scene).as_str())
-        .unwrap_or("");
-    let fields = [
-        r.openid.as_str(),
-        yes_no(r.subscribed, cx.lang),
-        &time(r.subscribed_at, cx.tz),
-        &time(Some(r.first_seen_at), cx.tz),
-        &time(Some(r.last_interaction_at), cx.tz),
-        channel,
-        &tags,
-        r.remark.as_str(),
-        r.name.as_deref().unwrap_or(""),
-        r.phone.as_deref().unwrap_or(""),
-        gender_text(r.gender.as_deref(), cx.lang),
-        r.birthday.as_deref().unwrap_or(""),
-        r.city.as_deref().unwrap_or(""),
-        r.unionid.as_deref().unwrap_or(""),
-    ];
-    push_row(out, fields);
+    push_field(out, &tags);
+    out.push(',');
+    push_field(out, &r.remark);
+    for v in [&r.name, &r.phone] {
+        out.push(',');
+        push_field(out, v.as_deref().unwrap_or(""));
+    }
+    out.push(',');
+    out.push_str(gender_text(r.gender.as_deref(), cx.lang));
+    for v in [&r.birthday, &r.city, &r.unionid] {
+        out.push(',');
+        push_field(out, v.as_deref().unwrap_or(""));
+    }
+    out.push_str("\r\n");
 }
 
 // ---- reading ----
