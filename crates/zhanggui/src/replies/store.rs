@@ -2,7 +2,7 @@
 //! replies projection's passes.
 
 use super::model::{RuleInput, Settings};
-use crate::platform::db::{Db, Tx};
+use crate::platform::db::{Db, Dialect, Tx};
 use crate::platform::jobs::{self, NewJob};
 use crate::{on_pool, on_tx};
 
@@ -509,8 +509,8 @@ pub async fn apply_pass(
 
 /// Hit counts written per statement: a pass whose messages hit 10,000 different rules
 /// writes 10,000 counts, and a statement per count cost 5× the matching itself
-/// (BENCHMARKS.md, "Reply rules"). 6 values a row stays far below either database's limit.
-const HITS_PER_STATEMENT: usize = 500;
+/// (BENCHMARKS.md, "Reply rules").
+const HITS_PER_STATEMENT: usize = 200;
 
 /// Adds counts, all in one statement. A pass holds each (account, rule, keyword, day) once,
 /// which PostgreSQL's ON CONFLICT DO UPDATE requires of one statement.
@@ -518,20 +518,19 @@ async fn add_hits(tx: &mut Tx, hits: &[HitCount]) -> Result<(), sqlx::Error> {
     if hits.is_empty() {
         return Ok(());
     }
-    let rows: Vec<String> = (0..hits.len())
-        .map(|i| {
-            let n = i * 6;
-            format!(
-                "(${}, ${}, ${}, ${}, ${}, ${})",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5,
-                n + 6
-            )
-        })
-        .collect();
+    let rows: Vec<String> = match tx.dialect() {
+        // Anonymous `?`: sqlx looks every parameter's name up, which costs O(n²) with
+        // numbered ones on SQLite (29% of the server's core at 3,000 parameters; see
+        // messages/store.rs).
+        Dialect::Sqlite => vec!["(?, ?, ?, ?, ?, ?)".to_string(); hits.len()],
+        Dialect::Postgres => (0..hits.len())
+            .map(|i| {
+                let n = i * 6;
+                let p: Vec<String> = (1..=6).map(|k| format!("${}", n + k)).collect();
+                format!("({})", p.join(", "))
+            })
+            .collect(),
+    };
     let sql = format!(
         "INSERT INTO reply_hits (merchant_id, account_id, rule_id, keyword, day, hits) \
          VALUES {} ON CONFLICT (account_id, rule_id, keyword, day) \
