@@ -319,6 +319,11 @@ impl Sort {
         !matches!(self, Sort::Oldest)
     }
 
+    /// `DESC` or `ASC`.
+    fn direction(self) -> &'static str {
+        if self.descending() { "DESC" } else { "ASC" }
+    }
+
     fn key(self, f: &Follower) -> Millis {
         match self {
             Sort::LastInteraction => f.last_interaction_at,
@@ -504,21 +509,8 @@ pub async fn page(
     let where_ = compile(filter, db.dialect(), now, 3);
     let mut args = where_.args;
     let col = sort.column();
-    let (cmp, dir) = if sort.descending() {
-        ("<", "DESC")
-    } else {
-        (">", "ASC")
-    };
-    let keyset = match after {
-        Some(a) => {
-            let v = format!("${}", 3 + args.len());
-            let o = format!("${}", 4 + args.len());
-            args.push(Arg::Int(a.value));
-            args.push(Arg::Text(a.openid.clone()));
-            format!(" AND ({col} {cmp} {v} OR ({col} = {v} AND f.openid {cmp} {o}))")
-        }
-        None => String::new(),
-    };
+    let dir = sort.direction();
+    let keyset = keyset(sort, after, "f", &mut args);
     args.push(Arg::Int(limit));
     let index = match (plan, db.dialect()) {
         (Plan::SortIndex, Dialect::Sqlite) => sort.sqlite_index(),
@@ -531,11 +523,38 @@ pub async fn page(
         where_.sql,
         2 + args.len()
     );
+    records_with_tags(db, merchant_id, account_id, &sql, &args).await
+}
+
+/// `(sort value, openid)` after the cursor, on the follower table aliased `alias`, with its
+/// two arguments appended (placeholders numbered after the merchant, account and `args`).
+fn keyset(sort: Sort, after: Option<&After>, alias: &str, args: &mut Vec<Arg>) -> String {
+    let Some(a) = after else {
+        return String::new();
+    };
+    let col = sort.column().replace("f.", &format!("{alias}."));
+    let cmp = if sort.descending() { "<" } else { ">" };
+    let v = format!("${}", 3 + args.len());
+    let o = format!("${}", 4 + args.len());
+    args.push(Arg::Int(a.value));
+    args.push(Arg::Text(a.openid.clone()));
+    format!(" AND ({col} {cmp} {v} OR ({col} = {v} AND {alias}.openid {cmp} {o}))")
+}
+
+/// Runs a query of [`RECORD_COLUMNS`] bound to the merchant, the account and `args`, and
+/// gives the followers their tags.
+async fn records_with_tags(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    sql: &str,
+    args: &[Arg],
+) -> Result<Vec<FollowerRecord>, sqlx::Error> {
     let rows = on_pool!(db, |p| bind_args!(
-        sqlx::query_as::<_, RecordRow>(&sql)
+        sqlx::query_as::<_, RecordRow>(sql)
             .bind(merchant_id)
             .bind(account_id),
-        &args
+        args
     )
     .fetch_all(p)
     .await)?;
@@ -621,21 +640,8 @@ async fn page_within(
     let mut args = where_.args;
     let col = sort.column();
     let inner_col = col.replace("f.", "w.");
-    let (cmp, dir) = if sort.descending() {
-        ("<", "DESC")
-    } else {
-        (">", "ASC")
-    };
-    let keyset = match after {
-        Some(a) => {
-            let v = format!("${}", 3 + args.len());
-            let o = format!("${}", 4 + args.len());
-            args.push(Arg::Int(a.value));
-            args.push(Arg::Text(a.openid.clone()));
-            format!(" AND ({inner_col} {cmp} {v} OR ({inner_col} = {v} AND w.openid {cmp} {o}))")
-        }
-        None => String::new(),
-    };
+    let dir = sort.direction();
+    let keyset = keyset(sort, after, "w", &mut args);
     args.push(Arg::Int(budget));
     let budget_arg = 2 + args.len();
     args.push(Arg::Int(limit));
@@ -649,17 +655,7 @@ async fn page_within(
         where_.sql,
         index = sort.sqlite_index(),
     );
-    let rows = on_pool!(db, |p| bind_args!(
-        sqlx::query_as::<_, RecordRow>(&sql)
-            .bind(merchant_id)
-            .bind(account_id),
-        &args
-    )
-    .fetch_all(p)
-    .await)?;
-    let mut records: Vec<FollowerRecord> = rows.into_iter().map(FollowerRecord::from).collect();
-    attach_tags(db, merchant_id, account_id, &mut records).await?;
-    Ok(records)
+    records_with_tags(db, merchant_id, account_id, &sql, &args).await
 }
 
 /// Whether the account holds at least a quarter of all the followers stored. SQLite reads a

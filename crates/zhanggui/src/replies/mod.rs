@@ -80,6 +80,7 @@ async fn check_items(
     rule: RuleInput,
 ) -> Result<RuleInput, AppError> {
     let mut errors = FieldErrors::default();
+    let at_wechat = media_ids_of(db, account_id).await?;
     for (i, r) in rule.replies.iter().enumerate() {
         if let ReplyItem::Flow { flow_id } = r {
             let flow = crate::flows::store::get(db, merchant_id, *flow_id).await?;
@@ -95,15 +96,10 @@ async fn check_items(
             None => errors.add(&format!("replies.{i}"), Msg::new("replies.no_such_item")),
             // A medium is sent by the media_id WeChat gave it for this account:
             // `upload_media` gets it before a rule is saved, so the callback never waits.
-            Some(item)
-                if item.kind().is_media()
-                    && !media_ids_of(db, account_id).await?.contains_key(item_id) =>
-            {
-                errors.add(
-                    &format!("replies.{i}"),
-                    Msg::new("replies.media_not_uploaded"),
-                )
-            }
+            Some(item) if item.kind().is_media() && !at_wechat.contains_key(item_id) => errors.add(
+                &format!("replies.{i}"),
+                Msg::new("replies.media_not_uploaded"),
+            ),
             Some(_) => {}
         }
     }
