@@ -19,6 +19,8 @@ const FRESH_FOR: Duration = Duration::from_secs(1);
 /// Unknown keys are remembered too (so random URLs cannot make every request a query), but
 /// the map is emptied when it grows past this.
 const MAX_ENTRIES: usize = 10_000;
+/// Compiling an index this big frees megabytes of rows and parsed rules: give them back.
+const BIG_INDEX_RULES: usize = 1_000;
 
 /// What the callback needs of one account.
 #[derive(Debug)]
@@ -102,6 +104,7 @@ impl Directory {
                 guard
             }
         };
+        let mut compiled_big = false;
         let account = match crate::accounts::store::by_callback_key(db, key).await? {
             Some(row) => {
                 let previous = known.and_then(|e| e.account);
@@ -115,10 +118,11 @@ impl Directory {
                         metrics::counter!("zhanggui_reply_index_compiles_total").increment(1);
                         self.compiles
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        Arc::new(
+                        let index =
                             crate::replies::compile(db, row.merchant_id, row.id, &self.public_url)
-                                .await?,
-                        )
+                                .await?;
+                        compiled_big = index.rule_count() >= BIG_INDEX_RULES;
+                        Arc::new(index)
                     }
                 };
                 let plain = crate::replies::plain_replies(
@@ -133,6 +137,11 @@ impl Directory {
             None => None,
         };
         self.remember(key, account.clone());
+        if compiled_big {
+            // Runs after this returns, when the replaced index is gone too (unless a message
+            // being answered still holds it).
+            crate::platform::memory::release_freed_soon();
+        }
         Ok(account)
     }
 

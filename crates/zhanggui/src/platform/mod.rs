@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod i18n;
 pub mod jobs;
+pub mod memory;
 pub mod messages;
 pub mod metrics;
 pub mod server;

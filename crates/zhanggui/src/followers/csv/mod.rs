@@ -3,6 +3,7 @@
 
 pub mod model;
 pub mod routes;
+pub mod sqlite_export;
 pub mod store;
 
 use std::collections::HashMap;
@@ -32,8 +33,9 @@ pub const PUSH_TAGS_JOB: &str = "tags.push_follower";
 
 /// The export as a streamed body: the header, then slices read one after the other while
 /// the client takes them (a bounded channel holds back the reader when the client is slow).
-/// The next slice is read while the current one is written out, so the database and the
-/// CSV writing use a core each.
+/// On a SQLite file one blocking thread reads and writes the slices ([`sqlite_export`]);
+/// otherwise the next slice is read from the pool while the current one is written out, so
+/// the database and the CSV writing use a core each.
 pub fn export_body(
     db: Db,
     merchant_id: i64,
@@ -43,63 +45,133 @@ pub fn export_body(
     cx: ExportContext,
 ) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    tokio::spawn(async move {
-        if tx
-            .send(Ok(Bytes::from(model::header(cx.lang))))
-            .await
-            .is_err()
-        {
-            return;
-        }
-        let filter = std::sync::Arc::new(filter);
-        let read = |after: String| {
-            let (db, filter) = (db.clone(), filter.clone());
-            tokio::spawn(async move {
-                store::export_slice(
-                    &db,
-                    merchant_id,
-                    account_id,
-                    &filter,
-                    now,
-                    &after,
-                    EXPORT_SLICE,
-                )
-                .await
-            })
-        };
-        let mut next = Some(read(String::new()));
-        while let Some(reading) = next.take() {
-            let slice = match reading.await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => return cut(&tx, &e.to_string()).await,
-                Err(e) => return cut(&tx, &e.to_string()).await,
-            };
-            if slice.len() as i64 == EXPORT_SLICE
-                && let Some(last) = slice.last()
-            {
-                next = Some(read(last.openid.clone()));
-            }
-            let mut out = String::with_capacity(slice.len() * 200);
-            for r in &slice {
-                model::push_export_row(&mut out, r, &cx);
-            }
-            if !out.is_empty() && tx.send(Ok(Bytes::from(out))).await.is_err() {
-                if let Some(reading) = next {
-                    reading.abort();
+    match sqlite_export::sqlite_file(&db) {
+        Some(path) => {
+            tokio::task::spawn_blocking(move || {
+                let open =
+                    sqlite_export::SliceReader::open(&path, merchant_id, account_id, &filter, now);
+                match open {
+                    Ok(reader) => export_from_file(&tx, &reader, &cx),
+                    Err(e) => cut_now(&tx, &e.to_string()),
                 }
-                return; // the client went away
-            }
+            });
         }
-    });
+        None => {
+            tokio::spawn(export_from_pool(
+                tx,
+                db,
+                merchant_id,
+                account_id,
+                filter,
+                now,
+                cx,
+            ));
+        }
+    }
     Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|chunk| (chunk, rx))
     }))
 }
 
+type ChunkSender = tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>;
+
+/// On a blocking thread: reads slice after slice and sends each as CSV.
+fn export_from_file(tx: &ChunkSender, reader: &sqlite_export::SliceReader, cx: &ExportContext) {
+    if tx
+        .blocking_send(Ok(Bytes::from(model::header(cx.lang))))
+        .is_err()
+    {
+        return;
+    }
+    let mut after = String::new();
+    loop {
+        let slice = match reader.slice(&after, EXPORT_SLICE) {
+            Ok(s) => s,
+            Err(e) => return cut_now(tx, &e.to_string()),
+        };
+        let out = csv_of(&slice, cx);
+        if !out.is_empty() && tx.blocking_send(Ok(Bytes::from(out))).is_err() {
+            return; // the client went away
+        }
+        match slice.last() {
+            Some(last) if slice.len() as i64 == EXPORT_SLICE => after.clone_from(&last.openid),
+            _ => return,
+        }
+    }
+}
+
+async fn export_from_pool(
+    tx: ChunkSender,
+    db: Db,
+    merchant_id: i64,
+    account_id: i64,
+    filter: Filter,
+    now: Millis,
+    cx: ExportContext,
+) {
+    if tx
+        .send(Ok(Bytes::from(model::header(cx.lang))))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let filter = std::sync::Arc::new(filter);
+    let read = |after: String| {
+        let (db, filter) = (db.clone(), filter.clone());
+        tokio::spawn(async move {
+            store::export_slice(
+                &db,
+                merchant_id,
+                account_id,
+                &filter,
+                now,
+                &after,
+                EXPORT_SLICE,
+            )
+            .await
+        })
+    };
+    let mut next = Some(read(String::new()));
+    while let Some(reading) = next.take() {
+        let slice = match reading.await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return cut(&tx, &e.to_string()).await,
+            Err(e) => return cut(&tx, &e.to_string()).await,
+        };
+        if slice.len() as i64 == EXPORT_SLICE
+            && let Some(last) = slice.last()
+        {
+            next = Some(read(last.openid.clone()));
+        }
+        let out = csv_of(&slice, &cx);
+        if !out.is_empty() && tx.send(Ok(Bytes::from(out))).await.is_err() {
+            if let Some(reading) = next {
+                reading.abort();
+            }
+            return; // the client went away
+        }
+    }
+}
+
+fn csv_of(slice: &[model::ExportRow], cx: &ExportContext) -> String {
+    let mut out = String::with_capacity(slice.len() * 200);
+    for r in slice {
+        model::push_export_row(&mut out, r, cx);
+    }
+    out
+}
+
 /// Headers are gone already: cut the body so that the download is visibly broken.
-async fn cut(tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>, cause: &str) {
+async fn cut(tx: &ChunkSender, cause: &str) {
     tracing::error!(error = %cause, "follower export failed mid-way");
     let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+}
+
+/// [`cut`] from a blocking thread.
+fn cut_now(tx: &ChunkSender, cause: &str) {
+    tracing::error!(error = %cause, "follower export failed mid-way");
+    let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
 }
 
 pub async fn export_context(

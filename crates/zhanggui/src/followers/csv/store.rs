@@ -23,13 +23,7 @@ pub async fn export_slice(
     limit: i64,
 ) -> Result<Vec<ExportRow>, sqlx::Error> {
     let where_ = query::compile(filter, db.dialect(), now, 5);
-    let sql = format!(
-        "SELECT f.openid, f.subscribed, f.subscribed_at, f.first_seen_at, \
-         f.last_interaction_at, f.channel, f.remark, f.name, f.phone, f.gender, f.birthday, \
-         f.city, f.unionid FROM followers f WHERE f.merchant_id = $1 AND f.account_id = $2 \
-         AND f.openid > $3 AND {} ORDER BY f.openid LIMIT $4",
-        where_.sql
-    );
+    let sql = export_slice_sql(&where_.sql);
     let mut rows = on_pool!(db, |p| bind_args!(
         sqlx::query_as::<_, ExportRow>(&sql)
             .bind(merchant_id)
@@ -47,6 +41,21 @@ pub async fn export_slice(
     Ok(rows)
 }
 
+/// The slice query for a filter compiled with its arguments from `$5`: the file's columns
+/// (the order `ExportRow` is read in), after an openid, in openid order.
+pub fn export_slice_sql(filter_sql: &str) -> String {
+    format!(
+        "SELECT f.openid, f.subscribed, f.subscribed_at, f.first_seen_at, \
+         f.last_interaction_at, f.channel, f.remark, f.name, f.phone, f.gender, f.birthday, \
+         f.city, f.unionid FROM followers f WHERE f.merchant_id = $1 AND f.account_id = $2 \
+         AND f.openid > $3 AND {filter_sql} ORDER BY f.openid LIMIT $4"
+    )
+}
+
+/// The tags of the followers in an openid range: merchant, account, from, to.
+pub const TAGS_BETWEEN: &str = "SELECT openid, tag_id FROM follower_tags WHERE account_id = $2 \
+     AND openid >= $3 AND openid <= $4 AND merchant_id = $1 ORDER BY openid, tag_id";
+
 /// The (openid, tag id) pairs of the followers whose openids lie in `[from, to]`, in openid
 /// order: one range read of the primary key, cheaper than a lookup per follower.
 async fn tags_between(
@@ -56,9 +65,7 @@ async fn tags_between(
     from: &str,
     to: &str,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let sql = "SELECT openid, tag_id FROM follower_tags WHERE account_id = $2 \
-               AND openid >= $3 AND openid <= $4 AND merchant_id = $1 ORDER BY openid, tag_id";
-    on_pool!(db, |p| sqlx::query_as::<_, (String, i64)>(sql)
+    on_pool!(db, |p| sqlx::query_as::<_, (String, i64)>(TAGS_BETWEEN)
         .bind(merchant_id)
         .bind(account_id)
         .bind(from)
@@ -69,7 +76,7 @@ async fn tags_between(
 
 /// Hands each row its tags: both lists are in openid order, so one walk along both does
 /// it (a million-row export has about a million tag pairs; no map of them is built).
-fn give_tags(rows: &mut [ExportRow], tags: Vec<(String, i64)>) {
+pub(super) fn give_tags(rows: &mut [ExportRow], tags: Vec<(String, i64)>) {
     let mut tags = tags.into_iter().peekable();
     for r in rows.iter_mut() {
         while tags

@@ -1,0 +1,26 @@
+//! Giving memory back to the system after a burst of work that freed a lot of it.
+//!
+//! glibc keeps what a thread frees in that thread's arena for the next allocation, and on a
+//! runtime whose work moves between threads that memory may never be reused: compiling a
+//! 10,000-rule reply index reads and parses every rule once and then keeps only the index,
+//! yet the process stayed ~12 MiB larger than the index itself (BENCHMARKS.md, "Reply
+//! rules"). `malloc_trim` walks every arena and returns whole free pages.
+
+/// Returns the allocator's free pages to the system, off the runtime's threads (a trim
+/// locks each arena while it walks it, a few milliseconds for a large heap).
+pub fn release_freed_soon() {
+    tokio::task::spawn_blocking(release_freed);
+}
+
+/// Returns the allocator's free pages to the system now.
+///
+/// The only `unsafe` in the workspace (the lint is `deny`, not `forbid`, for this): glibc has
+/// no safe binding, and the call takes no pointers.
+#[allow(unsafe_code)]
+pub fn release_freed() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only inspects and releases the allocator's own free chunks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
