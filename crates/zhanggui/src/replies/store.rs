@@ -1,6 +1,8 @@
 //! SQL for reply rules, reply settings, hit counts, unmatched messages, hand-offs and the
 //! replies projection's passes.
 
+use std::collections::BTreeMap;
+
 use super::model::{RuleInput, Settings};
 use crate::platform::db::{Db, Dialect, Tx};
 use crate::platform::jobs::{self, NewJob};
@@ -418,11 +420,13 @@ pub struct RoutedRow {
     pub route: String,
 }
 
-/// The routed rows of a range of the log, in id order.
+/// The routed rows of a range of the log, in id order. Only an unmatched message's body is
+/// read (its text is kept); the others' would be copied out of the database for nothing.
 pub async fn routed(db: &Db, after_id: i64, upto: i64) -> Result<Vec<RoutedRow>, sqlx::Error> {
     on_pool!(db, |p| sqlx::query_as::<_, RoutedRow>(
-        "SELECT id, merchant_id, account_id, openid, sent_at, body, route FROM wx_messages \
-         WHERE id > $1 AND id <= $2 AND route <> '' ORDER BY id"
+        "SELECT id, merchant_id, account_id, openid, sent_at, \
+         CASE WHEN route LIKE 'unmatched%' THEN body ELSE '' END AS body, route \
+         FROM wx_messages WHERE id > $1 AND id <= $2 AND route <> '' ORDER BY id"
     )
     .bind(after_id)
     .bind(upto)
@@ -494,11 +498,11 @@ pub async fn apply_pass(
     for chunk in pass.hits.chunks(HITS_PER_STATEMENT) {
         add_hits(&mut tx, chunk).await?;
     }
-    for u in &pass.unmatched {
-        insert_unmatched(&mut tx, u).await?;
+    for chunk in pass.unmatched.chunks(ROWS_PER_STATEMENT) {
+        insert_unmatched(&mut tx, chunk).await?;
     }
-    for h in &pass.handoffs {
-        upsert_handoff(&mut tx, h).await?;
+    for chunk in latest_handoffs(&pass.handoffs).chunks(ROWS_PER_STATEMENT) {
+        upsert_handoffs(&mut tx, chunk).await?;
     }
     for job in &pass.follow_ups {
         jobs::enqueue(&mut tx, now, job.clone()).await?;
@@ -518,24 +522,11 @@ async fn add_hits(tx: &mut Tx, hits: &[HitCount]) -> Result<(), sqlx::Error> {
     if hits.is_empty() {
         return Ok(());
     }
-    let rows: Vec<String> = match tx.dialect() {
-        // Anonymous `?`: sqlx looks every parameter's name up, which costs O(n²) with
-        // numbered ones on SQLite (29% of the server's core at 3,000 parameters; see
-        // messages/store.rs).
-        Dialect::Sqlite => vec!["(?, ?, ?, ?, ?, ?)".to_string(); hits.len()],
-        Dialect::Postgres => (0..hits.len())
-            .map(|i| {
-                let n = i * 6;
-                let p: Vec<String> = (1..=6).map(|k| format!("${}", n + k)).collect();
-                format!("({})", p.join(", "))
-            })
-            .collect(),
-    };
     let sql = format!(
         "INSERT INTO reply_hits (merchant_id, account_id, rule_id, keyword, day, hits) \
          VALUES {} ON CONFLICT (account_id, rule_id, keyword, day) \
          DO UPDATE SET hits = reply_hits.hits + excluded.hits",
-        rows.join(", ")
+        values_rows(tx.dialect(), hits.len(), 6)
     );
     on_tx!(tx, |c| {
         let mut q = sqlx::query(&sql);
@@ -552,34 +543,129 @@ async fn add_hits(tx: &mut Tx, hits: &[HitCount]) -> Result<(), sqlx::Error> {
     })
 }
 
-async fn insert_unmatched(tx: &mut Tx, u: &Unmatched) -> Result<(), sqlx::Error> {
-    on_tx!(tx, |c| sqlx::query(
-        "INSERT INTO reply_unmatched (merchant_id, account_id, log_id, openid, text, sent_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (log_id) DO NOTHING"
-    )
-    .bind(u.merchant_id)
-    .bind(u.account_id)
-    .bind(u.log_id)
-    .bind(&u.openid)
-    .bind(&u.text)
-    .bind(u.sent_at)
-    .execute(c)
-    .await
-    .map(|_| ()))
+/// Unmatched texts and hand-offs written per statement (6 and 4 values a row); a pass of
+/// default-reply traffic holds one unmatched text per message.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// `(?, ?, …), (…)` on SQLite, `($1, $2, …), (…)` on PostgreSQL: `rows` rows of `width`
+/// values. Anonymous on SQLite: sqlx looks every parameter's name up, which costs O(n²)
+/// with numbered ones there (29% of the server's core at 3,000 parameters; see
+/// messages/store.rs).
+fn values_rows(dialect: Dialect, rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=width)
+                .map(|k| match dialect {
+                    Dialect::Sqlite => "?".to_string(),
+                    Dialect::Postgres => format!("${}", r * width + k),
+                })
+                .collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-async fn upsert_handoff(tx: &mut Tx, h: &Handoff) -> Result<(), sqlx::Error> {
-    on_tx!(tx, |c| sqlx::query(
+async fn insert_unmatched(tx: &mut Tx, rows: &[Unmatched]) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO reply_unmatched (merchant_id, account_id, log_id, openid, text, sent_at) \
+         VALUES {} ON CONFLICT (log_id) DO NOTHING",
+        values_rows(tx.dialect(), rows.len(), 6)
+    );
+    on_tx!(tx, |c| {
+        let mut q = sqlx::query(&sql);
+        for u in rows {
+            q = q
+                .bind(u.merchant_id)
+                .bind(u.account_id)
+                .bind(u.log_id)
+                .bind(&u.openid)
+                .bind(&u.text)
+                .bind(u.sent_at);
+        }
+        q.execute(c).await.map(|_| ())
+    })
+}
+
+/// Each follower's latest request of a pass: one statement may not upsert a row twice.
+fn latest_handoffs(handoffs: &[Handoff]) -> Vec<Handoff> {
+    let mut latest: BTreeMap<(i64, &str), &Handoff> = BTreeMap::new();
+    for h in handoffs {
+        latest
+            .entry((h.account_id, h.openid.as_str()))
+            .and_modify(|kept| {
+                if h.requested_at > kept.requested_at {
+                    *kept = h;
+                }
+            })
+            .or_insert(h);
+    }
+    latest.into_values().cloned().collect()
+}
+
+async fn upsert_handoffs(tx: &mut Tx, rows: &[Handoff]) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
         "INSERT INTO follower_handoffs (merchant_id, account_id, openid, requested_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, openid) \
+         VALUES {} ON CONFLICT (account_id, openid) \
          DO UPDATE SET requested_at = excluded.requested_at \
-         WHERE follower_handoffs.requested_at < excluded.requested_at"
-    )
-    .bind(h.merchant_id)
-    .bind(h.account_id)
-    .bind(&h.openid)
-    .bind(h.requested_at)
-    .execute(c)
-    .await
-    .map(|_| ()))
+         WHERE follower_handoffs.requested_at < excluded.requested_at",
+        values_rows(tx.dialect(), rows.len(), 4)
+    );
+    on_tx!(tx, |c| {
+        let mut q = sqlx::query(&sql);
+        for h in rows {
+            q = q
+                .bind(h.merchant_id)
+                .bind(h.account_id)
+                .bind(&h.openid)
+                .bind(h.requested_at);
+        }
+        q.execute(c).await.map(|_| ())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handoff(account_id: i64, openid: &str, requested_at: i64) -> Handoff {
+        Handoff {
+            merchant_id: 1,
+            account_id,
+            openid: openid.into(),
+            requested_at,
+        }
+    }
+
+    #[test]
+    fn a_follower_asking_twice_in_a_pass_is_written_once_with_the_latest_time() {
+        let pass = [
+            handoff(1, "a", 10),
+            handoff(1, "b", 11),
+            handoff(1, "a", 30),
+            handoff(2, "a", 5),
+            handoff(1, "a", 20),
+        ];
+        let mut latest = latest_handoffs(&pass);
+        latest.sort_by_key(|h| (h.account_id, h.openid.clone()));
+        assert_eq!(
+            latest,
+            vec![handoff(1, "a", 30), handoff(1, "b", 11), handoff(2, "a", 5)]
+        );
+    }
+
+    #[test]
+    fn values_rows_number_postgres_parameters_across_rows() {
+        assert_eq!(values_rows(Dialect::Sqlite, 2, 2), "(?, ?), (?, ?)");
+        assert_eq!(
+            values_rows(Dialect::Postgres, 2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+    }
 }
