@@ -215,6 +215,16 @@ impl TestApp {
 
     /// An instance on an existing database (several instances may share one).
     pub async fn spawn_on(db_url: &str) -> TestApp {
+        TestApp::spawn_on_with(db_url, |_| {}).await
+    }
+
+    /// A fresh instance whose configuration `adjust` changes first (e.g. an https public URL).
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let url = fresh_db_url().await;
+        TestApp::spawn_on_with(&url, adjust).await
+    }
+
+    async fn spawn_on_with(db_url: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let db = connect(db_url).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -232,6 +242,8 @@ impl TestApp {
             wechat_api_base: "http://127.0.0.1:9".to_string(),
             sandbox_api_base: format!("{base}/sandbox"),
         };
+        let mut config = config;
+        adjust(&mut config);
         let clock = Clock::default();
         let state = AppState::new(db.clone(), config, clock.clone());
         let running = server::start(state, listener, server::job_registry())
