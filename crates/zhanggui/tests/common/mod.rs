@@ -632,6 +632,23 @@ pub async fn scalar(db: &Db, sql: &str) -> i64 {
     on_pool!(db, |p| sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await).expect(sql)
 }
 
+/// The tables of the database (SQLite's own and sqlx's migration table included), by name.
+pub async fn table_names(db: &Db) -> Vec<String> {
+    on_pool!(db, |p| sqlx::query_scalar::<_, String>(
+        match db.dialect() {
+            zhanggui::platform::db::Dialect::Sqlite =>
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+            zhanggui::platform::db::Dialect::Postgres =>
+                "SELECT table_name::TEXT FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+             ORDER BY table_name",
+        }
+    )
+    .fetch_all(p)
+    .await)
+    .expect("list the tables")
+}
+
 pub async fn job_status(db: &Db, id: i64) -> JobStatus {
     jobs::store::get(db, None, id)
         .await
