@@ -1078,3 +1078,38 @@ async fn sqlite_connections_use_wal_and_writes_begin_immediate() {
         .expect("the task");
     second.commit().await.expect("commit the second");
 }
+
+/// The sandbox's registry on `sandbox_docs` keeps every promise of the `Registry` trait: the
+/// same conformance the in-memory registry passes (crates/sandbox/tests/registry.rs).
+#[tokio::test]
+async fn the_sandbox_docs_registry_conforms() {
+    let db = fresh_db().await;
+    let row = SandboxAppRow {
+        app_id: "wxc0f0a0b0c0d0e0f1".into(),
+        app_secret: "0123456789abcdef0123456789abcdef".into(),
+        token: "conformance".into(),
+        encoding_aes_key: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ".into(),
+        security_mode: "compatible".into(),
+        callback_url: "http://example.test/wx/conformance".into(),
+        kind: "subscription".into(),
+        verified: false,
+    };
+    let mut tx = db.begin().await.expect("begin");
+    accounts::upsert_sandbox_app(&mut tx, &row, T)
+        .await
+        .expect("register the app");
+    tx.commit().await.expect("commit");
+    let app = sandbox::SandboxApp {
+        app_id: row.app_id,
+        app_secret: row.app_secret,
+        token: row.token,
+        encoding_aes_key: row.encoding_aes_key,
+        security_mode: row.security_mode,
+        callback_url: row.callback_url,
+        kind: row.kind,
+        verified: row.verified,
+    };
+    let sandbox = zhanggui::sandbox_mode::of(db.clone(), Default::default());
+    sandbox::registry::conformance::run(sandbox.docs.registry().clone(), &app).await;
+    db.close().await;
+}
