@@ -7,7 +7,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step's time and the running total ($SECONDS), so CI logs show where the time goes.
+step_name=""
+step_started=0
+end_step() {
+  if [ -n "$step_name" ]; then
+    printf '<== %s: %ds (total %ds)\n' "$step_name" $((SECONDS - step_started)) "$SECONDS"
+  fi
+  step_name=""
+}
+# A failing step still reports its time.
+trap end_step EXIT
+step() {
+  end_step
+  step_name="$*"
+  step_started=$SECONDS
+  printf '\n==> %s\n' "$*"
+}
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -49,5 +65,6 @@ if [ "$fuzz_secs" -gt 0 ]; then
   fi
 fi
 
+end_step
 echo
-echo "all checks passed"
+echo "all checks passed in ${SECONDS}s"

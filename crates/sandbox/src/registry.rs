@@ -9,6 +9,8 @@
 //! Keys of one kind list in byte order, so modules that page (`next_openid`) or keep a
 //! sequence (an inbox) choose keys that sort the way they need.
 
+pub mod conformance;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 

@@ -283,3 +283,48 @@ async fn the_live_messages_page_and_api_show_what_arrived() {
     assert_eq!(clerk.get("/messages").await.0.as_u16(), 403);
     app.stop().await;
 }
+
+/// A valid text message of exactly `len` bytes.
+fn text_of_len(msg_id: u64, len: usize) -> String {
+    let empty = text(msg_id, "");
+    let pad = len.checked_sub(empty.len()).expect("room for the content");
+    let xml = text(msg_id, &"x".repeat(pad));
+    assert_eq!(xml.len(), len);
+    xml
+}
+
+/// The callback reads at most 64 KiB: one byte more is refused with 413 before anything is
+/// parsed or logged; exactly 64 KiB is a message like any other.
+#[tokio::test]
+async fn callback_bodies_over_64_kib_are_refused_unread() {
+    let app = TestApp::spawn().await;
+    let a = account(&app, "plaintext").await;
+    let limit = 64 * 1024;
+    assert_eq!(limit, zhanggui::messages::routes::MAX_BODY_BYTES);
+
+    let (query, body) = wechat_post(&a, &text_of_len(9001, limit + 1), false);
+    let (status, answer) = post(&app, &a, &query, body.clone()).await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(logged(&app).await, 0, "nothing logged");
+    // The router refuses it before the handler looks anything up: even for a key that names
+    // no account (the handler would answer 404), and however large the body is.
+    for size in [limit + 1, 4 * 1024 * 1024] {
+        let res = app
+            .client()
+            .post(app.url(&format!("/wx/no-such-key?{query}")))
+            .header("content-type", "text/xml")
+            .body(text_of_len(9003, size))
+            .send()
+            .await
+            .expect("callback request");
+        assert_eq!(res.status().as_u16(), 413, "{size} bytes to an unknown key");
+    }
+    assert_eq!(logged(&app).await, 0, "nothing logged");
+
+    let (query, body) = wechat_post(&a, &text_of_len(9002, limit), false);
+    let (status, answer) = post(&app, &a, &query, body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("收到，稍后回复"), "{answer}");
+    assert_eq!(logged(&app).await, 1);
+    app.stop().await;
+}

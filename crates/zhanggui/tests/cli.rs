@@ -3,7 +3,9 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Output;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
@@ -16,17 +18,34 @@ const PUBLIC_URL: &str = "http://example.test";
 /// `zhanggui.toml` is picked up).
 async fn zg(db_url: &str, args: &[&str]) -> Output {
     let dir = tempfile::tempdir().expect("an empty working folder");
+    zg_in(
+        dir.path(),
+        &[("ZG_DATABASE_URL", db_url), ("ZG_PUBLIC_URL", PUBLIC_URL)],
+        args,
+    )
+    .await
+}
+
+/// The binary with a clean environment (`ZG_LOG=warn`, `PATH` and `vars` only), run in `dir`.
+fn command_in(dir: &Path, vars: &[(&str, &str)]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_zhanggui"));
-    cmd.args(args)
-        .env_clear()
-        .env("ZG_DATABASE_URL", db_url)
-        .env("ZG_PUBLIC_URL", PUBLIC_URL)
+    cmd.env_clear()
         .env("ZG_LOG", "warn")
-        .current_dir(dir.path())
+        .current_dir(dir)
         .kill_on_drop(true);
     if let Ok(path) = std::env::var("PATH") {
         cmd.env("PATH", path);
     }
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Runs `zhanggui args` in `dir` with only `vars` set (see [`command_in`]).
+async fn zg_in(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = command_in(dir, vars);
+    cmd.args(args);
     tokio::time::timeout(Duration::from_secs(60), cmd.output())
         .await
         .unwrap_or_else(|_| panic!("zhanggui {args:?} did not finish within 60 s"))
@@ -754,4 +773,227 @@ async fn the_sandbox_runs_on_its_own_with_wechats_paths_at_the_root() {
         .expect("json");
     assert_eq!(wrong["errcode"], 40125);
     let _ = child.kill().await;
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A running `zhanggui` with no command, and what it printed so far (stdout and stderr).
+struct Served {
+    child: tokio::process::Child,
+    base: String,
+    printed: Arc<Mutex<String>>,
+}
+
+impl Served {
+    fn printed(&self) -> String {
+        self.printed.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+/// Appends every line of `from` to `to`.
+fn collect_lines(from: impl tokio::io::AsyncRead + Unpin + Send + 'static, to: Arc<Mutex<String>>) {
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(from).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(mut s) = to.lock() {
+                s.push_str(&line);
+                s.push('\n');
+            }
+        }
+    });
+}
+
+/// Starts `zhanggui` with no command in `dir` with only `ZG_LISTEN` set, and waits until its
+/// /healthz answers. The port is free when chosen; should another process take it before the
+/// server binds it, the server exits and it is tried again on another port.
+async fn serve_with_no_command(dir: &Path) -> Served {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    for _ in 0..3 {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut child = command_in(dir, &[("ZG_LISTEN", &listen)])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start zhanggui");
+        let printed = Arc::new(Mutex::new(String::new()));
+        collect_lines(child.stdout.take().expect("stdout"), printed.clone());
+        collect_lines(child.stderr.take().expect("stderr"), printed.clone());
+        let mut served = Served {
+            child,
+            base: format!("http://{listen}"),
+            printed,
+        };
+        // The demo is seeded before the listener opens: that may take a while in debug builds.
+        let healthz = format!("{}/healthz", served.base);
+        let waited = tokio::time::timeout(Duration::from_secs(120), async {
+            loop {
+                if let Ok(res) = http.get(&healthz).send().await
+                    && res.status() == reqwest::StatusCode::OK
+                {
+                    return None;
+                }
+                if let Ok(Some(status)) = served.child.try_wait() {
+                    return Some(status);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        match waited {
+            Ok(None) => return served,
+            Ok(Some(status)) => {
+                // Let the output readers catch up.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let printed = served.printed();
+                assert!(
+                    printed.contains("cannot listen"),
+                    "zhanggui exited with {status}:\n{printed}"
+                );
+            }
+            Err(_) => panic!("no /healthz within 120 s:\n{}", served.printed()),
+        }
+    }
+    panic!("three ports in a row were taken");
+}
+
+/// `cargo run` on a fresh clone: no command, no database URL, nothing but the listen address.
+/// A SQLite file appears under ./data, the demo merchant is made, the console URL and the demo
+/// sign-in are printed, and that sign-in works.
+#[tokio::test]
+async fn with_no_command_it_serves_a_new_sqlite_file_with_the_demo() {
+    let dir = tempfile::tempdir().expect("an empty working folder");
+    let mut served = serve_with_no_command(dir.path()).await;
+    let base = served.base.clone();
+    let out = || served.printed();
+    assert!(
+        dir.path().join("data").join("zhanggui.db").is_file(),
+        "the default database file ./data/zhanggui.db"
+    );
+    let login_line = "Sign in / 登录:    demo / demo1234";
+    wait_until("the sign-in is printed", 10, || {
+        let o = out();
+        async move { o.contains(login_line) }
+    })
+    .await;
+    let printed = out();
+    assert!(
+        printed.contains(&format!("Console / 控制台:  {base}/")),
+        "{printed}"
+    );
+    assert!(printed.contains("sandbox mode"), "{printed}");
+    assert!(printed.contains("admin / admin1234"), "{printed}");
+
+    // The printed sign-in works: the login form, then the dashboard.
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let browser = reqwest::Client::builder()
+        .cookie_provider(jar)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let (status, page) = read(browser.get(format!("{base}/login"))).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{page}");
+    let csrf = csrf_of(&page).expect("the login form's token");
+    let (status, body) = read(browser.post(format!("{base}/login")).form(&[
+        ("_csrf", csrf.as_str()),
+        ("username", "demo"),
+        ("password", "demo1234"),
+    ]))
+    .await;
+    assert_eq!(status, reqwest::StatusCode::SEE_OTHER, "{body}");
+    let (status, page) = read(browser.get(format!("{base}/"))).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{page}");
+    assert!(page.contains(zhanggui::demo::DEMO_MERCHANT), "{page}");
+    served.child.kill().await.expect("stop zhanggui");
+}
+
+/// True when `url`'s database has been migrated (without migrating it ourselves).
+async fn is_migrated(url: &str) -> bool {
+    let Ok(db) = zhanggui::platform::db::Db::connect(url, Default::default()).await else {
+        return false;
+    };
+    let applied = zhanggui::on_pool!(&db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM _sqlx_migrations"
+    )
+    .fetch_one(p)
+    .await);
+    db.close().await;
+    applied.is_ok_and(|n| n > 0)
+}
+
+/// Settings from a TOML file: ./zhanggui.toml when present, or the file `--config` or
+/// `ZG_CONFIG` names; `ZG_*` variables still win over it.
+#[tokio::test]
+async fn the_database_comes_from_the_config_file() {
+    let dir = tempfile::tempdir().expect("an empty working folder");
+    let here = dir.path();
+    std::fs::write(
+        here.join("zhanggui.toml"),
+        "database_url = \"sqlite://from-toml/zg.db\"\nworkers = 1\n",
+    )
+    .expect("write zhanggui.toml");
+    let o = zg_in(here, &[], &["migrate"]).await;
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("up to date"), "{}", stdout(&o));
+    assert!(
+        here.join("from-toml").join("zg.db").is_file(),
+        "the file zhanggui.toml names"
+    );
+    assert!(!here.join("data").exists(), "not the default database");
+    let from_toml = format!(
+        "sqlite://{}",
+        here.join("from-toml").join("zg.db").display()
+    );
+    assert!(is_migrated(&from_toml).await, "and migrated");
+
+    // The environment outranks the file.
+    let o = zg_in(
+        here,
+        &[("ZG_DATABASE_URL", "sqlite://from-env.db")],
+        &["migrate"],
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(here.join("from-env.db").is_file());
+
+    // Another file, named by --config or by ZG_CONFIG (on the test's backend).
+    for how in ["--config", "ZG_CONFIG"] {
+        let url = fresh_db_url().await;
+        std::fs::write(
+            here.join("other.toml"),
+            format!("database_url = \"{url}\"\n"),
+        )
+        .expect("write other.toml");
+        assert!(!is_migrated(&url).await, "{how}: a new database");
+        let o = if how == "--config" {
+            zg_in(here, &[], &["--config", "other.toml", "migrate"]).await
+        } else {
+            zg_in(here, &[("ZG_CONFIG", "other.toml")], &["migrate"]).await
+        };
+        assert!(o.status.success(), "{how}: {}\n{}", stdout(&o), stderr(&o));
+        assert!(
+            is_migrated(&url).await,
+            "{how}: the database other.toml names"
+        );
+    }
+
+    // A missing or mistyped file is an error naming it, not a silent default.
+    let o = zg_in(here, &[], &["--config", "missing.toml", "migrate"]).await;
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("missing.toml"), "{}", stderr(&o));
+    std::fs::write(here.join("typo.toml"), "databse_url = \"sqlite://x.db\"\n").expect("write");
+    let o = zg_in(here, &[], &["--config", "typo.toml", "migrate"]).await;
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("typo.toml"), "{}", stderr(&o));
+    assert!(!here.join("x.db").exists());
 }

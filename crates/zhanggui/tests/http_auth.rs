@@ -123,6 +123,10 @@ async fn sign_in_works_and_refusals_speak_the_callers_language() {
         .expect("a session cookie");
     assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"));
     assert!(session.contains("Path=/"));
+    assert!(
+        !session.contains("Secure"),
+        "an http:// public URL: browsers would drop a Secure cookie: {session}"
+    );
     assert_eq!(sessions_of(&app, alice).await, 1);
     let (status, page) = read(client.get(app.url("/"))).await;
     assert_eq!(status, StatusCode::OK, "{page}");
@@ -139,6 +143,109 @@ async fn sign_in_works_and_refusals_speak_the_callers_language() {
         ))
         .await,
         0
+    );
+    app.stop().await;
+}
+
+/// The `Set-Cookie` values of an answer.
+fn set_cookies(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect()
+}
+
+/// Behind https (`ZG_PUBLIC_URL=https://…`) every cookie we set carries `Secure`: the
+/// pre-session CSRF cookie, the session, the language, and the ones sign-out clears. (Over the
+/// test's plain http a cookie jar would not send Secure cookies back, so this test carries
+/// them by hand.)
+#[tokio::test]
+async fn behind_https_every_cookie_is_secure() {
+    let app = TestApp::spawn_with(|c| c.public_url = "https://zhanggui.example".into()).await;
+    let m = app.merchant("掌柜测试店").await;
+    app.user(m, "alice", Role::Owner).await;
+    let client = app.client();
+
+    let res = client
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("the login page");
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookies = set_cookies(&res);
+    let pre = cookies
+        .iter()
+        .find(|c| c.starts_with("zg_csrf="))
+        .expect("a pre-session CSRF cookie");
+    assert!(pre.contains("; Secure"), "{pre}");
+    let pre_value = pre
+        .trim_start_matches("zg_csrf=")
+        .split(';')
+        .next()
+        .expect("value")
+        .to_string();
+    let page = res.text().await.expect("page");
+    let token = csrf_of(&page).expect("login form token");
+
+    let res = client
+        .post(app.url("/login"))
+        .header(COOKIE, format!("zg_csrf={pre_value}"))
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookies = set_cookies(&res);
+    for name in ["zg_session=", "zg_csrf=", "zg_lang="] {
+        let c = cookies
+            .iter()
+            .find(|c| c.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} is set: {cookies:?}"));
+        assert!(c.contains("; Secure"), "{c}");
+    }
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("zg_session="))
+        .expect("session cookie");
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"));
+    let session_value = session
+        .trim_start_matches("zg_session=")
+        .split(';')
+        .next()
+        .expect("value")
+        .to_string();
+
+    // Signed in (the cookie is good), then signed out: the cookie cleared is Secure too.
+    let cookie = format!("zg_session={session_value}");
+    let res = client
+        .get(app.url("/password"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .expect("a signed-in page");
+    assert_eq!(res.status(), StatusCode::OK);
+    let csrf = csrf_of(&res.text().await.expect("page")).expect("the page's token");
+    let res = client
+        .post(app.url("/logout"))
+        .header(COOKIE, &cookie)
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("sign out");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cleared = set_cookies(&res);
+    let gone = cleared
+        .iter()
+        .find(|c| c.starts_with("zg_session="))
+        .expect("the session cookie is cleared");
+    assert!(
+        gone.contains("Max-Age=0") && gone.contains("; Secure"),
+        "{gone}"
     );
     app.stop().await;
 }

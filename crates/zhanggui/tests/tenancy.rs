@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use zhanggui::on_pool;
 use zhanggui::platform::auth::model::{Permission, Role};
 use zhanggui::platform::auth::store as auth_store;
 use zhanggui::platform::db::Db;
@@ -958,6 +959,12 @@ fn calls_on(b: &Tenant) -> Vec<Call> {
             "/api/v1/accounts/{id}/followers/count",
             format!("/api/v1/accounts/{acc}/followers/count"),
             Body::Json(json!({})),
+        ),
+        call(
+            Method::GET,
+            "/api/v1/accounts/{id}/followers/{openid}",
+            format!("/api/v1/accounts/{acc}/followers/oAnyone"),
+            Body::None,
         ),
         call(
             Method::PATCH,
@@ -3168,4 +3175,234 @@ async fn the_switcher_chooses_only_the_callers_merchants_and_accounts() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(d["merchant_name"], "Bravo");
     app.stop().await;
+}
+
+/// `calls_on` names every API endpoint that takes an object's id or key in its path, so the
+/// cross-merchant sweep above cannot fall behind the router. (The sandbox's own API and the
+/// platform admin's merchants are not a merchant's objects.)
+#[tokio::test]
+async fn the_cross_merchant_sweep_covers_every_api_path_with_a_parameter() {
+    let app = TestApp::spawn().await;
+    let (status, doc) = read_json(app.client().get(app.url("/api/v1/openapi.json"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let b = Tenant {
+        id: 1,
+        name: String::new(),
+        account_id: 1,
+        account_name: String::new(),
+        app_id: String::new(),
+        owner: String::new(),
+        owner_key: String::new(),
+        tag_id: 1,
+        operation: 1,
+        key_id: 1,
+        key_name: String::new(),
+        staff_id: 1,
+        sleeper_id: 1,
+        staff_names: vec![],
+        job_id: 1,
+        job_kind: String::new(),
+        channel_id: 1,
+        channel_name: String::new(),
+        segment_id: 1,
+        segment_name: String::new(),
+        import_id: 1,
+        lib: (1, 1, 1, [1, 1, 1], 1),
+        rule_id: 1,
+        rule_name: String::new(),
+        flow_id: 1,
+        menu_id: 1,
+        menu_name: String::new(),
+    };
+    let covered: BTreeSet<(String, String)> = calls_on(&b)
+        .iter()
+        .map(|c| (c.method.as_str().to_lowercase(), c.template.to_string()))
+        .collect();
+    let mut missing = vec![];
+    let mut checked = 0;
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        if !path.contains('{')
+            || path.starts_with("/sandbox/")
+            || path.starts_with("/api/v1/merchants")
+        {
+            continue;
+        }
+        for method in ops.as_object().expect("operations").keys() {
+            checked += 1;
+            if !covered.contains(&(method.clone(), path.clone())) {
+                missing.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    assert!(checked > 50, "the document lists the API: {checked}");
+    assert!(
+        missing.is_empty(),
+        "missing from calls_on (merchant_a_never_reaches_merchant_bs_objects):\n{}",
+        missing.join("\n")
+    );
+    app.stop().await;
+}
+
+/// Stands in for a signed-in browser that a forged request rides on: it carries the session
+/// cookie but neither the `_csrf` field nor the X-CSRF-Token header.
+struct Forged<'a>(&'a Session);
+
+impl Who for Forged<'_> {
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.0.raw(method, path)
+    }
+}
+
+/// Row counts of every table, the merchant's snapshot, and its account's tags, segments and
+/// followers: what a write through any endpoint would show in.
+async fn fingerprint(app: &TestApp, merchant: i64, account: i64) -> String {
+    let mut out = String::new();
+    for table in table_names(&app.db).await {
+        let n = app.count(&format!("SELECT COUNT(*) FROM {table}")).await;
+        out.push_str(&format!("{table}: {n}\n"));
+    }
+    let tags = zhanggui::tags::store::list(&app.db, merchant, account)
+        .await
+        .expect("tags");
+    let segments = zhanggui::segments::store::list(&app.db, merchant, account, 0, 1000)
+        .await
+        .expect("segments");
+    let followers = zhanggui::followers::store::list(&app.db, merchant, account, 1000)
+        .await
+        .expect("followers");
+    // Sessions: which exist and the merchant and account each works in.
+    let sessions = on_pool!(&app.db, |p| sqlx::query_as::<
+        _,
+        (String, Option<i64>, Option<i64>),
+    >(
+        "SELECT token_hash, merchant_id, account_id FROM sessions ORDER BY token_hash"
+    )
+    .fetch_all(p)
+    .await)
+    .expect("sessions");
+    format!(
+        "{out}{}\n{tags:?}\n{segments:?}\n{followers:?}\n{sessions:?}",
+        snapshot(&app.db, merchant).await
+    )
+}
+
+/// Every console form and every API write, sent with a valid session but without its CSRF
+/// token, is refused with 403 and changes nothing; the session itself goes on.
+#[tokio::test]
+async fn every_write_a_browser_could_forge_needs_the_csrf_token() {
+    let app = TestApp::spawn().await;
+    let m = app.merchant("Alpha").await;
+    let account = app.account(m, "Alpha 服务号").await;
+    app.user(m, "boss", Role::Owner).await;
+    let session = app.sign_in("boss").await;
+    let v = Victims::create(&app, m, account.id, &account.app_id, "x").await;
+    let mut calls: Vec<Call> = v
+        .console_calls()
+        .into_iter()
+        .chain(v.api_calls())
+        .filter(|c| c.method != Method::GET)
+        .collect();
+    for path in ["/logout", "/password", "/lang", "/switch"] {
+        calls.push(call(
+            Method::POST,
+            "(session)",
+            path.into(),
+            form(&[
+                ("current", PASSWORD),
+                ("new", "forged-password-1"),
+                ("confirm", "forged-password-1"),
+                ("lang", "en"),
+                ("account_id", &account.id.to_string()),
+            ]),
+        ));
+    }
+    assert!(calls.len() > 100, "{} writes", calls.len());
+    // Settle first: the projectors and the workers finish what making the victims started.
+    jobs_settled(&app.db, m).await;
+    let mut before = fingerprint(&app, m, account.id).await;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let now = fingerprint(&app, m, account.id).await;
+        if now == before {
+            break;
+        }
+        before = now;
+    }
+    let forged = Forged(&session);
+    for c in &calls {
+        let (status, body) = send(&forged, c).await;
+        let what = format!("{} {} without a CSRF token", c.method, c.path);
+        assert_eq!(status, StatusCode::FORBIDDEN, "{what}: {body}");
+        assert_eq!(
+            fingerprint(&app, m, account.id).await,
+            before,
+            "{what} changed something"
+        );
+    }
+    // The session was not signed out, switched or given a new password.
+    let (status, page) = session.get("/password").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    app.stop().await;
+}
+
+/// The side navigation of each role (and of the platform admin) offers only pages that
+/// answer that role with 200, each showing itself as the current entry: no link to a
+/// refusal, no placeholder.
+#[tokio::test]
+async fn every_navigation_link_opens_for_the_role_that_sees_it() {
+    let app = TestApp::spawn().await;
+    let m = app.merchant("Alpha").await;
+    app.account(m, "Alpha 服务号").await;
+    let mut who: Vec<(String, Session)> = vec![];
+    for role in Role::ALL {
+        let username = format!("nav_{}", role.as_str());
+        app.user(m, &username, role).await;
+        who.push((format!("{role:?}"), app.sign_in(&username).await));
+    }
+    app.platform_admin("nav_root").await;
+    who.push(("platform admin".into(), app.sign_in("nav_root").await));
+
+    let mut seen = BTreeSet::new();
+    for (name, s) in &who {
+        let (status, page) = s.get("/").await;
+        assert_eq!(status, StatusCode::OK, "{name}: {page}");
+        let links = nav_links(&page);
+        assert!(links.contains(&"/".to_string()), "{name}: {links:?}");
+        for href in &links {
+            seen.insert(href.clone());
+            let (status, page) = s.get(href).await;
+            assert_eq!(status, StatusCode::OK, "{name}: {href}: {page}");
+            let nav = nav_html(&page);
+            assert!(
+                nav.contains(&format!("href=\"{href}\" class=\"nav-item active\"")),
+                "{name}: {href} does not show itself as the current entry:\n{nav}"
+            );
+            assert_eq!(
+                nav_links(&page),
+                links,
+                "{name}: {href} has the same navigation"
+            );
+        }
+    }
+    // The roles see different things, and together everything the console has.
+    assert!(seen.contains("/platform/merchants") && seen.contains("/api-keys"));
+    assert!(seen.len() >= 15, "{seen:?}");
+    app.stop().await;
+}
+
+/// The `<nav id="sidenav">` element of a console page.
+fn nav_html(page: &str) -> &str {
+    let start = page.find("<nav id=\"sidenav\"").expect("a side navigation");
+    let end = page[start..].find("</nav>").expect("its end") + start;
+    &page[start..end]
+}
+
+/// The links of a page's side navigation, in order.
+fn nav_links(page: &str) -> Vec<String> {
+    nav_html(page)
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_string)
+        .collect()
 }

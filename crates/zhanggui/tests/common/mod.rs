@@ -215,6 +215,16 @@ impl TestApp {
 
     /// An instance on an existing database (several instances may share one).
     pub async fn spawn_on(db_url: &str) -> TestApp {
+        TestApp::spawn_on_with(db_url, |_| {}).await
+    }
+
+    /// A fresh instance whose configuration `adjust` changes first (e.g. an https public URL).
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let url = fresh_db_url().await;
+        TestApp::spawn_on_with(&url, adjust).await
+    }
+
+    async fn spawn_on_with(db_url: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let db = connect(db_url).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -232,6 +242,8 @@ impl TestApp {
             wechat_api_base: "http://127.0.0.1:9".to_string(),
             sandbox_api_base: format!("{base}/sandbox"),
         };
+        let mut config = config;
+        adjust(&mut config);
         let clock = Clock::default();
         let state = AppState::new(db.clone(), config, clock.clone());
         let running = server::start(state, listener, server::job_registry())
@@ -618,6 +630,23 @@ pub async fn exec(db: &Db, sql: &str) {
 
 pub async fn scalar(db: &Db, sql: &str) -> i64 {
     on_pool!(db, |p| sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await).expect(sql)
+}
+
+/// The tables of the database (SQLite's own and sqlx's migration table included), by name.
+pub async fn table_names(db: &Db) -> Vec<String> {
+    on_pool!(db, |p| sqlx::query_scalar::<_, String>(
+        match db.dialect() {
+            zhanggui::platform::db::Dialect::Sqlite =>
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+            zhanggui::platform::db::Dialect::Postgres =>
+                "SELECT table_name::TEXT FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+             ORDER BY table_name",
+        }
+    )
+    .fetch_all(p)
+    .await)
+    .expect("list the tables")
 }
 
 pub async fn job_status(db: &Db, id: i64) -> JobStatus {

@@ -212,6 +212,7 @@ mod tests {
     #[test]
     fn passwords_round_trip_and_reject_others() {
         let h = hash_password("correct horse").expect("hash");
+        assert!(h.starts_with("$argon2id$"), "argon2id in PHC format: {h}");
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong horse", &h));
         assert!(!verify_password("correct horse", "not a hash"));
