@@ -78,6 +78,10 @@ pub struct Index {
     contains_hits: Vec<Vec<Hit>>,
     regexes: Option<RegexSet>,
     regex_hits: Vec<Hit>,
+    /// The highest priority of a rule with a contains keyword, and with a pattern: an open
+    /// exact match at least this high needs neither automaton (see `best_keyword`).
+    top_contains: Option<i64>,
+    top_regex: Option<i64>,
     clicks: HashMap<String, Vec<usize>>,
     scenes: HashMap<String, Vec<usize>>,
     kinds: HashMap<MessageKind, Vec<usize>>,
@@ -159,6 +163,7 @@ impl Index {
                         index.exact.entry(kw.text.clone()).or_default().push((r, k))
                     }
                     MatchMode::Contains => {
+                        raise(&mut index.top_contains, rule.priority);
                         let at = *contains_at.entry(kw.text.clone()).or_insert_with(|| {
                             contains_patterns.push(kw.text.clone());
                             index.contains_hits.push(vec![]);
@@ -168,6 +173,7 @@ impl Index {
                     }
                     MatchMode::Regex => {
                         if super::model::compile_regex(&kw.text).is_ok() {
+                            raise(&mut index.top_regex, rule.priority);
                             let pattern = super::model::prepared_pattern(&kw.text);
                             regex_patterns.push(format!("(?i:{pattern})"));
                             index.regex_hits.push((r, k));
@@ -301,16 +307,51 @@ impl Index {
         }
     }
 
+    /// The documented order decides among every keyword that matches. The stages go from
+    /// cheap to dear and stop as soon as no later stage could win: a match of the same
+    /// priority outranks contains and patterns, so an open exact match at least as high as
+    /// every contains (and pattern) rule ends the search before the automata run. With
+    /// 10,000 keywords those walk megabytes of tables a callback has to bring into cache.
     fn best_keyword<'i>(&'i self, text: &str, now_ms: i64) -> Option<Choice<'i>> {
+        let normalized = normalize(text);
+        if normalized.is_empty() {
+            return None;
+        }
         let local = self.local(now_ms);
-        self.keyword_hits(&normalize(text))
-            .into_iter()
+        let mut best = self.best_of(self.exact_hits(&normalized), None, local);
+        if !self.beats(best, self.top_contains.max(self.top_regex)) {
+            best = self.best_of(self.contains_matches(&normalized), best, local);
+            if !self.beats(best, self.top_regex) {
+                best = self.best_of(self.regex_matches(&normalized), best, local);
+            }
+        }
+        best.map(|(r, k)| Choice::Rule {
+            rule: &self.rules[r],
+            keyword: &self.rules[r].keywords[k].text,
+        })
+    }
+
+    /// The better of `best` and the open ones of `hits`, in the documented order.
+    fn best_of(
+        &self,
+        hits: impl IntoIterator<Item = Hit>,
+        best: Option<Hit>,
+        local: NaiveDateTime,
+    ) -> Option<Hit> {
+        hits.into_iter()
             .filter(|&(r, _)| self.rules[r].is_open_at(local))
+            .chain(best)
             .min_by_key(|&(r, k)| self.order_of(r, Some(self.rules[r].keywords[k].mode)))
-            .map(|(r, k)| Choice::Rule {
-                rule: &self.rules[r],
-                keyword: &self.rules[r].keywords[k].text,
-            })
+    }
+
+    /// Whether `best` outranks every rule of a later stage, whose top priority is `top`
+    /// (later stages lose ties: exact before contains before patterns).
+    fn beats(&self, best: Option<Hit>, top: Option<i64>) -> bool {
+        match (best, top) {
+            (_, None) => true,
+            (None, Some(_)) => false,
+            (Some((r, _)), Some(top)) => self.rules[r].priority >= top,
+        }
     }
 
     fn decide_event<'i>(
@@ -396,31 +437,48 @@ impl Index {
         (Reverse(rule.priority), rank, Reverse(rule.id))
     }
 
-    /// (rule, keyword) of every keyword that matches the normalized text.
+    /// (rule, keyword) of every keyword that matches the normalized text (the console's
+    /// explanation lists them all).
     fn keyword_hits(&self, normalized: &str) -> Vec<Hit> {
-        let mut hits: Vec<Hit> = vec![];
         if normalized.is_empty() {
-            return hits;
+            return vec![];
         }
-        if let Some(exact) = self.exact.get(normalized) {
-            hits.extend_from_slice(exact);
-        }
-        if let Some(ac) = &self.contains {
-            for m in ac.find_overlapping_iter(normalized) {
-                if let Some(h) = self.contains_hits.get(m.pattern().as_usize()) {
-                    hits.extend_from_slice(h);
-                }
-            }
-        }
-        if let Some(set) = &self.regexes {
-            for i in set.matches(normalized).iter() {
-                if let Some(h) = self.regex_hits.get(i) {
-                    hits.push(*h);
-                }
+        let mut hits = self.exact_hits(normalized);
+        hits.extend(self.contains_matches(normalized));
+        hits.extend(self.regex_matches(normalized));
+        hits
+    }
+
+    fn exact_hits(&self, normalized: &str) -> Vec<Hit> {
+        self.exact.get(normalized).cloned().unwrap_or_default()
+    }
+
+    fn contains_matches(&self, normalized: &str) -> Vec<Hit> {
+        let Some(ac) = &self.contains else {
+            return vec![];
+        };
+        let mut hits = vec![];
+        for m in ac.find_overlapping_iter(normalized) {
+            if let Some(h) = self.contains_hits.get(m.pattern().as_usize()) {
+                hits.extend_from_slice(h);
             }
         }
         hits
     }
+
+    fn regex_matches(&self, normalized: &str) -> Vec<Hit> {
+        let Some(set) = &self.regexes else {
+            return vec![];
+        };
+        set.matches(normalized)
+            .iter()
+            .filter_map(|i| self.regex_hits.get(i).copied())
+            .collect()
+    }
+}
+
+fn raise(top: &mut Option<i64>, priority: i64) {
+    *top = Some(top.map_or(priority, |t| t.max(priority)));
 }
 
 fn keep_newest(slot: &mut Option<usize>, r: usize, rules: &[CompiledRule]) {
