@@ -23,11 +23,11 @@ use crate::platform::db::{Db, Dialect};
 use crate::platform::jobs::{self, JobContext, JobError, NewJob};
 use crate::platform::state::AppState;
 
-/// A rule's further replies wait for the next pass, so at most this long after the first:
-/// a second, like a person typing. Hit counts are written per pass, one row per rule hit
-/// in it; a pass over a second rather than a quarter of traffic spread over 10,000 rules
-/// writes each row a quarter as often (BENCHMARKS.md, "Reply rules").
-const EVERY: Duration = Duration::from_millis(1_000);
+/// A rule's further replies wait for the next pass, so at most this long after the first.
+/// Measured against a pass a second: with traffic spread over 10,000 rules the larger
+/// passes held SQLite's write lock longer and cost the callback more than the fewer hit
+/// rows saved (BENCHMARKS.md, "Reply rules", third round).
+const EVERY: Duration = Duration::from_millis(250);
 pub const BATCH: i64 = 16_384;
 /// Sends one further reply of a rule and enqueues the next.
 pub const FOLLOW_UP_KIND: &str = "replies.follow_up";
