@@ -197,8 +197,9 @@ async fn values_round_trip(r: &dyn Registry, app: &str) {
 }
 
 /// Keys that sort differently by bytes than by any human collation.
-const KEYS: [&str; 14] = [
-    "b", "B", "a", "aa", "a b", "a-", "a_", "10", "9", "Z", "é", "中", "~", "oX9_-z",
+/// The empty key too: a listing from the start includes it, one after it does not.
+const KEYS: [&str; 15] = [
+    "b", "B", "a", "aa", "a b", "a-", "a_", "10", "9", "Z", "é", "中", "~", "oX9_-z", "",
 ];
 
 fn byte_sorted() -> Vec<String> {

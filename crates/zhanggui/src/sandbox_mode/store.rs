@@ -154,16 +154,24 @@ pub async fn list(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
-    on_pool!(db, |p| sqlx::query_as::<_, (String, String, i64)>(
-        "SELECT doc_key, value, version FROM sandbox_docs \
-         WHERE app_id = $1 AND kind = $2 AND doc_key > $3 ORDER BY doc_key LIMIT $4"
-    )
-    .bind(app_id)
-    .bind(kind)
-    .bind(after.unwrap_or(""))
-    .bind(limit)
-    .fetch_all(p)
-    .await)
+    // From the start means with the empty key, which `> ''` would leave out.
+    let sql = match after {
+        Some(_) => {
+            "SELECT doc_key, value, version FROM sandbox_docs \
+             WHERE app_id = $1 AND kind = $2 AND doc_key > $3 ORDER BY doc_key LIMIT $4"
+        }
+        None => {
+            "SELECT doc_key, value, version FROM sandbox_docs \
+             WHERE app_id = $1 AND kind = $2 AND doc_key >= $3 ORDER BY doc_key LIMIT $4"
+        }
+    };
+    on_pool!(db, |p| sqlx::query_as::<_, (String, String, i64)>(sql)
+        .bind(app_id)
+        .bind(kind)
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(p)
+        .await)
 }
 
 /// The most recently created documents of a kind, newest first.
