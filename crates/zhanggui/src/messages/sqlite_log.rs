@@ -50,15 +50,7 @@ impl SqliteLog {
     /// For a pool on a SQLite file; `None` for PostgreSQL and in-memory databases (another
     /// connection would see another database), which keep writing through the pool.
     pub fn for_db(db: &Db) -> Option<SqliteLog> {
-        let Db::Sqlite(pool) = db else {
-            return None;
-        };
-        let options = pool.connect_options();
-        let path = options.get_filename();
-        path.is_file().then(|| SqliteLog {
-            path: path.to_path_buf(),
-            conn: None,
-        })
+        db.sqlite_file().map(|path| SqliteLog { path, conn: None })
     }
 
     /// Writes `rows` in one transaction, in order; duplicates of logged messages (same

@@ -147,6 +147,18 @@ impl Db {
         Ok(Db::Sqlite(pool))
     }
 
+    /// The file behind a SQLite pool, for the work that reads or writes it through a
+    /// connection of its own (the message log's committer, the followers export); `None` on
+    /// PostgreSQL and for in-memory databases (another connection would see another one).
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        let Db::Sqlite(pool) = self else {
+            return None;
+        };
+        let options = pool.connect_options();
+        let path = options.get_filename();
+        path.is_file().then(|| path.to_path_buf())
+    }
+
     pub fn dialect(&self) -> Dialect {
         match self {
             Db::Sqlite(_) => Dialect::Sqlite,

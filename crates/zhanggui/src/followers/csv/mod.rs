@@ -45,7 +45,7 @@ pub fn export_body(
     cx: ExportContext,
 ) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    match sqlite_export::sqlite_file(&db) {
+    match db.sqlite_file() {
         Some(path) => {
             tokio::task::spawn_blocking(move || {
                 let open =

@@ -7,7 +7,7 @@
 //! each slice and writes it as CSV, and the runtime only forwards the bytes. The SQL is the
 //! pool's (`store::export_slice`): the same keyset slices by openid and tags by one range.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags};
@@ -16,7 +16,7 @@ use super::model::ExportRow;
 use crate::followers::Filter;
 use crate::followers::query::{self, Arg};
 use crate::platform::clock::Millis;
-use crate::platform::db::{Db, Dialect};
+use crate::platform::db::Dialect;
 
 /// The filter's arguments start after the four of the slice query.
 const FIRST_FILTER_ARG: usize = 5;
@@ -28,17 +28,6 @@ pub struct SliceReader {
     args: Vec<Arg>,
     merchant_id: i64,
     account_id: i64,
-}
-
-/// The file behind a SQLite pool; `None` for PostgreSQL and in-memory databases (another
-/// connection would see another database), which read through the pool.
-pub fn sqlite_file(db: &Db) -> Option<PathBuf> {
-    let Db::Sqlite(pool) = db else {
-        return None;
-    };
-    let options = pool.connect_options();
-    let path = options.get_filename();
-    path.is_file().then(|| path.to_path_buf())
 }
 
 impl SliceReader {
