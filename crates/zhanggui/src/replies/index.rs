@@ -443,37 +443,30 @@ impl Index {
         if normalized.is_empty() {
             return vec![];
         }
-        let mut hits = self.exact_hits(normalized);
-        hits.extend(self.contains_matches(normalized));
-        hits.extend(self.regex_matches(normalized));
-        hits
-    }
-
-    fn exact_hits(&self, normalized: &str) -> Vec<Hit> {
-        self.exact.get(normalized).cloned().unwrap_or_default()
-    }
-
-    fn contains_matches(&self, normalized: &str) -> Vec<Hit> {
-        let Some(ac) = &self.contains else {
-            return vec![];
-        };
-        let mut hits = vec![];
-        for m in ac.find_overlapping_iter(normalized) {
-            if let Some(h) = self.contains_hits.get(m.pattern().as_usize()) {
-                hits.extend_from_slice(h);
-            }
-        }
-        hits
-    }
-
-    fn regex_matches(&self, normalized: &str) -> Vec<Hit> {
-        let Some(set) = &self.regexes else {
-            return vec![];
-        };
-        set.matches(normalized)
-            .iter()
-            .filter_map(|i| self.regex_hits.get(i).copied())
+        self.exact_hits(normalized)
+            .chain(self.contains_matches(normalized))
+            .chain(self.regex_matches(normalized))
             .collect()
+    }
+
+    fn exact_hits<'a>(&'a self, normalized: &str) -> impl Iterator<Item = Hit> + 'a {
+        self.exact.get(normalized).into_iter().flatten().copied()
+    }
+
+    fn contains_matches<'a>(&'a self, normalized: &'a str) -> impl Iterator<Item = Hit> + 'a {
+        self.contains
+            .iter()
+            .flat_map(move |ac| ac.find_overlapping_iter(normalized))
+            .filter_map(|m| self.contains_hits.get(m.pattern().as_usize()))
+            .flatten()
+            .copied()
+    }
+
+    fn regex_matches<'a>(&'a self, normalized: &'a str) -> impl Iterator<Item = Hit> + 'a {
+        self.regexes
+            .iter()
+            .flat_map(move |set| set.matches(normalized).into_iter())
+            .filter_map(|i| self.regex_hits.get(i).copied())
     }
 }
 
