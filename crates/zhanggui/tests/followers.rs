@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::TestApp;
 use zhanggui::accounts::AccountRow;
 use zhanggui::followers::Follower;
+use zhanggui::messages::store::Logged;
 use zhanggui::messages::{LogRow, LogWriter};
 
 fn signed_query(a: &AccountRow) -> String {
@@ -233,12 +234,18 @@ fn unordered_history() -> Vec<LogRow> {
     ]
 }
 
-/// The model's answer: every message folded into its sender, in log order.
-fn folded(rows: &[LogRow], openid: &str) -> Follower {
-    let mine: Vec<&LogRow> = rows.iter().filter(|r| r.openid == openid).collect();
-    let mut f = Follower::new(1, 7, openid, mine[0].sent_at);
-    for r in mine {
+/// The model's answer: every message folded into its sender, in log order (`ids`: the ids
+/// the log gave `rows`).
+fn folded(rows: &[LogRow], ids: &[i64], openid: &str) -> Follower {
+    let mine: Vec<(&LogRow, i64)> = rows
+        .iter()
+        .zip(ids.iter().copied())
+        .filter(|(r, _)| r.openid == openid)
+        .collect();
+    let mut f = Follower::new(1, 7, openid, mine[0].0.sent_at);
+    for (r, id) in mine {
         f.merge(r.sent_at, &zhanggui::followers::jobs::observe_body(&r.body));
+        f.saw_log_rows(id, id);
     }
     f
 }
@@ -270,10 +277,14 @@ async fn joining_in_sql_agrees_with_the_model_whatever_the_batches() {
     let db = common::fresh_db().await;
     let rows = unordered_history();
     let writer = LogWriter::start(db.clone());
+    let mut ids = vec![];
     for r in &rows {
-        writer.append(r.clone()).await.expect("logged");
+        match writer.append(r.clone()).await.expect("logged") {
+            Logged::New(id) => ids.push(id),
+            other => panic!("each row is new: {other:?}"),
+        }
     }
-    let expected = [folded(&rows, "oA"), folded(&rows, "oB")];
+    let expected = [folded(&rows, &ids, "oA"), folded(&rows, &ids, "oB")];
     // The history exercises every rule: a follow wins a tie with an unfollow, the earliest
     // scene is the channel, the location applied last wins a tie.
     assert!(expected[0].subscribed && !expected[1].subscribed);
@@ -301,4 +312,108 @@ async fn joining_in_sql_agrees_with_the_model_whatever_the_batches() {
     .await;
     project_all(&db, 1000).await;
     assert_eq!([stored(&db, "oA").await, stored(&db, "oB").await], expected);
+}
+
+// ---- the timeline through follower_log's buckets ----
+
+async fn log_at(db: &zhanggui::platform::db::Db, id: i64, openid: &str) {
+    common::exec(
+        db,
+        &format!(
+            "INSERT INTO wx_messages (id, merchant_id, account_id, dedup_key, openid, kind, \
+             sent_at, received_at, body, reply) VALUES ({id}, 1, 7, 'k{id}', '{openid}', 'text', \
+             {id}, 0, 'body {id}', 'success')"
+        ),
+    )
+    .await;
+}
+
+async fn index_all(db: &zhanggui::platform::db::Db) {
+    for _ in 0..100 {
+        let pass = zhanggui::followers::jobs::index_once(db, i64::MAX, 1_000_000)
+            .await
+            .expect("index");
+        if pass.upto.is_none() {
+            return;
+        }
+    }
+    panic!("the index did not catch up");
+}
+
+/// Every page of a follower's timeline, `limit` rows a page, as ids.
+async fn timeline_ids(db: &zhanggui::platform::db::Db, openid: &str, limit: i64) -> Vec<i64> {
+    let mut ids = vec![];
+    let mut before = None;
+    loop {
+        let page = zhanggui::followers::store::timeline(db, 1, 7, openid, before, limit)
+            .await
+            .expect("timeline");
+        ids.extend(page.iter().map(|m| m.id));
+        if (page.len() as i64) < limit {
+            return ids;
+        }
+        before = page.last().map(|m| m.id);
+    }
+}
+
+/// follower_log is keyed by the log's bucket first: a timeline must find a follower's rows
+/// in every bucket they wrote in, far apart or not, whether the followers projection (which
+/// knows the follower's stretch of the log) or the index is ahead.
+#[tokio::test]
+async fn a_timeline_finds_a_follower_in_every_bucket_whichever_projection_is_ahead() {
+    use zhanggui::followers::model::LOG_BUCKET_IDS as B;
+    let db = common::fresh_db().await;
+    let sparse = [1, 3 * B + 5, 7 * B + 1, 7 * B + 3, 40 * B + 2];
+    for id in sparse {
+        log_at(&db, id, "oSparse").await;
+        log_at(&db, id + 1, "oNext").await;
+    }
+    let newest_first = |ids: &[i64]| {
+        let mut v = ids.to_vec();
+        v.sort_unstable_by(|a, b| b.cmp(a));
+        v
+    };
+
+    // Indexed, the followers projection not run: every bucket may hold the follower's rows.
+    index_all(&db).await;
+    assert_eq!(timeline_ids(&db, "oSparse", 2).await, newest_first(&sparse));
+
+    // Both done: only the follower's stretch of the log is read.
+    project_all(&db, 1_000_000).await;
+    let f = stored(&db, "oSparse").await;
+    assert_eq!(
+        (f.first_message_id, f.last_message_id),
+        (Some(1), Some(40 * B + 2))
+    );
+    for limit in [1, 2, 3, 20] {
+        assert_eq!(
+            timeline_ids(&db, "oSparse", limit).await,
+            newest_first(&sparse),
+            "{limit} a page"
+        );
+    }
+    assert_eq!(timeline_ids(&db, "oNext", 3).await.len(), sparse.len());
+
+    // They write again far past their stretch: indexed, not yet projected.
+    log_at(&db, 90 * B + 9, "oSparse").await;
+    index_all(&db).await;
+    let mut all = sparse.to_vec();
+    all.push(90 * B + 9);
+    assert_eq!(timeline_ids(&db, "oSparse", 2).await, newest_first(&all));
+
+    // And again, not indexed either: read straight from the log.
+    log_at(&db, 90 * B + 20, "oSparse").await;
+    all.push(90 * B + 20);
+    assert_eq!(timeline_ids(&db, "oSparse", 4).await, newest_first(&all));
+
+    // Rebuilt from nothing: the same timeline.
+    common::exec(&db, "DELETE FROM follower_log").await;
+    common::exec(
+        &db,
+        "UPDATE log_projections SET last_id = 0 WHERE name = 'follower_log'",
+    )
+    .await;
+    index_all(&db).await;
+    project_all(&db, 1_000_000).await;
+    assert_eq!(timeline_ids(&db, "oSparse", 3).await, newest_first(&all));
 }

@@ -110,6 +110,7 @@ fn fold(senders: Vec<SenderSummary>, details: Vec<LoggedMessage>) -> Vec<Followe
         .map(|s| {
             let mut f = Follower::new(s.merchant_id, s.account_id, &s.openid, s.first_at);
             f.merge(s.last_at, &Observation::Interaction);
+            f.saw_log_rows(s.first_id, s.last_id);
             ((s.account_id, s.openid), f)
         })
         .collect();
@@ -207,6 +208,8 @@ mod tests {
             openid: openid.to_string(),
             first_at,
             last_at,
+            first_id: first_at,
+            last_id: last_at,
             of_kinds: false,
         }
     }

@@ -28,6 +28,10 @@ pub struct Follower {
     pub last_latitude: Option<f64>,
     pub last_longitude: Option<f64>,
     pub last_location_at: Option<Millis>,
+    /// The follower's first and last row in the message log that the projection has seen:
+    /// the stretch of the log their timeline reads (`timeline_buckets`).
+    pub first_message_id: Option<i64>,
+    pub last_message_id: Option<i64>,
 }
 
 /// What one logged message says about its sender.
@@ -92,6 +96,12 @@ impl Follower {
         }
     }
 
+    /// Widens the follower's stretch of the log to take in rows `first_id..=last_id`.
+    pub fn saw_log_rows(&mut self, first_id: i64, last_id: i64) {
+        self.first_message_id = Some(self.first_message_id.map_or(first_id, |f| f.min(first_id)));
+        self.last_message_id = Some(self.last_message_id.map_or(last_id, |l| l.max(last_id)));
+    }
+
     /// The newest follow or unfollow decides; at the same instant a follow wins (WeChat
     /// sends an unfollow and a re-follow a second apart at the earliest).
     fn set_subscription(&mut self, at: Millis, subscribed: bool) {
@@ -104,6 +114,41 @@ impl Follower {
             self.subscription_changed_at = Some(at);
         }
     }
+}
+
+// ---- where a follower's timeline is in the log ----
+
+/// Log ids per bucket of `follower_log`: about two passes of its projection, so that a pass
+/// writes into the newest bucket's few pages whoever the senders are.
+pub const LOG_BUCKET_IDS: i64 = 4_096;
+
+pub fn log_bucket(message_id: i64) -> i64 {
+    message_id.div_euclid(LOG_BUCKET_IDS)
+}
+
+/// The buckets of `follower_log` that can hold a follower's rows with ids up to `upto`,
+/// newest first: those between the follower's first and last row the followers projection
+/// has seen (`span`), and every bucket past that projection's cursor (`projected_upto`),
+/// where it does not know yet.
+pub fn timeline_buckets(
+    upto: i64,
+    span: Option<(i64, i64)>,
+    projected_upto: i64,
+) -> impl Iterator<Item = i64> {
+    let unknown_from = (upto > projected_upto).then(|| log_bucket(projected_upto.max(0) + 1));
+    let unknown = unknown_from
+        .map(|from| from..=log_bucket(upto))
+        .into_iter()
+        .flatten()
+        .rev();
+    let known = span
+        .filter(|(first, _)| *first <= upto)
+        .map(|(first, last)| log_bucket(first)..=log_bucket(last.min(upto)))
+        .into_iter()
+        .flatten()
+        .rev()
+        .filter(move |b| unknown_from.is_none_or(|from| *b < from));
+    unknown.chain(known)
 }
 
 // ---- what the merchant edits: the remark (WeChat's) and the collected profile (ours) ----
@@ -356,6 +401,50 @@ mod tests {
         let mut twice = obs();
         twice.extend(obs());
         assert_eq!(fold(&twice), expected);
+    }
+
+    #[test]
+    fn a_follower_stretch_of_the_log_only_widens() {
+        let mut f = Follower::new(1, 2, "o1", 0);
+        f.saw_log_rows(50, 60);
+        f.saw_log_rows(70, 70);
+        f.saw_log_rows(10, 20);
+        f.saw_log_rows(30, 40);
+        assert_eq!(
+            (f.first_message_id, f.last_message_id),
+            (Some(10), Some(70))
+        );
+    }
+
+    fn buckets(upto: i64, span: Option<(i64, i64)>, projected: i64) -> Vec<i64> {
+        timeline_buckets(upto, span, projected).collect()
+    }
+
+    #[test]
+    fn a_timeline_reads_the_follower_buckets_and_those_not_projected_yet() {
+        let b = LOG_BUCKET_IDS;
+        // All projected: only the follower's own stretch, newest first.
+        assert_eq!(
+            buckets(10 * b, Some((2 * b, 4 * b + 5)), 10 * b),
+            vec![4, 3, 2]
+        );
+        // Past the cursor every bucket may hold their rows.
+        assert_eq!(
+            buckets(10 * b + 7, Some((2 * b, 3 * b)), 8 * b + 1),
+            vec![10, 9, 8, 3, 2]
+        );
+        // The two ranges meet in one bucket: read once.
+        assert_eq!(
+            buckets(5 * b, Some((b, 4 * b + 9)), 4 * b + 100),
+            vec![5, 4, 3, 2, 1]
+        );
+        // Paging back below the stretch's top; below its first row nothing.
+        assert_eq!(buckets(3 * b - 1, Some((b, 6 * b)), 9 * b), vec![2, 1]);
+        assert_eq!(buckets(b - 1, Some((b, 6 * b)), 9 * b), Vec::<i64>::new());
+        // A follower the projection has not met: only what it has not read.
+        assert_eq!(buckets(3 * b, None, 2 * b), vec![3, 2]);
+        assert_eq!(buckets(3 * b, None, 3 * b), Vec::<i64>::new());
+        assert_eq!(buckets(5, None, 0), vec![0]);
     }
 
     #[test]

@@ -366,7 +366,7 @@ pub const RECORD_COLUMNS: &str = "f.merchant_id, f.account_id, f.openid, f.first
     f.unsubscribed_at, f.channel, f.channel_at, f.last_latitude, f.last_longitude, \
     f.last_location_at, f.remark, f.unionid, f.language, f.subscribe_scene, f.synced_at, \
     f.blacklisted, f.nickname, f.name, f.phone, f.gender, f.birthday, f.city, \
-    f.profile_updated_at";
+    f.profile_updated_at, f.first_message_id, f.last_message_id";
 
 #[derive(sqlx::FromRow)]
 pub struct RecordRow {
@@ -397,6 +397,8 @@ pub struct RecordRow {
     birthday: Option<String>,
     city: Option<String>,
     profile_updated_at: Option<i64>,
+    first_message_id: Option<i64>,
+    last_message_id: Option<i64>,
 }
 
 impl From<RecordRow> for FollowerRecord {
@@ -417,6 +419,8 @@ impl From<RecordRow> for FollowerRecord {
                 last_latitude: r.last_latitude,
                 last_longitude: r.last_longitude,
                 last_location_at: r.last_location_at,
+                first_message_id: r.first_message_id,
+                last_message_id: r.last_message_id,
             },
             profile: Profile {
                 remark: r.remark,

@@ -1,6 +1,6 @@
 //! SQL for followers and the projection cursor.
 
-use super::model::Follower;
+use super::model::{Follower, LOG_BUCKET_IDS, timeline_buckets};
 use crate::on_pool;
 use crate::platform::db::Db;
 
@@ -20,6 +20,8 @@ struct FollowerRow {
     last_latitude: Option<f64>,
     last_longitude: Option<f64>,
     last_location_at: Option<i64>,
+    first_message_id: Option<i64>,
+    last_message_id: Option<i64>,
 }
 
 impl From<FollowerRow> for Follower {
@@ -39,13 +41,15 @@ impl From<FollowerRow> for Follower {
             last_latitude: r.last_latitude,
             last_longitude: r.last_longitude,
             last_location_at: r.last_location_at,
+            first_message_id: r.first_message_id,
+            last_message_id: r.last_message_id,
         }
     }
 }
 
 const COLUMNS: &str = "merchant_id, account_id, openid, first_seen_at, last_interaction_at, \
      subscribed, subscription_changed_at, subscribed_at, unsubscribed_at, channel, channel_at, \
-     last_latitude, last_longitude, last_location_at";
+     last_latitude, last_longitude, last_location_at, first_message_id, last_message_id";
 
 /// A follower of one of this merchant's accounts.
 pub async fn get(
@@ -94,7 +98,13 @@ const JOIN: &str = " ON CONFLICT (account_id, openid) DO UPDATE SET \
     last_longitude = CASE WHEN {LOC} THEN excluded.last_longitude \
         ELSE followers.last_longitude END, \
     last_location_at = CASE WHEN {LOC} THEN excluded.last_location_at \
-        ELSE followers.last_location_at END";
+        ELSE followers.last_location_at END, \
+    first_message_id = CASE WHEN followers.first_message_id IS NULL \
+        OR excluded.first_message_id < followers.first_message_id \
+        THEN excluded.first_message_id ELSE followers.first_message_id END, \
+    last_message_id = CASE WHEN followers.last_message_id IS NULL \
+        OR excluded.last_message_id > followers.last_message_id \
+        THEN excluded.last_message_id ELSE followers.last_message_id END";
 
 /// The newest follow/unfollow decides; at the same instant a follow wins.
 const NEWER_SUBSCRIPTION: &str = "(excluded.subscription_changed_at > followers.subscription_changed_at \
@@ -133,7 +143,7 @@ pub async fn merge(db: &Db, followers: &[Follower]) -> Result<(), sqlx::Error> {
 async fn merge_sqlite(pool: &sqlx::SqlitePool, chunk: &[Follower]) -> Result<(), sqlx::Error> {
     // Anonymous `?`: sqlx looks every parameter's name up, which costs O(n²) with numbered
     // ones on SQLite (see messages/store.rs).
-    let row = format!("({})", vec!["?"; 14].join(","));
+    let row = format!("({})", vec!["?"; 16].join(","));
     let sql = format!(
         "INSERT INTO followers ({COLUMNS}) VALUES {}{}",
         vec![row.as_str(); chunk.len()].join(","),
@@ -155,7 +165,9 @@ async fn merge_sqlite(pool: &sqlx::SqlitePool, chunk: &[Follower]) -> Result<(),
             .bind(f.channel_at)
             .bind(f.last_latitude)
             .bind(f.last_longitude)
-            .bind(f.last_location_at);
+            .bind(f.last_location_at)
+            .bind(f.first_message_id)
+            .bind(f.last_message_id);
     }
     q.execute(pool).await?;
     Ok(())
@@ -167,7 +179,8 @@ async fn merge_postgres(pool: &sqlx::PgPool, chunk: &[Follower]) -> Result<(), s
     let sql = format!(
         "INSERT INTO followers ({COLUMNS}) SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], \
          $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::BOOLEAN[], $7::BIGINT[], $8::BIGINT[], \
-         $9::BIGINT[], $10::TEXT[], $11::BIGINT[], $12::FLOAT8[], $13::FLOAT8[], $14::BIGINT[]){}",
+         $9::BIGINT[], $10::TEXT[], $11::BIGINT[], $12::FLOAT8[], $13::FLOAT8[], $14::BIGINT[], $15::BIGINT[], \
+         $16::BIGINT[]){}",
         join_clause()
     );
     let col = |f: fn(&Follower) -> i64| chunk.iter().map(f).collect::<Vec<i64>>();
@@ -193,6 +206,8 @@ async fn merge_postgres(pool: &sqlx::PgPool, chunk: &[Follower]) -> Result<(), s
         .bind(real(|f| f.last_latitude))
         .bind(real(|f| f.last_longitude))
         .bind(opt(|f| f.last_location_at))
+        .bind(opt(|f| f.first_message_id))
+        .bind(opt(|f| f.last_message_id))
         .execute(pool)
         .await?;
     Ok(())
@@ -245,16 +260,17 @@ pub async fn list(
 
 // ---- the per-follower index of the log (follower_log) ----
 
-/// Indexes the log rows `after_id < id <= upto` under their sender, in one statement;
-/// idempotent (a row indexed twice is one row).
+/// Indexes the log rows `after_id < id <= upto` under their bucket and sender, in one
+/// statement; idempotent (a row indexed twice is one row).
 pub async fn index_log_range(db: &Db, after_id: i64, upto: i64) -> Result<u64, sqlx::Error> {
     on_pool!(db, |p| sqlx::query(
-        "INSERT INTO follower_log (account_id, openid, message_id) \
-         SELECT account_id, openid, id FROM wx_messages WHERE id > $1 AND id <= $2 \
-         ON CONFLICT (account_id, openid, message_id) DO NOTHING"
+        "INSERT INTO follower_log (account_id, bucket, openid, message_id) \
+         SELECT account_id, id / $3, openid, id FROM wx_messages WHERE id > $1 AND id <= $2 \
+         ON CONFLICT (account_id, bucket, openid, message_id) DO NOTHING"
     )
     .bind(after_id)
     .bind(upto)
+    .bind(LOG_BUCKET_IDS)
     .execute(p)
     .await
     .map(|r| r.rows_affected()))
@@ -265,6 +281,12 @@ pub async fn index_log_range(db: &Db, after_id: i64, upto: i64) -> Result<u64, s
 /// projection has indexed it. A projection further behind than this shows messages when it
 /// catches up.
 pub const UNINDEXED_TAIL: i64 = 20_000;
+
+/// Buckets a timeline asks for in its first read of `follower_log`; each further read asks
+/// for twice as many, up to the last, so a follower who wrote rarely over a long log costs a
+/// few statements, not one per bucket.
+const FIRST_BUCKETS: usize = 8;
+const MOST_BUCKETS: usize = 4_096;
 
 /// One page of a follower's messages, newest first, older than `before_id`: the indexed part
 /// through `follower_log`, the part the projection has not reached yet straight from the log.
@@ -277,7 +299,11 @@ pub async fn timeline(
     limit: i64,
 ) -> Result<Vec<crate::messages::store::MessageRow>, sqlx::Error> {
     use crate::messages::store::MessageRow;
+    // The cursors before the follower: a span read later can only be wider than the cursor
+    // says, never narrower, so no bucket the follower wrote in is skipped.
+    let projected_upto = cursor(db, super::jobs::PROJECTION).await?;
     let indexed_upto = cursor(db, super::jobs::LOG_INDEX).await?;
+    let span = log_span(db, merchant_id, account_id, openid).await?;
     let before = before_id.unwrap_or(i64::MAX);
     let mut rows = on_pool!(db, |p| sqlx::query_as::<_, MessageRow>(
         "SELECT id, account_id, openid, kind, sent_at, received_at, body, reply \
@@ -293,26 +319,85 @@ pub async fn timeline(
     .bind(limit)
     .fetch_all(p)
     .await)?;
-    let wanted = limit - rows.len() as i64;
-    if wanted > 0 {
-        let older = on_pool!(db, |p| sqlx::query_as::<_, MessageRow>(
-            "SELECT m.id, m.account_id, m.openid, m.kind, m.sent_at, m.received_at, m.body, \
-             m.reply FROM follower_log l JOIN wx_messages m ON m.id = l.message_id \
-             WHERE l.account_id = $1 AND l.openid = $2 AND l.message_id <= $3 \
-             AND l.message_id < $4 AND m.merchant_id = $5 \
-             ORDER BY l.message_id DESC LIMIT $6"
-        )
-        .bind(account_id)
-        .bind(openid)
-        .bind(indexed_upto)
-        .bind(before)
-        .bind(merchant_id)
-        .bind(wanted)
-        .fetch_all(p)
-        .await)?;
-        rows.extend(older);
+    let upto = indexed_upto.min(before.saturating_sub(1));
+    let mut buckets = timeline_buckets(upto, span, projected_upto).peekable();
+    let mut take = FIRST_BUCKETS;
+    while (rows.len() as i64) < limit && buckets.peek().is_some() {
+        let chunk: Vec<i64> = buckets.by_ref().take(take).collect();
+        let wanted = limit - rows.len() as i64;
+        rows.extend(indexed_rows(db, merchant_id, account_id, openid, &chunk, upto, wanted).await?);
+        take = (take * 2).min(MOST_BUCKETS);
     }
     Ok(rows)
+}
+
+/// The follower's first and last log row as the followers projection saw them.
+async fn log_span(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    openid: &str,
+) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    let span: Option<(Option<i64>, Option<i64>)> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT first_message_id, last_message_id FROM followers \
+         WHERE merchant_id = $1 AND account_id = $2 AND openid = $3"
+    )
+    .bind(merchant_id)
+    .bind(account_id)
+    .bind(openid)
+    .fetch_optional(p)
+    .await)?;
+    Ok(span.and_then(|(first, last)| first.zip(last)))
+}
+
+/// The follower's indexed messages in `buckets` with ids up to `upto`, newest first.
+async fn indexed_rows(
+    db: &Db,
+    merchant_id: i64,
+    account_id: i64,
+    openid: &str,
+    buckets: &[i64],
+    upto: i64,
+    limit: i64,
+) -> Result<Vec<crate::messages::store::MessageRow>, sqlx::Error> {
+    use crate::messages::store::MessageRow;
+    const COLUMNS: &str = "m.id, m.account_id, m.openid, m.kind, m.sent_at, m.received_at, \
+        m.body, m.reply FROM follower_log l JOIN wx_messages m ON m.id = l.message_id";
+    const FILTER: &str = "AND l.openid = $3 AND l.message_id <= $4 AND m.merchant_id = $5 \
+        ORDER BY l.message_id DESC LIMIT $6";
+    // Each bucket is one seek of follower_log's key: SQLite iterates the IN list, PostgreSQL
+    // the array.
+    match db {
+        Db::Sqlite(p) => {
+            let list = serde_json::to_string(buckets).unwrap_or_else(|_| "[]".into());
+            let sql = format!(
+                "SELECT {COLUMNS} WHERE l.account_id = $1 \
+                 AND l.bucket IN (SELECT value FROM json_each($2)) {FILTER}"
+            );
+            sqlx::query_as::<_, MessageRow>(&sql)
+                .bind(account_id)
+                .bind(list)
+                .bind(openid)
+                .bind(upto)
+                .bind(merchant_id)
+                .bind(limit)
+                .fetch_all(p)
+                .await
+        }
+        Db::Postgres(p) => {
+            let sql =
+                format!("SELECT {COLUMNS} WHERE l.account_id = $1 AND l.bucket = ANY($2) {FILTER}");
+            sqlx::query_as::<_, MessageRow>(&sql)
+                .bind(account_id)
+                .bind(buckets)
+                .bind(openid)
+                .bind(upto)
+                .bind(merchant_id)
+                .bind(limit)
+                .fetch_all(p)
+                .await
+        }
+    }
 }
 
 // ---- what the merchant and WeChat know (0008's columns) ----

@@ -298,6 +298,8 @@ pub struct SenderSummary {
     pub openid: String,
     pub first_at: i64,
     pub last_at: i64,
+    pub first_id: i64,
+    pub last_id: i64,
     pub of_kinds: bool,
 }
 
@@ -311,7 +313,7 @@ pub async fn senders(
 ) -> Result<Vec<SenderSummary>, sqlx::Error> {
     let sql = format!(
         "SELECT merchant_id, account_id, openid, MIN(sent_at) AS first_at, \
-         MAX(sent_at) AS last_at, MAX(CASE WHEN kind IN ({}) THEN 1 ELSE 0 END) = 1 AS of_kinds \
+         MAX(sent_at) AS last_at, MIN(id) AS first_id, MAX(id) AS last_id, MAX(CASE WHEN kind IN ({}) THEN 1 ELSE 0 END) = 1 AS of_kinds \
          FROM wx_messages WHERE id > $1 AND id <= $2 GROUP BY merchant_id, account_id, openid",
         kind_params(kinds)
     );
