@@ -505,6 +505,8 @@ run_product() { # kind run mode (REQ_FILE for this account already generated)
     profile_report "$WORK/perf-$tag-$mode.data" "$OUT/profile-$run-$tag-$mode.md" \
       "$kind${RULES_N:+ $RULES_N rules} $mode, run $run: $(field "$result" rps) req/s"
   fi
+  # The server's own view (log batches, lock waits, request durations) for the record.
+  timeout 10 curl -s "http://127.0.0.1:$port/metrics" >"$OUT/metrics-$run-$tag-$mode.txt" || true
   local peak end
   peak="$(status_kb "$pid" VmHWM)"
   end="$(status_kb "$pid" VmRSS)"

@@ -197,6 +197,10 @@ async fn commit_when_unlocked(log: &mut SqliteLog, rows: &[LogRow]) -> Result<Ve
             other => {
                 if attempts > 0 {
                     metrics::counter!("zhanggui_message_log_lock_waits_total").increment(1);
+                    // The callbacks of this batch, and those queued behind it, waited this
+                    // long for another connection's write: the tail of the callback's latency.
+                    metrics::histogram!("zhanggui_message_log_lock_wait_seconds")
+                        .record(started.elapsed().as_secs_f64());
                 }
                 return other.map_err(|e| e.to_string());
             }
