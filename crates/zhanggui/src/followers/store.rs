@@ -2,7 +2,7 @@
 
 use super::model::{Follower, LOG_BUCKET_IDS, timeline_buckets};
 use crate::on_pool;
-use crate::platform::db::Db;
+use crate::platform::db::{Db, Dialect};
 
 #[derive(sqlx::FromRow)]
 struct FollowerRow {
@@ -303,7 +303,9 @@ pub async fn timeline(
     // says, never narrower, so no bucket the follower wrote in is skipped.
     let projected_upto = cursor(db, super::jobs::PROJECTION).await?;
     let indexed_upto = cursor(db, super::jobs::LOG_INDEX).await?;
-    let span = log_span(db, merchant_id, account_id, openid).await?;
+    let span = get(db, merchant_id, account_id, openid)
+        .await?
+        .and_then(|f| f.first_message_id.zip(f.last_message_id));
     let before = before_id.unwrap_or(i64::MAX);
     let mut rows = on_pool!(db, |p| sqlx::query_as::<_, MessageRow>(
         "SELECT id, account_id, openid, kind, sent_at, received_at, body, reply \
@@ -331,25 +333,6 @@ pub async fn timeline(
     Ok(rows)
 }
 
-/// The follower's first and last log row as the followers projection saw them.
-async fn log_span(
-    db: &Db,
-    merchant_id: i64,
-    account_id: i64,
-    openid: &str,
-) -> Result<Option<(i64, i64)>, sqlx::Error> {
-    let span: Option<(Option<i64>, Option<i64>)> = on_pool!(db, |p| sqlx::query_as(
-        "SELECT first_message_id, last_message_id FROM followers \
-         WHERE merchant_id = $1 AND account_id = $2 AND openid = $3"
-    )
-    .bind(merchant_id)
-    .bind(account_id)
-    .bind(openid)
-    .fetch_optional(p)
-    .await)?;
-    Ok(span.and_then(|(first, last)| first.zip(last)))
-}
-
 /// The follower's indexed messages in `buckets` with ids up to `upto`, newest first.
 async fn indexed_rows(
     db: &Db,
@@ -361,43 +344,28 @@ async fn indexed_rows(
     limit: i64,
 ) -> Result<Vec<crate::messages::store::MessageRow>, sqlx::Error> {
     use crate::messages::store::MessageRow;
-    const COLUMNS: &str = "m.id, m.account_id, m.openid, m.kind, m.sent_at, m.received_at, \
-        m.body, m.reply FROM follower_log l JOIN wx_messages m ON m.id = l.message_id";
-    const FILTER: &str = "AND l.openid = $3 AND l.message_id <= $4 AND m.merchant_id = $5 \
-        ORDER BY l.message_id DESC LIMIT $6";
-    // Each bucket is one seek of follower_log's key: SQLite iterates the IN list, PostgreSQL
-    // the array.
-    match db {
-        Db::Sqlite(p) => {
-            let list = serde_json::to_string(buckets).unwrap_or_else(|_| "[]".into());
-            let sql = format!(
-                "SELECT {COLUMNS} WHERE l.account_id = $1 \
-                 AND l.bucket IN (SELECT value FROM json_each($2)) {FILTER}"
-            );
-            sqlx::query_as::<_, MessageRow>(&sql)
-                .bind(account_id)
-                .bind(list)
-                .bind(openid)
-                .bind(upto)
-                .bind(merchant_id)
-                .bind(limit)
-                .fetch_all(p)
-                .await
-        }
-        Db::Postgres(p) => {
-            let sql =
-                format!("SELECT {COLUMNS} WHERE l.account_id = $1 AND l.bucket = ANY($2) {FILTER}");
-            sqlx::query_as::<_, MessageRow>(&sql)
-                .bind(account_id)
-                .bind(buckets)
-                .bind(openid)
-                .bind(upto)
-                .bind(merchant_id)
-                .bind(limit)
-                .fetch_all(p)
-                .await
-        }
-    }
+    // The buckets go as one JSON list and each is one seek of follower_log's key: SQLite
+    // iterates the IN list, PostgreSQL the array.
+    let in_buckets = match db.dialect() {
+        Dialect::Sqlite => "IN (SELECT value FROM json_each($2))",
+        Dialect::Postgres => "= ANY(ARRAY(SELECT json_array_elements_text($2::json)::BIGINT))",
+    };
+    let sql = format!(
+        "SELECT m.id, m.account_id, m.openid, m.kind, m.sent_at, m.received_at, m.body, m.reply \
+         FROM follower_log l JOIN wx_messages m ON m.id = l.message_id \
+         WHERE l.account_id = $1 AND l.bucket {in_buckets} AND l.openid = $3 \
+         AND l.message_id <= $4 AND m.merchant_id = $5 ORDER BY l.message_id DESC LIMIT $6"
+    );
+    let list = serde_json::to_string(buckets).unwrap_or_else(|_| "[]".into());
+    on_pool!(db, |p| sqlx::query_as::<_, MessageRow>(&sql)
+        .bind(account_id)
+        .bind(&list)
+        .bind(openid)
+        .bind(upto)
+        .bind(merchant_id)
+        .bind(limit)
+        .fetch_all(p)
+        .await)
 }
 
 // ---- what the merchant and WeChat know (0008's columns) ----

@@ -303,9 +303,9 @@ pub struct SenderSummary {
     pub of_kinds: bool,
 }
 
-/// Every sender of a range with the times of their first and last message, grouped by the
-/// database (a sender who wrote a hundred times is one row here), and whether they sent
-/// anything of `kinds`.
+/// Every sender of a range with the times and ids of their first and last message, grouped
+/// by the database (a sender who wrote a hundred times is one row here), and whether they
+/// sent anything of `kinds`.
 pub async fn senders(
     db: &Db,
     range: LogRange,
@@ -313,7 +313,8 @@ pub async fn senders(
 ) -> Result<Vec<SenderSummary>, sqlx::Error> {
     let sql = format!(
         "SELECT merchant_id, account_id, openid, MIN(sent_at) AS first_at, \
-         MAX(sent_at) AS last_at, MIN(id) AS first_id, MAX(id) AS last_id, MAX(CASE WHEN kind IN ({}) THEN 1 ELSE 0 END) = 1 AS of_kinds \
+         MAX(sent_at) AS last_at, MIN(id) AS first_id, MAX(id) AS last_id, \
+         MAX(CASE WHEN kind IN ({}) THEN 1 ELSE 0 END) = 1 AS of_kinds \
          FROM wx_messages WHERE id > $1 AND id <= $2 GROUP BY merchant_id, account_id, openid",
         kind_params(kinds)
     );
