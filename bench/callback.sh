@@ -446,8 +446,8 @@ run_ceiling() { # run mode
 
 run_product() { # kind run mode (REQ_FILE for this account already generated)
   local kind="$1" run="$2" mode="$3" port pid idle result load logged
-  # File names: the kind, and the rule count with RULES.
-  local tag="$kind${RULES_N:+-r$RULES_N}"
+  # File names: the kind, the rule count with RULES, and -B for the COMPARE binary.
+  local tag="$kind${RULES_N:+-r$RULES_N}${BIN_TAG:-}"
   port="$(free_port)"
   ZG_DATABASE_URL="$DB_URL" ZG_LISTEN="127.0.0.1:$port" ZG_PUBLIC_URL="http://127.0.0.1:$port" \
     ZG_MODE=sandbox taskset -c "$SERVER_CORE" "$ZG" serve --no-demo >"$OUT/zhanggui-$run-$tag-$mode.log" 2>&1 &
@@ -507,6 +507,12 @@ run_product() { # kind run mode (REQ_FILE for this account already generated)
   fi
   # The server's own view (log batches, lock waits, request durations) for the record.
   timeout 10 curl -s "http://127.0.0.1:$port/metrics" >"$OUT/metrics-$run-$tag-$mode.txt" || true
+  # How far each projection of the log is behind at the end of the load (rows): a server
+  # that answers faster by letting them fall behind would show here.
+  local agg=string_agg
+  [ "$kind" = postgres ] || agg=group_concat
+  log "  projections behind at the end (rows): $(sql "$kind" "SELECT $agg(name || ' ' || \
+    ((SELECT MAX(id) FROM wx_messages) - last_id), ', ') FROM log_projections" | tr -d '\n')"
   local peak end
   peak="$(status_kb "$pid" VmHWM)"
   end="$(status_kb "$pid" VmRSS)"

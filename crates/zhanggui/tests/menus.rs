@@ -686,3 +686,49 @@ async fn another_merchants_menus_do_not_exist() {
     assert_eq!(f.app.count("SELECT COUNT(*) FROM menus").await, 1);
     f.app.stop().await;
 }
+
+/// Most of the log is plain messages: a pass over them has nothing to count, and must still
+/// move the menus' and the channels' cursors (in one statement, without a transaction), or
+/// every later pass would read the same rows again.
+#[tokio::test]
+async fn passes_over_messages_alone_move_the_cursors() {
+    let app = TestApp::spawn().await;
+    let m = app.merchant("消息商户").await;
+    let account = app.account(m, "消息服务号").await;
+    let now = app.now();
+    let history: Vec<(String, i64)> = (1..=40u64)
+        .map(|i| {
+            let xml = format!(
+                "<xml><ToUserName><![CDATA[gh_test]]></ToUserName>\
+                 <FromUserName><![CDATA[o{i:04}]]></FromUserName>\
+                 <CreateTime>{}</CreateTime><MsgType><![CDATA[text]]></MsgType>\
+                 <Content><![CDATA[你好 {i}]]></Content><MsgId>{i}</MsgId></xml>",
+                now / 1000
+            );
+            (xml, now)
+        })
+        .collect();
+    let logged =
+        zhanggui::messages::log_as_received(&app.db, m, account.id, &Default::default(), &history)
+            .await
+            .expect("log");
+    assert_eq!(logged, 40);
+    let newest = app.count("SELECT MAX(id) FROM wx_messages").await;
+    for name in ["menus", "channels"] {
+        wait_until(
+            &format!("the {name} cursor reaches the newest row"),
+            20,
+            || async {
+                app.count(&format!(
+                    "SELECT last_id FROM log_projections WHERE name = '{name}'"
+                ))
+                .await
+                    == newest
+            },
+        )
+        .await;
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM menu_clicks").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM channel_days").await, 0);
+    app.stop().await;
+}

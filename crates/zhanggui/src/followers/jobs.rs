@@ -72,7 +72,7 @@ pub async fn run(state: AppState) {
 /// when there was nothing new, or another instance moved the cursor meanwhile) and whether
 /// there is more to read right away.
 pub async fn project_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sqlx::Error> {
-    let cursor = store::cursor(db, PROJECTION).await?;
+    let cursor = log::cursor(db, PROJECTION).await?;
     let unsettled_from = settle_ms(db.dialect()).map(|settle| now - settle);
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());
@@ -85,7 +85,7 @@ pub async fn project_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sq
         vec![]
     };
     store::merge(db, &fold(senders, details)).await?;
-    let moved = store::advance_cursor(db, PROJECTION, cursor, range.upto).await?;
+    let moved = log::advance_cursor(db, PROJECTION, cursor, range.upto).await?;
     Ok(Projected {
         upto: moved.then_some(range.upto),
         more: moved && range.full,
@@ -184,13 +184,13 @@ pub async fn run_log_index(state: AppState) {
 /// Indexes the next `batch` settled log rows: one idempotent statement, then the cursor
 /// moves by compare-and-set (a pass that loses it has only re-inserted rows that exist).
 pub async fn index_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sqlx::Error> {
-    let cursor = store::cursor(db, LOG_INDEX).await?;
+    let cursor = log::cursor(db, LOG_INDEX).await?;
     let unsettled_from = settle_ms(db.dialect()).map(|settle| now - settle);
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());
     };
     store::index_log_range(db, range.after_id, range.upto).await?;
-    let moved = store::advance_cursor(db, LOG_INDEX, cursor, range.upto).await?;
+    let moved = log::advance_cursor(db, LOG_INDEX, cursor, range.upto).await?;
     Ok(Projected {
         upto: moved.then_some(range.upto),
         more: moved && range.full,

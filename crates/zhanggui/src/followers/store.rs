@@ -213,31 +213,6 @@ async fn merge_postgres(pool: &sqlx::PgPool, chunk: &[Follower]) -> Result<(), s
     Ok(())
 }
 
-/// Where the projection has read up to.
-pub async fn cursor(db: &Db, name: &str) -> Result<i64, sqlx::Error> {
-    on_pool!(db, |p| sqlx::query_scalar::<_, i64>(
-        "SELECT last_id FROM log_projections WHERE name = $1"
-    )
-    .bind(name)
-    .fetch_one(p)
-    .await)
-}
-
-/// Moves the cursor from `from` to `to`; false when it was no longer at `from` (another
-/// instance projected those rows, or the projection is being rebuilt).
-pub async fn advance_cursor(db: &Db, name: &str, from: i64, to: i64) -> Result<bool, sqlx::Error> {
-    let n = on_pool!(db, |p| sqlx::query(
-        "UPDATE log_projections SET last_id = $1 WHERE name = $2 AND last_id = $3"
-    )
-    .bind(to)
-    .bind(name)
-    .bind(from)
-    .execute(p)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(n == 1)
-}
-
 /// Followers of an account, most recently active first.
 pub async fn list(
     db: &Db,
@@ -301,8 +276,8 @@ pub async fn timeline(
     use crate::messages::store::MessageRow;
     // The cursors before the follower: a span read later can only be wider than the cursor
     // says, never narrower, so no bucket the follower wrote in is skipped.
-    let projected_upto = cursor(db, super::jobs::PROJECTION).await?;
-    let indexed_upto = cursor(db, super::jobs::LOG_INDEX).await?;
+    let projected_upto = crate::messages::store::cursor(db, super::jobs::PROJECTION).await?;
+    let indexed_upto = crate::messages::store::cursor(db, super::jobs::LOG_INDEX).await?;
     let span = get(db, merchant_id, account_id, openid)
         .await?
         .and_then(|f| f.first_message_id.zip(f.last_message_id));

@@ -230,13 +230,17 @@ pub struct TapCount {
 
 /// Applies one pass in ONE transaction: the cursor moves from `from` to `to` by
 /// compare-and-set first (a concurrent pass over the same rows then finds it moved and adds
-/// nothing), then the counters grow. False when the cursor had moved.
+/// nothing), then the counters grow. False when the cursor had moved. A pass with no taps
+/// only moves the cursor, in one statement (channels::store::apply_pass says why).
 pub async fn apply_pass(
     db: &Db,
     from: i64,
     to: i64,
     counts: &[TapCount],
 ) -> Result<bool, sqlx::Error> {
+    if counts.is_empty() {
+        return crate::messages::store::advance_cursor(db, PROJECTION, from, to).await;
+    }
     let mut tx = db.begin().await?;
     let moved = crate::on_tx!(&mut tx, |c| sqlx::query(
         "UPDATE log_projections SET last_id = $1 WHERE name = $2 AND last_id = $3"

@@ -236,6 +236,31 @@ pub struct LogRange {
     pub full: bool,
 }
 
+/// Where the projection of the log named `name` has read up to (`log_projections`).
+pub async fn cursor(db: &Db, name: &str) -> Result<i64, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT last_id FROM log_projections WHERE name = $1"
+    )
+    .bind(name)
+    .fetch_one(p)
+    .await)
+}
+
+/// Moves the cursor from `from` to `to`; false when it was no longer at `from` (another
+/// instance projected those rows, or the projection is being rebuilt).
+pub async fn advance_cursor(db: &Db, name: &str, from: i64, to: i64) -> Result<bool, sqlx::Error> {
+    let n = on_pool!(db, |p| sqlx::query(
+        "UPDATE log_projections SET last_id = $1 WHERE name = $2 AND last_id = $3"
+    )
+    .bind(to)
+    .bind(name)
+    .bind(from)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
 /// The next (at most) `limit` rows after `after_id`, ending before the first row received at
 /// or after `unsettled_from` (`None`: every committed row is settled); `None` when there is
 /// nothing to read. Answered by one row from the database, whatever `limit` is.
