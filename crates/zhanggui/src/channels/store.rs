@@ -310,15 +310,6 @@ pub async fn unfollow_times(
 
 pub const PROJECTION: &str = "channels";
 
-pub async fn cursor(db: &Db) -> Result<i64, sqlx::Error> {
-    on_pool!(db, |p| sqlx::query_scalar::<_, i64>(
-        "SELECT last_id FROM log_projections WHERE name = $1"
-    )
-    .bind(PROJECTION)
-    .fetch_one(p)
-    .await)
-}
-
 /// `$first, $first+1, …` for `n` parameters.
 fn params(first: usize, n: usize) -> String {
     (first..first + n)

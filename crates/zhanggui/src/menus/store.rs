@@ -208,15 +208,6 @@ pub async fn taps(
 
 pub const PROJECTION: &str = "menus";
 
-pub async fn cursor(db: &Db) -> Result<i64, sqlx::Error> {
-    on_pool!(db, |p| sqlx::query_scalar::<_, i64>(
-        "SELECT last_id FROM log_projections WHERE name = $1"
-    )
-    .bind(PROJECTION)
-    .fetch_one(p)
-    .await)
-}
-
 /// Taps of one button target on one day, to add to `menu_clicks`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TapCount {

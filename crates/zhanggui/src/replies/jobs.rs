@@ -75,7 +75,7 @@ pub struct Projected {
 
 /// Projects the next `batch` settled log rows.
 pub async fn project_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sqlx::Error> {
-    let cursor = store::cursor(db).await?;
+    let cursor = log::cursor(db, store::PROJECTION).await?;
     let unsettled_from = settle_ms(db.dialect()).map(|s| now - s);
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());

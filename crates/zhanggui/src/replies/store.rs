@@ -8,7 +8,7 @@ use crate::platform::db::{Db, Dialect, Tx};
 use crate::platform::jobs::{self, NewJob};
 use crate::{on_pool, on_tx};
 
-const PROJECTION: &str = "replies";
+pub const PROJECTION: &str = "replies";
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct RuleRow {
@@ -398,15 +398,6 @@ pub async fn clear_handoff(
 }
 
 // ---- the replies projection ----
-
-pub async fn cursor(db: &Db) -> Result<i64, sqlx::Error> {
-    on_pool!(db, |p| sqlx::query_scalar::<_, i64>(
-        "SELECT last_id FROM log_projections WHERE name = $1"
-    )
-    .bind(PROJECTION)
-    .fetch_one(p)
-    .await)
-}
 
 /// A logged message a rule (or no rule) answered.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
