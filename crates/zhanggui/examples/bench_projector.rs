@@ -55,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut passes = 0;
     loop {
-        let p = zhanggui::replies::jobs::project_once(&db, now, batch).await?;
+        let p = zhanggui::replies::jobs::project_once(&db, None, now, batch).await?;
         passes += 1;
         if p.upto.is_none() || !p.more {
             break;

@@ -733,7 +733,7 @@ async fn ensure_demo_followers(
 /// so that the profile fields below land on rows that exist.
 async fn project_now(db: &Db, now: i64) -> Result<(), AppError> {
     for _ in 0..1_000 {
-        let pass = crate::followers::jobs::project_once(db, now + 60_000, 5_000).await?;
+        let pass = crate::followers::jobs::project_once(db, None, now + 60_000, 5_000).await?;
         if !pass.more {
             break;
         }

@@ -473,7 +473,7 @@ async fn a_pass_is_counted_once_even_when_passes_race() {
             .await
             .expect("log");
     assert_eq!(logged, 500);
-    let pass = || zhanggui::channels::jobs::project_once(&app.db, now + 5_000, 64);
+    let pass = || zhanggui::channels::jobs::project_once(&app.db, None, now + 5_000, 64);
     let (a, b, c) = tokio::join!(pass(), pass(), pass());
     for p in [a, b, c] {
         p.expect("a pass runs");
@@ -498,7 +498,7 @@ async fn a_pass_is_counted_once_even_when_passes_race() {
         200
     );
     // Running again finds nothing new and counts nothing twice.
-    let p = zhanggui::channels::jobs::project_once(&app.db, now + 5_000, 64)
+    let p = zhanggui::channels::jobs::project_once(&app.db, None, now + 5_000, 64)
         .await
         .expect("pass");
     assert_eq!(p.upto, None);

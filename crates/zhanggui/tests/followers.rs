@@ -250,9 +250,13 @@ fn folded(rows: &[LogRow], ids: &[i64], openid: &str) -> Follower {
     f
 }
 
-async fn project_all(db: &zhanggui::platform::db::Db, batch: i64) {
+async fn project_all(
+    db: &zhanggui::platform::db::Db,
+    tap: Option<&zhanggui::messages::LogTap>,
+    batch: i64,
+) {
     for _ in 0..100 {
-        let pass = zhanggui::followers::jobs::project_once(db, i64::MAX, batch)
+        let pass = zhanggui::followers::jobs::project_once(db, tap, i64::MAX, batch)
             .await
             .expect("project");
         if pass.upto.is_none() {
@@ -291,7 +295,8 @@ async fn joining_in_sql_agrees_with_the_model_whatever_the_batches() {
     assert_eq!(expected[0].channel.as_deref(), Some("first"));
     assert_eq!(expected[0].last_latitude, Some(32.0));
 
-    project_all(&db, 1).await;
+    // From the committer's memory where it has a tap (a SQLite file), message by message.
+    project_all(&db, writer.tap(), 1).await;
     assert_eq!([stored(&db, "oA").await, stored(&db, "oB").await], expected);
 
     // Everything again, over the rows already there: nothing changes.
@@ -300,7 +305,7 @@ async fn joining_in_sql_agrees_with_the_model_whatever_the_batches() {
         "UPDATE log_projections SET last_id = 0 WHERE name = 'followers'",
     )
     .await;
-    project_all(&db, 1000).await;
+    project_all(&db, None, 1000).await;
     assert_eq!([stored(&db, "oA").await, stored(&db, "oB").await], expected);
 
     // Rebuilt from nothing in one batch.
@@ -310,7 +315,7 @@ async fn joining_in_sql_agrees_with_the_model_whatever_the_batches() {
         "UPDATE log_projections SET last_id = 0 WHERE name = 'followers'",
     )
     .await;
-    project_all(&db, 1000).await;
+    project_all(&db, None, 1000).await;
     assert_eq!([stored(&db, "oA").await, stored(&db, "oB").await], expected);
 }
 
@@ -379,7 +384,7 @@ async fn a_timeline_finds_a_follower_in_every_bucket_whichever_projection_is_ahe
     assert_eq!(timeline_ids(&db, "oSparse", 2).await, newest_first(&sparse));
 
     // Both done: only the follower's stretch of the log is read.
-    project_all(&db, 1_000_000).await;
+    project_all(&db, None, 1_000_000).await;
     let f = stored(&db, "oSparse").await;
     assert_eq!(
         (f.first_message_id, f.last_message_id),
@@ -414,6 +419,6 @@ async fn a_timeline_finds_a_follower_in_every_bucket_whichever_projection_is_ahe
     )
     .await;
     index_all(&db).await;
-    project_all(&db, 1_000_000).await;
+    project_all(&db, None, 1_000_000).await;
     assert_eq!(timeline_ids(&db, "oSparse", 3).await, newest_first(&all));
 }

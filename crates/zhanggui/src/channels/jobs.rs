@@ -14,6 +14,7 @@ use wechat::Message;
 
 use super::model::{ScanKind, day_of, scan_of};
 use super::store::{self, DayCount, TagOnScan};
+use crate::messages::LogTap;
 use crate::messages::store as log;
 use crate::platform::db::{Db, Dialect};
 use crate::platform::state::AppState;
@@ -41,7 +42,8 @@ pub async fn run(state: AppState) {
     loop {
         tick.tick().await;
         loop {
-            match project_once(&state.db, state.clock.now_ms(), BATCH).await {
+            let now = state.clock.now_ms();
+            match project_once(&state.db, state.log.tap(), now, BATCH).await {
                 Ok(p) if p.more => continue,
                 Ok(_) => break,
                 Err(e) => {
@@ -63,14 +65,21 @@ pub struct Projected {
     pub tagged: usize,
 }
 
-/// Counts the next `batch` settled log rows.
-pub async fn project_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sqlx::Error> {
+/// Counts the next `batch` settled log rows (from `tap` when it holds them).
+pub async fn project_once(
+    db: &Db,
+    tap: Option<&LogTap>,
+    now: i64,
+    batch: i64,
+) -> Result<Projected, sqlx::Error> {
     let cursor = log::cursor(db, store::PROJECTION).await?;
     let unsettled_from = settle_ms(db.dialect()).map(|s| now - s);
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());
     };
-    let rows = log::of_kinds(db, range, KINDS).await?;
+    let rows = log::Stretch::new(db, tap, store::PROJECTION, range)
+        .of_kinds(KINDS)
+        .await?;
     let scans: Vec<Scan> = rows.iter().filter_map(Scan::of).collect();
     let mut accounts: Vec<i64> = scans.iter().map(|s| s.account_id).collect();
     accounts.sort_unstable();

@@ -18,6 +18,7 @@ use wechat::message::Event;
 
 use super::model::{Follower, Observation};
 use super::store;
+use crate::messages::LogTap;
 use crate::messages::store::{self as log, LoggedMessage, SenderSummary};
 use crate::platform::db::{Db, Dialect};
 use crate::platform::state::AppState;
@@ -56,7 +57,8 @@ pub async fn run(state: AppState) {
     loop {
         tick.tick().await;
         loop {
-            match project_once(&state.db, state.clock.now_ms(), BATCH).await {
+            let now = state.clock.now_ms();
+            match project_once(&state.db, state.log.tap(), now, BATCH).await {
                 Ok(p) if p.more => continue,
                 Ok(_) => break,
                 Err(e) => {
@@ -70,17 +72,23 @@ pub async fn run(state: AppState) {
 
 /// Folds the next `batch` settled log rows into followers; returns how many rows it read (0
 /// when there was nothing new, or another instance moved the cursor meanwhile) and whether
-/// there is more to read right away.
-pub async fn project_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sqlx::Error> {
+/// there is more to read right away. New rows come from `tap` when it holds them.
+pub async fn project_once(
+    db: &Db,
+    tap: Option<&LogTap>,
+    now: i64,
+    batch: i64,
+) -> Result<Projected, sqlx::Error> {
     let cursor = log::cursor(db, PROJECTION).await?;
     let unsettled_from = settle_ms(db.dialect()).map(|settle| now - settle);
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());
     };
-    let senders = log::senders(db, range, KINDS_WITH_DETAILS).await?;
+    let stretch = log::Stretch::new(db, tap, PROJECTION, range);
+    let senders = stretch.senders(KINDS_WITH_DETAILS).await?;
     // Most ranges hold only messages and clicks: no second read of the range for them.
     let details = if senders.iter().any(|s| s.of_kinds) {
-        log::of_kinds(db, range, KINDS_WITH_DETAILS).await?
+        stretch.of_kinds(KINDS_WITH_DETAILS).await?
     } else {
         vec![]
     };

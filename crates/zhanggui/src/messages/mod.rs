@@ -8,9 +8,11 @@ pub mod modules;
 pub mod routes;
 mod sqlite_log;
 pub mod store;
+pub mod tap;
 pub mod writer;
 
 pub use store::{LogRow, Logged};
+pub use tap::LogTap;
 pub use writer::{LogError, LogWriter};
 
 use crate::platform::clock::Millis;

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use super::tap::{LogTap, TapRows};
 use crate::on_pool;
 use crate::on_tx;
 use crate::platform::clock::Millis;
@@ -314,9 +315,58 @@ async fn next_id_span(db: &Db, after_id: i64, limit: i64) -> Result<Option<LogRa
     }))
 }
 
+/// A range of the log as a projection reads it: from the committer's tap when that holds
+/// every row of the range (tap.rs), else from the database.
+pub struct Stretch<'a> {
+    db: &'a Db,
+    pub range: LogRange,
+    tapped: Option<TapRows>,
+}
+
+impl<'a> Stretch<'a> {
+    /// `projection` names the reader in the metrics (how many passes memory served).
+    pub fn new(
+        db: &'a Db,
+        tap: Option<&LogTap>,
+        projection: &'static str,
+        range: LogRange,
+    ) -> Stretch<'a> {
+        let tapped = tap.and_then(|t| t.covering(range));
+        let from = if tapped.is_some() {
+            "memory"
+        } else {
+            "database"
+        };
+        metrics::counter!("zhanggui_projection_reads_total", "projection" => projection, "from" => from)
+            .increment(1);
+        Stretch { db, range, tapped }
+    }
+
+    /// The rows, when the tap holds them.
+    pub fn tapped(&self) -> Option<&TapRows> {
+        self.tapped.as_ref()
+    }
+
+    /// Every sender of the range, summed up (`senders`).
+    pub async fn senders(&self, kinds: &[&str]) -> Result<Vec<SenderSummary>, sqlx::Error> {
+        match &self.tapped {
+            Some(rows) => Ok(rows.senders(kinds)),
+            None => senders(self.db, self.range, kinds).await,
+        }
+    }
+
+    /// The rows whose kind is one of `kinds`, in id order (`of_kinds`).
+    pub async fn of_kinds(&self, kinds: &[&str]) -> Result<Vec<LoggedMessage>, sqlx::Error> {
+        match &self.tapped {
+            Some(rows) => Ok(rows.of_kinds(kinds)),
+            None => of_kinds(self.db, self.range, kinds).await,
+        }
+    }
+}
+
 /// One sender's messages in a range, summed up: when they first and last wrote, and whether
 /// any of them is of the kinds asked for.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct SenderSummary {
     pub merchant_id: i64,
     pub account_id: i64,
@@ -365,7 +415,7 @@ fn kind_params(kinds: &[&str]) -> String {
 }
 
 /// A logged message read in full by a projection.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct LoggedMessage {
     pub id: i64,
     pub account_id: i64,

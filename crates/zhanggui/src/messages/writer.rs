@@ -15,6 +15,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::sqlite_log::{CommitError, SqliteLog};
 use super::store::{self, LogRow, Logged};
+use super::tap::{LogTap, Tapped};
 use crate::platform::db::{Db, Dialect};
 
 /// The most rows one transaction takes; more wait for the next.
@@ -47,23 +48,35 @@ struct Pending {
 #[derive(Clone, Debug)]
 pub struct LogWriter {
     queue: mpsc::Sender<Pending>,
+    tap: Option<Arc<LogTap>>,
 }
 
 impl LogWriter {
     /// Starts the committer on the current runtime. It ends when every handle is dropped.
     pub fn start(db: Db) -> LogWriter {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
-        match SqliteLog::for_db(&db) {
+        let tap = match SqliteLog::for_db(&db) {
             Some(log) => {
                 let committed = Arc::new(AtomicU64::new(0));
+                let tap = Arc::new(LogTap::new());
                 tokio::spawn(checkpoints(db, Arc::downgrade(&committed)));
-                tokio::spawn(sqlite_loop(log, rx, committed));
+                tokio::spawn(sqlite_loop(log, rx, committed, tap.clone()));
+                Some(tap)
             }
+            // Through the pool ids are not known to be consecutive (PostgreSQL hands them out
+            // before commit), so projections read the database.
             None => {
                 tokio::spawn(pool_loop(db, rx));
+                None
             }
-        }
-        LogWriter { queue }
+        };
+        LogWriter { queue, tap }
+    }
+
+    /// The rows this committer wrote lately, for projections to read instead of the
+    /// database (tap.rs); `None` when it writes through the pool.
+    pub fn tap(&self) -> Option<&LogTap> {
+        self.tap.as_deref()
     }
 
     /// Appends one row and waits until it is committed (or found to be a duplicate).
@@ -117,10 +130,23 @@ impl Batch {
     }
 
     fn answer(&mut self, result: Result<Vec<Logged>, String>) {
+        self.answer_and_tap(result, None);
+    }
+
+    /// Answers the callers, then hands the new rows (with their ids) to `tap`.
+    fn answer_and_tap(&mut self, result: Result<Vec<Logged>, String>, tap: Option<&LogTap>) {
         match result {
             Ok(results) => {
-                for (done, r) in self.waiting.drain(..).zip(results) {
+                let mut new = Vec::with_capacity(if tap.is_some() { results.len() } else { 0 });
+                for ((done, r), row) in self.waiting.drain(..).zip(results).zip(self.rows.drain(..))
+                {
+                    if let (Logged::New(id), Some(_)) = (&r, tap) {
+                        new.push(Tapped { id: *id, row });
+                    }
                     let _ = done.send(Ok(r));
+                }
+                if let Some(tap) = tap {
+                    tap.publish(new);
                 }
             }
             Err(e) => {
@@ -167,6 +193,7 @@ async fn sqlite_loop(
     mut log: SqliteLog,
     mut rx: mpsc::Receiver<Pending>,
     committed: Arc<AtomicU64>,
+    tap: Arc<LogTap>,
 ) {
     let mut batch = Batch::new();
     while batch.fill(&mut rx).await {
@@ -174,7 +201,7 @@ async fn sqlite_loop(
         if result.is_ok() {
             committed.fetch_add(1, Ordering::Relaxed);
         }
-        batch.answer(result);
+        batch.answer_and_tap(result, Some(&tap));
     }
 }
 

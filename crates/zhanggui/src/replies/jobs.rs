@@ -16,8 +16,9 @@ use wechat::{Message, MessageBody};
 
 use super::index::Answer;
 use super::model::Route;
-use super::store::{self, Handoff, HitCount, Pass, Unmatched};
+use super::store::{self, Handoff, HitCount, Pass, Routed, Unmatched};
 use crate::channels::model::day_of;
+use crate::messages::LogTap;
 use crate::messages::store as log;
 use crate::platform::db::{Db, Dialect};
 use crate::platform::jobs::{self, JobContext, JobError, NewJob};
@@ -48,7 +49,8 @@ pub async fn run(state: AppState) {
     loop {
         tick.tick().await;
         loop {
-            match project_once(&state.db, state.clock.now_ms(), BATCH).await {
+            let now = state.clock.now_ms();
+            match project_once(&state.db, state.log.tap(), now, BATCH).await {
                 Ok(p) => {
                     if p.jobs > 0 {
                         state.jobs.wake();
@@ -73,14 +75,27 @@ pub struct Projected {
     pub jobs: usize,
 }
 
-/// Projects the next `batch` settled log rows.
-pub async fn project_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sqlx::Error> {
+/// Projects the next `batch` settled log rows (from `tap` when it holds them).
+pub async fn project_once(
+    db: &Db,
+    tap: Option<&LogTap>,
+    now: i64,
+    batch: i64,
+) -> Result<Projected, sqlx::Error> {
     let cursor = log::cursor(db, store::PROJECTION).await?;
     let unsettled_from = settle_ms(db.dialect()).map(|s| now - s);
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());
     };
-    let rows = store::routed(db, range.after_id, range.upto).await?;
+    let stretch = log::Stretch::new(db, tap, store::PROJECTION, range);
+    let read;
+    let rows: Vec<Routed<'_>> = match stretch.tapped() {
+        Some(tapped) => store::routed_in(tapped).collect(),
+        None => {
+            read = store::routed(db, range.after_id, range.upto).await?;
+            read.iter().map(store::RoutedRow::view).collect()
+        }
+    };
     let mut accounts: Vec<i64> = rows.iter().map(|r| r.account_id).collect();
     accounts.sort_unstable();
     accounts.dedup();
@@ -104,7 +119,7 @@ pub async fn project_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sq
 }
 
 /// What a pass writes for these rows.
-fn pass_of(rows: &[store::RoutedRow], zones: &HashMap<i64, chrono_tz::Tz>) -> Pass {
+fn pass_of(rows: &[Routed<'_>], zones: &HashMap<i64, chrono_tz::Tz>) -> Pass {
     let mut hits: Hits = BTreeMap::new();
     let mut pass = Pass::default();
     for row in rows {
@@ -112,7 +127,7 @@ fn pass_of(rows: &[store::RoutedRow], zones: &HashMap<i64, chrono_tz::Tz>) -> Pa
             .get(&row.account_id)
             .copied()
             .unwrap_or(chrono_tz::Asia::Shanghai);
-        match Route::decode(&row.route) {
+        match Route::decode(row.route) {
             Some(Route::Rule {
                 rule_id,
                 more,
@@ -130,12 +145,12 @@ fn pass_of(rows: &[store::RoutedRow], zones: &HashMap<i64, chrono_tz::Tz>) -> Pa
                         pass.follow_ups.push(follow_up(row, rule_id, 1, more));
                     }
                 }
-                if let Some(text) = text_of(&row.body) {
+                if let Some(text) = text_of(row.body) {
                     pass.unmatched.push(Unmatched {
                         log_id: row.id,
                         merchant_id: row.merchant_id,
                         account_id: row.account_id,
-                        openid: row.openid.clone(),
+                        openid: row.openid.to_string(),
                         text,
                         sent_at: row.sent_at,
                     });
@@ -144,7 +159,7 @@ fn pass_of(rows: &[store::RoutedRow], zones: &HashMap<i64, chrono_tz::Tz>) -> Pa
             Some(Route::Handoff) => pass.handoffs.push(Handoff {
                 merchant_id: row.merchant_id,
                 account_id: row.account_id,
-                openid: row.openid.clone(),
+                openid: row.openid.to_string(),
                 requested_at: row.sent_at,
             }),
             None => {}
@@ -156,13 +171,7 @@ fn pass_of(rows: &[store::RoutedRow], zones: &HashMap<i64, chrono_tz::Tz>) -> Pa
 
 type Hits = BTreeMap<(i64, i64, String, String), HitCount>;
 
-fn count_hit(
-    hits: &mut Hits,
-    row: &store::RoutedRow,
-    rule_id: i64,
-    keyword: String,
-    tz: chrono_tz::Tz,
-) {
+fn count_hit(hits: &mut Hits, row: &Routed<'_>, rule_id: i64, keyword: String, tz: chrono_tz::Tz) {
     let day = day_of(row.sent_at, tz);
     hits.entry((row.account_id, rule_id, keyword.clone(), day.clone()))
         .or_insert(HitCount {
@@ -187,7 +196,7 @@ fn text_of(body: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.chars().take(MAX_UNMATCHED_CHARS).collect())
 }
 
-fn follow_up(row: &store::RoutedRow, rule_id: i64, index: usize, last: usize) -> NewJob {
+fn follow_up(row: &Routed<'_>, rule_id: i64, index: usize, last: usize) -> NewJob {
     NewJob::new(
         FOLLOW_UP_KIND,
         serde_json::json!({
@@ -287,13 +296,14 @@ mod tests {
 
     #[test]
     fn a_pass_counts_hits_keeps_unmatched_and_marks_handoffs() {
-        let rows = vec![
+        let rows = [
             row(1, "rule:7:0:价格", TEXT),
             row(2, "rule:7:0:价格", TEXT),
             row(3, "rule:8:2:", TEXT),
             row(4, "unmatched", TEXT),
             row(5, "handoff", TEXT),
         ];
+        let rows: Vec<Routed<'_>> = rows.iter().map(store::RoutedRow::view).collect();
         let pass = pass_of(&rows, &HashMap::new());
         assert_eq!(pass.hits.len(), 2);
         assert_eq!(pass.hits[0].hits, 2);

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::model::{RuleInput, Settings};
+use crate::messages::tap::TapRows;
 use crate::platform::db::{Db, Dialect, Tx};
 use crate::platform::jobs::{self, NewJob};
 use crate::{on_pool, on_tx};
@@ -409,6 +410,54 @@ pub struct RoutedRow {
     pub sent_at: i64,
     pub body: String,
     pub route: String,
+}
+
+/// A routed row as the pass reads it, borrowed from a row read from the database or from the
+/// log's tap (no copy of the strings either way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Routed<'a> {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub account_id: i64,
+    pub openid: &'a str,
+    pub sent_at: i64,
+    /// The body of an unmatched message, '' for the others (as `routed` reads it).
+    pub body: &'a str,
+    pub route: &'a str,
+}
+
+impl RoutedRow {
+    pub fn view(&self) -> Routed<'_> {
+        Routed {
+            id: self.id,
+            merchant_id: self.merchant_id,
+            account_id: self.account_id,
+            openid: &self.openid,
+            sent_at: self.sent_at,
+            body: &self.body,
+            route: &self.route,
+        }
+    }
+}
+
+/// What `routed` reads, from the tap: the routed rows, in id order.
+pub fn routed_in(rows: &TapRows) -> impl Iterator<Item = Routed<'_>> {
+    rows.iter().filter(|t| !t.row.route.is_empty()).map(|t| {
+        let r = &t.row;
+        Routed {
+            id: t.id,
+            merchant_id: r.merchant_id,
+            account_id: r.account_id,
+            openid: &r.openid,
+            sent_at: r.sent_at,
+            body: if r.route.starts_with("unmatched") {
+                &r.body
+            } else {
+                ""
+            },
+            route: &r.route,
+        }
+    })
 }
 
 /// The routed rows of a range of the log, in id order. Only an unmatched message's body is
