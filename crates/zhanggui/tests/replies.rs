@@ -673,3 +673,81 @@ async fn a_pass_of_many_different_hits_is_counted_whole() {
     );
     f.app.stop().await;
 }
+
+/// A pass is all or nothing, and ends by moving the cursor: when the cursor is no longer
+/// where the pass began (another instance or a rebuild got there first), none of its counts,
+/// texts, hand-offs or further replies is written, and the database takes writes as before.
+#[tokio::test]
+async fn a_pass_whose_cursor_moved_on_writes_nothing() {
+    use zhanggui::platform::jobs::NewJob;
+    use zhanggui::replies::store::{Handoff, HitCount, Pass, Unmatched, apply_pass};
+    let f = fixture().await;
+    let openid = "oPassWriter00000000000000001".to_string();
+    let pass = Pass {
+        hits: vec![HitCount {
+            account_id: f.account_id,
+            rule_id: 77,
+            keyword: "价格".into(),
+            day: "2026-12-02".into(),
+            merchant_id: f.merchant,
+            hits: 3,
+        }],
+        unmatched: vec![Unmatched {
+            log_id: 900_001,
+            merchant_id: f.merchant,
+            account_id: f.account_id,
+            openid: openid.clone(),
+            text: "几点关门".into(),
+            sent_at: f.app.now(),
+        }],
+        handoffs: vec![Handoff {
+            merchant_id: f.merchant,
+            account_id: f.account_id,
+            openid: openid.clone(),
+            requested_at: f.app.now(),
+        }],
+        follow_ups: vec![
+            NewJob::new("test.never_registered", json!({ "n": 1 })).merchant(f.merchant),
+        ],
+    };
+    let written = || async {
+        [
+            f.app.count("SELECT COUNT(*) FROM reply_hits").await,
+            f.app.count("SELECT COUNT(*) FROM reply_unmatched").await,
+            f.app.count("SELECT COUNT(*) FROM follower_handoffs").await,
+            f.app
+                .count("SELECT COUNT(*) FROM jobs WHERE kind = 'test.never_registered'")
+                .await,
+        ]
+    };
+    let at = f
+        .app
+        .count("SELECT last_id FROM log_projections WHERE name = 'replies'")
+        .await;
+
+    let moved = apply_pass(&f.app.db, at + 5, at + 6, &pass, f.app.now())
+        .await
+        .expect("a lost race is not an error");
+    assert!(!moved);
+    assert_eq!(written().await, [0, 0, 0, 0]);
+    assert_eq!(
+        f.app
+            .count("SELECT last_id FROM log_projections WHERE name = 'replies'")
+            .await,
+        at
+    );
+
+    // The failed pass left no transaction open: the next one (and any other write) goes through.
+    let moved = apply_pass(&f.app.db, at, at + 1, &pass, f.app.now())
+        .await
+        .expect("pass");
+    assert!(moved);
+    assert_eq!(written().await, [1, 1, 1, 1]);
+    assert_eq!(
+        f.app
+            .count("SELECT CAST(SUM(hits) AS BIGINT) FROM reply_hits")
+            .await,
+        3
+    );
+    f.app.stop().await;
+}

@@ -6,7 +6,7 @@ use super::tap::{LogTap, TapRows};
 use crate::on_pool;
 use crate::on_tx;
 use crate::platform::clock::Millis;
-use crate::platform::db::{Db, Dialect, Tx};
+use crate::platform::db::{Db, Dialect, Script, Tx, Value};
 
 /// One inbound message or event with the reply we gave it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,6 +260,21 @@ pub async fn advance_cursor(db: &Db, name: &str, from: i64, to: i64) -> Result<b
     .await
     .map(|r| r.rows_affected()))?;
     Ok(n == 1)
+}
+
+/// As the last statement of `script`: moves the cursor from `from` to `to`, and fails the
+/// script (a NOT NULL violation) when it was no longer at `from`, so that nothing else the
+/// script wrote commits either. The caller tells the two failures apart by reading the
+/// cursor again.
+pub fn move_cursor_or_fail(script: &mut Script, name: &str, from: i64, to: i64) {
+    script.push(
+        "UPDATE log_projections SET last_id = CASE WHEN last_id = ? THEN ? END WHERE name = ?",
+        vec![
+            Value::Int(from),
+            Value::Int(to),
+            Value::Text(name.to_string()),
+        ],
+    );
 }
 
 /// The next (at most) `limit` rows after `after_id`, ending before the first row received at

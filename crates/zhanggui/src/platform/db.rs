@@ -75,6 +75,47 @@ macro_rules! on_tx {
     };
 }
 
+/// A value bound to a statement of a [`Script`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Int(i64),
+    MaybeInt(Option<i64>),
+    Text(String),
+}
+
+/// Statements that commit together or not at all, each with its values in order. Written with
+/// anonymous `?` placeholders (and no other `?`): on PostgreSQL each statement's become `$1`,
+/// `$2`, ….
+///
+/// Why not a [`Tx`]: on SQLite a transaction through sqlx hands each statement to the
+/// connection's thread and back, and between two statements it waits for the runtime's
+/// thread, busy with callbacks, while it holds the write lock that the message log's
+/// committer needs (BENCHMARKS.md, "Where the tail comes from"). A script goes to the
+/// connection's thread whole, `BEGIN IMMEDIATE; …; COMMIT`, so the lock is held for SQLite's
+/// own time only. On PostgreSQL the statements run one by one in a transaction.
+#[derive(Debug, Default)]
+pub struct Script {
+    statements: Vec<(String, Vec<Value>)>,
+}
+
+impl Script {
+    pub fn new() -> Script {
+        Script::default()
+    }
+
+    pub fn push(&mut self, sql: impl Into<String>, values: Vec<Value>) {
+        self.statements.push((sql.into(), values));
+    }
+
+    pub fn len(&self) -> usize {
+        self.statements.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+}
+
 /// Which SQL dialect a pool speaks, for the few statements that differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
@@ -182,6 +223,14 @@ impl Db {
         })
     }
 
+    /// Runs `script` as one transaction: all of it, or on any error none of it.
+    pub async fn run_script(&self, script: &Script) -> Result<(), sqlx::Error> {
+        match self {
+            Db::Sqlite(pool) => run_sqlite_script(pool, script).await,
+            Db::Postgres(pool) => run_postgres_script(pool, script).await,
+        }
+    }
+
     /// Liveness of the database for `/healthz`.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         on_pool!(self, |p| sqlx::query("SELECT 1")
@@ -240,5 +289,77 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Database(e) => e.is_unique_violation(),
         _ => false,
+    }
+}
+
+async fn run_sqlite_script(pool: &SqlitePool, script: &Script) -> Result<(), sqlx::Error> {
+    let mut sql = String::from("BEGIN IMMEDIATE;\n");
+    for (statement, _) in &script.statements {
+        sql.push_str(statement);
+        sql.push_str(";\n");
+    }
+    sql.push_str("COMMIT");
+    // Not kept prepared: a script's text changes with its number of rows.
+    let mut q = sqlx::query(&sql).persistent(false);
+    for value in script.statements.iter().flat_map(|(_, values)| values) {
+        q = match value {
+            Value::Int(v) => q.bind(*v),
+            Value::MaybeInt(v) => q.bind(*v),
+            Value::Text(v) => q.bind(v.as_str()),
+        };
+    }
+    let mut conn = pool.acquire().await?;
+    let Err(e) = q.execute(&mut *conn).await else {
+        return Ok(());
+    };
+    // SQLite stopped at the failing statement, inside the transaction unless BEGIN itself
+    // failed. A connection whose state is unknown must not go back to the pool.
+    if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+        let _ = conn.close().await;
+    }
+    Err(e)
+}
+
+async fn run_postgres_script(pool: &PgPool, script: &Script) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for (statement, values) in &script.statements {
+        let sql = numbered_placeholders(statement);
+        let mut q = sqlx::query(&sql);
+        for value in values {
+            q = match value {
+                Value::Int(v) => q.bind(*v),
+                Value::MaybeInt(v) => q.bind(*v),
+                Value::Text(v) => q.bind(v.as_str()),
+            };
+        }
+        q.execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+/// `?, ?` → `$1, $2`.
+fn numbered_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod script_tests {
+    #[test]
+    fn anonymous_placeholders_are_numbered_for_postgres() {
+        assert_eq!(
+            super::numbered_placeholders("INSERT INTO t VALUES (?, ?), (?, 'x')"),
+            "INSERT INTO t VALUES ($1, $2), ($3, 'x')"
+        );
     }
 }

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::model::{RuleInput, Settings};
+use crate::messages::store as log;
 use crate::messages::tap::TapRows;
-use crate::platform::db::{Db, Dialect, Tx};
+use crate::platform::db::{Db, Script, Tx, Value};
 use crate::platform::jobs::{self, NewJob};
 use crate::{on_pool, on_tx};
 
@@ -512,8 +513,10 @@ pub struct Pass {
     pub follow_ups: Vec<NewJob>,
 }
 
-/// Writes a pass in one transaction that first moves the cursor from `from` to `to` by
-/// compare-and-set: false (nothing written) when another pass got there first.
+/// Writes a pass as one transaction that ends by moving the cursor from `from` to `to`:
+/// false (nothing written) when the cursor was no longer at `from` (another pass got there
+/// first). One script (platform::db::Script): on SQLite it holds the write lock for SQLite's
+/// own time only, however busy the runtime is.
 pub async fn apply_pass(
     db: &Db,
     from: i64,
@@ -521,34 +524,25 @@ pub async fn apply_pass(
     pass: &Pass,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = db.begin().await?;
-    let moved = on_tx!(&mut tx, |c| sqlx::query(
-        "UPDATE log_projections SET last_id = $1 WHERE name = $2 AND last_id = $3"
-    )
-    .bind(to)
-    .bind(PROJECTION)
-    .bind(from)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    if moved != 1 {
-        tx.rollback().await?;
-        return Ok(false);
-    }
+    let mut script = Script::new();
     for chunk in pass.hits.chunks(HITS_PER_STATEMENT) {
-        add_hits(&mut tx, chunk).await?;
+        add_hits(&mut script, chunk);
     }
     for chunk in pass.unmatched.chunks(ROWS_PER_STATEMENT) {
-        insert_unmatched(&mut tx, chunk).await?;
+        insert_unmatched(&mut script, chunk);
     }
     for chunk in latest_handoffs(&pass.handoffs).chunks(ROWS_PER_STATEMENT) {
-        upsert_handoffs(&mut tx, chunk).await?;
+        upsert_handoffs(&mut script, chunk);
     }
     for job in &pass.follow_ups {
-        jobs::enqueue(&mut tx, now, job.clone()).await?;
+        jobs::enqueue_in(&mut script, now, job);
     }
-    tx.commit().await?;
-    Ok(true)
+    log::move_cursor_or_fail(&mut script, PROJECTION, from, to);
+    match db.run_script(&script).await {
+        Ok(()) => Ok(true),
+        Err(_) if log::cursor(db, PROJECTION).await? != from => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Hit counts written per statement: a pass whose messages hit 10,000 different rules
@@ -558,76 +552,61 @@ const HITS_PER_STATEMENT: usize = 200;
 
 /// Adds counts, all in one statement. A pass holds each (account, rule, keyword, day) once,
 /// which PostgreSQL's ON CONFLICT DO UPDATE requires of one statement.
-async fn add_hits(tx: &mut Tx, hits: &[HitCount]) -> Result<(), sqlx::Error> {
+fn add_hits(script: &mut Script, hits: &[HitCount]) {
     if hits.is_empty() {
-        return Ok(());
+        return;
     }
     let sql = format!(
         "INSERT INTO reply_hits (merchant_id, account_id, rule_id, keyword, day, hits) \
          VALUES {} ON CONFLICT (account_id, rule_id, keyword, day) \
          DO UPDATE SET hits = reply_hits.hits + excluded.hits",
-        values_rows(tx.dialect(), hits.len(), 6)
+        values_rows(hits.len(), 6)
     );
-    on_tx!(tx, |c| {
-        let mut q = sqlx::query(&sql);
-        for h in hits {
-            q = q
-                .bind(h.merchant_id)
-                .bind(h.account_id)
-                .bind(h.rule_id)
-                .bind(&h.keyword)
-                .bind(&h.day)
-                .bind(h.hits);
-        }
-        q.execute(c).await.map(|_| ())
-    })
+    let mut values = Vec::with_capacity(hits.len() * 6);
+    for h in hits {
+        values.extend([
+            Value::Int(h.merchant_id),
+            Value::Int(h.account_id),
+            Value::Int(h.rule_id),
+            Value::Text(h.keyword.clone()),
+            Value::Text(h.day.clone()),
+            Value::Int(h.hits),
+        ]);
+    }
+    script.push(sql, values);
 }
 
 /// Unmatched texts and hand-offs written per statement (6 and 4 values a row); a pass of
 /// default-reply traffic holds one unmatched text per message.
 const ROWS_PER_STATEMENT: usize = 200;
 
-/// `(?, ?, …), (…)` on SQLite, `($1, $2, …), (…)` on PostgreSQL: `rows` rows of `width`
-/// values. Anonymous on SQLite: sqlx looks every parameter's name up, which costs O(n²)
-/// with numbered ones there (29% of the server's core at 3,000 parameters; see
-/// messages/store.rs).
-fn values_rows(dialect: Dialect, rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let row: Vec<String> = (1..=width)
-                .map(|k| match dialect {
-                    Dialect::Sqlite => "?".to_string(),
-                    Dialect::Postgres => format!("${}", r * width + k),
-                })
-                .collect();
-            format!("({})", row.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+/// `(?, ?, …), (…)`: `rows` rows of `width` values.
+fn values_rows(rows: usize, width: usize) -> String {
+    let row = format!("({})", vec!["?"; width].join(", "));
+    vec![row; rows].join(", ")
 }
 
-async fn insert_unmatched(tx: &mut Tx, rows: &[Unmatched]) -> Result<(), sqlx::Error> {
+fn insert_unmatched(script: &mut Script, rows: &[Unmatched]) {
     if rows.is_empty() {
-        return Ok(());
+        return;
     }
     let sql = format!(
         "INSERT INTO reply_unmatched (merchant_id, account_id, log_id, openid, text, sent_at) \
          VALUES {} ON CONFLICT (log_id) DO NOTHING",
-        values_rows(tx.dialect(), rows.len(), 6)
+        values_rows(rows.len(), 6)
     );
-    on_tx!(tx, |c| {
-        let mut q = sqlx::query(&sql);
-        for u in rows {
-            q = q
-                .bind(u.merchant_id)
-                .bind(u.account_id)
-                .bind(u.log_id)
-                .bind(&u.openid)
-                .bind(&u.text)
-                .bind(u.sent_at);
-        }
-        q.execute(c).await.map(|_| ())
-    })
+    let mut values = Vec::with_capacity(rows.len() * 6);
+    for u in rows {
+        values.extend([
+            Value::Int(u.merchant_id),
+            Value::Int(u.account_id),
+            Value::Int(u.log_id),
+            Value::Text(u.openid.clone()),
+            Value::Text(u.text.clone()),
+            Value::Int(u.sent_at),
+        ]);
+    }
+    script.push(sql, values);
 }
 
 /// Each follower's latest request of a pass: one statement may not upsert a row twice.
@@ -646,28 +625,27 @@ fn latest_handoffs(handoffs: &[Handoff]) -> Vec<Handoff> {
     latest.into_values().cloned().collect()
 }
 
-async fn upsert_handoffs(tx: &mut Tx, rows: &[Handoff]) -> Result<(), sqlx::Error> {
+fn upsert_handoffs(script: &mut Script, rows: &[Handoff]) {
     if rows.is_empty() {
-        return Ok(());
+        return;
     }
     let sql = format!(
         "INSERT INTO follower_handoffs (merchant_id, account_id, openid, requested_at) \
          VALUES {} ON CONFLICT (account_id, openid) \
          DO UPDATE SET requested_at = excluded.requested_at \
          WHERE follower_handoffs.requested_at < excluded.requested_at",
-        values_rows(tx.dialect(), rows.len(), 4)
+        values_rows(rows.len(), 4)
     );
-    on_tx!(tx, |c| {
-        let mut q = sqlx::query(&sql);
-        for h in rows {
-            q = q
-                .bind(h.merchant_id)
-                .bind(h.account_id)
-                .bind(&h.openid)
-                .bind(h.requested_at);
-        }
-        q.execute(c).await.map(|_| ())
-    })
+    let mut values = Vec::with_capacity(rows.len() * 4);
+    for h in rows {
+        values.extend([
+            Value::Int(h.merchant_id),
+            Value::Int(h.account_id),
+            Value::Text(h.openid.clone()),
+            Value::Int(h.requested_at),
+        ]);
+    }
+    script.push(sql, values);
 }
 
 #[cfg(test)]
@@ -701,11 +679,7 @@ mod tests {
     }
 
     #[test]
-    fn values_rows_number_postgres_parameters_across_rows() {
-        assert_eq!(values_rows(Dialect::Sqlite, 2, 2), "(?, ?), (?, ?)");
-        assert_eq!(
-            values_rows(Dialect::Postgres, 2, 3),
-            "($1, $2, $3), ($4, $5, $6)"
-        );
+    fn values_rows_are_anonymous_placeholders() {
+        assert_eq!(values_rows(2, 2), "(?, ?), (?, ?)");
     }
 }

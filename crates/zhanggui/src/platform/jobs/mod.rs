@@ -40,7 +40,7 @@ use tokio::task::{JoinError, JoinHandle};
 use tokio::time::{Instant, MissedTickBehavior};
 
 pub use model::{AfterFailure, DEFAULT_MAX_ATTEMPTS, JobStatus, NewJob, backoff_ms};
-pub use store::{ClaimedJob, Job, JobFilter, enqueue};
+pub use store::{ClaimedJob, Job, JobFilter, enqueue, enqueue_in};
 
 use crate::platform::clock::{Clock, Millis};
 use crate::platform::db::Db;

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::model::{AfterFailure, JobStatus, NewJob, clip_error};
 use crate::platform::clock::Millis;
-use crate::platform::db::{Db, Tx};
+use crate::platform::db::{Db, Script, Tx, Value};
 use crate::{on_pool, on_tx};
 
 /// A job as the console shows it.
@@ -125,6 +125,24 @@ pub async fn enqueue(tx: &mut Tx, now: Millis, job: NewJob) -> Result<i64, sqlx:
             .fetch_one(c)
             .await
     })
+}
+
+/// [`enqueue`] as a statement of `script`, committed with the caller's other writes (the
+/// job's id is not needed there).
+pub fn enqueue_in(script: &mut Script, now: Millis, job: &NewJob) {
+    script.push(
+        "INSERT INTO jobs (merchant_id, kind, payload, status, attempts, max_attempts, \
+         run_at, created_at, updated_at) VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?)",
+        vec![
+            Value::MaybeInt(job.merchant_id),
+            Value::Text(job.kind.clone()),
+            Value::Text(job.payload.to_string()),
+            Value::Int(job.effective_max_attempts()),
+            Value::Int(job.due_at(now)),
+            Value::Int(now),
+            Value::Int(now),
+        ],
+    );
 }
 
 /// Claims up to `limit` due jobs for `worker_id` until `now + lease_ms`, counting an attempt
