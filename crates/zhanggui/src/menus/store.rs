@@ -1,7 +1,8 @@
 //! SQL for menus, their tap counters and the menu projection.
 
+use crate::messages::store as log;
 use crate::on_pool;
-use crate::platform::db::Db;
+use crate::platform::db::{Db, Script, Value};
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct MenuRow {
@@ -219,10 +220,10 @@ pub struct TapCount {
     pub clicks: i64,
 }
 
-/// Applies one pass in ONE transaction: the cursor moves from `from` to `to` by
-/// compare-and-set first (a concurrent pass over the same rows then finds it moved and adds
-/// nothing), then the counters grow. False when the cursor had moved. A pass with no taps
-/// only moves the cursor, in one statement (channels::store::apply_pass says why).
+/// Applies one pass as ONE transaction: the counters grow and the cursor moves from `from`
+/// to `to`, or, when the cursor was no longer at `from` (a concurrent pass over the same rows
+/// got there first), nothing happens and the answer is false. A pass with no taps only moves
+/// the cursor, in one statement (channels::store::apply_pass says why).
 pub async fn apply_pass(
     db: &Db,
     from: i64,
@@ -230,40 +231,31 @@ pub async fn apply_pass(
     counts: &[TapCount],
 ) -> Result<bool, sqlx::Error> {
     if counts.is_empty() {
-        return crate::messages::store::advance_cursor(db, PROJECTION, from, to).await;
+        return log::advance_cursor(db, PROJECTION, from, to).await;
     }
-    let mut tx = db.begin().await?;
-    let moved = crate::on_tx!(&mut tx, |c| sqlx::query(
-        "UPDATE log_projections SET last_id = $1 WHERE name = $2 AND last_id = $3"
-    )
-    .bind(to)
-    .bind(PROJECTION)
-    .bind(from)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    if moved != 1 {
-        tx.rollback().await?;
-        return Ok(false);
-    }
+    // One script, ending with the cursor's move (replies::store::apply_pass says why).
+    let mut script = Script::new();
     for t in counts {
-        crate::on_tx!(&mut tx, |c| sqlx::query(
+        script.push(
             "INSERT INTO menu_clicks (merchant_id, account_id, kind, target, day, clicks) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_id, kind, target, day) \
-             DO UPDATE SET clicks = menu_clicks.clicks + excluded.clicks"
-        )
-        .bind(t.merchant_id)
-        .bind(t.account_id)
-        .bind(&t.kind)
-        .bind(&t.target)
-        .bind(&t.day)
-        .bind(t.clicks)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, kind, target, day) \
+             DO UPDATE SET clicks = menu_clicks.clicks + excluded.clicks",
+            vec![
+                Value::Int(t.merchant_id),
+                Value::Int(t.account_id),
+                Value::Text(t.kind.clone()),
+                Value::Text(t.target.clone()),
+                Value::Text(t.day.clone()),
+                Value::Int(t.clicks),
+            ],
+        );
     }
-    tx.commit().await?;
-    Ok(true)
+    log::move_cursor_or_fail(&mut script, PROJECTION, from, to);
+    match db.run_script(&script).await {
+        Ok(()) => Ok(true),
+        Err(_) if log::cursor(db, PROJECTION).await? != from => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// (account id, merchant id, merchant's time zone) of the accounts named.

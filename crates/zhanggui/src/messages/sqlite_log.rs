@@ -8,9 +8,10 @@
 //! the callbacks that arrive meanwhile form the next batch.
 //!
 //! Two things must then never happen on this connection, since they would stall every
-//! request on the thread: waiting for SQLite's write lock (busy timeout 0: the committer
-//! waits asynchronously, see writer.rs) and WAL checkpoints (automatic checkpoints off; the
-//! writer has them run from the pool, on sqlx's threads).
+//! request on the thread: waiting long for SQLite's write lock (the committer waits
+//! asynchronously, see writer.rs, after a brief wait in place: `wait_briefly`) and WAL
+//! checkpoints (automatic checkpoints off; the writer has them run from the pool, on sqlx's
+//! threads).
 
 use std::path::{Path, PathBuf};
 
@@ -120,13 +121,31 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
     let conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(std::time::Duration::ZERO)?;
+    conn.busy_handler(Some(wait_briefly))?;
     // The pool's settings (platform/db.rs): WAL, and a commit survives a crash of the process.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(conn)
 }
+
+/// Tries for the write lock again after a short sleep, up to `BRIEF_WAITS` times (1 ms in
+/// all), before the committer goes back to waiting asynchronously. Why block at all: the
+/// holder is nearly always a statement or a script on one of sqlx's threads, which shares
+/// the core with this one; while this thread keeps answering callbacks, the holder waits for
+/// the CPU (a whole time slice, 5–25 ms, measured), and so do the callbacks queued behind
+/// this commit. Sleeping here hands the core to the holder, which is done in well under a
+/// millisecond.
+fn wait_briefly(attempts_so_far: i32) -> bool {
+    if attempts_so_far >= BRIEF_WAITS {
+        return false;
+    }
+    metrics::counter!("zhanggui_message_log_brief_waits_total").increment(1);
+    std::thread::sleep(std::time::Duration::from_micros(100));
+    true
+}
+
+const BRIEF_WAITS: i32 = 10;
 
 fn busy_or(e: rusqlite::Error) -> CommitError {
     match e.sqlite_error_code() {
