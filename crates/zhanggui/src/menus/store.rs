@@ -233,7 +233,6 @@ pub async fn apply_pass(
     if counts.is_empty() {
         return log::advance_cursor(db, PROJECTION, from, to).await;
     }
-    // One script, ending with the cursor's move (replies::store::apply_pass says why).
     let mut script = Script::new();
     for t in counts {
         script.push(
@@ -250,12 +249,7 @@ pub async fn apply_pass(
             ],
         );
     }
-    log::move_cursor_or_fail(&mut script, PROJECTION, from, to);
-    match db.run_script(&script).await {
-        Ok(()) => Ok(true),
-        Err(_) if log::cursor(db, PROJECTION).await? != from => Ok(false),
-        Err(e) => Err(e),
-    }
+    log::commit_pass(db, script, PROJECTION, from, to).await
 }
 
 /// (account id, merchant id, merchant's time zone) of the accounts named.

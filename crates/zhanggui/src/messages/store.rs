@@ -262,11 +262,18 @@ pub async fn advance_cursor(db: &Db, name: &str, from: i64, to: i64) -> Result<b
     Ok(n == 1)
 }
 
-/// As the last statement of `script`: moves the cursor from `from` to `to`, and fails the
-/// script (a NOT NULL violation) when it was no longer at `from`, so that nothing else the
-/// script wrote commits either. The caller tells the two failures apart by reading the
-/// cursor again.
-pub fn move_cursor_or_fail(script: &mut Script, name: &str, from: i64, to: i64) {
+/// Commits a projection's pass: `script`, then the move of cursor `name` from `from` to `to`,
+/// as one transaction (platform::db::Script: on SQLite the write lock is never held across
+/// a wait for the runtime). False, with nothing written, when the cursor was no longer at
+/// `from` (another instance or a rebuild got there first).
+pub async fn commit_pass(
+    db: &Db,
+    mut script: Script,
+    name: &str,
+    from: i64,
+    to: i64,
+) -> Result<bool, sqlx::Error> {
+    // Last, and failing the whole script (a NOT NULL violation) when the cursor moved on.
     script.push(
         "UPDATE log_projections SET last_id = CASE WHEN last_id = ? THEN ? END WHERE name = ?",
         vec![
@@ -275,6 +282,11 @@ pub fn move_cursor_or_fail(script: &mut Script, name: &str, from: i64, to: i64) 
             Value::Text(name.to_string()),
         ],
     );
+    match db.run_script(&script).await {
+        Ok(()) => Ok(true),
+        Err(_) if cursor(db, name).await? != from => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// The next (at most) `limit` rows after `after_id`, ending before the first row received at

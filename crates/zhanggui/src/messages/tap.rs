@@ -15,10 +15,8 @@
 //! new one. A projection whose range is not wholly inside the run reads the database, as
 //! before: after a restart, when it fell behind, and on PostgreSQL (which has no tap).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
-
-use std::collections::HashMap;
 
 use super::store::{LogRange, LogRow, LoggedMessage, SenderSummary};
 
@@ -40,7 +38,7 @@ pub struct LogTap {
     run: Mutex<Run>,
 }
 
-/// Consecutive ids `first_id ..= next_id - 1`, in batches as committed.
+/// Rows of consecutive ids, in batches as committed.
 #[derive(Debug, Default)]
 struct Run {
     batches: VecDeque<Arc<Vec<Tapped>>>,

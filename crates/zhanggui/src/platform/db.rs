@@ -106,14 +106,6 @@ impl Script {
     pub fn push(&mut self, sql: impl Into<String>, values: Vec<Value>) {
         self.statements.push((sql.into(), values));
     }
-
-    pub fn len(&self) -> usize {
-        self.statements.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.statements.is_empty()
-    }
 }
 
 /// Which SQL dialect a pool speaks, for the few statements that differ.
@@ -292,6 +284,21 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     }
 }
 
+/// Binds a script's values to a query of either driver (each has its own query type).
+macro_rules! bind_values {
+    ($query:expr, $values:expr) => {{
+        let mut q = $query;
+        for value in $values {
+            q = match value {
+                Value::Int(v) => q.bind(*v),
+                Value::MaybeInt(v) => q.bind(*v),
+                Value::Text(v) => q.bind(v.as_str()),
+            };
+        }
+        q
+    }};
+}
+
 async fn run_sqlite_script(pool: &SqlitePool, script: &Script) -> Result<(), sqlx::Error> {
     let mut sql = String::from("BEGIN IMMEDIATE;\n");
     for (statement, _) in &script.statements {
@@ -300,14 +307,8 @@ async fn run_sqlite_script(pool: &SqlitePool, script: &Script) -> Result<(), sql
     }
     sql.push_str("COMMIT");
     // Not kept prepared: a script's text changes with its number of rows.
-    let mut q = sqlx::query(&sql).persistent(false);
-    for value in script.statements.iter().flat_map(|(_, values)| values) {
-        q = match value {
-            Value::Int(v) => q.bind(*v),
-            Value::MaybeInt(v) => q.bind(*v),
-            Value::Text(v) => q.bind(v.as_str()),
-        };
-    }
+    let values = script.statements.iter().flat_map(|(_, values)| values);
+    let q = bind_values!(sqlx::query(&sql).persistent(false), values);
     let mut conn = pool.acquire().await?;
     let Err(e) = q.execute(&mut *conn).await else {
         return Ok(());
@@ -324,15 +325,9 @@ async fn run_postgres_script(pool: &PgPool, script: &Script) -> Result<(), sqlx:
     let mut tx = pool.begin().await?;
     for (statement, values) in &script.statements {
         let sql = numbered_placeholders(statement);
-        let mut q = sqlx::query(&sql);
-        for value in values {
-            q = match value {
-                Value::Int(v) => q.bind(*v),
-                Value::MaybeInt(v) => q.bind(*v),
-                Value::Text(v) => q.bind(v.as_str()),
-            };
-        }
-        q.execute(&mut *tx).await?;
+        bind_values!(sqlx::query(&sql), values)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await
 }

@@ -513,10 +513,9 @@ pub struct Pass {
     pub follow_ups: Vec<NewJob>,
 }
 
-/// Writes a pass as one transaction that ends by moving the cursor from `from` to `to`:
-/// false (nothing written) when the cursor was no longer at `from` (another pass got there
-/// first). One script (platform::db::Script): on SQLite it holds the write lock for SQLite's
-/// own time only, however busy the runtime is.
+/// Writes a pass and moves the cursor from `from` to `to` in one transaction
+/// (`messages::store::commit_pass`): false, with nothing written, when the cursor was no
+/// longer at `from` (another pass got there first).
 pub async fn apply_pass(
     db: &Db,
     from: i64,
@@ -537,12 +536,7 @@ pub async fn apply_pass(
     for job in &pass.follow_ups {
         jobs::enqueue_in(&mut script, now, job);
     }
-    log::move_cursor_or_fail(&mut script, PROJECTION, from, to);
-    match db.run_script(&script).await {
-        Ok(()) => Ok(true),
-        Err(_) if log::cursor(db, PROJECTION).await? != from => Ok(false),
-        Err(e) => Err(e),
-    }
+    log::commit_pass(db, script, PROJECTION, from, to).await
 }
 
 /// Hit counts written per statement: a pass whose messages hit 10,000 different rules
@@ -556,24 +550,23 @@ fn add_hits(script: &mut Script, hits: &[HitCount]) {
     if hits.is_empty() {
         return;
     }
-    let sql = format!(
-        "INSERT INTO reply_hits (merchant_id, account_id, rule_id, keyword, day, hits) \
-         VALUES {} ON CONFLICT (account_id, rule_id, keyword, day) \
+    push_rows(
+        script,
+        "INSERT INTO reply_hits (merchant_id, account_id, rule_id, keyword, day, hits) VALUES",
+        "ON CONFLICT (account_id, rule_id, keyword, day) \
          DO UPDATE SET hits = reply_hits.hits + excluded.hits",
-        values_rows(hits.len(), 6)
+        hits,
+        |h| {
+            [
+                Value::Int(h.merchant_id),
+                Value::Int(h.account_id),
+                Value::Int(h.rule_id),
+                Value::Text(h.keyword.clone()),
+                Value::Text(h.day.clone()),
+                Value::Int(h.hits),
+            ]
+        },
     );
-    let mut values = Vec::with_capacity(hits.len() * 6);
-    for h in hits {
-        values.extend([
-            Value::Int(h.merchant_id),
-            Value::Int(h.account_id),
-            Value::Int(h.rule_id),
-            Value::Text(h.keyword.clone()),
-            Value::Text(h.day.clone()),
-            Value::Int(h.hits),
-        ]);
-    }
-    script.push(sql, values);
 }
 
 /// Unmatched texts and hand-offs written per statement (6 and 4 values a row); a pass of
@@ -586,27 +579,39 @@ fn values_rows(rows: usize, width: usize) -> String {
     vec![row; rows].join(", ")
 }
 
+/// One multi-row statement, `head (?, …), (?, …) tail`, with each row's values.
+fn push_rows<T, const W: usize>(
+    script: &mut Script,
+    head: &str,
+    tail: &str,
+    rows: &[T],
+    values_of: impl Fn(&T) -> [Value; W],
+) {
+    let sql = format!("{head} {} {tail}", values_rows(rows.len(), W));
+    script.push(sql, rows.iter().flat_map(values_of).collect());
+}
+
 fn insert_unmatched(script: &mut Script, rows: &[Unmatched]) {
     if rows.is_empty() {
         return;
     }
-    let sql = format!(
+    push_rows(
+        script,
         "INSERT INTO reply_unmatched (merchant_id, account_id, log_id, openid, text, sent_at) \
-         VALUES {} ON CONFLICT (log_id) DO NOTHING",
-        values_rows(rows.len(), 6)
+         VALUES",
+        "ON CONFLICT (log_id) DO NOTHING",
+        rows,
+        |u| {
+            [
+                Value::Int(u.merchant_id),
+                Value::Int(u.account_id),
+                Value::Int(u.log_id),
+                Value::Text(u.openid.clone()),
+                Value::Text(u.text.clone()),
+                Value::Int(u.sent_at),
+            ]
+        },
     );
-    let mut values = Vec::with_capacity(rows.len() * 6);
-    for u in rows {
-        values.extend([
-            Value::Int(u.merchant_id),
-            Value::Int(u.account_id),
-            Value::Int(u.log_id),
-            Value::Text(u.openid.clone()),
-            Value::Text(u.text.clone()),
-            Value::Int(u.sent_at),
-        ]);
-    }
-    script.push(sql, values);
 }
 
 /// Each follower's latest request of a pass: one statement may not upsert a row twice.
@@ -629,23 +634,21 @@ fn upsert_handoffs(script: &mut Script, rows: &[Handoff]) {
     if rows.is_empty() {
         return;
     }
-    let sql = format!(
-        "INSERT INTO follower_handoffs (merchant_id, account_id, openid, requested_at) \
-         VALUES {} ON CONFLICT (account_id, openid) \
-         DO UPDATE SET requested_at = excluded.requested_at \
+    push_rows(
+        script,
+        "INSERT INTO follower_handoffs (merchant_id, account_id, openid, requested_at) VALUES",
+        "ON CONFLICT (account_id, openid) DO UPDATE SET requested_at = excluded.requested_at \
          WHERE follower_handoffs.requested_at < excluded.requested_at",
-        values_rows(rows.len(), 4)
+        rows,
+        |h| {
+            [
+                Value::Int(h.merchant_id),
+                Value::Int(h.account_id),
+                Value::Text(h.openid.clone()),
+                Value::Int(h.requested_at),
+            ]
+        },
     );
-    let mut values = Vec::with_capacity(rows.len() * 4);
-    for h in rows {
-        values.extend([
-            Value::Int(h.merchant_id),
-            Value::Int(h.account_id),
-            Value::Text(h.openid.clone()),
-            Value::Int(h.requested_at),
-        ]);
-    }
-    script.push(sql, values);
 }
 
 #[cfg(test)]
