@@ -1,9 +1,11 @@
-//! Times the replies projector (`zhanggui::replies::jobs::project_once`) over a database whose
-//! message log a benchmark filled (BENCHMARKS.md, "Reply rules"): rewinds the projection
-//! (its cursor to 0, `reply_hits` emptied), then projects the whole log again in passes of
-//! `--batch` messages (4,000: what one 250 ms pass sees at ~16k callbacks a second) and prints
-//! the wall time per message and the hit-count rows written. Run it on a copy of the
-//! database with no server attached.
+//! Times the replies projector (`zhanggui::replies::jobs::project_once`) and the hit counts'
+//! projection (`zhanggui::replies::hits::tally_once`) over a database whose message log a
+//! benchmark filled (BENCHMARKS.md, "Reply rules"): rewinds both (cursors to 0,
+//! `reply_hits` emptied), then projects the whole log again, the replies in passes of
+//! `--batch` messages (4,000: what one 250 ms pass sees at ~16k callbacks a second), the
+//! hits with a flush every `--batch` messages, and prints the wall time per message of
+//! each and the hit-count rows written. Run it on a copy of the database with no server
+//! attached.
 //!
 //! ```text
 //! bench_projector --db sqlite:///tmp/copy.db [--batch 4000]
@@ -34,9 +36,12 @@ async fn main() -> anyhow::Result<()> {
     }
     let db = Db::connect(&db_url, ConnectOptions { max_connections: 2 }).await?;
     zhanggui::on_pool!(&db, |p| {
-        sqlx::query("UPDATE log_projections SET last_id = 0 WHERE name = 'replies'")
-            .execute(p)
-            .await?;
+        sqlx::query(
+            "UPDATE log_projections SET last_id = 0, flushing = NULL \
+             WHERE name IN ('replies', 'reply_hits')",
+        )
+        .execute(p)
+        .await?;
         sqlx::query("DELETE FROM reply_hits")
             .execute(p)
             .await
@@ -62,6 +67,21 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let mut tally = zhanggui::replies::hits::Tally::default();
+    let mut at = now;
+    loop {
+        // A second later each time: every second step writes what the two read.
+        at += zhanggui::replies::hits::FLUSH_AFTER_MS;
+        let step = zhanggui::replies::hits::tally_once(&db, None, &mut tally, at, batch).await?;
+        if !step.more {
+            break;
+        }
+    }
+    // What the last steps read.
+    at += zhanggui::replies::hits::FLUSH_AFTER_MS;
+    zhanggui::replies::hits::tally_once(&db, None, &mut tally, at, batch).await?;
+    let hit_seconds = started.elapsed().as_secs_f64();
     let hit_rows: i64 = zhanggui::on_pool!(&db, |p| sqlx::query_scalar(
         "SELECT COUNT(*) FROM reply_hits"
     )
@@ -75,6 +95,11 @@ async fn main() -> anyhow::Result<()> {
         seconds * 1e6 / (logged.max(1) as f64)
     );
     println!("hit_rows {hit_rows}");
+    println!("hits_seconds {hit_seconds:.3}");
+    println!(
+        "hits_us_per_message {:.2}",
+        hit_seconds * 1e6 / (logged.max(1) as f64)
+    );
     db.close().await;
     Ok(())
 }

@@ -630,13 +630,9 @@ async fn many_messages_at_once_compile_the_index_once() {
     f.app.stop().await;
 }
 
-/// A pass whose messages hit more rules than one statement writes counts them all.
-#[tokio::test]
-async fn a_pass_of_many_different_hits_is_counted_whole() {
-    use zhanggui::replies::store::{HitCount, Pass, apply_pass};
-    let f = fixture().await;
-    let hits: Vec<HitCount> = (0..1_201)
-        .map(|i| HitCount {
+fn many_hit_counts(f: &Fixture, n: i64) -> Vec<zhanggui::replies::store::HitCount> {
+    (0..n)
+        .map(|i| zhanggui::replies::store::HitCount {
             account_id: f.account_id,
             rule_id: 10_000 + i,
             keyword: format!("k{i}"),
@@ -644,54 +640,170 @@ async fn a_pass_of_many_different_hits_is_counted_whole() {
             merchant_id: f.merchant,
             hits: 1 + i % 3,
         })
-        .collect();
+        .collect()
+}
+
+/// A flush of more counts than one statement (and one transaction) writes counts them all;
+/// a part written again (a flush finished after it was interrupted) counts nothing twice; a
+/// flush of another range cannot write while one holds the claim.
+#[tokio::test]
+async fn a_flush_of_many_hit_counts_is_counted_whole_and_once() {
+    use zhanggui::replies::store::{add_hits, hits_cursor};
+    let f = fixture().await;
+    let hits = many_hit_counts(&f, 2_501);
     let expected: i64 = hits.iter().map(|h| h.hits).sum();
-    let pass = Pass {
-        hits,
-        ..Pass::default()
-    };
-    let at = f
-        .app
-        .count("SELECT last_id FROM log_projections WHERE name = 'replies'")
-        .await;
-    assert!(
-        apply_pass(&f.app.db, at, at + 1, &pass, f.app.now())
-            .await
-            .expect("pass")
-    );
-    assert!(
-        apply_pass(&f.app.db, at + 1, at + 2, &pass, f.app.now())
-            .await
-            .expect("pass")
-    );
-    assert_eq!(f.app.count("SELECT COUNT(*) FROM reply_hits").await, 1_201);
-    assert_eq!(
+    let total = || {
         f.app
             .count("SELECT CAST(SUM(hits) AS BIGINT) FROM reply_hits")
-            .await,
-        2 * expected
+    };
+    let (at, flushing) = hits_cursor(&f.app.db).await.expect("cursor");
+    assert_eq!(flushing, None);
+
+    let (first, rest) = hits.split_at(1_000);
+    assert!(
+        add_hits(&f.app.db, at, at + 1, first, false)
+            .await
+            .expect("part")
     );
+    assert_eq!(
+        hits_cursor(&f.app.db).await.expect("cursor"),
+        (at, Some(at + 1)),
+        "claimed, not moved"
+    );
+    assert!(
+        add_hits(&f.app.db, at, at + 1, first, false)
+            .await
+            .expect("the same part again")
+    );
+    assert!(
+        add_hits(&f.app.db, at, at + 1, rest, true)
+            .await
+            .expect("last part")
+    );
+    assert_eq!(
+        hits_cursor(&f.app.db).await.expect("cursor"),
+        (at + 1, None)
+    );
+    assert_eq!(f.app.count("SELECT COUNT(*) FROM reply_hits").await, 2_501);
+    assert_eq!(total().await, expected);
+
+    // The next flush claims (at+1, at+2]; one of (at+1, at+3] must wait for it to end.
+    assert!(
+        add_hits(&f.app.db, at + 1, at + 2, first, false)
+            .await
+            .expect("part")
+    );
+    assert!(
+        !add_hits(&f.app.db, at + 1, at + 3, rest, true)
+            .await
+            .expect("a lost claim is not an error")
+    );
+    assert_eq!(
+        total().await,
+        expected + first.iter().map(|h| h.hits).sum::<i64>()
+    );
+    assert!(
+        add_hits(&f.app.db, at + 1, at + 2, rest, true)
+            .await
+            .expect("last part")
+    );
+    assert_eq!(
+        hits_cursor(&f.app.db).await.expect("cursor"),
+        (at + 2, None)
+    );
+    assert_eq!(total().await, 2 * expected);
     f.app.stop().await;
 }
 
+/// Counting hits from the log, a flush interrupted between its transactions (here: after
+/// its first part, then the process "restarted" with nothing in memory) is finished by the
+/// next tally, which counts exactly the claimed range again: every hit counted once, and
+/// what was logged after the claimed range waits for the next flush.
+#[tokio::test]
+async fn an_interrupted_flush_of_hits_is_finished_without_counting_twice() {
+    use zhanggui::replies::hits::{FLUSH_AFTER_MS, Tally, tally_once};
+    use zhanggui::replies::store::{add_hits, hits_cursor};
+    let db = fresh_db().await;
+    let log = |batch: &str, from: i64, rules: i64| {
+        let rows: Vec<String> = (from..from + rules)
+            .map(|r| {
+                format!(
+                    "(1, 2, '{batch}-{r}', 'oHits', 'text', 1764547200000, 1764547200000, '', '', \
+                     'rule:{r}:0:关键词{r}')"
+                )
+            })
+            .collect();
+        format!(
+            "INSERT INTO wx_messages (merchant_id, account_id, dedup_key, openid, kind, sent_at, \
+             received_at, body, reply, route) VALUES {}",
+            rows.join(", ")
+        )
+    };
+    exec(&db, &log("a", 0, 1_500)).await;
+    exec(&db, &log("b", 0, 700)).await; // rules 0..700 hit twice
+    let claimed_upto = scalar(&db, "SELECT MAX(id) FROM wx_messages").await;
+    let (cursor, _) = hits_cursor(&db).await.expect("cursor");
+    let now = 1_764_547_300_000;
+
+    // Counted in memory, then only the first part written before the "crash".
+    let mut tally = Tally::default();
+    tally_once(&db, None, &mut tally, now, 100_000)
+        .await
+        .expect("count");
+    let rows = tally.rows();
+    assert_eq!(rows.len(), 1_500);
+    assert!(
+        add_hits(&db, cursor, claimed_upto, &rows[..1_000], false)
+            .await
+            .expect("part")
+    );
+    drop(tally);
+    exec(&db, &log("c", 1_500, 10)).await; // logged after the claimed range
+
+    let mut restarted = Tally::default();
+    let step = tally_once(&db, None, &mut restarted, now, 100_000)
+        .await
+        .expect("finish");
+    assert_eq!(
+        step.flushed,
+        Some(claimed_upto),
+        "the claimed range, not more"
+    );
+    assert!(step.more);
+    assert_eq!(
+        hits_cursor(&db).await.expect("cursor"),
+        (claimed_upto, None)
+    );
+    let counted = || scalar(&db, "SELECT CAST(SUM(hits) AS BIGINT) FROM reply_hits");
+    assert_eq!(counted().await, 2_200);
+    assert_eq!(
+        scalar(&db, "SELECT hits FROM reply_hits WHERE rule_id = 3").await,
+        2
+    );
+
+    // The rest is counted by the next flush, a second after it was read.
+    tally_once(&db, None, &mut restarted, now, 100_000)
+        .await
+        .expect("count");
+    assert_eq!(counted().await, 2_200, "not written before it is due");
+    let step = tally_once(&db, None, &mut restarted, now + FLUSH_AFTER_MS, 100_000)
+        .await
+        .expect("flush");
+    assert!(step.flushed.is_some());
+    assert_eq!(counted().await, 2_210);
+    db.close().await;
+}
+
 /// A pass is all or nothing, and ends by moving the cursor: when the cursor is no longer
-/// where the pass began (another instance or a rebuild got there first), none of its counts,
-/// texts, hand-offs or further replies is written, and the database takes writes as before.
+/// where the pass began (another instance or a rebuild got there first), none of its texts,
+/// hand-offs or further replies is written, and the database takes writes as before.
 #[tokio::test]
 async fn a_pass_whose_cursor_moved_on_writes_nothing() {
     use zhanggui::platform::jobs::NewJob;
-    use zhanggui::replies::store::{Handoff, HitCount, Pass, Unmatched, apply_pass};
+    use zhanggui::replies::store::{Handoff, Pass, Unmatched, apply_pass};
     let f = fixture().await;
     let openid = "oPassWriter00000000000000001".to_string();
     let pass = Pass {
-        hits: vec![HitCount {
-            account_id: f.account_id,
-            rule_id: 77,
-            keyword: "价格".into(),
-            day: "2026-12-02".into(),
-            merchant_id: f.merchant,
-            hits: 3,
-        }],
         unmatched: vec![Unmatched {
             log_id: 900_001,
             merchant_id: f.merchant,
@@ -712,7 +824,6 @@ async fn a_pass_whose_cursor_moved_on_writes_nothing() {
     };
     let written = || async {
         [
-            f.app.count("SELECT COUNT(*) FROM reply_hits").await,
             f.app.count("SELECT COUNT(*) FROM reply_unmatched").await,
             f.app.count("SELECT COUNT(*) FROM follower_handoffs").await,
             f.app
@@ -729,7 +840,7 @@ async fn a_pass_whose_cursor_moved_on_writes_nothing() {
         .await
         .expect("a lost race is not an error");
     assert!(!moved);
-    assert_eq!(written().await, [0, 0, 0, 0]);
+    assert_eq!(written().await, [0, 0, 0]);
     assert_eq!(
         f.app
             .count("SELECT last_id FROM log_projections WHERE name = 'replies'")
@@ -742,12 +853,6 @@ async fn a_pass_whose_cursor_moved_on_writes_nothing() {
         .await
         .expect("pass");
     assert!(moved);
-    assert_eq!(written().await, [1, 1, 1, 1]);
-    assert_eq!(
-        f.app
-            .count("SELECT CAST(SUM(hits) AS BIGINT) FROM reply_hits")
-            .await,
-        3
-    );
+    assert_eq!(written().await, [1, 1, 1]);
     f.app.stop().await;
 }

@@ -100,6 +100,7 @@ pub async fn start(
         tokio::spawn(crate::menus::jobs::run(state.clone())),
         tokio::spawn(crate::followers::jobs::run_log_index(state.clone())),
         tokio::spawn(crate::replies::jobs::run(state.clone())),
+        tokio::spawn(crate::replies::hits::run(state.clone())),
     ];
     let app = super::web::router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -1,14 +1,15 @@
 //! The replies projection ('replies' in log_projections): reads the routed rows of the
-//! message log and, per pass in one transaction that first moves the cursor by
-//! compare-and-set, counts hits per rule, keyword and day, keeps the texts no rule matched,
-//! marks followers who asked for a person, and enqueues a rule's further replies. So the
-//! callback's only write stays the log row, and all of this can be rebuilt from the log.
+//! message log and, per pass in one transaction that ends by moving the cursor by
+//! compare-and-set, keeps the texts no rule matched, marks followers who asked for a person,
+//! and enqueues a rule's further replies. Hits per rule, keyword and day are counted by a
+//! projection of their own (`super::hits`). So the callback's only write stays the log row,
+//! and all of this can be rebuilt from the log.
 //!
 //! Further replies (a rule that answers with several) go out as customer-service messages,
 //! in order, one job per follower and message: a job sends one and enqueues the next. A
 //! crash right after a send may send that one message twice; nothing is ever lost.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use wechat::api::custom::{self, CustomMessage};
@@ -16,8 +17,7 @@ use wechat::{Message, MessageBody};
 
 use super::index::Answer;
 use super::model::Route;
-use super::store::{self, Handoff, HitCount, Pass, Routed, Unmatched};
-use crate::channels::model::day_of;
+use super::store::{self, Handoff, Pass, Routed, Unmatched};
 use crate::messages::LogTap;
 use crate::messages::store as log;
 use crate::platform::db::{Db, Dialect};
@@ -96,19 +96,7 @@ pub async fn project_once(
             read.iter().map(store::RoutedRow::view).collect()
         }
     };
-    let mut accounts: Vec<i64> = rows.iter().map(|r| r.account_id).collect();
-    accounts.sort_unstable();
-    accounts.dedup();
-    let zones: HashMap<i64, chrono_tz::Tz> = crate::channels::store::account_zones(db, &accounts)
-        .await?
-        .into_iter()
-        .map(|(account, _, tz)| {
-            let tz =
-                crate::platform::clock::parse_timezone(&tz).unwrap_or(chrono_tz::Asia::Shanghai);
-            (account, tz)
-        })
-        .collect();
-    let pass = pass_of(&rows, &zones);
+    let pass = pass_of(&rows);
     let jobs = pass.follow_ups.len();
     let moved = store::apply_pass(db, cursor, range.upto, &pass, now).await?;
     Ok(Projected {
@@ -118,32 +106,19 @@ pub async fn project_once(
     })
 }
 
-/// What a pass writes for these rows.
-fn pass_of(rows: &[Routed<'_>], zones: &HashMap<i64, chrono_tz::Tz>) -> Pass {
-    let mut hits: Hits = BTreeMap::new();
+/// What a pass writes for these rows (their hits are counted by `super::hits`).
+fn pass_of(rows: &[Routed<'_>]) -> Pass {
     let mut pass = Pass::default();
     for row in rows {
-        let tz = zones
-            .get(&row.account_id)
-            .copied()
-            .unwrap_or(chrono_tz::Asia::Shanghai);
         match Route::decode(row.route) {
-            Some(Route::Rule {
-                rule_id,
-                more,
-                keyword,
-            }) => {
-                count_hit(&mut hits, row, rule_id, keyword, tz);
-                if more > 0 {
-                    pass.follow_ups.push(follow_up(row, rule_id, 1, more));
-                }
+            Some(Route::Rule { rule_id, more, .. }) if more > 0 => {
+                pass.follow_ups.push(follow_up(row, rule_id, 1, more));
             }
             Some(Route::Unmatched { default }) => {
-                if let Some((rule_id, more)) = default {
-                    count_hit(&mut hits, row, rule_id, String::new(), tz);
-                    if more > 0 {
-                        pass.follow_ups.push(follow_up(row, rule_id, 1, more));
-                    }
+                if let Some((rule_id, more)) = default
+                    && more > 0
+                {
+                    pass.follow_ups.push(follow_up(row, rule_id, 1, more));
                 }
                 if let Some(text) = text_of(row.body) {
                     pass.unmatched.push(Unmatched {
@@ -162,27 +137,29 @@ fn pass_of(rows: &[Routed<'_>], zones: &HashMap<i64, chrono_tz::Tz>) -> Pass {
                 openid: row.openid.to_string(),
                 requested_at: row.sent_at,
             }),
-            None => {}
+            Some(Route::Rule { .. }) | None => {}
         }
     }
-    pass.hits = hits.into_values().collect();
     pass
 }
 
-type Hits = BTreeMap<(i64, i64, String, String), HitCount>;
-
-fn count_hit(hits: &mut Hits, row: &Routed<'_>, rule_id: i64, keyword: String, tz: chrono_tz::Tz) {
-    let day = day_of(row.sent_at, tz);
-    hits.entry((row.account_id, rule_id, keyword.clone(), day.clone()))
-        .or_insert(HitCount {
-            account_id: row.account_id,
-            rule_id,
-            keyword,
-            day,
-            merchant_id: row.merchant_id,
-            hits: 0,
+/// The time zone of each account of these rows (an account's day is its merchant's).
+pub(super) async fn zones_of(
+    db: &Db,
+    rows: &[Routed<'_>],
+) -> Result<HashMap<i64, chrono_tz::Tz>, sqlx::Error> {
+    let mut accounts: Vec<i64> = rows.iter().map(|r| r.account_id).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    Ok(crate::channels::store::account_zones(db, &accounts)
+        .await?
+        .into_iter()
+        .map(|(account, _, tz)| {
+            let tz =
+                crate::platform::clock::parse_timezone(&tz).unwrap_or(chrono_tz::Asia::Shanghai);
+            (account, tz)
         })
-        .hits += 1;
+        .collect())
 }
 
 /// The words of a text (or recognized voice) message, cut to a length worth keeping.
@@ -295,7 +272,7 @@ mod tests {
     const TEXT: &str = "<xml><ToUserName><![CDATA[gh]]></ToUserName><FromUserName><![CDATA[o1]]></FromUserName><CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[ 营业时间 ]]></Content><MsgId>1</MsgId></xml>";
 
     #[test]
-    fn a_pass_counts_hits_keeps_unmatched_and_marks_handoffs() {
+    fn a_pass_keeps_unmatched_marks_handoffs_and_sends_the_rest() {
         let rows = [
             row(1, "rule:7:0:价格", TEXT),
             row(2, "rule:7:0:价格", TEXT),
@@ -304,11 +281,7 @@ mod tests {
             row(5, "handoff", TEXT),
         ];
         let rows: Vec<Routed<'_>> = rows.iter().map(store::RoutedRow::view).collect();
-        let pass = pass_of(&rows, &HashMap::new());
-        assert_eq!(pass.hits.len(), 2);
-        assert_eq!(pass.hits[0].hits, 2);
-        assert_eq!(pass.hits[0].keyword, "价格");
-        assert_eq!(pass.hits[0].day, "2025-12-01");
+        let pass = pass_of(&rows);
         assert_eq!(pass.unmatched.len(), 1);
         assert_eq!(pass.unmatched[0].text, "营业时间");
         assert_eq!(pass.handoffs.len(), 1);

@@ -4,6 +4,7 @@
 //! here and cached by `messages::directory`; the replies projector (`jobs.rs`) counts hits,
 //! keeps unmatched texts, marks hand-offs and sends a rule's further replies.
 
+pub mod hits;
 pub mod index;
 pub mod jobs;
 pub mod model;

@@ -11,6 +11,8 @@ use crate::platform::jobs::{self, NewJob};
 use crate::{on_pool, on_tx};
 
 pub const PROJECTION: &str = "replies";
+/// The hit counts' own projection (`replies::hits`).
+pub const HITS: &str = "reply_hits";
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct RuleRow {
@@ -475,7 +477,7 @@ pub async fn routed(db: &Db, after_id: i64, upto: i64) -> Result<Vec<RoutedRow>,
     .await)
 }
 
-/// Hits of one (account, rule, keyword, day) in a pass.
+/// Hits of one (account, rule, keyword, day) in a flush of the hit counts.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct HitCount {
     pub account_id: i64,
@@ -504,10 +506,9 @@ pub struct Handoff {
     pub requested_at: i64,
 }
 
-/// What one pass writes.
+/// What one pass writes (hit counts have their own projection: `add_hits`).
 #[derive(Clone, Debug, Default)]
 pub struct Pass {
-    pub hits: Vec<HitCount>,
     pub unmatched: Vec<Unmatched>,
     pub handoffs: Vec<Handoff>,
     pub follow_ups: Vec<NewJob>,
@@ -524,9 +525,6 @@ pub async fn apply_pass(
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let mut script = Script::new();
-    for chunk in pass.hits.chunks(HITS_PER_STATEMENT) {
-        add_hits(&mut script, chunk);
-    }
     for chunk in pass.unmatched.chunks(ROWS_PER_STATEMENT) {
         insert_unmatched(&mut script, chunk);
     }
@@ -539,22 +537,87 @@ pub async fn apply_pass(
     log::commit_pass(db, script, PROJECTION, from, to).await
 }
 
-/// Hit counts written per statement: a pass whose messages hit 10,000 different rules
-/// writes 10,000 counts, and a statement per count cost 5× the matching itself
-/// (BENCHMARKS.md, "Reply rules").
+/// Where the hit counts' projection has counted up to, and the end of a flush that began
+/// and has not finished (`add_hits`), if any.
+pub async fn hits_cursor(db: &Db) -> Result<(i64, Option<i64>), sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_as::<_, (i64, Option<i64>)>(
+        "SELECT last_id, flushing FROM log_projections WHERE name = $1"
+    )
+    .bind(HITS)
+    .fetch_one(p)
+    .await)
+}
+
+/// Hit counts written per transaction of a flush: SQLite's write lock, which the message
+/// log waits for, is held for about this many upserts at a time.
+pub const HITS_PER_TRANSACTION: usize = 1_000;
+
+/// Adds `hits`, a part of the counts of the log range (`from`, `to`], in one transaction.
+/// The first part claims the flush (`flushing` = `to`); `last` also moves the cursor to `to`
+/// and ends it. A row already holding this flush's counts (its `upto` is `to`: the part was
+/// written before the flush was interrupted) is left as it is, so finishing an interrupted
+/// flush counts nothing twice. False, with nothing written, when the cursor is no longer
+/// at `from` or another flush of a different range holds the claim.
+pub async fn add_hits(
+    db: &Db,
+    from: i64,
+    to: i64,
+    hits: &[HitCount],
+    last: bool,
+) -> Result<bool, sqlx::Error> {
+    let mut script = Script::new();
+    // First, and failing the whole script (a NOT NULL violation) when the claim is lost.
+    script.push(
+        "UPDATE log_projections SET flushing = ?, last_id = CASE WHEN last_id = ? AND \
+         (flushing IS NULL OR flushing <= last_id OR flushing = ?) THEN last_id END \
+         WHERE name = ?",
+        vec![
+            Value::Int(to),
+            Value::Int(from),
+            Value::Int(to),
+            Value::Text(HITS.to_string()),
+        ],
+    );
+    for chunk in hits.chunks(HITS_PER_STATEMENT) {
+        upsert_hits(&mut script, chunk, to);
+    }
+    if last {
+        script.push(
+            "UPDATE log_projections SET last_id = ?, flushing = NULL WHERE name = ?",
+            vec![Value::Int(to), Value::Text(HITS.to_string())],
+        );
+    }
+    match db.run_script(&script).await {
+        Ok(()) => Ok(true),
+        Err(e) => match hits_cursor(db).await? {
+            (cursor, flushing)
+                if cursor != from || flushing.is_some_and(|f| f > from && f != to) =>
+            {
+                Ok(false)
+            }
+            _ => Err(e),
+        },
+    }
+}
+
+/// Hit counts per statement: 7 values a row, a few hundred rows, well within SQLite's and
+/// PostgreSQL's limits on parameters.
 const HITS_PER_STATEMENT: usize = 200;
 
-/// Adds counts, all in one statement. A pass holds each (account, rule, keyword, day) once,
-/// which PostgreSQL's ON CONFLICT DO UPDATE requires of one statement.
-fn add_hits(script: &mut Script, hits: &[HitCount]) {
+/// Adds counts, all in one statement, to rows that do not hold the flush up to `upto` yet.
+/// A flush holds each (account, rule, keyword, day) once, which PostgreSQL's ON CONFLICT DO
+/// UPDATE requires of one statement.
+fn upsert_hits(script: &mut Script, hits: &[HitCount], upto: i64) {
     if hits.is_empty() {
         return;
     }
     push_rows(
         script,
-        "INSERT INTO reply_hits (merchant_id, account_id, rule_id, keyword, day, hits) VALUES",
-        "ON CONFLICT (account_id, rule_id, keyword, day) \
-         DO UPDATE SET hits = reply_hits.hits + excluded.hits",
+        "INSERT INTO reply_hits (merchant_id, account_id, rule_id, keyword, day, hits, upto) \
+         VALUES",
+        "ON CONFLICT (account_id, rule_id, keyword, day) DO UPDATE SET \
+         hits = reply_hits.hits + excluded.hits, upto = excluded.upto \
+         WHERE reply_hits.upto < excluded.upto",
         hits,
         |h| {
             [
@@ -564,6 +627,7 @@ fn add_hits(script: &mut Script, hits: &[HitCount]) {
                 Value::Text(h.keyword.clone()),
                 Value::Text(h.day.clone()),
                 Value::Int(h.hits),
+                Value::Int(upto),
             ]
         },
     );
