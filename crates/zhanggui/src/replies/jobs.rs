@@ -9,7 +9,7 @@
 //! in order, one job per follower and message: a job sends one and enqueues the next. A
 //! crash right after a send may send that one message twice; nothing is ever lost.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use wechat::api::custom::{self, CustomMessage};
@@ -109,6 +109,7 @@ pub async fn project_once(
 /// What a pass writes for these rows (their hits are counted by `super::hits`).
 fn pass_of(rows: &[Routed<'_>]) -> Pass {
     let mut pass = Pass::default();
+    let mut unmatched = BTreeMap::new();
     for row in rows {
         match Route::decode(row.route) {
             Some(Route::Rule { rule_id, more, .. }) if more > 0 => {
@@ -121,14 +122,7 @@ fn pass_of(rows: &[Routed<'_>]) -> Pass {
                     pass.follow_ups.push(follow_up(row, rule_id, 1, more));
                 }
                 if let Some(text) = text_of(row.body) {
-                    pass.unmatched.push(Unmatched {
-                        log_id: row.id,
-                        merchant_id: row.merchant_id,
-                        account_id: row.account_id,
-                        openid: row.openid.to_string(),
-                        text,
-                        sent_at: row.sent_at,
-                    });
+                    count_unmatched(&mut unmatched, row, text);
                 }
             }
             Some(Route::Handoff) => pass.handoffs.push(Handoff {
@@ -140,7 +134,27 @@ fn pass_of(rows: &[Routed<'_>]) -> Pass {
             Some(Route::Rule { .. }) | None => {}
         }
     }
+    pass.unmatched = unmatched.into_values().collect();
     pass
+}
+
+/// Unmatched texts of a pass by (account, hour, text).
+type UnmatchedTexts = BTreeMap<(i64, i64, String), Unmatched>;
+
+fn count_unmatched(texts: &mut UnmatchedTexts, row: &Routed<'_>, text: String) {
+    let hour = row.sent_at.div_euclid(store::HOUR_MS);
+    let counted = texts
+        .entry((row.account_id, hour, text))
+        .or_insert_with_key(|(account_id, hour, text)| Unmatched {
+            merchant_id: row.merchant_id,
+            account_id: *account_id,
+            hour: *hour,
+            text: text.clone(),
+            messages: 0,
+            last_at: row.sent_at,
+        });
+    counted.messages += 1;
+    counted.last_at = counted.last_at.max(row.sent_at);
 }
 
 /// The time zone of each account of these rows (an account's day is its merchant's).
@@ -279,11 +293,24 @@ mod tests {
             row(3, "rule:8:2:", TEXT),
             row(4, "unmatched", TEXT),
             row(5, "handoff", TEXT),
+            row(6, "unmatched", TEXT),
+            store::RoutedRow {
+                sent_at: row(7, "", "").sent_at + store::HOUR_MS + 5,
+                ..row(7, "unmatched:9:0", TEXT)
+            },
         ];
         let rows: Vec<Routed<'_>> = rows.iter().map(store::RoutedRow::view).collect();
         let pass = pass_of(&rows);
-        assert_eq!(pass.unmatched.len(), 1);
-        assert_eq!(pass.unmatched[0].text, "营业时间");
+        let unmatched: Vec<(&str, i64, i64)> = pass
+            .unmatched
+            .iter()
+            .map(|u| (u.text.as_str(), u.messages, u.last_at - rows[0].sent_at))
+            .collect();
+        assert_eq!(
+            unmatched,
+            [("营业时间", 2, 0), ("营业时间", 1, store::HOUR_MS + 5)],
+            "one count per account, hour and text"
+        );
         assert_eq!(pass.handoffs.len(), 1);
         assert_eq!(pass.follow_ups.len(), 1);
         assert_eq!(pass.follow_ups[0].payload["last"], 2);

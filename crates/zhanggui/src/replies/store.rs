@@ -344,7 +344,8 @@ pub async fn hits_by_keyword(
     .await)
 }
 
-/// The texts no rule matched since `since`, most frequent first.
+/// The texts no rule matched since the hour (UTC) of `since`, most frequent first: (text,
+/// messages, when the last was sent).
 pub async fn top_unmatched(
     db: &Db,
     merchant_id: i64,
@@ -353,13 +354,14 @@ pub async fn top_unmatched(
     limit: i64,
 ) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
     on_pool!(db, |p| sqlx::query_as::<_, (String, i64, i64)>(
-        "SELECT text, COUNT(*) AS n, MAX(sent_at) FROM reply_unmatched \
-         WHERE merchant_id = $1 AND account_id = $2 AND sent_at >= $3 \
-         GROUP BY text ORDER BY n DESC, MAX(sent_at) DESC LIMIT $4"
+        "SELECT text, CAST(SUM(messages) AS BIGINT) AS n, MAX(last_at) AS last \
+         FROM reply_unmatched_texts \
+         WHERE merchant_id = $1 AND account_id = $2 AND hour >= $3 \
+         GROUP BY text ORDER BY n DESC, last DESC LIMIT $4"
     )
     .bind(merchant_id)
     .bind(account_id)
-    .bind(since)
+    .bind(since.div_euclid(HOUR_MS))
     .bind(limit)
     .fetch_all(p)
     .await)
@@ -488,15 +490,21 @@ pub struct HitCount {
     pub hits: i64,
 }
 
+/// How often a text no rule matched was sent to an account within an hour (UTC), in a pass.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unmatched {
-    pub log_id: i64,
     pub merchant_id: i64,
     pub account_id: i64,
-    pub openid: String,
+    /// `sent_at / HOUR_MS` of the messages.
+    pub hour: i64,
     pub text: String,
-    pub sent_at: i64,
+    pub messages: i64,
+    /// When the last of them was sent (ms).
+    pub last_at: i64,
 }
+
+/// The unmatched texts' buckets.
+pub const HOUR_MS: i64 = 3_600_000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Handoff {
@@ -526,7 +534,7 @@ pub async fn apply_pass(
 ) -> Result<bool, sqlx::Error> {
     let mut script = Script::new();
     for chunk in pass.unmatched.chunks(ROWS_PER_STATEMENT) {
-        insert_unmatched(&mut script, chunk);
+        add_unmatched(&mut script, chunk);
     }
     for chunk in latest_handoffs(&pass.handoffs).chunks(ROWS_PER_STATEMENT) {
         upsert_handoffs(&mut script, chunk);
@@ -634,7 +642,7 @@ fn upsert_hits(script: &mut Script, hits: &[HitCount], upto: i64) {
 }
 
 /// Unmatched texts and hand-offs written per statement (6 and 4 values a row); a pass of
-/// default-reply traffic holds one unmatched text per message.
+/// default-reply traffic holds up to one unmatched text per message.
 const ROWS_PER_STATEMENT: usize = 200;
 
 /// `(?, ?, …), (…)`: `rows` rows of `width` values.
@@ -655,24 +663,29 @@ fn push_rows<T, const W: usize>(
     script.push(sql, rows.iter().flat_map(values_of).collect());
 }
 
-fn insert_unmatched(script: &mut Script, rows: &[Unmatched]) {
+/// Adds a pass's counts of unmatched texts (each (account, hour, text) once in a pass, as
+/// PostgreSQL's ON CONFLICT DO UPDATE requires of one statement).
+fn add_unmatched(script: &mut Script, rows: &[Unmatched]) {
     if rows.is_empty() {
         return;
     }
     push_rows(
         script,
-        "INSERT INTO reply_unmatched (merchant_id, account_id, log_id, openid, text, sent_at) \
-         VALUES",
-        "ON CONFLICT (log_id) DO NOTHING",
+        "INSERT INTO reply_unmatched_texts \
+         (merchant_id, account_id, hour, text, messages, last_at) VALUES",
+        "ON CONFLICT (account_id, hour, text) DO UPDATE SET \
+         messages = reply_unmatched_texts.messages + excluded.messages, \
+         last_at = CASE WHEN excluded.last_at > reply_unmatched_texts.last_at \
+         THEN excluded.last_at ELSE reply_unmatched_texts.last_at END",
         rows,
         |u| {
             [
                 Value::Int(u.merchant_id),
                 Value::Int(u.account_id),
-                Value::Int(u.log_id),
-                Value::Text(u.openid.clone()),
+                Value::Int(u.hour),
                 Value::Text(u.text.clone()),
-                Value::Int(u.sent_at),
+                Value::Int(u.messages),
+                Value::Int(u.last_at),
             ]
         },
     );
