@@ -237,6 +237,12 @@ pub struct LogRange {
     pub full: bool,
 }
 
+/// Rows a projection handles before it lets the callbacks run: a pass takes up to 16,384
+/// rows at once (a few milliseconds of parsing and counting), and on one core the runtime's
+/// thread is the callbacks' too, so a pass done in one go is a stall every callback in
+/// flight waits out (the tail of BENCHMARKS "The callback endpoint").
+pub const ROWS_BETWEEN_YIELDS: usize = 256;
+
 /// Where the projection of the log named `name` has read up to (`log_projections`).
 pub async fn cursor(db: &Db, name: &str) -> Result<i64, sqlx::Error> {
     on_pool!(db, |p| sqlx::query_scalar::<_, i64>(

@@ -228,12 +228,15 @@ async fn count_range(
         }
     };
     let zones = super::jobs::zones_of(db, &rows).await?;
-    for row in &rows {
-        let tz = zones
-            .get(&row.account_id)
-            .copied()
-            .unwrap_or(chrono_tz::Asia::Shanghai);
-        tally.count(row, tz);
+    for slice in rows.chunks(log::ROWS_BETWEEN_YIELDS) {
+        for row in slice {
+            let tz = zones
+                .get(&row.account_id)
+                .copied()
+                .unwrap_or(chrono_tz::Asia::Shanghai);
+            tally.count(row, tz);
+        }
+        tokio::task::yield_now().await;
     }
     Ok(())
 }

@@ -96,7 +96,12 @@ pub async fn project_once(
             read.iter().map(store::RoutedRow::view).collect()
         }
     };
-    let pass = pass_of(&rows);
+    let mut builder = PassBuilder::default();
+    for slice in rows.chunks(log::ROWS_BETWEEN_YIELDS) {
+        builder.add(slice);
+        tokio::task::yield_now().await;
+    }
+    let pass = builder.finish();
     let jobs = pass.follow_ups.len();
     let moved = store::apply_pass(db, cursor, range.upto, &pass, now).await?;
     Ok(Projected {
@@ -106,36 +111,47 @@ pub async fn project_once(
     })
 }
 
-/// What a pass writes for these rows (their hits are counted by `super::hits`).
-fn pass_of(rows: &[Routed<'_>]) -> Pass {
-    let mut pass = Pass::default();
-    let mut unmatched = BTreeMap::new();
-    for row in rows {
-        match Route::decode(row.route) {
-            Some(Route::Rule { rule_id, more, .. }) if more > 0 => {
-                pass.follow_ups.push(follow_up(row, rule_id, 1, more));
-            }
-            Some(Route::Unmatched { default }) => {
-                if let Some((rule_id, more)) = default
-                    && more > 0
-                {
+/// What a pass writes, put together a slice of rows at a time (their hits are counted by
+/// `super::hits`).
+#[derive(Default)]
+struct PassBuilder {
+    pass: Pass,
+    unmatched: UnmatchedTexts,
+}
+
+impl PassBuilder {
+    fn add(&mut self, rows: &[Routed<'_>]) {
+        let pass = &mut self.pass;
+        for row in rows {
+            match Route::decode(row.route) {
+                Some(Route::Rule { rule_id, more, .. }) if more > 0 => {
                     pass.follow_ups.push(follow_up(row, rule_id, 1, more));
                 }
-                if let Some(text) = text_of(row.body) {
-                    count_unmatched(&mut unmatched, row, text);
+                Some(Route::Unmatched { default }) => {
+                    if let Some((rule_id, more)) = default
+                        && more > 0
+                    {
+                        pass.follow_ups.push(follow_up(row, rule_id, 1, more));
+                    }
+                    if let Some(text) = text_of(row.body) {
+                        count_unmatched(&mut self.unmatched, row, text);
+                    }
                 }
+                Some(Route::Handoff) => pass.handoffs.push(Handoff {
+                    merchant_id: row.merchant_id,
+                    account_id: row.account_id,
+                    openid: row.openid.to_string(),
+                    requested_at: row.sent_at,
+                }),
+                Some(Route::Rule { .. }) | None => {}
             }
-            Some(Route::Handoff) => pass.handoffs.push(Handoff {
-                merchant_id: row.merchant_id,
-                account_id: row.account_id,
-                openid: row.openid.to_string(),
-                requested_at: row.sent_at,
-            }),
-            Some(Route::Rule { .. }) | None => {}
         }
     }
-    pass.unmatched = unmatched.into_values().collect();
-    pass
+
+    fn finish(mut self) -> Pass {
+        self.pass.unmatched = self.unmatched.into_values().collect();
+        self.pass
+    }
 }
 
 /// Unmatched texts of a pass by (account, hour, text).
@@ -300,7 +316,10 @@ mod tests {
             },
         ];
         let rows: Vec<Routed<'_>> = rows.iter().map(store::RoutedRow::view).collect();
-        let pass = pass_of(&rows);
+        let mut builder = PassBuilder::default();
+        builder.add(&rows[..3]);
+        builder.add(&rows[3..]);
+        let pass = builder.finish();
         let unmatched: Vec<(&str, i64, i64)> = pass
             .unmatched
             .iter()
