@@ -717,6 +717,73 @@ async fn a_flush_of_many_hit_counts_is_counted_whole_and_once() {
     f.app.stop().await;
 }
 
+/// An INSERT of log rows answered by rules `from..from + rules` (one row each; `batch` keeps
+/// their dedup keys apart from other batches').
+fn rule_hits_logged(batch: &str, from: i64, rules: i64) -> String {
+    let rows: Vec<String> = (from..from + rules)
+        .map(|r| {
+            format!(
+                "(1, 2, '{batch}-{r}', 'oHits', 'text', 1764547200000, 1764547200000, '', '', \
+                 'rule:{r}:0:关键词{r}')"
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO wx_messages (merchant_id, account_id, dedup_key, openid, kind, sent_at, \
+         received_at, body, reply, route) VALUES {}",
+        rows.join(", ")
+    )
+}
+
+/// An instance whose counts already went past the end of a flush another instance claimed
+/// and left unfinished (it stopped) finishes that flush: it counts again up to the claimed
+/// end, instead of waiting forever for a flush that will not come.
+#[tokio::test]
+async fn a_flush_left_unfinished_is_finished_by_an_instance_that_counted_past_it() {
+    use zhanggui::replies::hits::{FLUSH_AFTER_MS, Tally, tally_once};
+    use zhanggui::replies::store::{add_hits, hits_cursor};
+    let db = fresh_db().await;
+    exec(&db, &rule_hits_logged("a", 0, 1_500)).await;
+    let claimed_upto = scalar(&db, "SELECT MAX(id) FROM wx_messages").await;
+    exec(&db, &rule_hits_logged("b", 1_500, 10)).await;
+    let (cursor, _) = hits_cursor(&db).await.expect("cursor");
+    let now = 1_764_547_300_000;
+
+    let mut live = Tally::default();
+    tally_once(&db, None, &mut live, now, 100_000)
+        .await
+        .expect("count everything");
+    // The other instance counted the first 1,500 rows, wrote a part and stopped.
+    let mut stopped = Tally::default();
+    tally_once(&db, None, &mut stopped, now, 1_500)
+        .await
+        .expect("count");
+    assert!(
+        add_hits(&db, cursor, claimed_upto, &stopped.rows()[..1_000], false)
+            .await
+            .expect("part")
+    );
+
+    let step = tally_once(&db, None, &mut live, now + FLUSH_AFTER_MS, 100_000)
+        .await
+        .expect("finish");
+    assert_eq!(step.flushed, Some(claimed_upto));
+    assert_eq!(
+        hits_cursor(&db).await.expect("cursor"),
+        (claimed_upto, None)
+    );
+    let counted = || scalar(&db, "SELECT CAST(SUM(hits) AS BIGINT) FROM reply_hits");
+    assert_eq!(counted().await, 1_500);
+    tally_once(&db, None, &mut live, now + 2 * FLUSH_AFTER_MS, 100_000)
+        .await
+        .expect("count the rest");
+    tally_once(&db, None, &mut live, now + 3 * FLUSH_AFTER_MS, 100_000)
+        .await
+        .expect("write the rest");
+    assert_eq!(counted().await, 1_510);
+    db.close().await;
+}
+
 /// Counting hits from the log, a flush interrupted between its transactions (here: after
 /// its first part, then the process "restarted" with nothing in memory) is finished by the
 /// next tally, which counts exactly the claimed range again: every hit counted once, and
@@ -726,23 +793,8 @@ async fn an_interrupted_flush_of_hits_is_finished_without_counting_twice() {
     use zhanggui::replies::hits::{FLUSH_AFTER_MS, Tally, tally_once};
     use zhanggui::replies::store::{add_hits, hits_cursor};
     let db = fresh_db().await;
-    let log = |batch: &str, from: i64, rules: i64| {
-        let rows: Vec<String> = (from..from + rules)
-            .map(|r| {
-                format!(
-                    "(1, 2, '{batch}-{r}', 'oHits', 'text', 1764547200000, 1764547200000, '', '', \
-                     'rule:{r}:0:关键词{r}')"
-                )
-            })
-            .collect();
-        format!(
-            "INSERT INTO wx_messages (merchant_id, account_id, dedup_key, openid, kind, sent_at, \
-             received_at, body, reply, route) VALUES {}",
-            rows.join(", ")
-        )
-    };
-    exec(&db, &log("a", 0, 1_500)).await;
-    exec(&db, &log("b", 0, 700)).await; // rules 0..700 hit twice
+    exec(&db, &rule_hits_logged("a", 0, 1_500)).await;
+    exec(&db, &rule_hits_logged("b", 0, 700)).await; // rules 0..700 hit twice
     let claimed_upto = scalar(&db, "SELECT MAX(id) FROM wx_messages").await;
     let (cursor, _) = hits_cursor(&db).await.expect("cursor");
     let now = 1_764_547_300_000;
@@ -760,7 +812,7 @@ async fn an_interrupted_flush_of_hits_is_finished_without_counting_twice() {
             .expect("part")
     );
     drop(tally);
-    exec(&db, &log("c", 1_500, 10)).await; // logged after the claimed range
+    exec(&db, &rule_hits_logged("c", 1_500, 10)).await; // logged after the claimed range
 
     let mut restarted = Tally::default();
     let step = tally_once(&db, None, &mut restarted, now, 100_000)

@@ -159,10 +159,12 @@ pub async fn tally_once(
     batch: i64,
 ) -> Result<Step, sqlx::Error> {
     let (cursor, flushing) = store::hits_cursor(db).await?;
-    if tally.from != Some(cursor) {
+    let finishing = flushing.filter(|&to| to > cursor);
+    // Counts that start elsewhere, or that went past the end of a flush another instance
+    // claimed (and may never finish), cannot be written: count again from the cursor.
+    if tally.from != Some(cursor) || finishing.is_some_and(|to| tally.seen > to) {
         *tally = Tally::starting_at(cursor);
     }
-    let finishing = flushing.filter(|&to| to > cursor);
     let mut more = false;
     if finishing.is_none_or(|to| tally.seen < to) {
         let unsettled_from = settle_ms(db.dialect()).map(|s| now.saturating_sub(s));
