@@ -16,7 +16,7 @@ use super::model::{ScanKind, day_of, scan_of};
 use super::store::{self, DayCount, TagOnScan};
 use crate::messages::LogTap;
 use crate::messages::store as log;
-use crate::platform::db::{Db, Dialect};
+use crate::platform::db::Db;
 use crate::platform::state::AppState;
 
 const EVERY: Duration = Duration::from_millis(500);
@@ -25,15 +25,6 @@ pub const BATCH: i64 = 16_384;
 const KINDS: &[&str] = &["event:subscribe", "event:scan"];
 /// WeChat's limit of tags on one follower.
 pub const MAX_TAGS_PER_FOLLOWER: i64 = 20;
-
-/// On Postgres, ids are taken before commit: rows younger than this wait for the next pass
-/// (followers/jobs.rs explains).
-fn settle_ms(dialect: Dialect) -> Option<i64> {
-    match dialect {
-        Dialect::Sqlite => None,
-        Dialect::Postgres => Some(1_000),
-    }
-}
 
 /// Runs until the task is aborted.
 pub async fn run(state: AppState) {
@@ -73,7 +64,7 @@ pub async fn project_once(
     batch: i64,
 ) -> Result<Projected, sqlx::Error> {
     let cursor = log::cursor(db, store::PROJECTION).await?;
-    let unsettled_from = settle_ms(db.dialect()).map(|s| now - s);
+    let unsettled_from = log::unsettled_from(db, now);
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());
     };

@@ -20,7 +20,7 @@ use super::model::{Follower, Observation};
 use super::store;
 use crate::messages::LogTap;
 use crate::messages::store::{self as log, LoggedMessage, SenderSummary};
-use crate::platform::db::{Db, Dialect};
+use crate::platform::db::Db;
 use crate::platform::state::AppState;
 
 pub const PROJECTION: &str = "followers";
@@ -38,17 +38,6 @@ const KINDS_WITH_DETAILS: &[&str] = &[
     "event:location",
     "location",
 ];
-
-/// On Postgres, log rows get their ids before their transaction commits, so a row may become
-/// visible after a higher id. Rows younger than this are left for the next pass, so the
-/// cursor never steps over a row still being committed. SQLite commits one writer at a time,
-/// in id order, and needs no wait.
-fn settle_ms(dialect: Dialect) -> Option<i64> {
-    match dialect {
-        Dialect::Sqlite => None,
-        Dialect::Postgres => Some(1_000),
-    }
-}
 
 /// Runs until the task is aborted.
 pub async fn run(state: AppState) {
@@ -80,7 +69,7 @@ pub async fn project_once(
     batch: i64,
 ) -> Result<Projected, sqlx::Error> {
     let cursor = log::cursor(db, PROJECTION).await?;
-    let unsettled_from = settle_ms(db.dialect()).map(|settle| now - settle);
+    let unsettled_from = log::unsettled_from(db, now);
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());
     };
@@ -193,7 +182,7 @@ pub async fn run_log_index(state: AppState) {
 /// moves by compare-and-set (a pass that loses it has only re-inserted rows that exist).
 pub async fn index_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sqlx::Error> {
     let cursor = log::cursor(db, LOG_INDEX).await?;
-    let unsettled_from = settle_ms(db.dialect()).map(|settle| now - settle);
+    let unsettled_from = log::unsettled_from(db, now);
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());
     };

@@ -16,22 +16,13 @@ use wechat::message::Event;
 use super::store::{self, TapCount};
 use crate::messages::LogTap;
 use crate::messages::store as log;
-use crate::platform::db::{Db, Dialect};
+use crate::platform::db::Db;
 use crate::platform::state::AppState;
 
 const EVERY: Duration = Duration::from_millis(500);
 /// Log rows per pass. Only CLICK and VIEW rows are read in full.
 pub const BATCH: i64 = 16_384;
 const KINDS: &[&str] = &["event:click", "event:view"];
-
-/// On Postgres, ids are taken before commit: rows younger than this wait for the next pass
-/// (followers/jobs.rs explains).
-fn settle_ms(dialect: Dialect) -> Option<i64> {
-    match dialect {
-        Dialect::Sqlite => None,
-        Dialect::Postgres => Some(1_000),
-    }
-}
 
 /// Runs until the task is aborted.
 pub async fn run(state: AppState) {
@@ -70,7 +61,7 @@ pub async fn project_once(
     batch: i64,
 ) -> Result<Projected, sqlx::Error> {
     let cursor = log::cursor(db, store::PROJECTION).await?;
-    let unsettled_from = settle_ms(db.dialect()).map(|s| now - s);
+    let unsettled_from = log::unsettled_from(db, now);
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());
     };

@@ -237,6 +237,18 @@ pub struct LogRange {
     pub full: bool,
 }
 
+/// Where a projection's reading stops (`next_range`) at `now`: on PostgreSQL, log rows get
+/// their ids before their transaction commits, so a row may become visible after a higher
+/// id; rows received less than a second ago are left for the next pass, so a cursor never
+/// steps over a row still being committed. SQLite commits one writer at a time, in id
+/// order, and needs no wait (`None`).
+pub fn unsettled_from(db: &Db, now: i64) -> Option<i64> {
+    match db.dialect() {
+        Dialect::Sqlite => None,
+        Dialect::Postgres => Some(now.saturating_sub(1_000)),
+    }
+}
+
 /// Rows a projection handles before it lets the callbacks run: a pass takes up to 16,384
 /// rows at once (a few milliseconds of parsing and counting), and on one core the runtime's
 /// thread is the callbacks' too, so a pass done in one go is a stall every callback in

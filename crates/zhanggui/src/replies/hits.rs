@@ -23,7 +23,7 @@ use super::store::{self, HitCount, Routed};
 use crate::channels::model::date_of;
 use crate::messages::LogTap;
 use crate::messages::store as log;
-use crate::platform::db::{Db, Dialect};
+use crate::platform::db::Db;
 use crate::platform::state::AppState;
 
 const EVERY: Duration = Duration::from_millis(250);
@@ -32,13 +32,6 @@ pub const FLUSH_AFTER_MS: i64 = 1_000;
 /// ... or as soon as they fill this many rows (a projection catching up on a long log).
 const MAX_ROWS: usize = 50_000;
 const BATCH: i64 = 16_384;
-
-fn settle_ms(dialect: Dialect) -> Option<i64> {
-    match dialect {
-        Dialect::Sqlite => None,
-        Dialect::Postgres => Some(1_000),
-    }
-}
 
 /// (account, rule, keyword, the merchant's day).
 type Key = (i64, i64, String, NaiveDate);
@@ -167,7 +160,7 @@ pub async fn tally_once(
     }
     let mut more = false;
     if finishing.is_none_or(|to| tally.seen < to) {
-        let unsettled_from = settle_ms(db.dialect()).map(|s| now.saturating_sub(s));
+        let unsettled_from = log::unsettled_from(db, now);
         match log::next_range(db, tally.seen, batch, unsettled_from).await? {
             Some(mut range) => {
                 if let Some(to) = finishing.filter(|&to| range.upto > to) {

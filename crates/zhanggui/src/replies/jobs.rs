@@ -20,7 +20,7 @@ use super::model::Route;
 use super::store::{self, Handoff, Pass, Routed, Unmatched};
 use crate::messages::LogTap;
 use crate::messages::store as log;
-use crate::platform::db::{Db, Dialect};
+use crate::platform::db::Db;
 use crate::platform::jobs::{self, JobContext, JobError, NewJob};
 use crate::platform::state::AppState;
 
@@ -34,13 +34,6 @@ pub const BATCH: i64 = 16_384;
 pub const FOLLOW_UP_KIND: &str = "replies.follow_up";
 /// The longest unmatched text kept.
 const MAX_UNMATCHED_CHARS: usize = 200;
-
-fn settle_ms(dialect: Dialect) -> Option<i64> {
-    match dialect {
-        Dialect::Sqlite => None,
-        Dialect::Postgres => Some(1_000),
-    }
-}
 
 /// Runs until the task is aborted.
 pub async fn run(state: AppState) {
@@ -83,7 +76,7 @@ pub async fn project_once(
     batch: i64,
 ) -> Result<Projected, sqlx::Error> {
     let cursor = log::cursor(db, store::PROJECTION).await?;
-    let unsettled_from = settle_ms(db.dialect()).map(|s| now - s);
+    let unsettled_from = log::unsettled_from(db, now);
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());
     };
