@@ -12,7 +12,7 @@
 //! crash, a database error) is finished by the next tally of any instance: it reads the
 //! claim, counts exactly up to T again, and rows that already hold T's counts are left alone.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -36,6 +36,12 @@ const BATCH: i64 = 16_384;
 /// (account, rule, keyword, the merchant's day).
 type Key = (i64, i64, String, NaiveDate);
 
+/// A hash map, not an ordered one: with hits spread over 10,000 rules every message's key
+/// is out of cache, and a B-tree walk compares it with a dozen cold keys where a hash looks
+/// at one or two (BENCHMARKS.md, "Reply rules", sixth round). The rows are sorted once per
+/// flush instead.
+type Counts = HashMap<Key, (i64, i64), foldhash::fast::RandomState>;
+
 /// The counts read from the log past the projection's cursor and not written yet.
 #[derive(Debug, Default)]
 pub struct Tally {
@@ -44,7 +50,7 @@ pub struct Tally {
     /// The last log id counted.
     seen: i64,
     /// (merchant, hits) by key.
-    counts: BTreeMap<Key, (i64, i64)>,
+    counts: Counts,
     /// When the oldest unwritten count was read.
     first_read_at: Option<i64>,
 }
@@ -77,10 +83,12 @@ impl Tally {
             .1 += 1;
     }
 
-    /// The counts as rows, in key order.
+    /// The counts as rows, in key order (neighbours in the table's B-tree, written together).
     pub fn rows(&self) -> Vec<HitCount> {
-        self.counts
-            .iter()
+        let mut keyed: Vec<_> = self.counts.iter().collect();
+        keyed.sort_unstable_by_key(|(key, _)| *key);
+        keyed
+            .into_iter()
             .map(
                 |((account_id, rule_id, keyword, day), &(merchant_id, hits))| HitCount {
                     account_id: *account_id,

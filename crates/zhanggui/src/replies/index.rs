@@ -73,7 +73,9 @@ pub struct PlainReplies {
 pub struct Index {
     tz: Option<Tz>,
     rules: Vec<CompiledRule>,
-    exact: HashMap<String, Vec<Hit>>,
+    /// Hashed with foldhash rather than SipHash: the keys are the merchant's keywords, so a
+    /// follower's text can only look a key up, not add colliding ones.
+    exact: HashMap<String, Vec<Hit>, foldhash::fast::RandomState>,
     contains: Option<AhoCorasick>,
     contains_hits: Vec<Vec<Hit>>,
     regexes: Option<RegexSet>,
@@ -256,7 +258,11 @@ impl Index {
 
     /// Whether `text` is one of the hand-off words.
     pub fn is_handoff(&self, text: &str) -> bool {
-        !self.handoff_words.is_empty() && self.handoff_words.contains(&normalize(text))
+        !self.handoff_words.is_empty() && self.is_handoff_word(&normalize(text))
+    }
+
+    fn is_handoff_word(&self, normalized: &str) -> bool {
+        self.handoff_words.contains(normalized)
     }
 
     /// What answers `msg` at `now_ms`; `plain` holds the account's plain texts.
@@ -270,9 +276,9 @@ impl Index {
             MessageBody::Text(t) => self.decide_text(&t.content, plain, now_ms),
             MessageBody::Voice(v) => {
                 // A voice message WeChat recognized is words like any other.
-                let spoken = v.recognition.as_deref().unwrap_or_default();
-                match self.best_keyword(spoken, now_ms) {
-                    Some(choice) if !spoken.trim().is_empty() => choice,
+                let spoken = normalize(v.recognition.as_deref().unwrap_or_default());
+                match self.best_keyword(&spoken, now_ms) {
+                    Some(choice) => choice,
                     _ => self.by_kind(MessageKind::Voice, now_ms),
                 }
             }
@@ -294,10 +300,11 @@ impl Index {
         plain: &'i PlainReplies,
         now_ms: i64,
     ) -> Choice<'i> {
-        if self.is_handoff(text) {
+        let normalized = normalize(text);
+        if self.is_handoff_word(&normalized) {
             return Choice::Handoff;
         }
-        if let Some(choice) = self.best_keyword(text, now_ms) {
+        if let Some(choice) = self.best_keyword(&normalized, now_ms) {
             return choice;
         }
         let local = self.local(now_ms);
@@ -312,17 +319,17 @@ impl Index {
     /// priority outranks contains and patterns, so an open exact match at least as high as
     /// every contains (and pattern) rule ends the search before the automata run. With
     /// 10,000 keywords those walk megabytes of tables a callback has to bring into cache.
-    fn best_keyword<'i>(&'i self, text: &str, now_ms: i64) -> Option<Choice<'i>> {
-        let normalized = normalize(text);
+    /// `normalized` is the text as [`normalize`] leaves it.
+    fn best_keyword<'i>(&'i self, normalized: &str, now_ms: i64) -> Option<Choice<'i>> {
         if normalized.is_empty() {
             return None;
         }
         let local = self.local(now_ms);
-        let mut best = self.best_of(self.exact_hits(&normalized), None, local);
+        let mut best = self.best_of(self.exact_hits(normalized), None, local);
         if !self.beats(best, self.top_contains.max(self.top_regex)) {
-            best = self.best_of(self.contains_matches(&normalized), best, local);
+            best = self.best_of(self.contains_matches(normalized), best, local);
             if !self.beats(best, self.top_regex) {
-                best = self.best_of(self.regex_matches(&normalized), best, local);
+                best = self.best_of(self.regex_matches(normalized), best, local);
             }
         }
         best.map(|(r, k)| Choice::Rule {

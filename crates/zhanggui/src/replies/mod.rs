@@ -252,7 +252,7 @@ pub async fn compile(
             answers,
         });
     }
-    let mut index = Index::compile(rules, settings, tz);
+    let mut index = compile_apart(rules, settings, tz).await?;
     index.flows = crate::flows::enabled(db, account_id).await?;
     for (key, item_id) in crate::menus::click_replies(db, account_id).await? {
         if let Some(answer) = library.answer(&ReplyItem::Library { item_id }).await? {
@@ -260,6 +260,23 @@ pub async fn compile(
         }
     }
     Ok(index)
+}
+
+/// Builds the automata on a thread of the blocking pool, not the runtime's: 10,000 rules
+/// take ~40 ms (BENCHMARKS.md, "Reply rules"), which every callback would otherwise wait
+/// out, and the megabytes of scratch memory they are built with come and go on that thread
+/// instead of among the callbacks' allocations.
+async fn compile_apart(
+    rules: Vec<CompiledRule>,
+    settings: model::Settings,
+    tz: chrono_tz::Tz,
+) -> Result<Index, sqlx::Error> {
+    tokio::task::spawn_blocking(move || Index::compile(rules, settings, tz))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "compiling a reply index failed");
+            sqlx::Error::WorkerCrashed
+        })
 }
 
 /// A rule's replies as they would be sent now (the further replies of a rule go out later,
