@@ -265,18 +265,22 @@ pub async fn compile(
 /// Builds the automata on a thread of the blocking pool, not the runtime's: 10,000 rules
 /// take ~40 ms (BENCHMARKS.md, "Reply rules"), which every callback would otherwise wait
 /// out, and the megabytes of scratch memory they are built with come and go on that thread
-/// instead of among the callbacks' allocations.
+/// instead of among the callbacks' allocations, and are given back before it goes idle.
 async fn compile_apart(
     rules: Vec<CompiledRule>,
     settings: model::Settings,
     tz: chrono_tz::Tz,
 ) -> Result<Index, sqlx::Error> {
-    tokio::task::spawn_blocking(move || Index::compile(rules, settings, tz))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "compiling a reply index failed");
-            sqlx::Error::WorkerCrashed
-        })
+    tokio::task::spawn_blocking(move || {
+        let index = Index::compile(rules, settings, tz);
+        crate::platform::memory::release_freed_on_this_thread();
+        index
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "compiling a reply index failed");
+        sqlx::Error::WorkerCrashed
+    })
 }
 
 /// A rule's replies as they would be sent now (the further replies of a rule go out later,
