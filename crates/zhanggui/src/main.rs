@@ -20,9 +20,9 @@ use zhanggui::platform::i18n::Lang;
 use zhanggui::platform::server;
 use zhanggui::platform::state::AppState;
 
-/// mimalloc rather than glibc's malloc: a callback answered by a rule cost 25% less CPU with
-/// it, and 10,000 rules no longer slowed every callback down (BENCHMARKS.md, "Reply rules",
-/// sixth round; docs/ARCHITECTURE.md, "The allocator").
+/// mimalloc rather than glibc's malloc: a callback answered by a rule cost 10-25% less CPU
+/// with it, and 10,000 rules no longer slowed every callback down (BENCHMARKS.md, "Reply
+/// rules", sixth round; docs/ARCHITECTURE.md, "The allocator").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
