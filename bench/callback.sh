@@ -26,7 +26,8 @@
 #     "postgres (B)";
 #   PROFILE=1: also sample the server's core with `perf record -e cpu-clock` during each
 #     product run and write a breakdown to OUT/profile-*.md (sampling costs a little: report
-#     the numbers of an unprofiled run);
+#     the numbers of an unprofiled run); PERF_CALLGRAPH=1 records call graphs too (DWARF,
+#     199 Hz) and keeps the data as OUT/perf-*.data for `perf report -g caller`;
 #   RULES (unset): reply rule counts to compare, e.g. "10 10000". Each product case is then
 #     measured once per count, as "sqlite 10 rules", "sqlite 10000 rules" …, one after the
 #     other within each run (in the reverse order every second run), each on its own account
@@ -491,8 +492,15 @@ run_product() { # kind run mode (REQ_FILE for this account already generated)
   if [ "${PROFILE:-0}" = 1 ]; then
     # The whole server core, not the server's threads: per-thread sampling makes every
     # context switch dear and slowed the callback 2x; core-wide sampling costs little.
-    timeout $((DURATION + 30)) perf record -q -e cpu-clock -F 999 -C "$SERVER_CORE" \
-      -o "$WORK/perf-$tag-$mode.data" -- sleep $((DURATION - 1)) >/dev/null 2>&1 &
+    # PERF_CALLGRAPH=1 adds DWARF call graphs (at a lower rate: unwinding is dear) and
+    # keeps the data in OUT for `perf report -g caller`.
+    local perf_data="$WORK/perf-$tag-$mode.data" graph=(-F 999)
+    if [ "${PERF_CALLGRAPH:-0}" = 1 ]; then
+      perf_data="$OUT/perf-$run-$tag-$mode.data"
+      graph=(-F 199 --call-graph dwarf,16384)
+    fi
+    timeout $((DURATION + 60)) perf record -q -e cpu-clock "${graph[@]}" -C "$SERVER_CORE" \
+      -o "$perf_data" -- sleep $((DURATION - 1)) >/dev/null 2>&1 &
     perf_pid=$!
     PIDS+=("$perf_pid")
   fi
@@ -502,7 +510,7 @@ run_product() { # kind run mode (REQ_FILE for this account already generated)
   if [ -n "$perf_pid" ]; then
     wait "$perf_pid" || true
     forget_pid "$perf_pid"
-    profile_report "$WORK/perf-$tag-$mode.data" "$OUT/profile-$run-$tag-$mode.md" \
+    profile_report "$perf_data" "$OUT/profile-$run-$tag-$mode.md" \
       "$kind${RULES_N:+ $RULES_N rules} $mode, run $run: $(field "$result" rps) req/s"
   fi
   # The server's own view (log batches, lock waits, request durations) for the record.

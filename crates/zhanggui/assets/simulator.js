@@ -19,6 +19,8 @@
   };
   var app = root.getAttribute("data-app");
   var accountName = root.getAttribute("data-account") || "";
+  // In live mode the control API takes the console's session and its CSRF token.
+  var csrf = root.getAttribute("data-csrf") || "";
   var appBase = "/sandbox/api/apps/" + encodeURIComponent(app);
   var followersUrl = appBase + "/followers";
   var followerUrl = function (openid) { return followersUrl + "/" + encodeURIComponent(openid); };
@@ -98,7 +100,8 @@
     return fetch(url, {
       method: method,
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      headers: { "Content-Type": "application/json", "Accept": "application/json",
+                 "X-CSRF-Token": csrf },
       body: body ? JSON.stringify(body) : undefined
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (b) { return { status: r.status, body: b || {} }; });

@@ -4,9 +4,11 @@
 
 mod common;
 
-use common::TestApp;
+use common::{TestApp, read_json};
+use reqwest::Method;
 use serde_json::{Value, json};
 use wechat::api::{ApiError, Done};
+use zhanggui::platform::auth::model::Role;
 
 async fn put_faults(app: &TestApp, app_id: &str, faults: Value) {
     let res = app
@@ -135,4 +137,116 @@ async fn media_larger_than_a_console_form_reach_the_sandbox() {
         .expect("json");
     assert_eq!(answer["type"], "image", "{answer}");
     assert!(answer["media_id"].as_str().is_some_and(|id| !id.is_empty()));
+}
+
+/// In live mode the instance faces the internet: the emulated WeChat's control API (its
+/// simulated followers, faults, tokens) answers only the console's staff and API keys, each
+/// for their own merchant's sandbox apps, and a session's changes carry its CSRF token.
+/// WeChat's own paths keep authenticating by WeChat's rules.
+#[tokio::test]
+async fn in_live_mode_the_control_api_takes_the_consoles_credentials() {
+    let app = TestApp::spawn_with(|c| c.mode = zhanggui::platform::config::Mode::Live).await;
+    let m = app.merchant("沙箱商户").await;
+    let a = app.account(m, "沙箱服务号").await;
+    let other = app.merchant("别家商户").await;
+    let theirs = app.account(other, "别家服务号").await;
+    app.user(m, "boss", Role::Owner).await;
+    app.user(m, "agent", Role::Agent).await;
+    app.user(other, "neighbour", Role::Owner).await;
+    let followers = format!("/sandbox/api/apps/{}/followers", a.app_id);
+    let faults = format!("/sandbox/api/apps/{}/faults", a.app_id);
+
+    // Nobody signed in: refused, and nothing was made.
+    let anonymous = app.client();
+    let res = anonymous
+        .post(app.url(&followers))
+        .json(&json!({"count": 1}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 401);
+    let res = anonymous
+        .put(app.url(&faults))
+        .json(&json!({"latency_ms": 1000}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sandbox_docs WHERE kind = 'follower'")
+            .await,
+        0
+    );
+
+    // The merchant's owner, from the console: with the session's CSRF token, and not without.
+    let boss = app.sign_in("boss").await;
+    let (status, body) = read_json(
+        boss.raw(Method::POST, &followers)
+            .header("x-csrf-token", &boss.csrf)
+            .json(&json!({"count": 2})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = read_json(
+        boss.raw(Method::POST, &followers)
+            .json(&json!({"count": 1})),
+    )
+    .await;
+    assert_eq!(status, 403, "a change without the CSRF token");
+    let (status, listed) = read_json(boss.raw(Method::GET, &followers)).await;
+    assert_eq!(status, 200, "{listed}");
+    let (status, body) = read_json(
+        boss.raw(Method::PUT, &faults)
+            .header("x-csrf-token", &boss.csrf)
+            .json(&json!({"latency_ms": 0})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sandbox_docs WHERE kind = 'follower'")
+            .await,
+        2
+    );
+
+    // Another merchant's sandbox app is as unknown as one that does not exist.
+    let (status, _) = read_json(boss.raw(
+        Method::GET,
+        &format!("/sandbox/api/apps/{}/followers", theirs.app_id),
+    ))
+    .await;
+    assert_eq!(status, 404);
+    let neighbour = app.sign_in("neighbour").await;
+    let (status, _) = read_json(neighbour.raw(Method::GET, &followers)).await;
+    assert_eq!(status, 404);
+
+    // A role that may not see the accounts may not drive their followers either.
+    let agent = app.sign_in("agent").await;
+    let (status, _) = read_json(agent.raw(Method::GET, &followers)).await;
+    assert_eq!(status, 403);
+
+    // An integrator's API key of the merchant.
+    let (_, key) = app.api_key(m, "脚本", Role::Owner).await;
+    let (status, body) = read_json(
+        app.client()
+            .post(app.url(&followers))
+            .bearer_auth(&key)
+            .json(&json!({"count": 1})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sandbox_docs WHERE kind = 'follower'")
+            .await,
+        3
+    );
+
+    // WeChat's own API: the app's credentials, no console's.
+    let (status, token) = read_json(anonymous.get(app.url(&format!(
+        "/sandbox/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+        a.app_id, a.app_secret
+    ))))
+    .await;
+    assert_eq!(status, 200, "{token}");
+    assert!(token["access_token"].is_string(), "{token}");
+    app.stop().await;
 }

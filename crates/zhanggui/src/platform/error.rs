@@ -97,7 +97,7 @@ impl AppError {
         }
     }
 
-    fn body(&self) -> ErrorBody {
+    pub(crate) fn body(&self) -> ErrorBody {
         let (code, msg) = match self {
             AppError::Validation(_) => ("validation_failed", Msg::new("error.validation")),
             AppError::BadRequest(m) => ("bad_request", m.clone()),

@@ -129,13 +129,19 @@ async fn limit_body(
 /// The emulated WeChat, outside the console's layers: it authenticates by WeChat's rules,
 /// answers in WeChat's shapes, and takes media uploads larger than console forms.
 fn sandbox_router(state: &AppState) -> Router {
-    sandbox::api_router(crate::sandbox_mode::sandbox(state))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(60),
-        ))
-        .layer(CatchPanicLayer::new())
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+    let mut api = sandbox::api_router(crate::sandbox_mode::sandbox(state));
+    if state.config.mode == crate::platform::config::Mode::Live {
+        api = api.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::sandbox_mode::access::require_console_caller,
+        ));
+    }
+    api.layer(TimeoutLayer::with_status_code(
+        StatusCode::SERVICE_UNAVAILABLE,
+        Duration::from_secs(60),
+    ))
+    .layer(CatchPanicLayer::new())
+    .layer(TraceLayer::new_for_http().make_span_with(request_span))
 }
 
 /// The span of one request: method and path only. Query strings are left out because some

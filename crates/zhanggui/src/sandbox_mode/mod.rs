@@ -2,6 +2,7 @@
 //! our database ([`DbRegistry`]), on our clock, mounted under `/sandbox` on our listener.
 //! The apps it knows are the sandbox accounts registered by `accounts` (`sandbox_apps`).
 
+pub mod access;
 pub mod routes;
 pub mod store;
 

@@ -77,7 +77,10 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
     }
 }
 
-async fn resolve_and_check(state: &AppState, mut req: Request) -> Result<Request, AppError> {
+pub(crate) async fn resolve_and_check(
+    state: &AppState,
+    mut req: Request,
+) -> Result<Request, AppError> {
     let bearer = bearer_token(req.headers());
     let principal = match bearer {
         Some(key) => Some(Principal::ApiKey(
