@@ -629,6 +629,8 @@
     root.classList.remove("picking");
     showWho();
     redraw();
+    // Opening a chat shows its menu first, as WeChat does.
+    $("sim-menu-bar").removeAttribute("data-menu-of");
     loadMenu();
     poll();
     // A channel QR code page links here with #scan: open the scan sheet for the follower.
@@ -739,9 +741,18 @@
     if (!who) { return; }
     api("GET", followerUrl(who) + "/menu").then(function (res) {
       if (who !== state.current) { return; }
+      var hadMenu = menuBar.getAttribute("data-menu-of") === who && state.menu.length > 0;
       state.menu = (res.status === 200 && res.body.button) || [];
       drawMenu();
-      setMode(state.menu.length ? "menu" : "input");
+      if (hadMenu && state.menu.length) {
+        // The same follower's menu again (after a follow, or back on the page): the bar
+        // stays as they left it, keyboard and + panel included.
+        closeSubmenu();
+      } else {
+        setMode(state.menu.length ? "menu" : "input");
+      }
+      // Whose menu the bar holds: a script knows by it that a follower's switch is over.
+      menuBar.setAttribute("data-menu-of", who);
     });
   };
 

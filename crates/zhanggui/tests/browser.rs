@@ -1159,13 +1159,18 @@ async fn match_total(c: &Client) -> i64 {
 /// The demo account has a menu, so the phone's input bar shows it first: once the menu has
 /// arrived (the simulator reads it after choosing a follower), switch to the keyboard.
 async fn show_keyboard(c: &Client) {
+    // The menu of the follower the phone acts as: a menu still loading for a follower just
+    // chosen would switch the bar back to the menu after our click.
     wait_for("the phone's menu", || async {
         js(
             c,
-            "return document.querySelectorAll('#sim-menu-buttons .menu-btn').length",
+            "const who = document.querySelector(\".sim-follower[aria-pressed='true']\"); \
+             const bar = document.querySelector('#sim-menu-bar'); \
+             return !!who && bar.getAttribute('data-menu-of') === who.getAttribute('data-openid') \
+               && document.querySelectorAll('#sim-menu-buttons .menu-btn').length > 0",
         )
         .await
-            != json!(0)
+            == json!(true)
     })
     .await;
     js(
