@@ -78,8 +78,8 @@ async fn main() -> anyhow::Result<()> {
             break;
         }
     }
-    // What the last steps read.
-    at += zhanggui::replies::hits::FLUSH_AFTER_MS;
+    // What the last steps read (due by then, however many rows the tally holds).
+    at += zhanggui::replies::hits::MAX_FLUSH_AFTER_MS;
     zhanggui::replies::hits::tally_once(&db, None, &mut tally, at, batch).await?;
     let hit_seconds = started.elapsed().as_secs_f64();
     let hit_rows: i64 = zhanggui::on_pool!(&db, |p| sqlx::query_scalar(

@@ -1,7 +1,8 @@
 //! The hit counts' projection ('reply_hits' in log_projections): counts the rules' hits per
 //! account, rule, keyword and merchant's day in memory as messages are logged (every 250 ms,
-//! from the log's tap when it holds them), and writes the counts about once a second
-//! (`store::add_hits`) in transactions of at most `store::HITS_PER_TRANSACTION` rows.
+//! from the log's tap when it holds them), and writes the counts about once a second (a
+//! tally of thousands of rows waits longer, `Tally::flush_after_ms`) (`store::add_hits`) in
+//! transactions of at most `store::HITS_PER_TRANSACTION` rows.
 //!
 //! Why not in the replies pass, as before: with traffic spread over 10,000 rules that pass
 //! upserted thousands of rows four times a second and held SQLite's write lock ~12 ms each
@@ -29,6 +30,12 @@ use crate::platform::state::AppState;
 const EVERY: Duration = Duration::from_millis(250);
 /// Counts are written this long after the first of them was read...
 pub const FLUSH_AFTER_MS: i64 = 1_000;
+/// ... or, when they hold more rows than a second's worth of writing is worth, later: a
+/// millisecond per row, up to this. Traffic spread over 10,000 rules made a tally of 10,000
+/// rows every second, nearly one hit each, and upserting them cost PostgreSQL's backends
+/// (on the callbacks' core) 10% of the callbacks (BENCHMARKS.md, "Reply rules"); waited for
+/// longer, each row carries several seconds' hits in one write.
+pub const MAX_FLUSH_AFTER_MS: i64 = 10_000;
 /// ... or as soon as they fill this many rows (a projection catching up on a long log).
 const MAX_ROWS: usize = 50_000;
 const BATCH: i64 = 16_384;
@@ -102,6 +109,13 @@ impl Tally {
             .collect()
     }
 
+    /// How long counts wait to be written: a second, a millisecond a row for large tallies.
+    pub fn flush_after_ms(&self) -> i64 {
+        i64::try_from(self.counts.len())
+            .unwrap_or(i64::MAX)
+            .clamp(FLUSH_AFTER_MS, MAX_FLUSH_AFTER_MS)
+    }
+
     /// Whether to write now: an interrupted flush as soon as its whole range is counted
     /// again; otherwise a second after the first unwritten count, or when they are many.
     fn is_due(&self, now: i64, finishing: Option<i64>) -> bool {
@@ -112,7 +126,7 @@ impl Tally {
                     && (self.counts.len() >= MAX_ROWS
                         || self
                             .first_read_at
-                            .is_some_and(|at| now - at >= FLUSH_AFTER_MS))
+                            .is_some_and(|at| now - at >= self.flush_after_ms()))
             }
         }
     }
@@ -322,5 +336,32 @@ mod tests {
         );
         tally.seen = 30;
         assert!(tally.is_due(1_000, Some(30)));
+    }
+
+    #[test]
+    fn a_tally_of_many_rows_waits_a_millisecond_a_row_up_to_ten_seconds() {
+        let mut tally = Tally::starting_at(0);
+        let spread = |tally: &mut Tally, rules: i64| {
+            for rule in 0..rules {
+                let route = format!("rule:{rule}:0:k");
+                tally.count(&routed(rule + 1, &route), chrono_tz::Asia::Shanghai);
+            }
+            tally.seen = rules;
+            tally.first_read_at = Some(0);
+        };
+        spread(&mut tally, 500);
+        assert!(
+            tally.is_due(FLUSH_AFTER_MS, None),
+            "a small tally waits a second"
+        );
+        spread(&mut tally, 4_000);
+        assert!(!tally.is_due(3_999, None));
+        assert!(tally.is_due(4_000, None));
+        spread(&mut tally, 30_000);
+        assert!(!tally.is_due(MAX_FLUSH_AFTER_MS - 1, None));
+        assert!(
+            tally.is_due(MAX_FLUSH_AFTER_MS, None),
+            "never more than ten seconds"
+        );
     }
 }
