@@ -291,7 +291,7 @@ pub fn normalize(text: &str) -> String {
 }
 
 /// Kana, CJK punctuation and ideographs, and Hangul have no case: most of what followers
-/// type skips the search of Unicode's case table (1.5% of a callback's CPU, BENCHMARKS.md).
+/// type skips the binary search of Unicode's case table that `to_lowercase` does per char.
 fn is_caseless(c: char) -> bool {
     matches!(c, '\u{3001}'..='\u{9FFF}' | '\u{AC00}'..='\u{D7A3}' | '\u{F900}'..='\u{FAFF}')
 }
