@@ -269,20 +269,6 @@ pub async fn sandbox_app(db: &Db, app_id: &str) -> Result<Option<SandboxAppRow>,
     .await)
 }
 
-/// Whether `merchant_id` has a sandbox account on `app_id` (who may drive its emulated
-/// WeChat in live mode: sandbox_mode/access.rs).
-pub async fn has_sandbox_app(db: &Db, merchant_id: i64, app_id: &str) -> Result<bool, sqlx::Error> {
-    on_pool!(db, |p| sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM accounts WHERE merchant_id = $1 AND app_id = $2 AND sandbox = $3"
-    )
-    .bind(merchant_id)
-    .bind(app_id)
-    .bind(true)
-    .fetch_one(p)
-    .await)
-    .map(|n| n > 0)
-}
-
 /// Adds simulated followers in one transaction, in chunks that stay under every backend's
 /// parameter limit.
 pub async fn add_sandbox_followers(

@@ -110,7 +110,7 @@ impl Tally {
     }
 
     /// How long counts wait to be written: a second, a millisecond a row for large tallies.
-    pub fn flush_after_ms(&self) -> i64 {
+    fn flush_after_ms(&self) -> i64 {
         i64::try_from(self.counts.len())
             .unwrap_or(i64::MAX)
             .clamp(FLUSH_AFTER_MS, MAX_FLUSH_AFTER_MS)

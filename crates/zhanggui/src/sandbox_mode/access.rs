@@ -71,9 +71,11 @@ async fn authorize(state: &AppState, req: Request, app_id: &str) -> Result<Reque
     let caller = Caller::from_request_parts(&mut parts, state).await?;
     caller.require(permission_for(&parts.method, parts.uri.path()))?;
     // Another merchant's app is as unknown as one that does not exist.
-    if app_id.is_empty()
-        || !crate::accounts::store::has_sandbox_app(&state.db, caller.merchant_id, app_id).await?
-    {
+    if app_id.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    let account = crate::accounts::store::by_app_id(&state.db, app_id).await?;
+    if !account.is_some_and(|a| a.sandbox && a.merchant_id == caller.merchant_id) {
         return Err(AppError::NotFound);
     }
     Ok(Request::from_parts(parts, body))
