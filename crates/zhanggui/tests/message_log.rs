@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use zhanggui::messages::{LogRow, LogWriter, Logged};
@@ -254,4 +255,84 @@ async fn the_tap_gives_projections_what_the_database_gives() {
         full: false,
     };
     assert!(tap.covering(beyond).is_none());
+}
+
+/// Migration 0021 rebuilt the SQLite log without AUTOINCREMENT: a database written before it
+/// keeps every row under its id, and the next message is numbered after the newest one, by
+/// the committer's own connection as before.
+#[tokio::test]
+async fn the_log_keeps_its_rows_and_ids_when_rebuilt_without_autoincrement() {
+    let url = common::fresh_db_url().await;
+    if !url.starts_with("sqlite:") {
+        return; // PostgreSQL's log never had AUTOINCREMENT
+    }
+    {
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+            .expect("url")
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(options).await.expect("pool");
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+        let mut before = sqlx::migrate::Migrator::new(std::path::Path::new(folder))
+            .await
+            .expect("migrations");
+        before.migrations = before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 21)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        before.run(&pool).await.expect("migrations up to 0020");
+        for (id, key) in [(1, "m|1"), (2, "m|2"), (7, "m|7")] {
+            sqlx::query(
+                "INSERT INTO wx_messages (id, merchant_id, account_id, dedup_key, openid, kind, \
+                 sent_at, received_at, body, reply, route) \
+                 VALUES ($1, 1, 1, $2, 'oOld', 'text', 1, 2, 'body', 'reply', 'rule:1')",
+            )
+            .bind(id)
+            .bind(key)
+            .execute(&pool)
+            .await
+            .expect("old row");
+        }
+        pool.close().await;
+    }
+    let db = common::connect(&url).await;
+    let zhanggui::platform::db::Db::Sqlite(pool) = &db else {
+        unreachable!("a SQLite URL")
+    };
+    let kept: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, dedup_key, route FROM wx_messages ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .expect("rows");
+    assert_eq!(
+        kept,
+        [1, 2, 7].map(|id| (id, format!("m|{id}"), "rule:1".to_string()))
+    );
+    let table: String =
+        sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'wx_messages'")
+            .fetch_one(pool)
+            .await
+            .expect("table");
+    assert!(!table.contains("AUTOINCREMENT"), "{table}");
+
+    let writer = LogWriter::start(db.clone());
+    assert!(
+        writer.tap().is_some(),
+        "written by the committer's connection"
+    );
+    let new = writer
+        .append(row(1, "m|8", "success"))
+        .await
+        .expect("logged");
+    assert_eq!(new, Logged::New(8));
+    let retry = writer.append(row(1, "m|2", "other")).await.expect("logged");
+    assert_eq!(
+        retry,
+        Logged::Duplicate {
+            id: 2,
+            reply: "reply".to_string()
+        }
+    );
 }

@@ -6,7 +6,7 @@ pub mod late;
 pub mod model;
 pub mod modules;
 pub mod routes;
-mod sqlite_log;
+pub mod sqlite_log;
 pub mod store;
 pub mod tap;
 pub mod writer;
