@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The message log's commit in isolation (see BENCHMARKS.md, "The log's commit"):
+# The message log's commit in isolation (see BENCHMARKS.md, "Tenth round"):
 #
 #   bash bench/log_commit.sh          # ~1 min: build, then 3 rounds of both schemas
 #
@@ -8,6 +8,7 @@
 # the callback benchmark's average) while a second connection checkpoints every 100 ms, on a
 # database migrated as shipped and, alternately in the same run, on one whose log table still
 # has AUTOINCREMENT. Knobs: ROWS (300000), ROUNDS (3), BATCH (27), CORE (1),
+# PAGE_SIZE (unset: SQLite's 4096; the page size both databases are created with),
 # OUT (target/bench/log-commit-<time>). Only local files; stops by itself.
 set -euo pipefail
 

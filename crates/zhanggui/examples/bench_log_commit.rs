@@ -9,6 +9,7 @@
 //! ```
 //! prints, per round and schema, the CPU time a row costs the committing thread and the whole
 //! process (checkpoints included), from the kernel's run-time accounting (schedstat).
+//! `PAGE_SIZE=8192` (environment) creates both databases with that page size.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -108,6 +109,14 @@ fn main() -> anyhow::Result<()> {
 async fn prepare(path: &Path, schema: Schema) -> anyhow::Result<()> {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    if let Some(bytes) = std::env::var("PAGE_SIZE").ok().filter(|v| !v.is_empty()) {
+        // The page size is fixed when the file gets its first table.
+        let conn = rusqlite::Connection::open(path)?;
+        conn.execute_batch(&format!(
+            "PRAGMA page_size = {}; CREATE TABLE first (x); DROP TABLE first;",
+            bytes.parse::<u32>()?
+        ))?;
     }
     let db = Db::connect(
         &format!("sqlite://{}", path.display()),
