@@ -392,6 +392,11 @@ impl<'a> Stretch<'a> {
         self.tapped.as_ref()
     }
 
+    /// The rows, when the tap holds them, for a reader that keeps them past the stretch.
+    pub fn into_tapped(self) -> Option<TapRows> {
+        self.tapped
+    }
+
     /// Every sender of the range, summed up (`senders`).
     pub async fn senders(&self, kinds: &[&str]) -> Result<Vec<SenderSummary>, sqlx::Error> {
         match &self.tapped {

@@ -235,15 +235,8 @@ async fn count_range(
     tally: &mut Tally,
     range: log::LogRange,
 ) -> Result<(), sqlx::Error> {
-    let stretch = log::Stretch::new(db, tap, store::HITS, range);
-    let read;
-    let rows: Vec<Routed<'_>> = match stretch.tapped() {
-        Some(tapped) => store::routed_in(tapped).collect(),
-        None => {
-            read = store::routed(db, range.after_id, range.upto).await?;
-            read.iter().map(store::RoutedRow::view).collect()
-        }
-    };
+    let read = store::RoutedRange::load(db, tap, store::HITS, range).await?;
+    let rows = read.rows();
     let zones = super::jobs::zones_of(db, &rows).await?;
     for slice in rows.chunks(log::ROWS_BETWEEN_YIELDS) {
         for row in slice {

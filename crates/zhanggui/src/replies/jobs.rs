@@ -80,15 +80,8 @@ pub async fn project_once(
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());
     };
-    let stretch = log::Stretch::new(db, tap, store::PROJECTION, range);
-    let read;
-    let rows: Vec<Routed<'_>> = match stretch.tapped() {
-        Some(tapped) => store::routed_in(tapped).collect(),
-        None => {
-            read = store::routed(db, range.after_id, range.upto).await?;
-            read.iter().map(store::RoutedRow::view).collect()
-        }
-    };
+    let read = store::RoutedRange::load(db, tap, store::PROJECTION, range).await?;
+    let rows = read.rows();
     let mut builder = PassBuilder::default();
     for slice in rows.chunks(log::ROWS_BETWEEN_YIELDS) {
         builder.add(slice);

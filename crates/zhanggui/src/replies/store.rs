@@ -465,6 +465,38 @@ pub fn routed_in(rows: &TapRows) -> impl Iterator<Item = Routed<'_>> {
     })
 }
 
+/// The routed rows of a range as the replies' passes read them: from the committer's tap
+/// when it holds every row of the range (`log::Stretch`), else from the database.
+pub enum RoutedRange {
+    Tapped(TapRows),
+    Read(Vec<RoutedRow>),
+}
+
+impl RoutedRange {
+    /// `projection` names the reader in the metrics, as for `log::Stretch`.
+    pub async fn load(
+        db: &Db,
+        tap: Option<&crate::messages::LogTap>,
+        projection: &'static str,
+        range: log::LogRange,
+    ) -> Result<RoutedRange, sqlx::Error> {
+        match log::Stretch::new(db, tap, projection, range).into_tapped() {
+            Some(rows) => Ok(RoutedRange::Tapped(rows)),
+            None => Ok(RoutedRange::Read(
+                routed(db, range.after_id, range.upto).await?,
+            )),
+        }
+    }
+
+    /// The rows, in id order.
+    pub fn rows(&self) -> Vec<Routed<'_>> {
+        match self {
+            RoutedRange::Tapped(rows) => routed_in(rows).collect(),
+            RoutedRange::Read(rows) => rows.iter().map(RoutedRow::view).collect(),
+        }
+    }
+}
+
 /// The routed rows of a range of the log, in id order. Only an unmatched message's body is
 /// read (its text is kept); the others' would be copied out of the database for nothing.
 pub async fn routed(db: &Db, after_id: i64, upto: i64) -> Result<Vec<RoutedRow>, sqlx::Error> {
