@@ -328,3 +328,87 @@ async fn callback_bodies_over_64_kib_are_refused_unread() {
     assert_eq!(logged(&app).await, 1);
     app.stop().await;
 }
+
+/// The value of the callback's `POST … 200` request counter on `/metrics`.
+async fn callback_posts_counted(app: &TestApp) -> f64 {
+    let text = app
+        .client()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    let series =
+        "zhanggui_http_requests_total{method=\"POST\",route=\"/wx/{key}\",status=\"200\"} ";
+    text.lines()
+        .find_map(|l| l.strip_prefix(series))
+        .map_or(0.0, |v| v.trim().parse().expect("a number"))
+}
+
+/// WeChat's GET and POST skip the router (messages::routes::serve_directly) and are counted
+/// in the request metrics all the same; every other request to `/wx/…` gets what the router
+/// answers: 405 for other methods, the account behind a percent-encoded key, 404 past the key.
+#[tokio::test]
+async fn requests_wechat_does_not_make_get_what_the_router_answers() {
+    let app = TestApp::spawn().await;
+    let a = account(&app, "plaintext").await;
+    let before = callback_posts_counted(&app).await;
+    for id in 0..3 {
+        let (query, body) = wechat_post(&a, &text(9100 + id, "在吗"), false);
+        let (status, answer) = post(&app, &a, &query, body).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let after = callback_posts_counted(&app).await;
+    assert!(
+        after - before >= 3.0,
+        "3 answered POSTs counted: {before} → {after}"
+    );
+
+    let url = app.url(&format!("/wx/{}", a.callback_key));
+    for method in [
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+        reqwest::Method::PATCH,
+    ] {
+        let res = app
+            .client()
+            .request(method.clone(), &url)
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(res.status().as_u16(), 405, "{method}");
+    }
+
+    let sig = wechat::signature::signature(&a.token, "1", "2");
+    let (first, rest) = a.callback_key.split_at(1);
+    let encoded = format!("%{:02X}{rest}", first.as_bytes()[0]);
+    let echoed = app
+        .client()
+        .get(app.url(&format!(
+            "/wx/{encoded}?signature={}&timestamp=1&nonce=2&echostr=via-router",
+            sig.as_str()
+        )))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(echoed.status().as_u16(), 200, "/wx/{encoded}");
+    assert_eq!(echoed.text().await.expect("body"), "via-router");
+
+    let (query, body) = wechat_post(&a, &text(9200, "在吗"), false);
+    let past_key = app
+        .client()
+        .post(app.url(&format!("/wx/{}/more?{query}", a.callback_key)))
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(past_key.status().as_u16(), 404);
+    assert_eq!(
+        logged(&app).await,
+        3,
+        "only the three direct POSTs were logged"
+    );
+    app.stop().await;
+}

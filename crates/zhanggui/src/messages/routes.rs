@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -136,27 +136,92 @@ impl Courtesy {
     }
 }
 
+impl Callback {
+    /// The callback's handles, shared by its router and by [`serve_directly`].
+    pub fn new(state: &AppState) -> Arc<Callback> {
+        Arc::new(Callback {
+            db: state.db.clone(),
+            clock: state.clock.clone(),
+            log: state.log.clone(),
+            accounts: state.callbacks.clone(),
+            modules: state.modules.clone(),
+            jobs: state.jobs.clone(),
+            courtesy: Courtesy::default(),
+            metrics: RequestMetrics::register(),
+        })
+    }
+}
+
 /// The callback's own router, mounted beside the console's rather than inside its layers
 /// (platform/web.rs): WeChat needs no session, CSRF check, localized error, security
 /// header, tracing span per request or 30 s timeout, and those layers cost more CPU than
 /// the rest of the callback (BENCHMARKS.md). It keeps a body limit, panic safety (a 500
 /// instead of a dropped connection) and the request metrics, recorded by the handlers.
-pub fn router(state: &AppState) -> Router {
-    let callback = Arc::new(Callback {
-        db: state.db.clone(),
-        clock: state.clock.clone(),
-        log: state.log.clone(),
-        accounts: state.callbacks.clone(),
-        modules: state.modules.clone(),
-        jobs: state.jobs.clone(),
-        courtesy: Courtesy::default(),
-        metrics: RequestMetrics::register(),
-    });
+/// The server sends WeChat's own two requests past it ([`serve_directly`]); it answers the
+/// rest of `/wx/…` (other methods, encoded keys) and requests made to the router itself.
+pub fn router(callback: Arc<Callback>) -> Router {
     Router::new()
         .route(ROUTE, get(handshake).post(receive))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::new())
         .with_state(callback)
+}
+
+/// The callback key of a request [`serve_directly`] answers exactly as the router would:
+/// a GET or POST to `/wx/{key}` whose key is one path segment with nothing to
+/// percent-decode. WeChat makes only these.
+pub fn direct_key<'p>(method: &Method, path: &'p str) -> Option<&'p str> {
+    if method != Method::GET && method != Method::POST {
+        return None;
+    }
+    let key = path.strip_prefix("/wx/")?;
+    let plain = !key.is_empty() && !key.contains(['/', '%']);
+    plain.then_some(key)
+}
+
+/// Answers a request [`direct_key`] accepts, without the router: no route lookup, no
+/// extractors, no layers (a fifth of a callback's CPU went to them, BENCHMARKS.md). The
+/// same handlers, body limit and panic safety as through [`router`].
+pub async fn serve_directly(cb: Arc<Callback>, req: axum::extract::Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let Some(key) = direct_key(&parts.method, parts.uri.path()) else {
+        return plain(StatusCode::NOT_FOUND, "");
+    };
+    let answered = std::panic::AssertUnwindSafe(async {
+        if parts.method == Method::GET {
+            let res = answer_handshake(&cb, key, &parts.uri).await;
+            cb.metrics.record("GET", &res, started);
+            return res;
+        }
+        // Read (and limit) the body before anything is looked up, as the router does.
+        let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+            Ok(body) => body,
+            Err(e) if over_limit(&e) => return plain(StatusCode::PAYLOAD_TOO_LARGE, ""),
+            Err(_) => return plain(StatusCode::BAD_REQUEST, ""),
+        };
+        let res = answer_message(&cb, key, &parts.uri, &body).await;
+        cb.metrics.record("POST", &res, started);
+        res
+    });
+    match futures_util::FutureExt::catch_unwind(answered).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::error!("callback handler panicked");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "")
+        }
+    }
+}
+
+fn over_limit(e: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 fn plain(status: StatusCode, body: &'static str) -> Response {
@@ -686,4 +751,29 @@ async fn api_recent(
         .collect();
     let next_cursor = None;
     Ok(Json(Page { items, next_cursor }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_wechats_get_and_post_on_a_plain_key_are_served_directly() {
+        assert_eq!(direct_key(&Method::POST, "/wx/k3y_A-1"), Some("k3y_A-1"));
+        assert_eq!(direct_key(&Method::GET, "/wx/k3y"), Some("k3y"));
+        for method in [Method::HEAD, Method::PUT, Method::DELETE, Method::OPTIONS] {
+            assert_eq!(direct_key(&method, "/wx/k3y"), None, "{method}");
+        }
+        for path in [
+            "/wx/",
+            "/wx",
+            "/wx/k3y/",
+            "/wx/a/b",
+            "/wx/%6B3y",
+            "/wxk3y",
+            "/api/wx/k3y",
+        ] {
+            assert_eq!(direct_key(&Method::POST, path), None, "{path}");
+        }
+    }
 }

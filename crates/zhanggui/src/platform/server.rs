@@ -102,17 +102,14 @@ pub async fn start(
         tokio::spawn(crate::replies::jobs::run(state.clone())),
         tokio::spawn(crate::replies::hits::run(state.clone())),
     ];
-    let app = super::web::router(state.clone());
+    let app = super::web::Service::new(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = rx.await;
-        })
-        .await
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
     });
     Ok(Running {
         addr,

@@ -1,14 +1,22 @@
 //! The web shell: the router with its layers, page rendering, the console layout, assets and
 //! probes.
 
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use askama::Template;
 use axum::Router;
+use axum::extract::Request;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use axum::routing::future::RouteFuture;
 use axum::routing::get;
+use axum::serve::IncomingStream;
+use futures_util::future::{BoxFuture, Either};
+use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -19,6 +27,7 @@ use super::auth::{Caller, CurrentUser, store as auth_store};
 use super::error::AppError;
 use super::i18n::Lang;
 use super::state::AppState;
+use crate::messages::routes::{Callback, direct_key};
 
 /// The largest request body any endpoint accepts (forms and JSON; uploads will set their own).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -26,7 +35,65 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The whole application: WeChat's callback with its own few layers
 /// (messages::routes::router says why), and every other route behind the shared layers.
 pub fn router(state: AppState) -> Router {
-    crate::messages::routes::router(&state).merge(console_router(state))
+    router_with(crate::messages::routes::Callback::new(&state), state)
+}
+
+fn router_with(callback: Arc<Callback>, state: AppState) -> Router {
+    crate::messages::routes::router(callback).merge(console_router(state))
+}
+
+/// What the server runs for every connection: WeChat's callback requests go straight to
+/// the callback (messages::routes::serve_directly), every other request to [`router`].
+#[derive(Clone)]
+pub struct Service {
+    callback: Arc<Callback>,
+    app: Router,
+}
+
+impl Service {
+    pub fn new(state: AppState) -> Service {
+        let callback = Callback::new(&state);
+        Service {
+            app: router_with(callback.clone(), state),
+            callback,
+        }
+    }
+}
+
+/// A connection gets a clone: two reference counts.
+impl<'a> tower::Service<IncomingStream<'a, TcpListener>> for Service {
+    type Response = Service;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Service, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: IncomingStream<'a, TcpListener>) -> Self::Future {
+        std::future::ready(Ok(self.clone()))
+    }
+}
+
+impl tower::Service<Request> for Service {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<BoxFuture<'static, Result<Response, Infallible>>, RouteFuture<Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        tower::Service::<Request>::poll_ready(&mut self.app, cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        if direct_key(req.method(), req.uri().path()).is_some() {
+            let callback = self.callback.clone();
+            Either::Left(Box::pin(async move {
+                Ok(crate::messages::routes::serve_directly(callback, req).await)
+            }))
+        } else {
+            Either::Right(self.app.call(req))
+        }
+    }
 }
 
 fn console_router(state: AppState) -> Router {
