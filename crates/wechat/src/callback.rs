@@ -609,14 +609,7 @@ fn timestamp_nonce<'q>(query: &'q CallbackQuery<'_>) -> Result<(&'q str, &'q str
 
 /// The `<Encrypt>` text of a body, if it has one at the top level.
 fn encrypted_part(body: &str) -> Result<Option<Cow<'_, str>>, ParseError> {
-    let mut encrypt = None;
-    xml::walk(body, |field| {
-        if field.depth == 1 && field.name == "Encrypt" && encrypt.is_none() {
-            encrypt = Some(field.value);
-        }
-        Ok(())
-    })?;
-    Ok(encrypt)
+    Ok(xml::Fields::parse(body)?.value("Encrypt").cloned())
 }
 
 #[cfg(test)]
