@@ -430,7 +430,9 @@ impl Endpoint {
         let signature = signature::msg_signature(&self.token, &ts, nonce, &out[start..end]);
         out.push_str("]]></Encrypt>");
         cdata_element(&mut out, "MsgSignature", signature.as_str());
-        let _ = write!(out, "<TimeStamp>{ts}</TimeStamp>");
+        out.push_str("<TimeStamp>");
+        out.push_str(&ts);
+        out.push_str("</TimeStamp>");
         cdata_element(&mut out, "Nonce", nonce);
         out.push_str("</xml>");
         Ok(out)

@@ -354,6 +354,31 @@ async fn callback_posts_counted(app: &TestApp) -> f64 {
 async fn requests_wechat_does_not_make_get_what_the_router_answers() {
     let app = TestApp::spawn().await;
     let a = account(&app, "plaintext").await;
+    // The follower's first message gets the default reply as XML; a refusal is plain text.
+    let content_type = |res: &reqwest::Response| {
+        res.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (query, body) = wechat_post(&a, &text(9103, "在吗"), false);
+    let url_with = |query: &str| app.url(&format!("/wx/{}?{query}", a.callback_key));
+    let answered = app
+        .client()
+        .post(url_with(&query))
+        .body(body.clone())
+        .send()
+        .await;
+    let answered = answered.expect("post");
+    assert_eq!(content_type(&answered), "application/xml; charset=utf-8");
+    let forged = app
+        .client()
+        .post(url_with("signature=00&timestamp=1&nonce=2"))
+        .body(body);
+    let forged = forged.send().await.expect("post");
+    assert_eq!(forged.status().as_u16(), 403);
+    assert_eq!(content_type(&forged), "text/plain; charset=utf-8");
     let before = callback_posts_counted(&app).await;
     for id in 0..3 {
         let (query, body) = wechat_post(&a, &text(9100 + id, "在吗"), false);
@@ -407,8 +432,8 @@ async fn requests_wechat_does_not_make_get_what_the_router_answers() {
     assert_eq!(past_key.status().as_u16(), 404);
     assert_eq!(
         logged(&app).await,
-        3,
-        "only the three direct POSTs were logged"
+        4,
+        "only the four direct POSTs were logged"
     );
     app.stop().await;
 }

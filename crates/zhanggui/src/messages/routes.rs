@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{Method, StatusCode, Uri, header};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -224,13 +224,21 @@ fn over_limit(e: &axum::Error) -> bool {
     false
 }
 
+const PLAIN_TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+const XML: HeaderValue = HeaderValue::from_static("application/xml; charset=utf-8");
+
 fn plain(status: StatusCode, body: &'static str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        body,
-    )
-        .into_response()
+    let mut res = typed(PLAIN_TEXT, axum::body::Body::from(body));
+    *res.status_mut() = status;
+    res
+}
+
+/// A 200 answer of `content_type`, built directly: the `(headers, body)` tuple's conversion
+/// parses and validates the header value on every callback.
+fn typed(content_type: HeaderValue, body: axum::body::Body) -> Response {
+    let mut res = Response::new(body);
+    res.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    res
 }
 
 async fn handshake(State(cb): State<Arc<Callback>>, Path(key): Path<String>, uri: Uri) -> Response {
@@ -352,11 +360,7 @@ async fn answer_message(cb: &Callback, key: &str, uri: &Uri, body: &[u8]) -> Res
         .seal_reply(&inbound, &reply, now_secs, nonce, &random)
     {
         Ok(sealed) if sealed == "success" => plain(StatusCode::OK, "success"),
-        Ok(sealed) => (
-            [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
-            sealed.into_owned(),
-        )
-            .into_response(),
+        Ok(sealed) => typed(XML, sealed.into_owned().into()),
         Err(e) => {
             tracing::error!(account_id = account.account_id, error = %e, "callback: cannot seal reply");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "")
