@@ -336,3 +336,38 @@ async fn the_log_keeps_its_rows_and_ids_when_rebuilt_without_autoincrement() {
         }
     );
 }
+
+/// The log's background streams (projection passes, checkpoints) take turns: one runs, the
+/// next waits until it is done, in the order they asked.
+#[tokio::test]
+async fn background_streams_take_turns_over_the_log() {
+    let db = common::fresh_db().await;
+    let writer = LogWriter::start(db);
+    let first = writer.background_turn().await;
+    assert!(first.is_some(), "a turn is given when no one holds it");
+    let (w2, w3) = (writer.clone(), writer.clone());
+    let second = tokio::spawn(async move { w2.background_turn().await });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let third = tokio::spawn(async move { w3.background_turn().await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        !second.is_finished(),
+        "the second waits while the first runs"
+    );
+    drop(first);
+    let second = tokio::time::timeout(Duration::from_secs(5), second)
+        .await
+        .expect("the second's turn comes")
+        .expect("task");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        !third.is_finished(),
+        "one at a time: the third waits for the second"
+    );
+    drop(second);
+    let third = tokio::time::timeout(Duration::from_secs(5), third)
+        .await
+        .expect("the third's turn comes")
+        .expect("task");
+    assert!(third.is_some());
+}

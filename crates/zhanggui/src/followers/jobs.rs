@@ -47,7 +47,10 @@ pub async fn run(state: AppState) {
         tick.tick().await;
         loop {
             let now = state.clock.now_ms();
-            match project_once(&state.db, state.log.tap(), now, BATCH).await {
+            let turn = state.log.background_turn().await;
+            let step = project_once(&state.db, state.log.tap(), now, BATCH).await;
+            drop(turn);
+            match step {
                 Ok(p) if p.more => continue,
                 Ok(_) => break,
                 Err(e) => {
@@ -173,7 +176,10 @@ pub async fn run_log_index(state: AppState) {
     loop {
         tick.tick().await;
         loop {
-            match index_once(&state.db, state.clock.now_ms(), LOG_INDEX_BATCH).await {
+            let turn = state.log.background_turn().await;
+            let step = index_once(&state.db, state.clock.now_ms(), LOG_INDEX_BATCH).await;
+            drop(turn);
+            match step {
                 Ok(p) if p.more => tokio::time::sleep(PAUSE_BETWEEN_STATEMENTS).await,
                 Ok(_) => break,
                 Err(e) => {

@@ -32,7 +32,10 @@ pub async fn run(state: AppState) {
         tick.tick().await;
         loop {
             let now = state.clock.now_ms();
-            match project_once(&state.db, state.log.tap(), now, BATCH).await {
+            let turn = state.log.background_turn().await;
+            let step = project_once(&state.db, state.log.tap(), now, BATCH).await;
+            drop(turn);
+            match step {
                 Ok(p) if p.more => continue,
                 Ok(_) => break,
                 Err(e) => {

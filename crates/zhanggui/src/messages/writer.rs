@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::sqlite_log::{CommitError, SqliteLog};
 use super::store::{self, LogRow, Logged};
@@ -49,17 +49,23 @@ struct Pending {
 pub struct LogWriter {
     queue: mpsc::Sender<Pending>,
     tap: Option<Arc<LogTap>>,
+    turns: Arc<Semaphore>,
 }
+
+/// The right of one of the log's background streams (a projection's pass, a checkpoint) to
+/// run now; the next one waits until it is dropped.
+pub type BackgroundTurn = Option<OwnedSemaphorePermit>;
 
 impl LogWriter {
     /// Starts the committer on the current runtime. It ends when every handle is dropped.
     pub fn start(db: Db) -> LogWriter {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
+        let turns = Arc::new(Semaphore::new(1));
         let tap = match SqliteLog::for_db(&db) {
             Some(log) => {
                 let committed = Arc::new(AtomicU64::new(0));
                 let tap = Arc::new(LogTap::new());
-                tokio::spawn(checkpoints(db, Arc::downgrade(&committed)));
+                tokio::spawn(checkpoints(db, Arc::downgrade(&committed), turns.clone()));
                 tokio::spawn(sqlite_loop(log, rx, committed, tap.clone()));
                 Some(tap)
             }
@@ -70,7 +76,18 @@ impl LogWriter {
                 None
             }
         };
-        LogWriter { queue, tap }
+        LogWriter { queue, tap, turns }
+    }
+
+    /// Waits for the turn of one background stream over the log. The projections' passes
+    /// and the checkpoints each run a few milliseconds of database work on threads that
+    /// share the callbacks' core; they used to start together (their timers had the same
+    /// period and phase) and the callbacks then got a fraction of the core for as long as
+    /// they all ran. One at a time, the callbacks get at least half of it
+    /// (BENCHMARKS.md, callback, eleventh round).
+    pub async fn background_turn(&self) -> BackgroundTurn {
+        // The semaphore is never closed; were it, the stream would just run unpaced.
+        self.turns.clone().acquire_owned().await.ok()
     }
 
     /// The rows this committer wrote lately, for projections to read instead of the
@@ -237,7 +254,7 @@ async fn commit_when_unlocked(log: &mut SqliteLog, rows: &[LogRow]) -> Result<Ve
 
 /// Checkpoints the WAL through the pool (on sqlx's threads, off the callbacks' path) while
 /// the log writer lives and has committed since the last checkpoint.
-async fn checkpoints(db: Db, committed: Weak<AtomicU64>) {
+async fn checkpoints(db: Db, committed: Weak<AtomicU64>, turns: Arc<Semaphore>) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen = 0;
@@ -252,6 +269,9 @@ async fn checkpoints(db: Db, committed: Weak<AtomicU64>) {
             continue;
         }
         seen = now;
+        let Ok(_turn) = turns.clone().acquire_owned().await else {
+            return;
+        };
         if let Err(e) = db.checkpoint().await {
             tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
         }

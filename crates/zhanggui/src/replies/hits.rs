@@ -150,7 +150,10 @@ pub async fn run(state: AppState) {
         tick.tick().await;
         loop {
             let now = state.clock.now_ms();
-            match tally_once(&state.db, state.log.tap(), &mut tally, now, BATCH).await {
+            let turn = state.log.background_turn().await;
+            let step = tally_once(&state.db, state.log.tap(), &mut tally, now, BATCH).await;
+            drop(turn);
+            match step {
                 Ok(step) if step.more => continue,
                 Ok(_) => break,
                 Err(e) => {
