@@ -35,7 +35,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The whole application: WeChat's callback with its own few layers
 /// (messages::routes::router says why), and every other route behind the shared layers.
 pub fn router(state: AppState) -> Router {
-    router_with(crate::messages::routes::Callback::new(&state), state)
+    router_with(Callback::new(&state), state)
 }
 
 fn router_with(callback: Arc<Callback>, state: AppState) -> Router {
