@@ -217,7 +217,7 @@ struct Open<'a> {
 }
 
 /// Streams `xml` and hands every leaf element to `on_leaf`, in document order.
-pub(crate) fn walk<'a>(
+fn walk<'a>(
     xml: &'a str,
     mut on_leaf: impl FnMut(Field<'a>) -> Result<(), ParseError>,
 ) -> Result<(), ParseError> {

@@ -34,10 +34,8 @@ pub async fn run(state: AppState) {
         tick.tick().await;
         loop {
             let now = state.clock.now_ms();
-            let turn = state.log.background_turn().await;
-            let step = project_once(&state.db, state.log.tap(), now, BATCH).await;
-            drop(turn);
-            match step {
+            let step = project_once(&state.db, state.log.tap(), now, BATCH);
+            match state.log.in_turn(step).await {
                 Ok(p) if p.more => continue,
                 Ok(_) => break,
                 Err(e) => {

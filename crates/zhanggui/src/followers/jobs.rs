@@ -47,10 +47,8 @@ pub async fn run(state: AppState) {
         tick.tick().await;
         loop {
             let now = state.clock.now_ms();
-            let turn = state.log.background_turn().await;
-            let step = project_once(&state.db, state.log.tap(), now, BATCH).await;
-            drop(turn);
-            match step {
+            let step = project_once(&state.db, state.log.tap(), now, BATCH);
+            match state.log.in_turn(step).await {
                 Ok(p) if p.more => continue,
                 Ok(_) => break,
                 Err(e) => {
@@ -176,10 +174,8 @@ pub async fn run_log_index(state: AppState) {
     loop {
         tick.tick().await;
         loop {
-            let turn = state.log.background_turn().await;
-            let step = index_once(&state.db, state.clock.now_ms(), LOG_INDEX_BATCH).await;
-            drop(turn);
-            match step {
+            let step = index_once(&state.db, state.clock.now_ms(), LOG_INDEX_BATCH);
+            match state.log.in_turn(step).await {
                 Ok(p) if p.more => tokio::time::sleep(PAUSE_BETWEEN_STATEMENTS).await,
                 Ok(_) => break,
                 Err(e) => {

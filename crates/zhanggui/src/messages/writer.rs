@@ -90,6 +90,13 @@ impl LogWriter {
         self.turns.clone().acquire_owned().await.ok()
     }
 
+    /// Runs `step` (one step of a background stream) in its turn, giving the turn back
+    /// when it is done.
+    pub async fn in_turn<T>(&self, step: impl std::future::Future<Output = T>) -> T {
+        let _turn = self.background_turn().await;
+        step.await
+    }
+
     /// The rows this committer wrote lately, for projections to read instead of the
     /// database (tap.rs); `None` when it writes through the pool.
     pub fn tap(&self) -> Option<&LogTap> {

@@ -150,10 +150,8 @@ pub async fn run(state: AppState) {
         tick.tick().await;
         loop {
             let now = state.clock.now_ms();
-            let turn = state.log.background_turn().await;
-            let step = tally_once(&state.db, state.log.tap(), &mut tally, now, BATCH).await;
-            drop(turn);
-            match step {
+            let step = tally_once(&state.db, state.log.tap(), &mut tally, now, BATCH);
+            match state.log.in_turn(step).await {
                 Ok(step) if step.more => continue,
                 Ok(_) => break,
                 Err(e) => {

@@ -43,10 +43,8 @@ pub async fn run(state: AppState) {
         tick.tick().await;
         loop {
             let now = state.clock.now_ms();
-            let turn = state.log.background_turn().await;
-            let step = project_once(&state.db, state.log.tap(), now, BATCH).await;
-            drop(turn);
-            match step {
+            let step = project_once(&state.db, state.log.tap(), now, BATCH);
+            match state.log.in_turn(step).await {
                 Ok(p) => {
                     if p.jobs > 0 {
                         state.jobs.wake();
