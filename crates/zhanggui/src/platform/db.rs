@@ -138,6 +138,34 @@ impl Default for ConnectOptions {
     }
 }
 
+/// SQLite virtual machine instructions between two looks at the clock by a pool
+/// connection's progress handler (a few microseconds of work).
+const YIELD_CHECK_OPS: i32 = 256;
+/// The longest a pool connection's thread works before offering the core to other threads.
+const YIELD_EVERY: Duration = Duration::from_micros(200);
+/// How many times pool connections offered the core (read by the tests).
+static CPU_OFFERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A progress handler that offers the core to other threads every `YIELD_EVERY` of a
+/// statement's work. sqlx runs every pool connection on a thread of its own; where that
+/// thread shares a core with the runtime's (the server on one core, or more busy threads
+/// than cores) the kernel takes the core back from a long statement only at its next tick,
+/// 4 ms apart on a 250 Hz kernel, and every callback in flight waited that long: a
+/// projection's pass, a checkpoint or a large console read showed up in the callbacks' p99
+/// as whole ticks (BENCHMARKS.md, callback, twelfth round). Where no other thread wants the
+/// core, the offer is one cheap system call.
+fn offer_the_core_now_and_then() -> impl FnMut() -> bool + Send + 'static {
+    let mut since = std::time::Instant::now();
+    move || {
+        if since.elapsed() >= YIELD_EVERY {
+            std::thread::yield_now();
+            CPU_OFFERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            since = std::time::Instant::now();
+        }
+        true
+    }
+}
+
 impl Db {
     /// Opens the database named by `url`, creating a SQLite file (and its folder) if missing.
     pub async fn connect(url: &str, options: ConnectOptions) -> Result<Db, DbError> {
@@ -175,6 +203,14 @@ impl Db {
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.lock_handle()
+                        .await?
+                        .set_progress_handler(YIELD_CHECK_OPS, offer_the_core_now_and_then());
+                    Ok(())
+                })
+            })
             .connect_with(opts)
             .await?;
         Ok(Db::Sqlite(pool))
@@ -346,6 +382,45 @@ fn numbered_placeholders(sql: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use std::sync::atomic::Ordering;
+    use std::time::Instant;
+
+    use super::{CPU_OFFERS, ConnectOptions, Db, YIELD_EVERY};
+
+    #[tokio::test]
+    async fn a_long_statement_offers_the_core_as_it_goes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = Db::connect(&url, ConnectOptions::default())
+            .await
+            .expect("open");
+        let Db::Sqlite(pool) = &db else {
+            unreachable!("a sqlite URL")
+        };
+        let before = CPU_OFFERS.load(Ordering::Relaxed);
+        let started = Instant::now();
+        let (n,): (i64,) = sqlx::query_as(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
+             SELECT count(*) FROM c",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("count");
+        let took = started.elapsed();
+        let offers = CPU_OFFERS.load(Ordering::Relaxed) - before;
+        assert_eq!(n, 3_000_000);
+        // Every 200 µs of work, give or take the checks between looks at the clock.
+        let expected = (took.as_micros() / YIELD_EVERY.as_micros()) as u64;
+        assert!(
+            offers >= expected / 3,
+            "{offers} offers in {took:?}, expected about {expected}"
+        );
+        db.close().await;
+    }
 }
 
 #[cfg(test)]
