@@ -6,10 +6,12 @@
 //! driver is deliberately not used: it loses types and cannot express SQLite's
 //! `BEGIN IMMEDIATE`. The few places where the dialects differ are the methods of [`Dialect`].
 
+use std::ptr::NonNull;
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
@@ -147,22 +149,44 @@ const YIELD_EVERY: Duration = Duration::from_micros(200);
 static CPU_OFFERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// A progress handler that offers the core to other threads every `YIELD_EVERY` of a
-/// statement's work. sqlx runs every pool connection on a thread of its own; where that
-/// thread shares a core with the runtime's (the server on one core, or more busy threads
-/// than cores) the kernel takes the core back from a long statement only at its next tick,
-/// 4 ms apart on a 250 Hz kernel, and every callback in flight waited that long: a
-/// projection's pass, a checkpoint or a large console read showed up in the callbacks' p99
-/// as whole ticks (BENCHMARKS.md, callback, twelfth round). Where no other thread wants the
-/// core, the offer is one cheap system call.
-fn offer_the_core_now_and_then() -> impl FnMut() -> bool + Send + 'static {
+/// statement's work, unless the connection holds the write lock. sqlx runs every pool
+/// connection on a thread of its own; where that thread shares a core with the runtime's
+/// (the server on one core, or more busy threads than cores) the kernel takes the core back
+/// from a long statement only at its next tick, 4 ms apart on a 250 Hz kernel, and every
+/// callback in flight waited that long (BENCHMARKS.md, callback, twelfth round). A writer
+/// keeps the core: the log's committer could only wait for its lock, and longer. Where no
+/// other thread wants the core, the offer is one cheap system call.
+fn offer_the_core_now_and_then(
+    connection: NonNull<rusqlite::ffi::sqlite3>,
+) -> impl FnMut() -> bool + Send + 'static {
+    let connection = Connection(connection);
     let mut since = std::time::Instant::now();
     move || {
-        if since.elapsed() >= YIELD_EVERY {
+        if since.elapsed() >= YIELD_EVERY && !connection.writing() {
             std::thread::yield_now();
             CPU_OFFERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             since = std::time::Instant::now();
         }
         true
+    }
+}
+
+/// The connection a progress handler belongs to. The handler is called by SQLite on the
+/// connection's own thread, inside one of its statements, and dropped with it.
+struct Connection(NonNull<rusqlite::ffi::sqlite3>);
+
+#[allow(unsafe_code)]
+// SAFETY: used only from the progress handler, which SQLite calls on the thread running the
+// connection's statement, while the connection is alive.
+unsafe impl Send for Connection {}
+
+impl Connection {
+    #[allow(unsafe_code)]
+    fn writing(&self) -> bool {
+        // SAFETY: see `Connection`; reading the transaction state does not modify the
+        // connection, which is all a progress handler may not do.
+        let state = unsafe { rusqlite::ffi::sqlite3_txn_state(self.0.as_ptr(), std::ptr::null()) };
+        state == rusqlite::ffi::SQLITE_TXN_WRITE
     }
 }
 
@@ -205,9 +229,12 @@ impl Db {
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
-                    conn.lock_handle()
-                        .await?
-                        .set_progress_handler(YIELD_CHECK_OPS, offer_the_core_now_and_then());
+                    let mut handle = conn.lock_handle().await?;
+                    let connection = handle.as_raw_handle();
+                    handle.set_progress_handler(
+                        YIELD_CHECK_OPS,
+                        offer_the_core_now_and_then(connection),
+                    );
                     Ok(())
                 })
             })
@@ -391,25 +418,31 @@ mod progress_tests {
 
     use super::{CPU_OFFERS, ConnectOptions, Db, YIELD_EVERY};
 
-    #[tokio::test]
-    async fn a_long_statement_offers_the_core_as_it_goes() {
-        let dir = tempfile::tempdir().expect("temp dir");
+    async fn scratch_db(dir: &tempfile::TempDir) -> Db {
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let db = Db::connect(&url, ConnectOptions::default())
+        Db::connect(&url, ConnectOptions::default())
             .await
-            .expect("open");
+            .expect("open")
+    }
+
+    const COUNT_TO_3M: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c \
+        WHERE x < 3000000) SELECT count(*) FROM c";
+
+    // One test for both, so that the two never run at once on the shared counter.
+    #[tokio::test]
+    async fn a_long_read_offers_the_core_as_it_goes_and_a_writer_keeps_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = scratch_db(&dir).await;
         let Db::Sqlite(pool) = &db else {
             unreachable!("a sqlite URL")
         };
+
         let before = CPU_OFFERS.load(Ordering::Relaxed);
         let started = Instant::now();
-        let (n,): (i64,) = sqlx::query_as(
-            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
-             SELECT count(*) FROM c",
-        )
-        .fetch_one(pool)
-        .await
-        .expect("count");
+        let (n,): (i64,) = sqlx::query_as(COUNT_TO_3M)
+            .fetch_one(pool)
+            .await
+            .expect("count");
         let took = started.elapsed();
         let offers = CPU_OFFERS.load(Ordering::Relaxed) - before;
         assert_eq!(n, 3_000_000);
@@ -418,6 +451,25 @@ mod progress_tests {
         assert!(
             offers >= expected / 3,
             "{offers} offers in {took:?}, expected about {expected}"
+        );
+
+        sqlx::query("CREATE TABLE t (n INTEGER)")
+            .execute(pool)
+            .await
+            .expect("table");
+        let before = CPU_OFFERS.load(Ordering::Relaxed);
+        let started = Instant::now();
+        let written = sqlx::query(&format!("INSERT INTO t {COUNT_TO_3M}"))
+            .execute(pool)
+            .await
+            .expect("insert");
+        assert_eq!(written.rows_affected(), 1);
+        let offers = CPU_OFFERS.load(Ordering::Relaxed) - before;
+        assert_eq!(
+            offers,
+            0,
+            "a statement holding the write lock offered the core {offers} times in {:?}",
+            started.elapsed()
         );
         db.close().await;
     }

@@ -16,8 +16,9 @@ pub fn release_freed_soon() {
 
 /// Returns the allocator's free pages to the system now.
 ///
-/// One of the workspace's two `unsafe` blocks, both in this file (the lint is `deny`, not
-/// `forbid`, for them): glibc has no safe binding, and the call takes no pointers.
+/// One of the workspace's few `unsafe` blocks (the lint is `deny`, not `forbid`, for them;
+/// the others: the next function, and the pool's progress handler in `platform::db`):
+/// glibc has no safe binding, and the call takes no pointers.
 #[allow(unsafe_code)]
 pub fn release_freed() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
