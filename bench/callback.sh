@@ -554,6 +554,12 @@ run_product() { # kind run mode (REQ_FILE for this account already generated)
   echo "cpu: $(nproc) x $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
   echo "memory: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
   echo "kernel: $(uname -r)"
+  # A guest that hands freed pages back to its host pays the host's fault when it touches
+  # them again (~30 µs a page seen here): the product's growing SQLite file then stalls at
+  # random, the ceiling does not (BENCHMARKS.md, callback, twelfth round).
+  if [ -r /sys/module/page_reporting/parameters/page_reporting_order ]; then
+    echo "free page reporting to the host: on (order $(cat /sys/module/page_reporting/parameters/page_reporting_order))"
+  fi
   echo "wrk: $(wrk -v 2>&1 | head -n 1)"
   echo "settings: RUNS=$RUNS DURATION=${DURATION}s WARMUP=${WARMUP}s CONNECTIONS=$CONNECTIONS"
 } | tee "$OUT/machine.txt" >&2

@@ -227,7 +227,7 @@ async fn sqlite_loop(
             committed.fetch_add(1, Ordering::Relaxed);
         }
         batch.answer_and_tap(result, Some(&tap));
-        offer_the_cpu_to_background_work(&turns);
+        offer_the_core_to_background_work(&turns);
     }
 }
 
@@ -236,7 +236,7 @@ async fn sqlite_loop(
 /// until the kernel's next tick and then lose it for a whole tick (4 ms at 250 Hz). Offered
 /// after each commit, the core goes to the statement for one short stretch (the pool's
 /// progress handler offers it back, `platform::db`), and the two interleave finely.
-fn offer_the_cpu_to_background_work(turns: &Semaphore) {
+fn offer_the_core_to_background_work(turns: &Semaphore) {
     if turns.available_permits() == 0 {
         std::thread::yield_now();
     }

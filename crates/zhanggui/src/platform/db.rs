@@ -11,7 +11,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
@@ -149,7 +148,10 @@ const YIELD_EVERY: Duration = Duration::from_micros(200);
 static CPU_OFFERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// A progress handler that offers the core to other threads every `YIELD_EVERY` of a
-/// statement's work, unless the connection holds the write lock. sqlx runs every pool
+/// statement's work, unless the connection holds the write lock. SQLite calls it only in
+/// statements of more than `YIELD_CHECK_OPS` instructions, and the clock runs from the
+/// connection's last offer: a statement that starts after a pause offers the core at its
+/// first call, then every `YIELD_EVERY`. sqlx runs every pool
 /// connection on a thread of its own; where that thread shares a core with the runtime's
 /// (the server on one core, or more busy threads than cores) the kernel takes the core back
 /// from a long statement only at its next tick, 4 ms apart on a 250 Hz kernel, and every
