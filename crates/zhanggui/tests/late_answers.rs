@@ -205,20 +205,29 @@ async fn a_refused_late_answer_is_recorded_not_retried() {
         .expect("faults");
     assert!(res.status().is_success());
     say(&app, &account.app_id, &openid, "拿铁").await;
-    wait_until("the refusal is recorded", 20, || {
+    // The refusal and the job's end are two commits; wait for the later one, the job's.
+    wait_until("the job has ended", 20, || {
         let app = &app;
         async move {
-            app.count("SELECT COUNT(*) FROM late_replies WHERE status = 'refused' AND detail LIKE '%45015%'")
-                .await
+            app.count(
+                "SELECT COUNT(*) FROM jobs WHERE kind = 'messages.late_reply' AND status = 'done'",
+            )
+            .await
                 == 1
         }
     })
     .await;
     assert_eq!(
         app.count(
-            "SELECT COUNT(*) FROM jobs WHERE kind = 'messages.late_reply' AND status = 'done'"
+            "SELECT COUNT(*) FROM late_replies WHERE status = 'refused' AND detail LIKE '%45015%'"
         )
         .await,
+        1,
+        "the refusal is recorded"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'messages.late_reply' AND attempts = 1")
+            .await,
         1,
         "the job ended without retrying"
     );
