@@ -17,13 +17,14 @@
 #   MAX_RPS (120000): sizes the request sets (MsgIds must never repeat within a case);
 #   CASES ("ceiling sqlite postgres"), MODES ("plaintext safe");
 #   MAX_OTHER (0.15) and ATTEMPTS (3): a case during which other processes used more than
-#     MAX_OTHER cores is measured again, up to ATTEMPTS times;
+#     MAX_OTHER cores is measured again, up to ATTEMPTS times (time the host took from the
+#     VM, steal, counts as other processes; results.tsv has the server core's own steal);
 #   PG_URL (postgres://postgres@127.0.0.1:5432/test): where the run's database is created;
 #   OUT (target/bench/callback-<time>): logs, raw results.tsv, summary.md;
 #   ZG_BIN: the zhanggui binary to measure (default: the one this script builds);
 #   COMPARE: a second zhanggui binary with the same migrations (e.g. built before a change);
-#     every product case is then also measured with it, right after, as "sqlite (B)" and
-#     "postgres (B)";
+#     every product case is then also measured with it, right after (right before in every
+#     second run), as "sqlite (B)" and "postgres (B)";
 #   PROFILE=1: also sample the server's core with `perf record -e cpu-clock` during each
 #     product run and write a breakdown to OUT/profile-*.md (sampling costs a little: report
 #     the numbers of an unprofiled run); PERF_CALLGRAPH=1 records call graphs too (DWARF,
@@ -230,13 +231,14 @@ jiffies_of() {
   echo "$total"
 }
 # busy jiffies of all cores (user+nice+system+irq+steal; idle, iowait, softirq left out),
-# then of core $SERVER_CORE and core $LOAD_CORE, then softirq of all cores.
+# then of core $SERVER_CORE and core $LOAD_CORE, then softirq of all cores, then the time
+# the host ran something else on the server's core (steal).
 cpu_snapshot() {
   awk -v s="cpu$SERVER_CORE" -v l="cpu$LOAD_CORE" '
     $1 == "cpu" { all = $2 + $3 + $4 + $7 + $9; soft = $8 }
-    $1 == s { sc = $2 + $3 + $4 + $7 + $8 + $9 }
+    $1 == s { sc = $2 + $3 + $4 + $7 + $8 + $9; st = $9 }
     $1 == l { lc = $2 + $3 + $4 + $7 + $8 + $9 }
-    END { print all, sc, lc, soft }' /proc/stat
+    END { print all, sc, lc, soft, st }' /proc/stat
 }
 now_s() { date +%s.%N; }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -278,8 +280,8 @@ wrk_run() {
       split(c0, a, " "); split(c1, b, " "); t = (t1 - t0) * hz
       srv = (s1 - s0) / t; gen = (w1 - w0) / t; db = (d1 - d0) / t
       other = (b[1] - a[1]) / t - srv - gen - db; if (other < 0) other = 0
-      printf "%s server_cores=%.2f db_cores=%.2f wrk_cores=%.2f server_core_busy=%.2f load_core_busy=%.2f softirq_cores=%.2f other_cores=%.2f\n",
-        r, srv, db, gen, (b[2] - a[2]) / t, (b[3] - a[3]) / t, (b[4] - a[4]) / t, other }'
+      printf "%s server_cores=%.2f db_cores=%.2f wrk_cores=%.2f server_core_busy=%.2f load_core_busy=%.2f softirq_cores=%.2f other_cores=%.2f steal_cores=%.2f\n",
+        r, srv, db, gen, (b[2] - a[2]) / t, (b[3] - a[3]) / t, (b[4] - a[4]) / t, other, (b[5] - a[5]) / t }'
 }
 
 # profile_report PERF_DATA OUT_MD TITLE: the breakdown by category, then the top symbols.
@@ -312,7 +314,7 @@ profile_report() {
 field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 
 RESULTS="$OUT/results.tsv"
-printf 'run\tattempt\tcase\tmode\trps\tp50_us\tp90_us\tp99_us\tmax_us\trequests\tlogged\tidle_rss_kb\tpeak_hwm_kb\tend_rss_kb\tserver_cores\tdb_cores\twrk_cores\tother_cores\tloadavg\n' >"$RESULTS"
+printf 'run\tattempt\tcase\tmode\trps\tp50_us\tp90_us\tp99_us\tmax_us\trequests\tlogged\tidle_rss_kb\tpeak_hwm_kb\tend_rss_kb\tserver_cores\tdb_cores\twrk_cores\tother_cores\tloadavg\tsteal_cores\n' >"$RESULTS"
 RULES_TSV="$OUT/rules.tsv"
 if [ -n "$RULES" ]; then
   printf 'run\tattempt\tcase\tmode\trules\tseed_s\tboot_rss_kb\tidle_rss_kb\tend_rss_kb\tpeak_hwm_kb\tchecked\tnot_by_rule\troutes\n' \
@@ -329,11 +331,11 @@ record() { # attempt, then keep()'s fields
   local a="$1"
   shift
   local r="$4"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
     "$1" "$a" "$2" "$3" "$(field "$r" rps)" "$(field "$r" p50_us)" "$(field "$r" p90_us)" \
     "$(field "$r" p99_us)" "$(field "$r" max_us)" "$(field "$r" requests)" "$5" "$6" "$7" "$8" \
     "$(field "$r" server_cores)" "$(field "$r" db_cores)" "$(field "$r" wrk_cores)" \
-    "$(field "$r" other_cores)" "$9" >>"$RESULTS"
+    "$(field "$r" other_cores)" "$9" "$(field "$r" steal_cores)" >>"$RESULTS"
   if [ -n "$RULES" ] && [ "$2" != ceiling ]; then
     printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$a" "$2" "$3" "$LAST_RULES" >>"$RULES_TSV"
   fi
@@ -575,7 +577,14 @@ for run in $(seq 1 "$RUNS"); do
       counts=()
       for ((i = ${#RULE_COUNTS[@]} - 1; i >= 0; i--)); do counts+=("${RULE_COUNTS[$i]}"); done
     fi
-    for kind_bin in sqlite postgres ${COMPARE:+sqlite:B postgres:B}; do
+    # With COMPARE, every second run measures the other binary first: a case that follows
+    # another gets memory the previous one just freed, which on some VMs is much quicker to
+    # touch than memory the host has taken back (BENCHMARKS.md, callback, thirteenth round).
+    kinds=(sqlite ${COMPARE:+sqlite:B} postgres ${COMPARE:+postgres:B})
+    if [ -n "${COMPARE:-}" ] && [ $((run % 2)) = 0 ]; then
+      kinds=(sqlite:B sqlite postgres:B postgres)
+    fi
+    for kind_bin in "${kinds[@]}"; do
       kind="${kind_bin%:B}"
       [[ " $CASES " == *" $kind "* ]] || continue
       for RULES_N in "${counts[@]}"; do
@@ -600,7 +609,7 @@ for run in $(seq 1 "$RUNS"); do
               record "$c_attempt" "${LAST[@]}"
               ceiling_done=1
             else
-              log "  other processes used $LAST_OTHER cores: measuring again in 10 s"
+              log "  other processes (or the host: steal) used $LAST_OTHER cores: measuring again in 10 s"
               sleep 10
             fi
           done
@@ -612,7 +621,7 @@ for run in $(seq 1 "$RUNS"); do
             record "$attempt" "${LAST[@]}"
             break
           fi
-          log "  other processes used $LAST_OTHER cores: measuring again in 10 s"
+          log "  other processes (or the host: steal) used $LAST_OTHER cores: measuring again in 10 s"
           sleep 10
         done
       done

@@ -142,6 +142,16 @@ impl Default for ConnectOptions {
 /// SQLite virtual machine instructions between two looks at the clock by a pool
 /// connection's progress handler (a few microseconds of work).
 const YIELD_CHECK_OPS: i32 = 256;
+
+/// WAL pages after which a pool connection's commit checkpoints by itself (SQLite's default
+/// is 1,000). While callbacks arrive, the message log's writer has the WAL checkpointed
+/// every 100 ms (messages::writer), which at the benchmark's load is ~1,500 pages: at the
+/// default, every commit of a projection after the first 1,000 pages ran a checkpoint of
+/// its own, each copying the log's newest pages (rewritten by every commit) once more and
+/// syncing both files, a quarter of sqlx's threads' time (BENCHMARKS.md, callback,
+/// thirteenth round). This threshold is for the rest of the time (console and jobs writing
+/// without callbacks): a WAL of at most ~32 MiB before it is copied back.
+const AUTO_CHECKPOINT_PAGES: u32 = 8_192;
 /// The longest a pool connection's thread works before offering the core to other threads.
 const YIELD_EVERY: Duration = Duration::from_micros(200);
 /// How many times pool connections offered the core (read by the tests).
@@ -218,6 +228,7 @@ impl Db {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory")
+            .pragma("wal_autocheckpoint", AUTO_CHECKPOINT_PAGES.to_string())
             // sqlx hands every row from the connection's thread to the caller through a
             // channel this deep; at the default 50 a large read (the followers projector
             // reads thousands of log rows) became a context switch every few rows.
@@ -473,6 +484,35 @@ mod progress_tests {
             "a statement holding the write lock offered the core {offers} times in {:?}",
             started.elapsed()
         );
+        db.close().await;
+    }
+}
+
+#[cfg(test)]
+mod checkpoint_tests {
+    use super::{AUTO_CHECKPOINT_PAGES, ConnectOptions, Db};
+
+    #[tokio::test]
+    async fn pool_connections_leave_checkpoints_to_the_log_writer_up_to_a_large_wal() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = Db::connect(&url, ConnectOptions::default())
+            .await
+            .expect("open");
+        let Db::Sqlite(pool) = &db else {
+            unreachable!("a sqlite URL")
+        };
+        // Two connections held at once, so that both are looked at, not one twice.
+        let mut first = pool.acquire().await.expect("first connection");
+        let mut second = pool.acquire().await.expect("second connection");
+        for conn in [&mut first, &mut second] {
+            let (pages,): (i64,) = sqlx::query_as("PRAGMA wal_autocheckpoint")
+                .fetch_one(&mut **conn)
+                .await
+                .expect("pragma");
+            assert_eq!(pages, i64::from(AUTO_CHECKPOINT_PAGES));
+        }
+        drop((first, second));
         db.close().await;
     }
 }
