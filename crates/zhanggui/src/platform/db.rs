@@ -139,10 +139,6 @@ impl Default for ConnectOptions {
     }
 }
 
-/// SQLite virtual machine instructions between two looks at the clock by a pool
-/// connection's progress handler (a few microseconds of work).
-const YIELD_CHECK_OPS: i32 = 256;
-
 /// WAL pages after which a pool connection's commit checkpoints by itself (SQLite's default
 /// is 1,000). While callbacks arrive, the message log's writer has the WAL checkpointed
 /// every 100 ms (messages::writer), which at the benchmark's load is ~1,500 pages: at the
@@ -152,6 +148,10 @@ const YIELD_CHECK_OPS: i32 = 256;
 /// thirteenth round). This threshold is for the rest of the time (console and jobs writing
 /// without callbacks): a WAL of at most ~32 MiB before it is copied back.
 const AUTO_CHECKPOINT_PAGES: u32 = 8_192;
+
+/// SQLite virtual machine instructions between two looks at the clock by a pool
+/// connection's progress handler (a few microseconds of work).
+const YIELD_CHECK_OPS: i32 = 256;
 /// The longest a pool connection's thread works before offering the core to other threads.
 const YIELD_EVERY: Duration = Duration::from_micros(200);
 /// How many times pool connections offered the core (read by the tests).
