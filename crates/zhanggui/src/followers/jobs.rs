@@ -174,12 +174,7 @@ pub async fn run_log_index(state: AppState) {
     loop {
         tick.tick().await;
         loop {
-            let step = index_once(
-                &state.db,
-                state.log.tap(),
-                state.clock.now_ms(),
-                LOG_INDEX_BATCH,
-            );
+            let step = index_once(&state.db, state.clock.now_ms(), LOG_INDEX_BATCH);
             match state.log.in_turn(step).await {
                 Ok(p) if p.more => tokio::time::sleep(PAUSE_BETWEEN_STATEMENTS).await,
                 Ok(_) => break,
@@ -192,24 +187,15 @@ pub async fn run_log_index(state: AppState) {
     }
 }
 
-/// Indexes the next `batch` settled log rows (from the committer's tap when it holds them
-/// all): one idempotent statement, then the cursor moves by compare-and-set (a pass that
-/// loses it has only re-inserted rows that exist).
-pub async fn index_once(
-    db: &Db,
-    tap: Option<&LogTap>,
-    now: i64,
-    batch: i64,
-) -> Result<Projected, sqlx::Error> {
+/// Indexes the next `batch` settled log rows: one idempotent statement, then the cursor
+/// moves by compare-and-set (a pass that loses it has only re-inserted rows that exist).
+pub async fn index_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sqlx::Error> {
     let cursor = log::cursor(db, LOG_INDEX).await?;
     let unsettled_from = log::unsettled_from(db, now);
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());
     };
-    match log::Stretch::new(db, tap, LOG_INDEX, range).tapped() {
-        Some(rows) => store::index_log_rows(db, rows).await?,
-        None => store::index_log_range(db, range.after_id, range.upto).await?,
-    };
+    store::index_log_range(db, range.after_id, range.upto).await?;
     let moved = log::advance_cursor(db, LOG_INDEX, cursor, range.upto).await?;
     Ok(Projected {
         upto: moved.then_some(range.upto),

@@ -1,7 +1,6 @@
 //! SQL for followers and the projection cursor.
 
-use super::model::{Follower, LOG_BUCKET_IDS, log_bucket, timeline_buckets};
-use crate::messages::tap::TapRows;
+use super::model::{Follower, LOG_BUCKET_IDS, timeline_buckets};
 use crate::on_pool;
 use crate::platform::db::{Db, Dialect};
 
@@ -250,46 +249,6 @@ pub async fn index_log_range(db: &Db, after_id: i64, upto: i64) -> Result<u64, s
     .execute(p)
     .await
     .map(|r| r.rows_affected()))
-}
-
-/// Indexes the log rows the committer's tap holds (messages::tap), as `index_log_range`
-/// would, without reading them back from the log: that read copied ~1.4 MB of the log's
-/// pages out of the kernel for every 2,048 rows. The rows go in as one JSON list sorted by
-/// the table's key, so each lands next to the one before (in id order, each was a seek
-/// among the senders of the newest bucket).
-pub async fn index_log_rows(db: &Db, rows: &TapRows) -> Result<u64, sqlx::Error> {
-    let mut keys: Vec<(i64, i64, &str, i64)> = rows
-        .iter()
-        .map(|t| {
-            (
-                t.row.account_id,
-                log_bucket(t.id),
-                t.row.openid.as_str(),
-                t.id,
-            )
-        })
-        .collect();
-    keys.sort_unstable();
-    let keys = serde_json::to_string(&keys).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let elements = match db.dialect() {
-        Dialect::Sqlite => {
-            "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each($1) \
-             WHERE true"
-        }
-        Dialect::Postgres => {
-            "SELECT (e ->> 0)::BIGINT, (e ->> 1)::BIGINT, e ->> 2, (e ->> 3)::BIGINT \
-             FROM jsonb_array_elements($1::jsonb) e"
-        }
-    };
-    let sql = format!(
-        "INSERT INTO follower_log (account_id, bucket, openid, message_id) {elements} \
-         ON CONFLICT (account_id, bucket, openid, message_id) DO NOTHING"
-    );
-    on_pool!(db, |p| sqlx::query(&sql)
-        .bind(&keys)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))
 }
 
 /// Log rows past the index's cursor that a timeline reads directly from `wx_messages` (by its
