@@ -141,8 +141,8 @@ impl Default for ConnectOptions {
 
 /// WAL pages after which a pool connection's commit checkpoints by itself (SQLite's default
 /// is 1,000). While callbacks arrive, the message log's writer has the WAL checkpointed
-/// every 100 ms (messages::writer), which at the benchmark's load is ~1,500 pages: at the
-/// default, every commit of a projection after the first 1,000 pages ran a checkpoint of
+/// every 100 ms (messages::writer), and at the benchmark's load writes more than 1,000
+/// pages between two of those: at the default, every commit of a projection after the first 1,000 pages ran a checkpoint of
 /// its own, each copying the log's newest pages (rewritten by every commit) once more and
 /// syncing both files, a quarter of sqlx's threads' time (BENCHMARKS.md, callback,
 /// thirteenth round). This threshold is for the rest of the time (console and jobs writing
@@ -161,8 +161,8 @@ static CPU_OFFERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::
 /// statement's work, unless the connection holds the write lock. SQLite calls it only in
 /// statements of more than `YIELD_CHECK_OPS` instructions, and the clock runs from the
 /// connection's last offer: a statement that starts after a pause offers the core at its
-/// first call, then every `YIELD_EVERY`. sqlx runs every pool
-/// connection on a thread of its own; where that thread shares a core with the runtime's
+/// first call, then every `YIELD_EVERY`. sqlx runs every pool connection on a thread of
+/// its own; where that thread shares a core with the runtime's
 /// (the server on one core, or more busy threads than cores) the kernel takes the core back
 /// from a long statement only at its next tick, 4 ms apart on a 250 Hz kernel, and every
 /// callback in flight waited that long (BENCHMARKS.md, callback, twelfth round). A writer
