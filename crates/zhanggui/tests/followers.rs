@@ -422,3 +422,37 @@ async fn a_timeline_finds_a_follower_in_every_bucket_whichever_projection_is_ahe
     project_all(&db, None, 1_000_000).await;
     assert_eq!(timeline_ids(&db, "oSparse", 3).await, newest_first(&all));
 }
+
+/// An index pass writes its rows and moves its cursor together: a pass that finds the
+/// cursor moved on (another instance, a rebuild) writes nothing, and one that holds it
+/// writes both.
+#[tokio::test]
+async fn an_index_pass_that_lost_its_cursor_writes_nothing() {
+    use zhanggui::followers::{jobs::LOG_INDEX, store::index_log_range};
+    use zhanggui::messages::store::commit_pass;
+    let db = common::fresh_db().await;
+    for id in 1..=3 {
+        log_at(&db, id, "oRace").await;
+    }
+    let cursor = "SELECT last_id FROM log_projections WHERE name = 'follower_log'";
+    assert_eq!(common::scalar(&db, cursor).await, 0);
+
+    let mut lost = zhanggui::platform::db::Script::new();
+    index_log_range(&mut lost, 2, 3);
+    let moved = commit_pass(&db, lost, LOG_INDEX, 2, 3).await.expect("pass");
+    assert!(!moved, "the cursor was at 0, not 2");
+    assert_eq!(
+        common::scalar(&db, "SELECT COUNT(*) FROM follower_log").await,
+        0
+    );
+    assert_eq!(common::scalar(&db, cursor).await, 0);
+
+    let mut held = zhanggui::platform::db::Script::new();
+    index_log_range(&mut held, 0, 3);
+    assert!(commit_pass(&db, held, LOG_INDEX, 0, 3).await.expect("pass"));
+    assert_eq!(
+        common::scalar(&db, "SELECT COUNT(*) FROM follower_log").await,
+        3
+    );
+    assert_eq!(common::scalar(&db, cursor).await, 3);
+}

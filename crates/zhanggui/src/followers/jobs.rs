@@ -20,7 +20,7 @@ use super::model::{Follower, Observation};
 use super::store;
 use crate::messages::LogTap;
 use crate::messages::store::{self as log, LoggedMessage, SenderSummary};
-use crate::platform::db::Db;
+use crate::platform::db::{Db, Script};
 use crate::platform::state::AppState;
 
 pub const PROJECTION: &str = "followers";
@@ -187,16 +187,19 @@ pub async fn run_log_index(state: AppState) {
     }
 }
 
-/// Indexes the next `batch` settled log rows: one idempotent statement, then the cursor
-/// moves by compare-and-set (a pass that loses it has only re-inserted rows that exist).
+/// Indexes the next `batch` settled log rows: one idempotent statement and the cursor's
+/// move by compare-and-set, in one transaction (a pass that loses the cursor writes
+/// nothing). One write instead of two: each write is a turn at SQLite's lock that the log's
+/// committer may have to wait for.
 pub async fn index_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sqlx::Error> {
     let cursor = log::cursor(db, LOG_INDEX).await?;
     let unsettled_from = log::unsettled_from(db, now);
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());
     };
-    store::index_log_range(db, range.after_id, range.upto).await?;
-    let moved = log::advance_cursor(db, LOG_INDEX, cursor, range.upto).await?;
+    let mut script = Script::new();
+    store::index_log_range(&mut script, range.after_id, range.upto);
+    let moved = log::commit_pass(db, script, LOG_INDEX, cursor, range.upto).await?;
     Ok(Projected {
         upto: moved.then_some(range.upto),
         more: moved && range.full,

@@ -2,7 +2,7 @@
 
 use super::model::{Follower, LOG_BUCKET_IDS, timeline_buckets};
 use crate::on_pool;
-use crate::platform::db::{Db, Dialect};
+use crate::platform::db::{Db, Dialect, Script, Value};
 
 #[derive(sqlx::FromRow)]
 struct FollowerRow {
@@ -235,20 +235,19 @@ pub async fn list(
 
 // ---- the per-follower index of the log (follower_log) ----
 
-/// Indexes the log rows `after_id < id <= upto` under their bucket and sender, in one
-/// statement; idempotent (a row indexed twice is one row).
-pub async fn index_log_range(db: &Db, after_id: i64, upto: i64) -> Result<u64, sqlx::Error> {
-    on_pool!(db, |p| sqlx::query(
+/// Adds to `script` the indexing of the log rows `after_id < id <= upto` under their bucket
+/// and sender: one statement, idempotent (a row indexed twice is one row).
+pub fn index_log_range(script: &mut Script, after_id: i64, upto: i64) {
+    script.push(
         "INSERT INTO follower_log (account_id, bucket, openid, message_id) \
-         SELECT account_id, id / $3, openid, id FROM wx_messages WHERE id > $1 AND id <= $2 \
-         ON CONFLICT (account_id, bucket, openid, message_id) DO NOTHING"
-    )
-    .bind(after_id)
-    .bind(upto)
-    .bind(LOG_BUCKET_IDS)
-    .execute(p)
-    .await
-    .map(|r| r.rows_affected()))
+         SELECT account_id, id / ?, openid, id FROM wx_messages WHERE id > ? AND id <= ? \
+         ON CONFLICT (account_id, bucket, openid, message_id) DO NOTHING",
+        vec![
+            Value::Int(LOG_BUCKET_IDS),
+            Value::Int(after_id),
+            Value::Int(upto),
+        ],
+    );
 }
 
 /// Log rows past the index's cursor that a timeline reads directly from `wx_messages` (by its
