@@ -145,8 +145,9 @@ impl Default for ConnectOptions {
 /// pages between two of those: at the default, every commit of a projection after the
 /// first 1,000 pages ran a checkpoint of its own, each copying the log's newest pages
 /// (rewritten by every commit) once more and syncing both files, a quarter of sqlx's
-/// threads' time (BENCHMARKS.md, callback, thirteenth round). This threshold is for the rest of the time (console and jobs writing
-/// without callbacks): a WAL of at most ~32 MiB before it is copied back.
+/// threads' time (BENCHMARKS.md, callback, thirteenth round). This threshold is for the
+/// rest of the time (console and jobs writing without callbacks): a WAL of at most ~32 MiB
+/// before it is copied back.
 const AUTO_CHECKPOINT_PAGES: u32 = 8_192;
 
 /// SQLite virtual machine instructions between two looks at the clock by a pool
@@ -162,9 +163,9 @@ static CPU_OFFERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::
 /// statements of more than `YIELD_CHECK_OPS` instructions, and the clock runs from the
 /// connection's last offer: a statement that starts after a pause offers the core at its
 /// first call, then every `YIELD_EVERY`. sqlx runs every pool connection on a thread of
-/// its own; where that thread shares a core with the runtime's
-/// (the server on one core, or more busy threads than cores) the kernel takes the core back
-/// from a long statement only at its next tick, 4 ms apart on a 250 Hz kernel, and every
+/// its own; where that thread shares a core with the runtime's (the server on one core, or
+/// more busy threads than cores) the kernel takes the core back from a long statement only
+/// at its next tick, 4 ms apart on a 250 Hz kernel, and every
 /// callback in flight waited that long (BENCHMARKS.md, callback, twelfth round). A writer
 /// keeps the core: the log's committer could only wait for its lock, and longer. Where no
 /// other thread wants the core, the offer is one cheap system call.
