@@ -184,6 +184,7 @@ struct AccountAddArgs {
 }
 
 fn main() -> anyhow::Result<()> {
+    zhanggui::platform::memory::keep_freed_c_heap_for_reuse();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -8,6 +8,29 @@
 //! allocates with mimalloc, which keeps freed pages per thread in the same way:
 //! `release_freed_on_this_thread` gives those back.
 
+/// How much free memory at the top of a glibc arena it keeps rather than gives back. glibc's
+/// default (128 KiB) made the C library hand back, and then fault in again, the pages of
+/// SQLite's page caches many times a second: a pool connection's whole cache is freed
+/// whenever another connection wrote (every log commit does), and the next statement
+/// allocates it anew. The arena's top shrank with each such release (`madvise`) and grew
+/// with each read, every page zeroed by the kernel: 7% of the server's core under the
+/// callback benchmark (BENCHMARKS.md, callback, fifteenth round). An arena's top is never
+/// larger than what its thread once held at the same time (a few page caches), so this
+/// bounds nothing the process would not hold anyway at its peak; `release_freed` still
+/// returns it all.
+const KEPT_AT_ARENA_TOP: i32 = 64 << 20;
+
+/// Keeps what the C allocator frees for the next allocation instead of returning it to the
+/// system at once (`KEPT_AT_ARENA_TOP`). Call before the threads that use SQLite start.
+#[allow(unsafe_code)]
+pub fn keep_freed_c_heap_for_reuse() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets one of the allocator's parameters; it takes no pointers.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, KEPT_AT_ARENA_TOP);
+    }
+}
+
 /// Returns the allocator's free pages to the system, off the runtime's threads (a trim
 /// locks each arena while it walks it, a few milliseconds for a large heap).
 pub fn release_freed_soon() {
@@ -17,7 +40,8 @@ pub fn release_freed_soon() {
 /// Returns the allocator's free pages to the system now.
 ///
 /// One of the workspace's few `unsafe` blocks (the lint is `deny`, not `forbid`, for them;
-/// the others: the next function, and the pool's progress handler in `platform::db`):
+/// the others: this module's other functions, and the pool's progress handler in
+/// `platform::db`):
 /// glibc has no safe binding, and the call takes no pointers.
 #[allow(unsafe_code)]
 pub fn release_freed() {
