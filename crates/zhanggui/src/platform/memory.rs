@@ -13,11 +13,11 @@
 /// SQLite's page caches many times a second: a pool connection's whole cache is freed
 /// whenever another connection wrote (every log commit does), and the next statement
 /// allocates it anew. The arena's top shrank with each such release (`madvise`) and grew
-/// with each read, every page zeroed by the kernel: 7% of the server's core under the
-/// callback benchmark (BENCHMARKS.md, callback, fifteenth round). An arena's top is never
-/// larger than what its thread once held at the same time (a few page caches), so this
-/// bounds nothing the process would not hold anyway at its peak; `release_freed` still
-/// returns it all.
+/// with each read, every page zeroed by the kernel: 8% of the server's core under the
+/// callback benchmark on a freshly booted machine, ~1% on a warm one, for ~3 MB more
+/// resident at rest (BENCHMARKS.md, callback, fifteenth round). An arena's top is never
+/// larger than what its thread once held at the same time (a few page caches), so what is
+/// kept never takes the process past its own peak; `release_freed` still returns it all.
 const KEPT_AT_ARENA_TOP: i32 = 64 << 20;
 
 /// Keeps what the C allocator frees for the next allocation instead of returning it to the
