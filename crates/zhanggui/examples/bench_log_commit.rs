@@ -209,6 +209,7 @@ fn rows(count: usize) -> Vec<LogRow> {
                 sent_at: now * 1000,
                 received_at: now * 1000 + 5,
                 route: "r|3|0|keyword 3".to_string(),
+                unmatched_text: None,
             }
         })
         .collect()

@@ -140,6 +140,7 @@ fn logged(openid: &str, at_secs: i64, kind: &str, body: String, key: &str) -> Lo
         body,
         reply: "success".to_string(),
         route: String::new(),
+        unmatched_text: None,
     }
 }
 

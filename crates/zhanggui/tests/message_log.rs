@@ -19,6 +19,7 @@ fn row(account_id: i64, key: &str, reply: &str) -> LogRow {
         body: format!("<xml><Content><![CDATA[{key}]]></Content></xml>"),
         reply: reply.to_string(),
         route: String::new(),
+        unmatched_text: None,
     }
 }
 
@@ -176,6 +177,7 @@ fn mixed_rows() -> Vec<LogRow> {
             body: format!("<xml><Content><![CDATA[m{i}]]></Content></xml>"),
             reply: "success".to_string(),
             route: routes[(i % 3 + i % 2 * 2) as usize % 5].to_string(),
+            unmatched_text: None,
         })
         .collect()
 }

@@ -48,6 +48,7 @@ pub async fn log_as_received(
                     body: xml.clone(),
                     reply: model::reply_xml(&msg, answer, received_at / 1000),
                     route: String::new(),
+                    unmatched_text: None,
                 })
             })
             .collect();

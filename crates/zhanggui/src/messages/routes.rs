@@ -38,7 +38,7 @@ use crate::platform::clock::Clock;
 use crate::platform::db::Db;
 use crate::platform::state::AppState;
 use crate::replies::index::{Answer, Choice, CompiledRule, answers_now};
-use crate::replies::model::{ReplyMode, Route};
+use crate::replies::model::{ReplyMode, Route, unmatched_text};
 
 /// The longest we wait for the log write. WeChat gives up after 5 s and retries; failing
 /// well before that lets the retry land on a healthier moment (or instance).
@@ -321,6 +321,9 @@ async fn answer_message(cb: &Callback, key: &str, uri: &Uri, body: &[u8]) -> Res
         Ok(answered) => answered,
         Err(res) => return res,
     };
+    let unmatched_text = Route::is_unmatched(&route)
+        .then(|| unmatched_text(&msg))
+        .flatten();
     let row = LogRow {
         merchant_id: account.merchant_id,
         account_id: account.account_id,
@@ -332,6 +335,7 @@ async fn answer_message(cb: &Callback, key: &str, uri: &Uri, body: &[u8]) -> Res
         body: inbound.xml().to_string(),
         reply,
         route,
+        unmatched_text,
     };
     // Only the reply is needed once the row is handed to the log.
     let answer = row.reply.clone();

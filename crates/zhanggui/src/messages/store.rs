@@ -26,6 +26,10 @@ pub struct LogRow {
     pub reply: String,
     /// Which reply rule answered (replies::model::Route), '' when none was asked.
     pub route: String,
+    /// Not stored: the words of a text no rule matched, as the callback read them
+    /// (`replies::model::unmatched_text`), so that the replies projection counts them from the
+    /// log's tap without parsing the body again (it parses it when this is `None`).
+    pub unmatched_text: Option<String>,
 }
 
 /// What appending a row did.

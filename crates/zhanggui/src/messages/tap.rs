@@ -200,6 +200,7 @@ mod tests {
                 body: "<xml/>".into(),
                 reply: "success".into(),
                 route: String::new(),
+                unmatched_text: None,
             },
         }
     }

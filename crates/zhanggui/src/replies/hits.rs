@@ -282,6 +282,7 @@ mod tests {
             sent_at: 1_764_547_200_000, // 2025-12-01 08:00 in Shanghai, 00:00 UTC
             body: "",
             route,
+            text: None,
         }
     }
 

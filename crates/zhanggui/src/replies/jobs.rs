@@ -12,11 +12,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use wechat::Message;
 use wechat::api::custom::{self, CustomMessage};
-use wechat::{Message, MessageBody};
 
 use super::index::Answer;
-use super::model::Route;
+use super::model::{Route, unmatched_text};
 use super::store::{self, Handoff, Pass, Routed, Unmatched};
 use crate::messages::LogTap;
 use crate::messages::store as log;
@@ -32,8 +32,6 @@ const EVERY: Duration = Duration::from_millis(250);
 pub const BATCH: i64 = 16_384;
 /// Sends one further reply of a rule and enqueues the next.
 pub const FOLLOW_UP_KIND: &str = "replies.follow_up";
-/// The longest unmatched text kept.
-const MAX_UNMATCHED_CHARS: usize = 200;
 
 /// Runs until the task is aborted.
 pub async fn run(state: AppState) {
@@ -120,7 +118,7 @@ impl PassBuilder {
                     {
                         pass.follow_ups.push(follow_up(row, rule_id, 1, more));
                     }
-                    if let Some(text) = text_of(row.body) {
+                    if let Some(text) = text_of(row) {
                         count_unmatched(&mut self.unmatched, row, text);
                     }
                 }
@@ -179,15 +177,13 @@ pub(super) async fn zones_of(
         .collect())
 }
 
-/// The words of a text (or recognized voice) message, cut to a length worth keeping.
-fn text_of(body: &str) -> Option<String> {
-    let msg = Message::parse(body).ok()?;
-    let text = match &msg.body {
-        MessageBody::Text(t) => t.content.trim().to_string(),
-        MessageBody::Voice(v) => v.recognition.as_deref()?.trim().to_string(),
-        _ => return None,
-    };
-    (!text.is_empty()).then(|| text.chars().take(MAX_UNMATCHED_CHARS).collect())
+/// The words of an unmatched message: as the callback took them (rows from the log's tap),
+/// else parsed again from the logged body.
+fn text_of(row: &Routed<'_>) -> Option<String> {
+    match row.text {
+        Some(text) => Some(text.to_string()),
+        None => unmatched_text(&Message::parse(row.body).ok()?),
+    }
 }
 
 fn follow_up(row: &Routed<'_>, rule_id: i64, index: usize, last: usize) -> NewJob {
@@ -320,5 +316,34 @@ mod tests {
         assert_eq!(pass.handoffs.len(), 1);
         assert_eq!(pass.follow_ups.len(), 1);
         assert_eq!(pass.follow_ups[0].payload["last"], 2);
+    }
+
+    #[test]
+    fn words_from_the_tap_are_counted_without_the_body_and_agree_with_a_parse() {
+        let tapped = row(1, "unmatched", "");
+        let from_tap = Routed {
+            text: Some("营业时间"),
+            ..tapped.view()
+        };
+        let read_back = row(2, "unmatched", TEXT);
+        let mut builder = PassBuilder::default();
+        builder.add(&[from_tap, read_back.view()]);
+        let pass = builder.finish();
+        assert_eq!(pass.unmatched.len(), 1, "{:?}", pass.unmatched);
+        assert_eq!(
+            (pass.unmatched[0].text.as_str(), pass.unmatched[0].messages),
+            ("营业时间", 2)
+        );
+        let parsed = Message::parse(TEXT).expect("text");
+        assert_eq!(unmatched_text(&parsed).as_deref(), Some("营业时间"));
+        let long = TEXT.replace(" 营业时间 ", &"营".repeat(300));
+        let parsed = Message::parse(&long).expect("long text");
+        assert_eq!(
+            unmatched_text(&parsed),
+            Some("营".repeat(super::super::model::MAX_UNMATCHED_CHARS))
+        );
+        let spaces = TEXT.replace(" 营业时间 ", "   ");
+        let parsed = Message::parse(&spaces).expect("blank text");
+        assert_eq!(unmatched_text(&parsed), None);
     }
 }

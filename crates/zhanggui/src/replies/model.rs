@@ -626,6 +626,12 @@ pub enum Route {
 }
 
 impl Route {
+    /// Whether an encoded route is a text no rule matched (with or without a default rule):
+    /// the rows whose text the replies projection counts.
+    pub fn is_unmatched(encoded: &str) -> bool {
+        encoded.starts_with("unmatched")
+    }
+
     pub fn encode(&self) -> String {
         match self {
             Route::Rule {
@@ -663,6 +669,28 @@ impl Route {
             keyword,
         })
     }
+}
+
+/// The longest unmatched text kept.
+pub const MAX_UNMATCHED_CHARS: usize = 200;
+
+/// The words of a text (or recognized voice) message as the unmatched texts count them:
+/// trimmed and cut to `MAX_UNMATCHED_CHARS`; `None` for other messages and empty words.
+pub fn unmatched_text(msg: &wechat::Message<'_>) -> Option<String> {
+    let text = match &msg.body {
+        wechat::MessageBody::Text(t) => t.content.trim(),
+        wechat::MessageBody::Voice(v) => v.recognition.as_deref()?.trim(),
+        _ => return None,
+    };
+    if text.is_empty() {
+        return None;
+    }
+    // Runs on the callback's path: most texts are shorter in bytes than the limit in chars.
+    Some(if text.len() <= MAX_UNMATCHED_CHARS {
+        text.to_string()
+    } else {
+        text.chars().take(MAX_UNMATCHED_CHARS).collect()
+    })
 }
 
 #[cfg(test)]

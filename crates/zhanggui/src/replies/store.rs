@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{RuleInput, Settings};
+use super::model::{Route, RuleInput, Settings};
 use crate::messages::store as log;
 use crate::messages::tap::TapRows;
 use crate::platform::db::{Db, Script, Tx, Value};
@@ -426,9 +426,12 @@ pub struct Routed<'a> {
     pub account_id: i64,
     pub openid: &'a str,
     pub sent_at: i64,
-    /// The body of an unmatched message, '' for the others (as `routed` reads it).
+    /// The body of an unmatched message whose words are not in `text`, '' for the others
+    /// (as `routed` reads it).
     pub body: &'a str,
     pub route: &'a str,
+    /// An unmatched message's words as the callback read them (rows from the log's tap).
+    pub text: Option<&'a str>,
 }
 
 impl RoutedRow {
@@ -441,6 +444,7 @@ impl RoutedRow {
             sent_at: self.sent_at,
             body: &self.body,
             route: &self.route,
+            text: None,
         }
     }
 }
@@ -455,12 +459,13 @@ pub fn routed_in(rows: &TapRows) -> impl Iterator<Item = Routed<'_>> {
             account_id: r.account_id,
             openid: &r.openid,
             sent_at: r.sent_at,
-            body: if r.route.starts_with("unmatched") {
+            body: if Route::is_unmatched(&r.route) && r.unmatched_text.is_none() {
                 &r.body
             } else {
                 ""
             },
             route: &r.route,
+            text: r.unmatched_text.as_deref(),
         }
     })
 }
