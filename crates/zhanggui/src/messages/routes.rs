@@ -321,7 +321,8 @@ async fn answer_message(cb: &Callback, key: &str, uri: &Uri, body: &[u8]) -> Res
         Ok(answered) => answered,
         Err(res) => return res,
     };
-    let unmatched_text = Route::is_unmatched(&route)
+    // Only the tap keeps this for the replies projection; rows read back are parsed again.
+    let unmatched_text = (cb.log.tap().is_some() && Route::is_unmatched(&route))
         .then(|| unmatched_text(&msg))
         .flatten();
     let row = LogRow {

@@ -269,6 +269,7 @@ pub async fn send_follow_up(state: AppState, ctx: JobContext) -> Result<(), JobE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replies::model::MAX_UNMATCHED_CHARS;
 
     fn row(id: i64, route: &str, body: &str) -> store::RoutedRow {
         store::RoutedRow {
@@ -340,7 +341,7 @@ mod tests {
         let parsed = Message::parse(&long).expect("long text");
         assert_eq!(
             unmatched_text(&parsed),
-            Some("营".repeat(super::super::model::MAX_UNMATCHED_CHARS))
+            Some("营".repeat(MAX_UNMATCHED_CHARS))
         );
         let spaces = TEXT.replace(" 营业时间 ", "   ");
         let parsed = Message::parse(&spaces).expect("blank text");
