@@ -28,7 +28,8 @@ pub struct LogRow {
     pub route: String,
     /// Not stored: the words of a text no rule matched, as the callback read them
     /// (`replies::model::unmatched_text`), so that the replies projection counts them from the
-    /// log's tap without parsing the body again (it parses it when this is `None`).
+    /// log's tap without parsing the body again (it parses it when this is `None`). Only set
+    /// when the committer has a tap: nothing else reads it.
     pub unmatched_text: Option<String>,
 }
 
