@@ -139,7 +139,10 @@ impl TapRows {
 
     /// What `store::senders` reads from the database, from memory (in no particular order).
     pub fn senders(&self, kinds: &[&str]) -> Vec<SenderSummary> {
-        let mut by_sender: HashMap<(i64, i64, &str), SenderSummary> = HashMap::new();
+        // foldhash, not SipHash: every row of a pass is looked up here, on the callbacks'
+        // thread, and openids come from WeChat (signed), not from whoever sends requests.
+        let mut by_sender: HashMap<(i64, i64, &str), SenderSummary, foldhash::fast::RandomState> =
+            HashMap::default();
         for t in self.iter() {
             let r = &t.row;
             let of_kinds = kinds.contains(&r.kind.as_str());
