@@ -114,11 +114,12 @@ impl<'m> ReplyMessage<'m> {
     /// Appends the reply's XML to `out`.
     pub fn write_xml(&self, out: &mut String) {
         out.push_str("<xml>");
-        cdata_element(out, "ToUserName", &self.to_user_name);
-        cdata_element(out, "FromUserName", &self.from_user_name);
-        out.push_str("<CreateTime>");
-        let _ = write!(out, "{}", self.create_time);
-        out.push_str("</CreateTime>");
+        write_header(
+            out,
+            &self.to_user_name,
+            &self.from_user_name,
+            self.create_time,
+        );
         cdata_element(out, "MsgType", self.msg_type());
         match &self.body {
             ReplyBody::Text { content } => cdata_element(out, "Content", content),
@@ -269,6 +270,61 @@ fn parse_body<'a>(msg_type: &str, f: &Fields<'a>) -> Result<ReplyBody<'a>, Parse
     })
 }
 
+fn write_header(out: &mut String, to_user_name: &str, from_user_name: &str, create_time: i64) {
+    cdata_element(out, "ToUserName", to_user_name);
+    cdata_element(out, "FromUserName", from_user_name);
+    out.push_str("<CreateTime>");
+    let _ = write!(out, "{create_time}");
+    out.push_str("</CreateTime>");
+}
+
+/// Where a reply kept without its header starts: a whole reply message's XML starts with
+/// `<xml><ToUserName>`, never with this.
+const HEADERLESS: &str = "<xml><MsgType>";
+
+/// A reply as a log keeps it beside the message it answers: the reply message's XML without
+/// its header (`ToUserName`, `FromUserName`, `CreateTime`, a third of a text reply's bytes),
+/// which the message's sender and account and the time of the answer give back
+/// ([`with_header`]). Only a header exactly as [`ReplyMessage::answering`] `inbound` at
+/// `create_time` writes it is left out; anything else (`success`, a reply written some other
+/// way) comes back as it is.
+pub fn without_header<'x>(xml: &'x str, inbound: &Message<'_>, create_time: i64) -> Cow<'x, str> {
+    let mut header = String::with_capacity(128);
+    header.push_str("<xml>");
+    write_header(
+        &mut header,
+        &inbound.from_user_name,
+        &inbound.to_user_name,
+        create_time,
+    );
+    match xml.strip_prefix(header.as_str()) {
+        Some(rest) if rest.starts_with("<MsgType>") => Cow::Owned(format!("<xml>{rest}")),
+        _ => Cow::Borrowed(xml),
+    }
+}
+
+/// The reply [`without_header`] kept, whole again: the header of a reply from
+/// `from_user_name` (the account) to `to_user_name` (the follower) at `create_time` put back.
+/// Anything else comes back as it is.
+pub fn with_header<'x>(
+    kept: &'x str,
+    to_user_name: &str,
+    from_user_name: &str,
+    create_time: i64,
+) -> Cow<'x, str> {
+    match kept.strip_prefix(HEADERLESS) {
+        Some(rest) => {
+            let mut out = String::with_capacity(kept.len() + 128);
+            out.push_str("<xml>");
+            write_header(&mut out, to_user_name, from_user_name, create_time);
+            out.push_str("<MsgType>");
+            out.push_str(rest);
+            Cow::Owned(out)
+        }
+        None => Cow::Borrowed(kept),
+    }
+}
+
 fn wrapped(out: &mut String, name: &str, inner: impl FnOnce(&mut String)) {
     start_tag(out, name);
     inner(out);
@@ -314,6 +370,74 @@ pub(crate) fn cdata_element(out: &mut String, name: &str, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn inbound(from: &str) -> String {
+        format!(
+            "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[{from}]]></FromUserName>\
+             <CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content>\
+             <MsgId>7</MsgId></xml>"
+        )
+    }
+
+    #[test]
+    fn a_reply_kept_without_its_header_comes_back_whole() {
+        let bodies = [
+            ReplyBody::Text {
+                content: "第 6 条 ]]> 回复".into(),
+            },
+            ReplyBody::Image {
+                media_id: "m".into(),
+            },
+            ReplyBody::News {
+                articles: vec![Article {
+                    title: "t".into(),
+                    description: "d".into(),
+                    pic_url: "p".into(),
+                    url: "u".into(),
+                }],
+            },
+            ReplyBody::TransferCustomerService { kf_account: None },
+        ];
+        // An openid that needs its CDATA section split, too.
+        for from in ["o_user", "o]]>odd"] {
+            let xml = inbound(from);
+            let msg = Message::parse(&xml).expect("parses");
+            for body in &bodies {
+                let whole = ReplyMessage::answering(&msg, 1_700_000_123, body.clone()).to_xml();
+                let kept = without_header(&whole, &msg, 1_700_000_123);
+                assert!(kept.starts_with(HEADERLESS), "{kept}");
+                assert!(kept.len() + 80 < whole.len(), "{kept}");
+                let back =
+                    with_header(&kept, &msg.from_user_name, &msg.to_user_name, 1_700_000_123);
+                assert_eq!(back, whole);
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_header_answering_writes_is_left_out() {
+        let xml = inbound("o_user");
+        let msg = Message::parse(&xml).expect("parses");
+        let whole = ReplyMessage::answering(
+            &msg,
+            5,
+            ReplyBody::Text {
+                content: "x".into(),
+            },
+        )
+        .to_xml();
+        // Another time, another follower: kept whole, and whole it comes back.
+        assert!(matches!(without_header(&whole, &msg, 6), Cow::Borrowed(_)));
+        let other_xml = inbound("o_other");
+        let other = Message::parse(&other_xml).expect("parses");
+        assert!(matches!(
+            without_header(&whole, &other, 5),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(with_header(&whole, "o_other", "gh_2", 9), whole);
+        assert_eq!(without_header("success", &msg, 5), "success");
+        assert_eq!(with_header("success", "o_user", "gh_1", 5), "success");
+    }
 
     fn text_reply(content: &str) -> ReplyMessage<'_> {
         ReplyMessage {

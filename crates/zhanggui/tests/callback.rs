@@ -150,8 +150,10 @@ async fn plaintext_text_gets_the_default_reply_once_even_when_retried() {
     assert_eq!(status, 200);
     assert!(first.contains("收到，稍后回复"), "{first}");
     assert!(first.contains("<ToUserName><![CDATA[oFollower1]]></ToUserName>"));
-    // WeChat retries the same message: same answer, nothing new written.
+    // WeChat retries the same message, seconds later: same answer (the first one's time in
+    // its header too), nothing new written.
     for _ in 0..3 {
+        app.clock.advance(5_000);
         let (status, again) = post(&app, &a, &q, body.clone()).await;
         assert_eq!(status, 200);
         assert_eq!(again, first);
@@ -165,7 +167,13 @@ async fn plaintext_text_gets_the_default_reply_once_even_when_retried() {
         .await)
         .expect("row");
     assert_eq!(kind, "text");
-    assert_eq!(reply, first);
+    // Kept without the header the row gives back (the follower, the account, the time).
+    assert!(reply.starts_with("<xml><MsgType>"), "{reply}");
+    let wechat::Reply::Message(answered) = wechat::Reply::parse(&first).expect("a reply") else {
+        panic!("a reply message: {first}")
+    };
+    let whole = wechat::reply::with_header(&reply, "oFollower1", "gh_test", answered.create_time);
+    assert_eq!(whole, first);
     app.stop().await;
 }
 

@@ -76,7 +76,8 @@ async fn a_retry_gets_the_first_reply_and_writes_nothing() {
         retry,
         Logged::Duplicate {
             id,
-            reply: "<xml>first</xml>".to_string()
+            reply: "<xml>first</xml>".to_string(),
+            received_at: 1_700_000_000_100,
         }
     );
     // The same key on another account is another message.
@@ -334,7 +335,8 @@ async fn the_log_keeps_its_rows_and_ids_when_rebuilt_without_autoincrement() {
         retry,
         Logged::Duplicate {
             id: 2,
-            reply: "reply".to_string()
+            reply: "reply".to_string(),
+            received_at: 2,
         }
     );
 }

@@ -56,7 +56,9 @@ fn describe_event(e: &Event<'_>) -> (&'static str, String) {
 
 /// The text of a reply we gave, for display; empty for `success`.
 pub fn reply_text(reply_xml: &str) -> String {
-    match Reply::parse(reply_xml) {
+    // The header (who, to whom, when) is not shown: any will do for a reply kept without it.
+    let whole = wechat::reply::with_header(reply_xml, "", "", 0);
+    match Reply::parse(&whole) {
         Ok(Reply::Message(m)) => match m.body {
             ReplyBody::Text { content } => content.into_owned(),
             other => format!("[{}]", other.msg_type()),

@@ -334,17 +334,22 @@ async fn answer_message(cb: &Callback, key: &str, uri: &Uri, body: &[u8]) -> Res
         sent_at: msg.create_time.saturating_mul(1000),
         received_at: now,
         body: inbound.xml().to_string(),
-        reply,
+        // The header comes back from the row itself (a third of a text reply's bytes, which
+        // the log's pages, its WAL and its checkpoints would copy again and again).
+        reply: wechat::reply::without_header(&reply, &msg, now_secs).into_owned(),
         route,
         unmatched_text,
     };
-    // Only the reply is needed once the row is handed to the log.
-    let answer = row.reply.clone();
     let reply = match tokio::time::timeout(LOG_BUDGET, cb.log.append(row)).await {
-        Ok(Ok(Logged::New(_))) => answer,
-        Ok(Ok(Logged::Duplicate { reply, .. })) => {
+        Ok(Ok(Logged::New(_))) => reply,
+        Ok(Ok(Logged::Duplicate {
+            reply: first,
+            received_at,
+            ..
+        })) => {
             metrics::counter!("zhanggui_callback_duplicates_total").increment(1);
-            reply
+            let (to, from) = (&msg.from_user_name, &msg.to_user_name);
+            wechat::reply::with_header(&first, to, from, received_at / 1000).into_owned()
         }
         Ok(Err(e)) => {
             tracing::error!(account_id = account.account_id, error = %e, "callback: log write failed");

@@ -30,7 +30,7 @@ const INSERT: &str = "INSERT OR IGNORE INTO wx_messages (merchant_id, account_id
      openid, kind, sent_at, received_at, body, reply, route) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 const FIRST_ANSWER: &str =
-    "SELECT id, reply FROM wx_messages WHERE account_id = ?1 AND dedup_key = ?2";
+    "SELECT id, reply, received_at FROM wx_messages WHERE account_id = ?1 AND dedup_key = ?2";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
@@ -93,6 +93,7 @@ impl SqliteLog {
                         Ok(Logged::Duplicate {
                             id: row.get(0)?,
                             reply: row.get(1)?,
+                            received_at: row.get(2)?,
                         })
                     })?,
                 });

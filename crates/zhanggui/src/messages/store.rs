@@ -22,7 +22,9 @@ pub struct LogRow {
     pub received_at: Millis,
     /// The inbound XML as WeChat sent it (decrypted): derived state is rebuilt from it.
     pub body: String,
-    /// The passive reply we answered with (plaintext XML, or `success`).
+    /// The passive reply we answered with (plaintext XML, or `success`). The callback keeps a
+    /// reply message without its header (`wechat::reply::without_header`): the row's
+    /// `openid`, the account in `body` and `received_at` give it back (`with_header`).
     pub reply: String,
     /// Which reply rule answered (replies::model::Route), '' when none was asked.
     pub route: String,
@@ -39,7 +41,13 @@ pub enum Logged {
     /// First delivery: logged under this id.
     New(i64),
     /// A retry (or a concurrent delivery) of a logged message: answer as we answered then.
-    Duplicate { id: i64, reply: String },
+    /// `reply` is as the log keeps it (`wechat::reply::without_header`); `received_at` is
+    /// when that answer was given, the time its header carried.
+    Duplicate {
+        id: i64,
+        reply: String,
+        received_at: i64,
+    },
 }
 
 const COLUMNS: usize = 10;
@@ -94,12 +102,17 @@ async fn append_unnest(pool: &sqlx::PgPool, rows: &[LogRow]) -> Result<Vec<Logge
             match new.remove(&(row.account_id, row.dedup_key.as_str())) {
                 Some(id) => Logged::New(id),
                 None => {
-                    let (id, reply) = sqlx::query_as::<_, (i64, String)>(FIRST_ANSWER)
-                        .bind(row.account_id)
-                        .bind(&row.dedup_key)
-                        .fetch_one(pool)
-                        .await?;
-                    Logged::Duplicate { id, reply }
+                    let (id, reply, received_at) =
+                        sqlx::query_as::<_, (i64, String, i64)>(FIRST_ANSWER)
+                            .bind(row.account_id)
+                            .bind(&row.dedup_key)
+                            .fetch_one(pool)
+                            .await?;
+                    Logged::Duplicate {
+                        id,
+                        reply,
+                        received_at,
+                    }
                 }
             },
         );
@@ -107,8 +120,8 @@ async fn append_unnest(pool: &sqlx::PgPool, rows: &[LogRow]) -> Result<Vec<Logge
     Ok(out)
 }
 
-const FIRST_ANSWER: &str =
-    "SELECT id, reply FROM wx_messages WHERE account_id = $1 AND dedup_key = $2";
+const FIRST_ANSWER: &str = "SELECT id, reply, received_at FROM wx_messages \
+     WHERE account_id = $1 AND dedup_key = $2";
 
 /// One multi-row INSERT in one transaction (the pool's SQLite, i.e. in-memory databases).
 async fn append_in_transaction(db: &Db, rows: &[LogRow]) -> Result<Vec<Logged>, sqlx::Error> {
@@ -123,8 +136,13 @@ async fn append_in_transaction(db: &Db, rows: &[LogRow]) -> Result<Vec<Logged>, 
         out.push(match id {
             Some(id) => Logged::New(id),
             None => {
-                let (id, reply) = first_answer(&mut tx, row.account_id, &row.dedup_key).await?;
-                Logged::Duplicate { id, reply }
+                let (id, reply, received_at) =
+                    first_answer(&mut tx, row.account_id, &row.dedup_key).await?;
+                Logged::Duplicate {
+                    id,
+                    reply,
+                    received_at,
+                }
             }
         });
     }
@@ -189,12 +207,14 @@ async fn first_answer(
     tx: &mut Tx,
     account_id: i64,
     dedup_key: &str,
-) -> Result<(i64, String), sqlx::Error> {
-    on_tx!(tx, |c| sqlx::query_as::<_, (i64, String)>(FIRST_ANSWER)
-        .bind(account_id)
-        .bind(dedup_key)
-        .fetch_one(c)
-        .await)
+) -> Result<(i64, String, i64), sqlx::Error> {
+    on_tx!(tx, |c| sqlx::query_as::<_, (i64, String, i64)>(
+        FIRST_ANSWER
+    )
+    .bind(account_id)
+    .bind(dedup_key)
+    .fetch_one(c)
+    .await)
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
