@@ -335,17 +335,8 @@ async fn log_at(db: &zhanggui::platform::db::Db, id: i64, openid: &str) {
 }
 
 async fn index_all(db: &zhanggui::platform::db::Db) {
-    index_all_from(db, None, 1_000_000).await
-}
-
-/// Indexes the whole log, `batch` rows a pass, from `tap` where it holds them.
-async fn index_all_from(
-    db: &zhanggui::platform::db::Db,
-    tap: Option<&zhanggui::messages::LogTap>,
-    batch: i64,
-) {
     for _ in 0..100 {
-        let pass = zhanggui::followers::jobs::index_once(db, tap, i64::MAX, batch)
+        let pass = zhanggui::followers::jobs::index_once(db, i64::MAX, 1_000_000)
             .await
             .expect("index");
         if pass.upto.is_none() {
@@ -431,71 +422,6 @@ async fn a_timeline_finds_a_follower_in_every_bucket_whichever_projection_is_ahe
     index_all(&db).await;
     project_all(&db, None, 1_000_000).await;
     assert_eq!(timeline_ids(&db, "oSparse", 3).await, newest_first(&all));
-}
-
-/// follower_log, row by row, sorted.
-async fn follower_log_rows(db: &zhanggui::platform::db::Db) -> Vec<(i64, i64, String, i64)> {
-    let sql = "SELECT account_id, bucket, openid, message_id FROM follower_log \
-               ORDER BY account_id, bucket, openid, message_id";
-    zhanggui::on_pool!(db, |p| sqlx::query_as(sql).fetch_all(p).await).expect("follower_log")
-}
-
-/// Where the committer's tap holds a pass's rows (a SQLite file), the index binds their
-/// keys instead of reading them back from the log: over several buckets, several passes and
-/// several statements a pass, it must write exactly the rows a pass reading the log writes,
-/// and writing them again changes nothing.
-#[tokio::test]
-async fn an_index_pass_from_the_committers_memory_writes_what_one_from_the_log_writes() {
-    use zhanggui::followers::model::LOG_BUCKET_IDS as B;
-    let db = common::fresh_db().await;
-    let writer = LogWriter::start(db.clone());
-    let count = B + 700;
-    let appends = (0..count).map(|i| {
-        let openid = format!("oMany{}", i % 37);
-        writer.append(logged(
-            &openid,
-            i,
-            "text",
-            text(&openid, i, i as u64),
-            &format!("k{i}"),
-        ))
-    });
-    let logged_ids: Vec<i64> = futures_util::future::join_all(appends)
-        .await
-        .into_iter()
-        .map(|r| match r.expect("logged") {
-            Logged::New(id) => id,
-            other => panic!("each row is new: {other:?}"),
-        })
-        .collect();
-    let last = logged_ids.iter().copied().max().expect("rows");
-    if let Some(tap) = writer.tap() {
-        let all = zhanggui::messages::store::LogRange {
-            after_id: 0,
-            upto: last,
-            full: false,
-        };
-        assert!(tap.covering(all).is_some(), "the tap holds every row");
-    }
-
-    index_all_from(&db, writer.tap(), 1_000).await;
-    let from_memory = follower_log_rows(&db).await;
-    assert_eq!(from_memory.len() as i64, count);
-    assert!(from_memory.iter().any(|r| r.1 == 0) && from_memory.iter().any(|r| r.1 == 1));
-
-    let reset = "UPDATE log_projections SET last_id = 0 WHERE name = 'follower_log'";
-    common::exec(&db, reset).await;
-    index_all_from(&db, writer.tap(), 1_000).await;
-    assert_eq!(
-        follower_log_rows(&db).await,
-        from_memory,
-        "written again, the same"
-    );
-
-    common::exec(&db, "DELETE FROM follower_log").await;
-    common::exec(&db, reset).await;
-    index_all_from(&db, None, 1_000).await;
-    assert_eq!(follower_log_rows(&db).await, from_memory);
 }
 
 /// An index pass writes its rows and moves its cursor together: a pass that finds the

@@ -154,8 +154,8 @@ pub fn observe_body(body: &str) -> Observation {
 // ---- the per-follower index of the log (follower_log: the timeline of 粉丝详情) ----
 
 pub const LOG_INDEX: &str = "follower_log";
-/// Log rows indexed per pass: a pass's transaction holds SQLite's write lock while it runs
-/// and the log writer waits for it, so it stays at a few milliseconds.
+/// Log rows indexed per statement: one `INSERT … SELECT` holds SQLite's write lock while it
+/// runs and the log writer waits for it, so it stays at a few milliseconds.
 pub const LOG_INDEX_BATCH: i64 = 2_048;
 /// The pause between two statements of an index pass that has more to do. Back to back, a
 /// pass's statements were one burst of SQLite work on the callbacks' core that every
@@ -174,8 +174,7 @@ pub async fn run_log_index(state: AppState) {
     loop {
         tick.tick().await;
         loop {
-            let now = state.clock.now_ms();
-            let step = index_once(&state.db, state.log.tap(), now, LOG_INDEX_BATCH);
+            let step = index_once(&state.db, state.clock.now_ms(), LOG_INDEX_BATCH);
             match state.log.in_turn(step).await {
                 Ok(p) if p.more => tokio::time::sleep(PAUSE_BETWEEN_STATEMENTS).await,
                 Ok(_) => break,
@@ -188,37 +187,18 @@ pub async fn run_log_index(state: AppState) {
     }
 }
 
-/// Indexes the next `batch` settled log rows: idempotent inserts and the cursor's move by
-/// compare-and-set, in one transaction (a pass that loses the cursor writes nothing). One
-/// write instead of two: each write is a turn at SQLite's lock that the log's committer may
-/// have to wait for. When the committer's tap holds the rows, their keys are bound as values
-/// (`store::index_log_rows`); otherwise the database copies them from the log itself.
-pub async fn index_once(
-    db: &Db,
-    tap: Option<&LogTap>,
-    now: i64,
-    batch: i64,
-) -> Result<Projected, sqlx::Error> {
+/// Indexes the next `batch` settled log rows: one idempotent statement and the cursor's
+/// move by compare-and-set, in one transaction (a pass that loses the cursor writes
+/// nothing). One write instead of two: each write is a turn at SQLite's lock that the log's
+/// committer may have to wait for.
+pub async fn index_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sqlx::Error> {
     let cursor = log::cursor(db, LOG_INDEX).await?;
     let unsettled_from = log::unsettled_from(db, now);
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());
     };
     let mut script = Script::new();
-    match log::Stretch::new(db, tap, LOG_INDEX, range).tapped() {
-        Some(rows) => {
-            let mut keys: Vec<store::LogKey<'_>> = rows
-                .iter()
-                .map(|t| store::LogKey {
-                    account_id: t.row.account_id,
-                    openid: &t.row.openid,
-                    message_id: t.id,
-                })
-                .collect();
-            store::index_log_rows(&mut script, &mut keys);
-        }
-        None => store::index_log_range(&mut script, range.after_id, range.upto),
-    }
+    store::index_log_range(&mut script, range.after_id, range.upto);
     let moved = log::commit_pass(db, script, LOG_INDEX, cursor, range.upto).await?;
     Ok(Projected {
         upto: moved.then_some(range.upto),

@@ -1,6 +1,6 @@
 //! SQL for followers and the projection cursor.
 
-use super::model::{Follower, LOG_BUCKET_IDS, log_bucket, timeline_buckets};
+use super::model::{Follower, LOG_BUCKET_IDS, timeline_buckets};
 use crate::on_pool;
 use crate::platform::db::{Db, Dialect, Script, Value};
 
@@ -248,52 +248,6 @@ pub fn index_log_range(script: &mut Script, after_id: i64, upto: i64) {
             Value::Int(upto),
         ],
     );
-}
-
-/// Rows a statement of [`index_log_rows`] takes: 1,024 values, well under SQLite's limit of
-/// 32,766 a statement.
-const INDEX_ROWS_PER_STATEMENT: usize = 256;
-
-/// One log row as the index keeps it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LogKey<'a> {
-    pub account_id: i64,
-    pub openid: &'a str,
-    pub message_id: i64,
-}
-
-/// Adds to `script` the indexing of `keys` (rows the committer's tap holds): the rows
-/// [`index_log_range`] writes for their range, bound as values instead of read back from the
-/// log (a pass of 2,048 rows used to copy ~500 of the log's pages out of the kernel; BENCHMARKS.md,
-/// callback, seventeenth round), in the table's key order so that the inserts walk its pages
-/// once. Idempotent as that one.
-pub fn index_log_rows(script: &mut Script, keys: &mut [LogKey<'_>]) {
-    keys.sort_unstable_by_key(|k| {
-        (
-            k.account_id,
-            log_bucket(k.message_id),
-            k.openid,
-            k.message_id,
-        )
-    });
-    for part in keys.chunks(INDEX_ROWS_PER_STATEMENT) {
-        let mut sql = String::with_capacity(120 + part.len() * 14);
-        sql.push_str("INSERT INTO follower_log (account_id, bucket, openid, message_id) VALUES ");
-        let mut values = Vec::with_capacity(part.len() * 4);
-        for (i, k) in part.iter().enumerate() {
-            sql.push_str(if i == 0 {
-                "(?, ?, ?, ?)"
-            } else {
-                ", (?, ?, ?, ?)"
-            });
-            values.push(Value::Int(k.account_id));
-            values.push(Value::Int(log_bucket(k.message_id)));
-            values.push(Value::Text(k.openid.to_string()));
-            values.push(Value::Int(k.message_id));
-        }
-        sql.push_str(" ON CONFLICT (account_id, bucket, openid, message_id) DO NOTHING");
-        script.push(sql, values);
-    }
 }
 
 /// Log rows past the index's cursor that a timeline reads directly from `wx_messages` (by its
