@@ -334,8 +334,8 @@ async fn answer_message(cb: &Callback, key: &str, uri: &Uri, body: &[u8]) -> Res
         sent_at: msg.create_time.saturating_mul(1000),
         received_at: now,
         body: inbound.xml().to_string(),
-        // The header comes back from the row itself (a third of a text reply's bytes, which
-        // the log's pages, its WAL and its checkpoints would copy again and again).
+        // The header comes back from the row itself (~150 bytes, more than half of a short
+        // text reply, which the log's pages, its WAL and its checkpoints would copy again).
         reply: wechat::reply::without_header(&reply, &msg, now_secs).into_owned(),
         route,
         unmatched_text,
