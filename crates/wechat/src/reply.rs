@@ -285,21 +285,25 @@ const HEADERLESS: &str = "<xml><MsgType>";
 /// A reply as a log keeps it beside the message it answers: the reply message's XML without
 /// its header (`ToUserName`, `FromUserName`, `CreateTime`: ~150 bytes with a 28-character
 /// openid, more than half of a short text reply), which the message's sender and account and
-/// the time of the answer give back
-/// ([`with_header`]). Only a header exactly as [`ReplyMessage::answering`] `inbound` at
-/// `create_time` writes it is left out; anything else (`success`, a reply written some other
-/// way) comes back as it is.
+/// the time of the answer give back ([`with_header`]). Only a header exactly as
+/// [`ReplyMessage::answering`] `inbound` at `create_time` writes it is left out; anything else
+/// (`success`, a reply written some other way) comes back as it is.
 pub fn without_header<'x>(xml: &'x str, inbound: &Message<'_>, create_time: i64) -> Cow<'x, str> {
-    let mut header = String::with_capacity(128);
-    header.push_str("<xml>");
+    // One buffer on the callback's path: the expected header first, then what is kept.
+    let mut out = String::with_capacity(xml.len());
+    out.push_str("<xml>");
     write_header(
-        &mut header,
+        &mut out,
         &inbound.from_user_name,
         &inbound.to_user_name,
         create_time,
     );
-    match xml.strip_prefix(header.as_str()) {
-        Some(rest) if rest.starts_with("<MsgType>") => Cow::Owned(format!("<xml>{rest}")),
+    match xml.strip_prefix(out.as_str()) {
+        Some(rest) if rest.starts_with("<MsgType>") => {
+            out.truncate("<xml>".len());
+            out.push_str(rest);
+            Cow::Owned(out)
+        }
         _ => Cow::Borrowed(xml),
     }
 }

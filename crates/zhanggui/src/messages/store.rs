@@ -102,17 +102,12 @@ async fn append_unnest(pool: &sqlx::PgPool, rows: &[LogRow]) -> Result<Vec<Logge
             match new.remove(&(row.account_id, row.dedup_key.as_str())) {
                 Some(id) => Logged::New(id),
                 None => {
-                    let (id, reply, received_at) =
-                        sqlx::query_as::<_, (i64, String, i64)>(FIRST_ANSWER)
-                            .bind(row.account_id)
-                            .bind(&row.dedup_key)
-                            .fetch_one(pool)
-                            .await?;
-                    Logged::Duplicate {
-                        id,
-                        reply,
-                        received_at,
-                    }
+                    let first = sqlx::query_as::<_, FirstAnswer>(FIRST_ANSWER)
+                        .bind(row.account_id)
+                        .bind(&row.dedup_key)
+                        .fetch_one(pool)
+                        .await?;
+                    duplicate_of(first)
                 }
             },
         );
@@ -122,6 +117,17 @@ async fn append_unnest(pool: &sqlx::PgPool, rows: &[LogRow]) -> Result<Vec<Logge
 
 const FIRST_ANSWER: &str = "SELECT id, reply, received_at FROM wx_messages \
      WHERE account_id = $1 AND dedup_key = $2";
+
+/// What `FIRST_ANSWER` reads: (id, reply, received_at).
+type FirstAnswer = (i64, String, i64);
+
+fn duplicate_of((id, reply, received_at): FirstAnswer) -> Logged {
+    Logged::Duplicate {
+        id,
+        reply,
+        received_at,
+    }
+}
 
 /// One multi-row INSERT in one transaction (the pool's SQLite, i.e. in-memory databases).
 async fn append_in_transaction(db: &Db, rows: &[LogRow]) -> Result<Vec<Logged>, sqlx::Error> {
@@ -135,15 +141,7 @@ async fn append_in_transaction(db: &Db, rows: &[LogRow]) -> Result<Vec<Logged>, 
             .map(|i| inserted.swap_remove(i).2);
         out.push(match id {
             Some(id) => Logged::New(id),
-            None => {
-                let (id, reply, received_at) =
-                    first_answer(&mut tx, row.account_id, &row.dedup_key).await?;
-                Logged::Duplicate {
-                    id,
-                    reply,
-                    received_at,
-                }
-            }
+            None => duplicate_of(first_answer(&mut tx, row.account_id, &row.dedup_key).await?),
         });
     }
     tx.commit().await?;
@@ -207,14 +205,12 @@ async fn first_answer(
     tx: &mut Tx,
     account_id: i64,
     dedup_key: &str,
-) -> Result<(i64, String, i64), sqlx::Error> {
-    on_tx!(tx, |c| sqlx::query_as::<_, (i64, String, i64)>(
-        FIRST_ANSWER
-    )
-    .bind(account_id)
-    .bind(dedup_key)
-    .fetch_one(c)
-    .await)
+) -> Result<FirstAnswer, sqlx::Error> {
+    on_tx!(tx, |c| sqlx::query_as::<_, FirstAnswer>(FIRST_ANSWER)
+        .bind(account_id)
+        .bind(dedup_key)
+        .fetch_one(c)
+        .await)
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
