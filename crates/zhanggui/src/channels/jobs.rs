@@ -19,7 +19,11 @@ use crate::messages::store as log;
 use crate::platform::db::Db;
 use crate::platform::state::AppState;
 
-const EVERY: Duration = Duration::from_millis(500);
+/// As often as the other projections of the log: a pass must find its rows still in the
+/// committer's tap (messages::tap), which holds about half a second of a busy account's
+/// traffic; at 500 ms passes of this projection read the log back from the database under
+/// load (BENCHMARKS.md, callback, eighteenth round).
+const EVERY: Duration = Duration::from_millis(250);
 /// Log rows per pass. Only follows and scans are read in full, a small share of the log.
 pub const BATCH: i64 = 16_384;
 const KINDS: &[&str] = &["event:subscribe", "event:scan"];

@@ -30,8 +30,9 @@ pub struct LogRow {
     pub route: String,
     /// Not stored: the words of a text no rule matched, as the callback read them
     /// (`replies::model::unmatched_text`), so that the replies projection counts them from the
-    /// log's tap without parsing the body again (it parses it when this is `None`). Only set
-    /// when the committer has a tap: nothing else reads it.
+    /// log's tap, which keeps no body of a text (rows read back from the database have `None`
+    /// and their body is parsed again). Set by the callback whenever the committer has a tap
+    /// and no rule matched: `None` there means the message has no words to count.
     pub unmatched_text: Option<String>,
 }
 
@@ -428,8 +429,8 @@ impl<'a> Stretch<'a> {
 
     /// The rows whose kind is one of `kinds`, in id order (`of_kinds`).
     pub async fn of_kinds(&self, kinds: &[&str]) -> Result<Vec<LoggedMessage>, sqlx::Error> {
-        match &self.tapped {
-            Some(rows) => Ok(rows.of_kinds(kinds)),
+        match self.tapped.as_ref().and_then(|rows| rows.of_kinds(kinds)) {
+            Some(rows) => Ok(rows),
             None => of_kinds(self.db, self.range, kinds).await,
         }
     }

@@ -20,10 +20,22 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::store::{LogRange, LogRow, LoggedMessage, SenderSummary};
 
-/// Rows held at most. At the load of `bench/callback.sh` this is about half a second of
-/// traffic, more than a projection falls behind between two passes; each row keeps only what
-/// projections read (the reply and the dedup key are dropped), about 0.5 KB.
-const HELD_ROWS: usize = 16_384;
+/// Memory the held rows may take, counted as their structs and their strings' capacities.
+/// A row keeps only what projections read (no reply, no dedup key, and the body of events
+/// and locations only: `keeps_body_of`): a follower's text about 0.3 KB, an event 0.6 KB.
+/// At the load of `bench/callback.sh` (texts) this is ~29,000 rows, half a second of
+/// traffic: more than a projection falls behind between two of its passes (250 ms), so none
+/// reads the log back from the database (each such read copied ~3,000 pages out of the
+/// kernel). Held by row count (16,384), the texts' bodies took as much.
+const HELD_BYTES: usize = 8 << 20;
+
+/// Whether the tap keeps a row's body. Projections read bodies of events and locations only
+/// (follows, scans, menu clicks, where a follower is); what followers write (texts, images,
+/// voices …) is kept without its body, about half of such a row's memory. A projection
+/// asking for other kinds in full reads the database (`TapRows::of_kinds`).
+pub fn keeps_body_of(kind: &str) -> bool {
+    kind.starts_with("event:") || kind == "location"
+}
 
 /// A committed row of the log and its id.
 #[derive(Clone, Debug)]
@@ -42,7 +54,23 @@ pub struct LogTap {
 #[derive(Debug, Default)]
 struct Run {
     batches: VecDeque<Arc<Vec<Tapped>>>,
-    rows: usize,
+    /// What the batches take (`held_bytes`), together.
+    bytes: usize,
+}
+
+/// What one batch takes in memory, roughly: the rows and their strings.
+fn held_bytes(batch: &[Tapped]) -> usize {
+    let strings = |r: &LogRow| {
+        r.openid.capacity()
+            + r.kind.capacity()
+            + r.body.capacity()
+            + r.route.capacity()
+            + r.unmatched_text.as_ref().map_or(0, String::capacity)
+    };
+    batch
+        .iter()
+        .map(|t| std::mem::size_of::<Tapped>() + strings(&t.row))
+        .sum()
 }
 
 impl Run {
@@ -58,18 +86,18 @@ impl Run {
         if batch.is_empty() {
             return;
         }
-        self.rows += batch.len();
+        self.bytes += held_bytes(&batch);
         self.batches.push_back(Arc::new(batch));
-        while self.rows > HELD_ROWS && self.batches.len() > 1 {
+        while self.bytes > HELD_BYTES && self.batches.len() > 1 {
             if let Some(old) = self.batches.pop_front() {
-                self.rows -= old.len();
+                self.bytes -= held_bytes(&old);
             }
         }
     }
 
     fn restart(&mut self) {
         self.batches.clear();
-        self.rows = 0;
+        self.bytes = 0;
     }
 }
 
@@ -93,6 +121,9 @@ impl LogTap {
             // Projections never read these; freeing them now keeps the tap small.
             t.row.reply = String::new();
             t.row.dedup_key = String::new();
+            if !keeps_body_of(&t.row.kind) {
+                t.row.body = String::new();
+            }
             batch.push(t);
         }
         run.push(batch);
@@ -169,9 +200,14 @@ impl TapRows {
         by_sender.into_values().collect()
     }
 
-    /// What `store::of_kinds` reads from the database, from memory (in id order).
-    pub fn of_kinds(&self, kinds: &[&str]) -> Vec<LoggedMessage> {
-        self.iter()
+    /// What `store::of_kinds` reads from the database, from memory (in id order); `None`
+    /// when the tap keeps no body for one of `kinds` (`keeps_body_of`).
+    pub fn of_kinds(&self, kinds: &[&str]) -> Option<Vec<LoggedMessage>> {
+        if !kinds.iter().all(|k| keeps_body_of(k)) {
+            return None;
+        }
+        let rows = self
+            .iter()
             .filter(|t| kinds.contains(&t.row.kind.as_str()))
             .map(|t| LoggedMessage {
                 id: t.id,
@@ -181,7 +217,8 @@ impl TapRows {
                 sent_at: t.row.sent_at,
                 body: t.row.body.clone(),
             })
-            .collect()
+            .collect();
+        Some(rows)
     }
 }
 
@@ -252,17 +289,59 @@ mod tests {
     fn keeps_the_newest_rows_only_and_drops_what_projections_never_read() {
         let tap = LogTap::new();
         let per_batch = 1_000;
-        for b in 0..(HELD_ROWS as i64 / per_batch + 3) {
+        let batch_bytes = held_bytes(&(1..=per_batch).map(tapped).collect::<Vec<_>>());
+        let batches = (HELD_BYTES / batch_bytes) as i64 + 3;
+        for b in 0..batches {
             tap.publish((b * per_batch + 1..=(b + 1) * per_batch).map(tapped));
         }
         assert_eq!(ids(&tap, 0, 10), None, "the oldest rows were let go");
+        let newest = batches * per_batch;
+        assert!(ids(&tap, newest - 2 * per_batch, newest).is_some());
         let run = tap.run.lock().unwrap_or_else(PoisonError::into_inner);
-        assert!(run.rows <= HELD_ROWS);
+        assert!(run.bytes <= HELD_BYTES);
+        let kept: usize = run.batches.iter().map(|b| held_bytes(b)).sum();
+        assert_eq!(run.bytes, kept, "what is counted is what is held");
         let newest = run.batches.back().and_then(|b| b.last()).cloned();
         drop(run);
         let newest = newest.map(|t| t.row);
         assert_eq!(newest.as_ref().map(|r| r.reply.as_str()), Some(""));
         assert_eq!(newest.as_ref().map(|r| r.dedup_key.as_str()), Some(""));
-        assert_eq!(newest.map(|r| r.body), Some("<xml/>".to_string()));
+        assert_eq!(newest.map(|r| r.body), Some(String::new()), "a text's body");
+    }
+
+    #[test]
+    fn keeps_the_bodies_of_events_and_locations_only_and_reads_only_those_in_full() {
+        let tap = LogTap::new();
+        let of_kind = |id: i64, kind: &str| {
+            let mut t = tapped(id);
+            t.row.kind = kind.to_string();
+            t.row.body = format!("<xml>{kind}</xml>");
+            t
+        };
+        tap.publish([
+            of_kind(1, "text"),
+            of_kind(2, "event:subscribe"),
+            of_kind(3, "location"),
+            of_kind(4, "image"),
+            of_kind(5, "event:click"),
+        ]);
+        let rows = tap.covering(range(0, 5)).expect("held");
+        let bodies = |kinds: &[&str]| {
+            rows.of_kinds(kinds)
+                .map(|r| r.into_iter().map(|m| (m.id, m.body)).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            bodies(&["event:subscribe", "location"]),
+            Some(vec![
+                (2, "<xml>event:subscribe</xml>".to_string()),
+                (3, "<xml>location</xml>".to_string()),
+            ])
+        );
+        assert_eq!(bodies(&["event:scan"]), Some(vec![]));
+        assert_eq!(bodies(&["text"]), None, "texts are read from the database");
+        assert_eq!(bodies(&["event:click", "image"]), None);
+        let held: Vec<(i64, String)> = rows.iter().map(|t| (t.id, t.row.body.clone())).collect();
+        assert_eq!(held[0], (1, String::new()));
+        assert_eq!(held[3], (4, String::new()));
     }
 }

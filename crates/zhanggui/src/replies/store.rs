@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{Route, RuleInput, Settings};
+use super::model::{RuleInput, Settings};
 use crate::messages::store as log;
 use crate::messages::tap::TapRows;
 use crate::platform::db::{Db, Script, Tx, Value};
@@ -449,7 +449,9 @@ impl RoutedRow {
     }
 }
 
-/// What `routed` reads, from the tap: the routed rows, in id order.
+/// What `routed` reads, from the tap: the routed rows, in id order. No body: the callback
+/// took an unmatched message's words already (`LogRow::unmatched_text`, `None` for one that
+/// has none), and the tap keeps no body of what followers write (`keeps_body_of`).
 pub fn routed_in(rows: &TapRows) -> impl Iterator<Item = Routed<'_>> {
     rows.iter().filter(|t| !t.row.route.is_empty()).map(|t| {
         let r = &t.row;
@@ -459,11 +461,7 @@ pub fn routed_in(rows: &TapRows) -> impl Iterator<Item = Routed<'_>> {
             account_id: r.account_id,
             openid: &r.openid,
             sent_at: r.sent_at,
-            body: if Route::is_unmatched(&r.route) && r.unmatched_text.is_none() {
-                &r.body
-            } else {
-                ""
-            },
+            body: "",
             route: &r.route,
             text: r.unmatched_text.as_deref(),
         }
