@@ -27,7 +27,12 @@ const QUEUE_DEPTH: usize = 8192;
 const LOCK_BUDGET: Duration = Duration::from_secs(2);
 /// How often the WAL is checkpointed from the pool while the log is being written (our own
 /// connection never checkpoints: it would do so on the runtime's thread, inside a commit).
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// A checkpoint copies everything committed since the last one in one go, which nothing can
+/// interrupt, on a thread that shares the callbacks' core: at 100 ms that was ~1,000 pages,
+/// a few milliseconds every callback in flight waited out. At 25 ms the same pages go in
+/// four pieces: p99 lower in 7 of 8 pairs, the same CPU a callback, more `fsync`s
+/// (~60 a second under load, none at rest) (BENCHMARKS.md, callback, eighteenth round).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(25);
 /// Batches committing at once through the pool on PostgreSQL (see `pool_loop`).
 const POOL_IN_FLIGHT: usize = 4;
 

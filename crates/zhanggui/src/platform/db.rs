@@ -141,8 +141,9 @@ impl Default for ConnectOptions {
 
 /// WAL pages after which a pool connection's commit checkpoints by itself (SQLite's default
 /// is 1,000). While callbacks arrive, the message log's writer has the WAL checkpointed
-/// every 100 ms (messages::writer), and at the benchmark's load writes more than 1,000
-/// pages between two of those: at the default, every commit of a projection after the
+/// every 25 ms (messages::writer; every 100 ms when this was measured), and at the
+/// benchmark's load wrote more than 1,000 pages between two of those: at the default, every
+/// commit of a projection after the
 /// first 1,000 pages ran a checkpoint of its own, each copying the log's newest pages
 /// (rewritten by every commit) once more and syncing both files, a quarter of sqlx's
 /// threads' time (BENCHMARKS.md, callback, thirteenth round). This threshold is for the
