@@ -26,7 +26,7 @@ use super::store::{LogRange, LogRow, LoggedMessage, SenderSummary};
 /// At the load of `bench/callback.sh` (texts) this is ~29,000 rows, half a second of
 /// traffic: more than a projection falls behind between two of its passes (250 ms), so none
 /// reads the log back from the database (each such read copied ~3,000 pages out of the
-/// kernel). Held by row count (16,384), the texts' bodies took as much.
+/// kernel). Held by row count (16,384) with the texts' bodies, it took about as much.
 const HELD_BYTES: usize = 8 << 20;
 
 /// Whether the tap keeps a row's body. Projections read bodies of events and locations only
