@@ -151,6 +151,15 @@ impl Default for ConnectOptions {
 /// before it is copied back.
 const AUTO_CHECKPOINT_PAGES: u32 = 8_192;
 
+/// The page cache of each pool connection, in KiB (SQLite's default is 2,000). In WAL mode a
+/// connection's cache is emptied whenever another connection commits, which the log's
+/// committer does hundreds of times a second, so a larger cache is seldom reused; but what
+/// it once held stays with the thread (the C allocator keeps it, `platform::memory`), and the
+/// projections' reads of thousands of log rows filled each of ten connections' caches: at
+/// 512 KiB the peak under the callback benchmark was 10–13 MB lower in 4 of 4 pairs, with the
+/// same reads and CPU a callback (BENCHMARKS.md, callback, eighteenth round).
+const POOL_CACHE_KIB: u32 = 512;
+
 /// SQLite virtual machine instructions between two looks at the clock by a pool
 /// connection's progress handler (a few microseconds of work).
 const YIELD_CHECK_OPS: i32 = 256;
@@ -230,6 +239,7 @@ impl Db {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory")
+            .pragma("cache_size", format!("-{POOL_CACHE_KIB}"))
             .pragma("wal_autocheckpoint", AUTO_CHECKPOINT_PAGES.to_string())
             // sqlx hands every row from the connection's thread to the caller through a
             // channel this deep; at the default 50 a large read (the followers projector
@@ -492,10 +502,10 @@ mod progress_tests {
 
 #[cfg(test)]
 mod checkpoint_tests {
-    use super::{AUTO_CHECKPOINT_PAGES, ConnectOptions, Db};
+    use super::{AUTO_CHECKPOINT_PAGES, ConnectOptions, Db, POOL_CACHE_KIB};
 
     #[tokio::test]
-    async fn pool_connections_leave_checkpoints_to_the_log_writer_up_to_a_large_wal() {
+    async fn pool_connections_leave_checkpoints_to_the_log_writer_and_keep_a_small_cache() {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let db = Db::connect(&url, ConnectOptions::default())
@@ -513,6 +523,15 @@ mod checkpoint_tests {
                 .await
                 .expect("pragma");
             assert_eq!(pages, i64::from(AUTO_CHECKPOINT_PAGES));
+            let (cache,): (i64,) = sqlx::query_as("PRAGMA cache_size")
+                .fetch_one(&mut **conn)
+                .await
+                .expect("pragma");
+            assert_eq!(
+                cache,
+                -i64::from(POOL_CACHE_KIB),
+                "KiB, as SQLite reports it"
+            );
         }
         drop((first, second));
         db.close().await;
