@@ -143,10 +143,10 @@ impl Default for ConnectOptions {
 /// is 1,000). While callbacks arrive, the message log's writer has the WAL checkpointed
 /// every 25 ms (messages::writer; every 100 ms when this was measured), and at the
 /// benchmark's load wrote more than 1,000 pages between two of those: at the default, every
-/// commit of a projection after the
-/// first 1,000 pages ran a checkpoint of its own, each copying the log's newest pages
-/// (rewritten by every commit) once more and syncing both files, a quarter of sqlx's
-/// threads' time (BENCHMARKS.md, callback, thirteenth round). This threshold is for the
+/// commit of a projection after the first 1,000 pages ran a checkpoint of its own, each
+/// copying the log's newest pages (rewritten by every commit) once more and syncing both
+/// files, a quarter of sqlx's threads' time (BENCHMARKS.md, callback, thirteenth round).
+/// This threshold is for the
 /// rest of the time (console and jobs writing without callbacks): a WAL of at most ~32 MiB
 /// before it is copied back.
 const AUTO_CHECKPOINT_PAGES: u32 = 8_192;
