@@ -181,8 +181,7 @@ fn mixed_rows() -> Vec<LogRow> {
                 _ => format!("<xml><Content><![CDATA[m{i}]]></Content></xml>"),
             };
             // As the callback sets it when the committer has a tap and no rule matched.
-            let unmatched_text = route
-                .starts_with("unmatched")
+            let unmatched_text = zhanggui::replies::model::Route::is_unmatched(route)
                 .then(|| words_of(&body))
                 .flatten();
             LogRow {
@@ -274,10 +273,6 @@ async fn the_tap_gives_projections_what_the_database_gives() {
         let from_db: Vec<_> = from_db.iter().map(|r| r.view()).collect();
         let from_tap: Vec<_> = zhanggui::replies::store::routed_in(tapped).collect();
         let taken = |r: &zhanggui::replies::store::Routed<'_>| {
-            let words = match r.text {
-                Some(text) => Some(text.to_string()),
-                None => words_of(r.body),
-            };
             (
                 r.id,
                 r.merchant_id,
@@ -285,7 +280,7 @@ async fn the_tap_gives_projections_what_the_database_gives() {
                 r.openid.to_string(),
                 r.sent_at,
                 r.route.to_string(),
-                words,
+                r.words(),
             )
         };
         assert_eq!(

@@ -12,11 +12,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use wechat::Message;
 use wechat::api::custom::{self, CustomMessage};
 
 use super::index::Answer;
-use super::model::{Route, unmatched_text};
+use super::model::Route;
 use super::store::{self, Handoff, Pass, Routed, Unmatched};
 use crate::messages::LogTap;
 use crate::messages::store as log;
@@ -118,7 +117,7 @@ impl PassBuilder {
                     {
                         pass.follow_ups.push(follow_up(row, rule_id, 1, more));
                     }
-                    if let Some(text) = text_of(row) {
+                    if let Some(text) = row.words() {
                         count_unmatched(&mut self.unmatched, row, text);
                     }
                 }
@@ -175,15 +174,6 @@ pub(super) async fn zones_of(
             (account, tz)
         })
         .collect())
-}
-
-/// The words of an unmatched message: as the callback took them (rows from the log's tap),
-/// else parsed again from the logged body.
-fn text_of(row: &Routed<'_>) -> Option<String> {
-    match row.text {
-        Some(text) => Some(text.to_string()),
-        None => unmatched_text(&Message::parse(row.body).ok()?),
-    }
 }
 
 fn follow_up(row: &Routed<'_>, rule_id: i64, index: usize, last: usize) -> NewJob {
@@ -270,6 +260,8 @@ pub async fn send_follow_up(state: AppState, ctx: JobContext) -> Result<(), JobE
 mod tests {
     use super::*;
     use crate::replies::model::MAX_UNMATCHED_CHARS;
+    use crate::replies::model::unmatched_text;
+    use wechat::Message;
 
     fn row(id: i64, route: &str, body: &str) -> store::RoutedRow {
         store::RoutedRow {

@@ -449,6 +449,17 @@ impl RoutedRow {
     }
 }
 
+impl Routed<'_> {
+    /// The words of an unmatched message: as the callback took them (rows from the log's
+    /// tap), else parsed again from the logged body.
+    pub fn words(&self) -> Option<String> {
+        match self.text {
+            Some(text) => Some(text.to_string()),
+            None => super::model::unmatched_text(&wechat::Message::parse(self.body).ok()?),
+        }
+    }
+}
+
 /// What `routed` reads, from the tap: the routed rows, in id order. No body: the callback
 /// took an unmatched message's words already (`LogRow::unmatched_text`, `None` for one that
 /// has none), and the tap keeps no body of what followers write (`keeps_body_of`).
