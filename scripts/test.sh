@@ -34,6 +34,14 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "tests on SQLite"
 ZG_TEST_DATABASE_URL= cargo test --workspace
 
+# The server runs on tokio's current-thread runtime where it may use one core only
+# (main.rs, `runtime`); the suite's servers otherwise get the multi-threaded one. The
+# kill -9 test starts the real binary: run it once confined to one core.
+if command -v taskset >/dev/null 2>&1; then
+  step "the server on one core (current-thread runtime): durability tests"
+  ZG_TEST_DATABASE_URL= taskset -c 0 cargo test -p zhanggui --test durability
+fi
+
 pg_url="${ZG_TEST_DATABASE_URL:-}"
 if [ -z "$pg_url" ] && command -v pg_isready >/dev/null 2>&1 \
    && pg_isready -q -h 127.0.0.1 -p 5432 -U postgres 2>/dev/null; then

@@ -139,9 +139,10 @@ impl Batch {
             return false;
         };
         self.take(first);
-        // The first row's sender woke us, and tokio runs a task woken that way right after
-        // its waker: the other callbacks ready to run would each get a commit of their own.
-        // Yielding once lets them all queue their rows first.
+        // The first row's sender woke us, and tokio's multi-threaded runtime runs a task
+        // woken that way right after its waker: the other callbacks ready to run would each
+        // get a commit of their own. Yielding once lets them all queue their rows first (on
+        // the current-thread runtime, which queues woken tasks last, it costs one turn).
         tokio::task::yield_now().await;
         // Rows came meanwhile: the callbacks are busy, and one more turn of theirs makes the
         // batch larger still. Every commit rewrites a few pages whatever its size (the last,
