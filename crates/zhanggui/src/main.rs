@@ -208,8 +208,7 @@ fn main() -> anyhow::Result<()> {
 /// multi-threaded one. On one core the multi-threaded runtime still runs two threads, its
 /// worker and the main thread that drives the server's top task, and hands work between
 /// them through its shared queues: with the current-thread scheduler the callback's p99 was
-/// lower in 4 of 4 pairs and under 5 ms in all four (BENCHMARKS.md, callback, nineteenth
-/// round).
+/// lower in 6 of 7 pairs and under 5 ms in 5 (BENCHMARKS.md, callback, nineteenth round).
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
     if one_core {
