@@ -74,6 +74,8 @@ async fn answered_messages_survive_kill_9() {
             .is_ok_and(|r| r.status().is_success())
     })
     .await;
+    #[cfg(target_os = "linux")]
+    assert_runtime_fits_the_cores(server.id().expect("the server's pid"));
 
     let sig = wechat::signature::signature(&a.token, "1700000000", "n");
     let callback = format!(
@@ -116,4 +118,23 @@ async fn answered_messages_survive_kill_9() {
         .await;
         assert_eq!(n, 1, "message {i} was answered but is not in the log");
     }
+}
+
+/// Confined to one core (this test's own affinity, which the server inherits: `taskset` in
+/// scripts/test.sh) the server runs everything on its main thread, with none of tokio's
+/// worker threads; with more cores, on those workers (main.rs, `runtime`).
+#[cfg(target_os = "linux")]
+fn assert_runtime_fits_the_cores(pid: u32) {
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the server's threads");
+    let workers = threads
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+        .filter(|name| name.trim() == "tokio-rt-worker")
+        .count();
+    let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+    assert_eq!(
+        workers == 0,
+        one_core,
+        "{workers} runtime worker threads, one core: {one_core}"
+    );
 }
