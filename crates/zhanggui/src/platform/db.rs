@@ -146,9 +146,8 @@ impl Default for ConnectOptions {
 /// commit of a projection after the first 1,000 pages ran a checkpoint of its own, each
 /// copying the log's newest pages (rewritten by every commit) once more and syncing both
 /// files, a quarter of sqlx's threads' time (BENCHMARKS.md, callback, thirteenth round).
-/// This threshold is for the
-/// rest of the time (console and jobs writing without callbacks): a WAL of at most ~32 MiB
-/// before it is copied back.
+/// This threshold is for the rest of the time (console and jobs writing without callbacks):
+/// a WAL of at most ~32 MiB before it is copied back.
 const AUTO_CHECKPOINT_PAGES: u32 = 8_192;
 
 /// The page cache of each pool connection, in KiB (SQLite's default is 2,000). In WAL mode a
