@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::message::{Message, MessageBody};
-use crate::xml::{Fields, ParseError, group_value};
+use crate::xml::{Fields, ParseError, find_cdata_end, group_value};
 
 /// What the callback answers.
 #[derive(Debug, Clone, PartialEq)]
@@ -177,7 +177,13 @@ impl<'m> ReplyMessage<'m> {
     }
 
     pub fn to_xml(&self) -> String {
-        let mut out = String::with_capacity(256);
+        // The header's tags are ~130 bytes besides the two names; a text reply's ~60 more.
+        let text = match &self.body {
+            ReplyBody::Text { content } => content.len(),
+            _ => 256,
+        };
+        let mut out =
+            String::with_capacity(256 + self.to_user_name.len() + self.from_user_name.len() + text);
         self.write_xml(&mut out);
         out
     }
@@ -274,8 +280,39 @@ fn write_header(out: &mut String, to_user_name: &str, from_user_name: &str, crea
     cdata_element(out, "ToUserName", to_user_name);
     cdata_element(out, "FromUserName", from_user_name);
     out.push_str("<CreateTime>");
-    let _ = write!(out, "{create_time}");
+    out.push_str(itoa::Buffer::new().format(create_time));
     out.push_str("</CreateTime>");
+}
+
+/// What follows, in `xml`, the header [`write_header`] writes with these values; `None` when
+/// `xml` does not start with exactly that. Compared piece by piece rather than written out.
+fn after_header<'x>(
+    xml: &'x str,
+    to_user_name: &str,
+    from_user_name: &str,
+    create_time: i64,
+) -> Option<&'x str> {
+    let rest = after_cdata_element(xml, "ToUserName", to_user_name)?;
+    let rest = after_cdata_element(rest, "FromUserName", from_user_name)?;
+    let rest = rest.strip_prefix("<CreateTime>")?;
+    let rest = rest.strip_prefix(itoa::Buffer::new().format(create_time))?;
+    rest.strip_prefix("</CreateTime>")
+}
+
+/// What follows the element [`cdata_element`] writes for `name` and `value` at the start of
+/// `s`.
+fn after_cdata_element<'x>(s: &'x str, name: &str, value: &str) -> Option<&'x str> {
+    if find_cdata_end(value).is_some() {
+        // Written split; never an openid or an account's id WeChat gives out.
+        let mut element = String::new();
+        cdata_element(&mut element, name, value);
+        return s.strip_prefix(element.as_str());
+    }
+    let rest = s.strip_prefix('<')?.strip_prefix(name)?.strip_prefix(">")?;
+    let rest = rest.strip_prefix("<![CDATA[")?.strip_prefix(value)?;
+    rest.strip_prefix("]]></")?
+        .strip_prefix(name)?
+        .strip_prefix('>')
 }
 
 /// Where a reply kept without its header starts: a whole reply message's XML starts with
@@ -289,18 +326,18 @@ const HEADERLESS: &str = "<xml><MsgType>";
 /// [`ReplyMessage::answering`] `inbound` at `create_time` writes it is left out; anything else
 /// (`success`, a reply written some other way) comes back as it is.
 pub fn without_header<'x>(xml: &'x str, inbound: &Message<'_>, create_time: i64) -> Cow<'x, str> {
-    // One buffer on the callback's path: the expected header first, then what is kept.
-    let mut out = String::with_capacity(xml.len());
-    out.push_str("<xml>");
-    write_header(
-        &mut out,
-        &inbound.from_user_name,
-        &inbound.to_user_name,
-        create_time,
-    );
-    match xml.strip_prefix(out.as_str()) {
+    let kept = xml.strip_prefix("<xml>").and_then(|rest| {
+        after_header(
+            rest,
+            &inbound.from_user_name,
+            &inbound.to_user_name,
+            create_time,
+        )
+    });
+    match kept {
         Some(rest) if rest.starts_with("<MsgType>") => {
-            out.truncate("<xml>".len());
+            let mut out = String::with_capacity("<xml>".len() + rest.len());
+            out.push_str("<xml>");
             out.push_str(rest);
             Cow::Owned(out)
         }
@@ -358,10 +395,12 @@ fn optional_element(out: &mut String, name: &str, value: &Option<Cow<'_, str>>) 
 
 /// `<name><![CDATA[value]]></name>`, splitting the section at every `]]>` in `value`.
 pub(crate) fn cdata_element(out: &mut String, name: &str, value: &str) {
+    // `<name><![CDATA[` and `]]></name>`: one growth of `out` at most for the common case.
+    out.reserve(2 * name.len() + value.len() + 17);
     start_tag(out, name);
     out.push_str("<![CDATA[");
     let mut rest = value;
-    while let Some(at) = rest.find("]]>") {
+    while let Some(at) = find_cdata_end(rest) {
         // Close the section after `]]` and reopen it before `>`.
         out.push_str(&rest[..at + 2]);
         out.push_str("]]><![CDATA[");

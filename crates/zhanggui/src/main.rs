@@ -24,7 +24,7 @@ use zhanggui::platform::state::AppState;
 /// with it, and 10,000 rules no longer slowed every callback down (BENCHMARKS.md, "Reply
 /// rules", sixth round; docs/ARCHITECTURE.md, "The allocator").
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: zhanggui::platform::memory::Allocator = zhanggui::platform::memory::Allocator;
 
 #[derive(Parser)]
 #[command(

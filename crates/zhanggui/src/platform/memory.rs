@@ -65,3 +65,134 @@ pub fn release_freed_on_this_thread() {
         libmimalloc_sys::mi_collect(true);
     }
 }
+
+/// The binary's global allocator: mimalloc (docs/ARCHITECTURE.md, "The allocator"), entered
+/// the way the C library's `malloc` would be wherever the alignment allows.
+///
+/// The `mimalloc` crate hands every request to `mi_malloc_aligned`, whose quick path covers
+/// blocks up to 1 KiB only; a larger block whose size is not a power of two (hyper's read
+/// buffer, a boxed request future, a message's fields) was over-allocated and shifted, ~230
+/// instructions where `mi_malloc` takes ~20, and its page then marked as holding interior
+/// pointers, which slows every later free there (BENCHMARKS.md, callback, twentieth round).
+/// mimalloc's blocks are at least 8-byte aligned whatever their size (every size class is a
+/// multiple of 8), so a request for at most that alignment, and no more than its own size,
+/// needs nothing more; anything else still goes to the aligned entry points.
+pub struct Allocator;
+
+/// The alignment every block `mi_malloc` returns has.
+const PLAIN_ALIGN: usize = 8;
+
+fn plain(align: usize, size: usize) -> bool {
+    align <= PLAIN_ALIGN && align <= size
+}
+
+// SAFETY: every path returns a block of at least `size` bytes aligned to `layout.align()`
+// (see `Allocator`) or null, and every block goes back through `mi_free`/`mi_realloc*`, which
+// take blocks from either kind of entry point.
+#[allow(unsafe_code)]
+unsafe impl std::alloc::GlobalAlloc for Allocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: mimalloc's allocation functions take sizes and alignments, no pointers.
+        unsafe {
+            if plain(layout.align(), layout.size()) {
+                libmimalloc_sys::mi_malloc(layout.size()).cast()
+            } else {
+                libmimalloc_sys::mi_malloc_aligned(layout.size(), layout.align()).cast()
+            }
+        }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: as in `alloc`.
+        unsafe {
+            if plain(layout.align(), layout.size()) {
+                libmimalloc_sys::mi_zalloc(layout.size()).cast()
+            } else {
+                libmimalloc_sys::mi_zalloc_aligned(layout.size(), layout.align()).cast()
+            }
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, _layout: std::alloc::Layout) {
+        // SAFETY: `ptr` came from this allocator (GlobalAlloc's contract), so from mimalloc.
+        unsafe { libmimalloc_sys::mi_free(ptr.cast()) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: `ptr` came from this allocator with `layout` (GlobalAlloc's contract).
+        unsafe {
+            if plain(layout.align(), new_size) {
+                libmimalloc_sys::mi_realloc(ptr.cast(), new_size).cast()
+            } else {
+                libmimalloc_sys::mi_realloc_aligned(ptr.cast(), new_size, layout.align()).cast()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(unsafe_code)]
+mod tests {
+    use std::alloc::{GlobalAlloc, Layout};
+
+    use super::Allocator;
+
+    /// Sizes around mimalloc's size classes (1 KiB is where its aligned quick path ends),
+    /// with alignments below, at and above what `mi_malloc` gives by itself; 16 with sizes
+    /// that are not multiples of it is what hashbrown asks for.
+    fn layouts() -> Vec<Layout> {
+        let mut all = Vec::new();
+        for size in [1, 7, 8, 24, 52, 100, 1000, 1030, 1280, 5000, 70_000] {
+            for align in [1, 8, 16, 64, 4096] {
+                all.extend(Layout::from_size_align(size, align).ok());
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_block_has_the_alignment_asked_for_and_keeps_its_bytes() {
+        let mut blocks = Vec::new();
+        for layout in layouts() {
+            for round in 0..16u8 {
+                // SAFETY: non-zero sizes; every block is freed below with its layout.
+                let block = unsafe {
+                    if round % 2 == 0 {
+                        Allocator.alloc(layout)
+                    } else {
+                        Allocator.alloc_zeroed(layout)
+                    }
+                };
+                assert!(!block.is_null());
+                assert_eq!(block as usize % layout.align(), 0, "{layout:?}");
+                // SAFETY: `block` holds `layout.size()` bytes.
+                let bytes = unsafe { std::slice::from_raw_parts_mut(block, layout.size()) };
+                if round % 2 == 1 {
+                    assert!(bytes.iter().all(|&b| b == 0), "{layout:?} not zeroed");
+                }
+                bytes.fill(round);
+                blocks.push((block, layout, round));
+            }
+        }
+        for (block, layout, round) in blocks {
+            let grown = layout.size() * 3 + 5;
+            // SAFETY: `block` came from `Allocator` with `layout`; `grown` is not zero.
+            let moved = unsafe { Allocator.realloc(block, layout, grown) };
+            assert!(!moved.is_null());
+            assert_eq!(moved as usize % layout.align(), 0, "{layout:?} grown");
+            // SAFETY: the first `layout.size()` bytes were copied over.
+            let kept = unsafe { std::slice::from_raw_parts(moved, layout.size()) };
+            assert!(
+                kept.iter().all(|&b| b == round),
+                "{layout:?} lost its bytes"
+            );
+            // SAFETY: `moved` has the layout's alignment and the grown size.
+            unsafe {
+                Allocator.dealloc(
+                    moved,
+                    Layout::from_size_align_unchecked(grown, layout.align()),
+                )
+            };
+        }
+    }
+}
