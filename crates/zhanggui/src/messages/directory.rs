@@ -84,6 +84,22 @@ impl Directory {
         db: &Db,
         key: &str,
     ) -> Result<Option<Arc<CallbackAccount>>, DirectoryError> {
+        if let Some(entry) = self.known(key)
+            && entry.read_at.elapsed() < FRESH_FOR
+        {
+            return Ok(entry.account);
+        }
+        // Boxed: its queries would make every callback's future (allocated and moved for
+        // each request) as large as theirs, for the few requests that refresh.
+        Box::pin(self.refresh(db, key)).await
+    }
+
+    /// Reads the account behind `key` again (one refresh at a time, see `refreshing`).
+    async fn refresh(
+        &self,
+        db: &Db,
+        key: &str,
+    ) -> Result<Option<Arc<CallbackAccount>>, DirectoryError> {
         let known = self.known(key);
         if let Some(entry) = &known
             && entry.read_at.elapsed() < FRESH_FOR

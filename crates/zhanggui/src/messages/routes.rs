@@ -495,9 +495,16 @@ async fn flow_answer(
         dedup_key: &dedup_key,
         now,
     };
-    let answered = crate::flows::answer(&cb.db, &who, &account.index.flows, text)
-        .await
-        .map_err(|e| unavailable(account, "cannot read or move a flow", &e))?;
+    // Boxed, as every database call here: the callback's future (allocated and moved for
+    // every request) would otherwise be as large as the largest query's.
+    let answered = Box::pin(crate::flows::answer(
+        &cb.db,
+        &who,
+        &account.index.flows,
+        text,
+    ))
+    .await
+    .map_err(|e| unavailable(account, "cannot read or move a flow", &e))?;
     Ok(answered.map(|(reply, route)| {
         let xml = reply_xml(
             msg,
@@ -537,7 +544,7 @@ async fn answer_with_rule(
                     dedup_key: &dedup_key,
                     now,
                 };
-                let opening = crate::flows::start(&cb.db, &who, flow)
+                let opening = Box::pin(crate::flows::start(&cb.db, &who, flow))
                     .await
                     .map_err(|e| unavailable(account, "cannot start a flow", &e))?;
                 reply_xml(msg, Some(&opening), now / 1000)
@@ -591,7 +598,7 @@ async fn run_module(
                 module: module.name(),
                 body: xml,
             };
-            match super::late::schedule(&cb.db, now, &late).await {
+            match Box::pin(super::late::schedule(&cb.db, now, &late)).await {
                 Ok(_) => {
                     cb.jobs.wake();
                     Ok(success())

@@ -273,7 +273,10 @@ pub fn normalize(text: &str) -> String {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
             _ => c,
         };
-        if c.is_whitespace() {
+        // Caseless chars (most of what followers type) are never blanks either: both Unicode
+        // table lookups are skipped for them.
+        let caseless = is_caseless(c);
+        if !caseless && c.is_whitespace() {
             space = true;
             continue;
         }
@@ -281,7 +284,7 @@ pub fn normalize(text: &str) -> String {
             out.push(' ');
         }
         space = false;
-        if is_caseless(c) {
+        if caseless {
             out.push(c);
         } else {
             out.extend(c.to_lowercase());
