@@ -84,7 +84,7 @@ impl<'a> CallbackQuery<'a> {
     /// as much on this path.
     pub fn parse(query: &'a str) -> Self {
         let mut q = CallbackQuery::default();
-        // Byte searches (SIMD) rather than a match on every byte: a third of the cost.
+        // Byte searches rather than a match on every byte: ~13% fewer instructions.
         for pair in query.split('&') {
             let bytes = pair.as_bytes();
             let escaped = memchr::memchr2(b'%', b'+', bytes).is_some();

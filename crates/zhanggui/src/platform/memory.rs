@@ -72,8 +72,9 @@ pub fn release_freed_on_this_thread() {
 /// The `mimalloc` crate hands every request to `mi_malloc_aligned`, whose quick path covers
 /// blocks up to 1 KiB only; a larger block whose size is not a power of two (hyper's read
 /// buffer, a boxed request future, a message's fields) was over-allocated and shifted, ~230
-/// instructions where `mi_malloc` takes ~20, and its page then marked as holding interior
-/// pointers, which slows every later free there (BENCHMARKS.md, callback, twentieth round).
+/// instructions each (counted) instead of `mi_malloc`'s quick path, and its page marked as
+/// holding interior pointers, which every later free there has to undo first (BENCHMARKS.md,
+/// callback, twentieth round).
 /// mimalloc's blocks are at least 8-byte aligned whatever their size (every size class is a
 /// multiple of 8), so a request for at most that alignment, and no more than its own size,
 /// needs nothing more; anything else still goes to the aligned entry points.
