@@ -41,6 +41,12 @@ struct Entry {
     read_at: Instant,
 }
 
+impl Entry {
+    fn is_fresh(&self) -> bool {
+        self.read_at.elapsed() < FRESH_FOR
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
     #[error(transparent)]
@@ -84,28 +90,22 @@ impl Directory {
         db: &Db,
         key: &str,
     ) -> Result<Option<Arc<CallbackAccount>>, DirectoryError> {
-        if let Some(entry) = self.known(key)
-            && entry.read_at.elapsed() < FRESH_FOR
-        {
-            return Ok(entry.account);
+        match self.known(key) {
+            Some(entry) if entry.is_fresh() => Ok(entry.account),
+            // Boxed: its queries would make every callback's future (allocated and moved
+            // for each request) as large as theirs, for the few requests that refresh.
+            known => Box::pin(self.refresh(db, key, known)).await,
         }
-        // Boxed: its queries would make every callback's future (allocated and moved for
-        // each request) as large as theirs, for the few requests that refresh.
-        Box::pin(self.refresh(db, key)).await
     }
 
-    /// Reads the account behind `key` again (one refresh at a time, see `refreshing`).
+    /// Reads the account behind `key` again (one refresh at a time, see `refreshing`);
+    /// `known` is the entry found stale or missing.
     async fn refresh(
         &self,
         db: &Db,
         key: &str,
+        known: Option<Entry>,
     ) -> Result<Option<Arc<CallbackAccount>>, DirectoryError> {
-        let known = self.known(key);
-        if let Some(entry) = &known
-            && entry.read_at.elapsed() < FRESH_FOR
-        {
-            return Ok(entry.account.clone());
-        }
         let lock = self.refresh_lock(key);
         let _refreshing = match (lock.clone().try_lock_owned(), &known) {
             (Ok(guard), _) => guard,
@@ -113,7 +113,7 @@ impl Directory {
             (Err(_), None) => {
                 let guard = lock.lock_owned().await;
                 if let Some(entry) = self.known(key)
-                    && entry.read_at.elapsed() < FRESH_FOR
+                    && entry.is_fresh()
                 {
                     return Ok(entry.account);
                 }
