@@ -147,6 +147,80 @@ async fn two_writers_on_one_database_dedup_across_instances() {
     assert_eq!(count(&a).await, 20);
 }
 
+/// One commit on SQLite writes its rows with INSERTs of several sizes and reads the new ids
+/// from the count of rows written; with keys logged before and keys repeated inside the batch
+/// (across statements too), each row must still get its own id, or the first one's reply.
+#[tokio::test]
+async fn a_batch_in_several_statements_gives_each_row_its_own_outcome() {
+    let db = common::fresh_db().await;
+    let Some(mut log) = zhanggui::messages::sqlite_log::SqliteLog::for_db(&db) else {
+        return; // PostgreSQL and in-memory SQLite write through the pool
+    };
+    let earlier: Vec<LogRow> = (0..10)
+        .map(|i| row(1, &format!("old{i}"), &format!("first old{i}")))
+        .collect();
+    let logged_before = log.commit(&earlier).expect("first commit");
+    // 150 rows: statements of 64, 64, 16, 4 and 2 rows. Repeats: of an earlier commit's row,
+    // of a row in the same statement, of a row two statements back, and of the batch's last.
+    let mut batch: Vec<LogRow> = (0..140)
+        .map(|i| row(1, &format!("new{i}"), &format!("reply new{i}")))
+        .collect();
+    batch.insert(3, row(1, "old3", "again"));
+    batch.insert(9, row(1, "new5", "again"));
+    batch.insert(130, row(1, "new10", "again"));
+    batch.insert(70, row(1, "old7", "again"));
+    batch.insert(20, row(2, "old7", "another account's"));
+    batch.extend([
+        row(1, "new139", "again"),
+        row(1, "old0", "again"),
+        row(1, "new0", "again"),
+        row(1, "new1", "again"),
+        row(1, "new2", "again"),
+    ]);
+    assert_eq!(batch.len(), 150);
+    let outcomes = log.commit(&batch).expect("second commit");
+    assert_eq!(outcomes.len(), batch.len());
+
+    let stored: std::collections::HashMap<i64, (i64, String, String)> =
+        zhanggui::on_pool!(&db, |p| sqlx::query_as::<_, (i64, i64, String, String)>(
+            "SELECT id, account_id, dedup_key, reply FROM wx_messages"
+        )
+        .fetch_all(p)
+        .await)
+        .expect("rows")
+        .into_iter()
+        .map(|(id, account, key, reply)| (id, (account, key, reply)))
+        .collect();
+    assert_eq!(stored.len(), 10 + 141, "every distinct key once");
+    let mut seen = std::collections::HashSet::new();
+    for (r, outcome) in batch.iter().zip(&outcomes) {
+        let first_time = seen.insert((r.account_id, r.dedup_key.clone()))
+            && !(r.account_id == 1 && r.dedup_key.starts_with("old"));
+        match outcome {
+            Logged::New(id) => {
+                assert!(first_time, "{} came before, yet is new", r.dedup_key);
+                assert_eq!(
+                    stored[id],
+                    (r.account_id, r.dedup_key.clone(), r.reply.clone())
+                );
+            }
+            Logged::Duplicate { id, reply, .. } => {
+                assert!(!first_time, "{} is new, yet a duplicate", r.dedup_key);
+                let (account, key, first_reply) = &stored[id];
+                assert_eq!((account, key), (&r.account_id, &r.dedup_key));
+                assert_eq!(reply, first_reply);
+                assert_ne!(reply, "again");
+            }
+        }
+    }
+    for (r, outcome) in earlier.iter().zip(&logged_before) {
+        let Logged::New(id) = outcome else {
+            panic!("{} was new", r.dedup_key)
+        };
+        assert_eq!(stored[id].1, r.dedup_key);
+    }
+}
+
 // ---- the tap: projections read new rows from the committer's memory ----
 
 /// A mixed stretch of log: several senders on two accounts, kinds projections look for,

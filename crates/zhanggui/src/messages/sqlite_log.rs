@@ -13,9 +13,11 @@
 //! checkpoints (automatic checkpoints off; the writer has them run from the pool, on sqlx's
 //! threads).
 
+use std::ffi::{CString, c_int};
 use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, ffi};
 
 use super::store::{LogRow, Logged};
 use crate::platform::db::Db;
@@ -24,11 +26,38 @@ use crate::platform::db::Db;
 /// the only unique key that can conflict (the id is ours), but a statement that may abort
 /// (NOT NULL checks do, by default) makes SQLite copy every page it touches into a statement
 /// journal first, inside a transaction: 4 KiB copies per row, a tenth of the commit's time.
-/// Every value bound here is non-null. No `RETURNING id`: the connection's last rowid is
-/// the new row's, read without a result row to build and step past.
-const INSERT: &str = "INSERT OR IGNORE INTO wx_messages (merchant_id, account_id, dedup_key, \
-     openid, kind, sent_at, received_at, body, reply, route) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+/// Every value bound here is non-null. No `RETURNING id`: the connection's last rowid and
+/// the count of rows written give the new rows' ids, read without result rows to build.
+const INSERT_HEAD: &str = "INSERT OR IGNORE INTO wx_messages (merchant_id, account_id, \
+     dedup_key, openid, kind, sent_at, received_at, body, reply, route) VALUES ";
+/// The values a row binds, in INSERT_HEAD's order.
+const COLUMNS: usize = 10;
+/// How many rows one INSERT takes, largest first; a batch goes in as few statements as these
+/// sizes allow (50 rows: 32 + 16 + 2). One statement for many rows, rather than one a row,
+/// because SQLite's work for a row alone is much of a row's cost: each statement ends with
+/// its own halt and opens its own cursors, so its dedup probe starts from the index's root;
+/// inside one statement the cursor stays on the index's last page, where new keys (time
+/// ordered) belong, and the probe starts there (BENCHMARKS.md, callback, twenty-first round).
+/// Each size is prepared once, when the connection opens (`Insert`).
+const STATEMENT_ROWS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(INSERT_HEAD);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for column in 0..COLUMNS {
+            if column > 0 {
+                sql.push(',');
+            }
+            sql.push('?');
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 const FIRST_ANSWER: &str =
     "SELECT id, reply, received_at FROM wx_messages WHERE account_id = ?1 AND dedup_key = ?2";
 
@@ -44,7 +73,14 @@ pub enum CommitError {
 /// The file behind a SQLite pool and, once opened, our connection to it.
 pub struct SqliteLog {
     path: PathBuf,
-    conn: Option<Connection>,
+    conn: Option<LogConnection>,
+}
+
+/// The connection and its INSERTs, which must be finalized before it closes: fields drop in
+/// this order.
+struct LogConnection {
+    inserts: Vec<Insert>,
+    conn: Connection,
 }
 
 impl SqliteLog {
@@ -66,49 +102,79 @@ impl SqliteLog {
     }
 
     fn try_commit(&mut self, rows: &[LogRow]) -> Result<Vec<Logged>, CommitError> {
-        let conn = self.connection()?;
+        let LogConnection { inserts, conn } = self.connection()?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(busy_or)?;
         let mut out = Vec::with_capacity(rows.len());
-        {
-            let mut insert = tx.prepare_cached(INSERT)?;
-            let mut first = tx.prepare_cached(FIRST_ANSWER)?;
-            for r in rows {
-                let inserted = insert.execute(rusqlite::params![
-                    r.merchant_id,
-                    r.account_id,
-                    r.dedup_key,
-                    r.openid,
-                    r.kind,
-                    r.sent_at,
-                    r.received_at,
-                    r.body,
-                    r.reply,
-                    r.route
-                ])?;
-                out.push(match inserted {
-                    1 => Logged::New(tx.last_insert_rowid()),
-                    _ => first.query_row((r.account_id, &r.dedup_key), |row| {
-                        Ok(Logged::Duplicate {
-                            id: row.get(0)?,
-                            reply: row.get(1)?,
-                            received_at: row.get(2)?,
-                        })
-                    })?,
-                });
-            }
+        let mut rest = rows;
+        while let Some(insert) = inserts.iter_mut().find(|i| i.rows <= rest.len()) {
+            let (these, next) = rest.split_at(insert.rows);
+            insert_rows(&tx, insert, these, &mut out)?;
+            rest = next;
         }
         tx.commit().map_err(busy_or)?;
         Ok(out)
     }
 
-    fn connection(&mut self) -> rusqlite::Result<&mut Connection> {
+    fn connection(&mut self) -> rusqlite::Result<&mut LogConnection> {
         match &mut self.conn {
             Some(conn) => Ok(conn),
-            slot => Ok(slot.insert(open(&self.path)?)),
+            slot => {
+                let conn = open(&self.path)?;
+                let inserts = STATEMENT_ROWS
+                    .iter()
+                    .map(|&rows| Insert::prepare(&conn, rows))
+                    .collect::<rusqlite::Result<_>>()?;
+                // Compiling them took SQLite ~1 MB more than they keep (~150 KB, the
+                // 64-row one half of it), freed into the C allocator, which keeps it.
+                if tokio::runtime::Handle::try_current().is_ok() {
+                    crate::platform::memory::release_freed_soon();
+                }
+                Ok(slot.insert(LogConnection { inserts, conn }))
+            }
         }
     }
+}
+
+/// Writes `rows` with `insert` (made for as many) and appends what became of each to `out`,
+/// in order.
+fn insert_rows(
+    tx: &rusqlite::Transaction<'_>,
+    insert: &mut Insert,
+    rows: &[LogRow],
+    out: &mut Vec<Logged>,
+) -> rusqlite::Result<()> {
+    let written = insert.execute(tx, rows)? as i64;
+    // Rows are written in order, each with the next rowid (max + 1: the table has no
+    // AUTOINCREMENT and the transaction is the only writer), so the written ones hold
+    // last - written + 1 ..= last, in the order of `rows`.
+    let last = tx.last_insert_rowid();
+    let first_new = last - written + 1;
+    if written == rows.len() as i64 {
+        out.extend((first_new..=last).map(Logged::New));
+        return Ok(());
+    }
+    // Some were logged before, or repeat a row before them: each row's key now leads to the
+    // row that holds it, which is this row's own exactly when it has the next new id.
+    let mut first = tx.prepare_cached(FIRST_ANSWER)?;
+    let mut next_new = first_new;
+    for r in rows {
+        let (id, reply, received_at) = first.query_row((r.account_id, &r.dedup_key), |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?;
+        out.push(if written > 0 && id == next_new {
+            next_new += 1;
+            Logged::New(id)
+        } else {
+            Logged::Duplicate {
+                id,
+                reply,
+                received_at,
+            }
+        });
+    }
+    Ok(())
 }
 
 fn open(path: &Path) -> rusqlite::Result<Connection> {
@@ -148,4 +214,158 @@ fn busy_or(e: rusqlite::Error) -> CommitError {
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => CommitError::Busy,
         _ => CommitError::Sqlite(e),
     }
+}
+
+/// One of the log's INSERTs, for `rows` rows, prepared once on the log's connection and kept
+/// for as long as it is open. Not rusqlite's statement cache: it clears a statement's
+/// bindings when the statement goes back, which frees the copies SQLite made of every text
+/// bound to it (rusqlite binds with SQLITE_TRANSIENT), so each batch allocated and copied
+/// every row's body, reply and key again. These bind the rows' own bytes (SQLITE_STATIC),
+/// which outlive the statement's step, and let go of them before returning.
+struct Insert {
+    rows: usize,
+    stmt: NonNull<ffi::sqlite3_stmt>,
+}
+
+#[allow(unsafe_code)]
+// SAFETY: the statement is used only through its LogConnection, together with the connection
+// it belongs to, which moves with it and is used by one thread at a time (SQLITE_OPEN_NO_MUTEX
+// allows that, not concurrent use, which `&mut` rules out).
+unsafe impl Send for Insert {}
+
+impl Insert {
+    #[allow(unsafe_code)]
+    fn prepare(conn: &Connection, rows: usize) -> rusqlite::Result<Insert> {
+        let sql = CString::new(insert_sql(rows))?;
+        let mut stmt = std::ptr::null_mut();
+        // SAFETY: `conn` is open; `sql` is NUL-terminated (length -1) and outlives the call;
+        // `stmt` receives the statement, which `Drop` finalizes.
+        let rc = unsafe {
+            ffi::sqlite3_prepare_v3(
+                conn.handle(),
+                sql.as_ptr(),
+                -1,
+                ffi::SQLITE_PREPARE_PERSISTENT,
+                &mut stmt,
+                std::ptr::null_mut(),
+            )
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(failure(conn, rc));
+        }
+        let stmt = NonNull::new(stmt).ok_or_else(|| failure(conn, ffi::SQLITE_MISUSE))?;
+        Ok(Insert { rows, stmt })
+    }
+
+    /// Writes `rows` (exactly `self.rows` of them); how many were new.
+    #[allow(unsafe_code)]
+    fn execute(&mut self, conn: &Connection, rows: &[LogRow]) -> rusqlite::Result<u64> {
+        if rows.len() != self.rows {
+            return Err(failure(conn, ffi::SQLITE_RANGE));
+        }
+        let result = self.bind_and_step(conn, rows);
+        // SAFETY: the statement is alive; after the reset and with the bindings cleared it
+        // holds no pointer into `rows`.
+        unsafe {
+            ffi::sqlite3_reset(self.stmt.as_ptr());
+            ffi::sqlite3_clear_bindings(self.stmt.as_ptr());
+        }
+        result
+    }
+
+    #[allow(unsafe_code)]
+    fn bind_and_step(&mut self, conn: &Connection, rows: &[LogRow]) -> rusqlite::Result<u64> {
+        let stmt = self.stmt.as_ptr();
+        for (i, r) in rows.iter().enumerate() {
+            let at = i * COLUMNS;
+            let ints = [
+                (at + 1, r.merchant_id),
+                (at + 2, r.account_id),
+                (at + 6, r.sent_at),
+                (at + 7, r.received_at),
+            ];
+            let texts = [
+                (at + 3, &r.dedup_key),
+                (at + 4, &r.openid),
+                (at + 5, &r.kind),
+                (at + 8, &r.body),
+                (at + 9, &r.reply),
+                (at + 10, &r.route),
+            ];
+            for (column, value) in ints {
+                let column = parameter(conn, column)?;
+                // SAFETY: the statement is alive and `column` is one of its parameters.
+                let rc = unsafe { ffi::sqlite3_bind_int64(stmt, column, value) };
+                ok(conn, rc)?;
+            }
+            for (column, value) in texts {
+                let column = parameter(conn, column)?;
+                let len =
+                    c_int::try_from(value.len()).map_err(|_| failure(conn, ffi::SQLITE_TOOBIG))?;
+                // An empty text still needs a pointer SQLite may keep: a static one.
+                let bytes = if value.is_empty() {
+                    "\0"
+                } else {
+                    value.as_str()
+                };
+                // SAFETY: the statement is alive; SQLITE_STATIC lets SQLite read the bytes
+                // without copying them until the statement is reset and its bindings
+                // cleared (`execute`), while `rows` is still borrowed.
+                let rc = unsafe {
+                    ffi::sqlite3_bind_text(
+                        stmt,
+                        column,
+                        bytes.as_ptr().cast(),
+                        len,
+                        ffi::SQLITE_STATIC(),
+                    )
+                };
+                ok(conn, rc)?;
+            }
+        }
+        // SAFETY: the statement is alive and every parameter is bound.
+        let rc = unsafe { ffi::sqlite3_step(stmt) };
+        if rc != ffi::SQLITE_DONE {
+            return Err(failure(conn, rc));
+        }
+        Ok(conn.changes())
+    }
+}
+
+impl Drop for Insert {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        // SAFETY: the statement was prepared on a connection still open (LogConnection drops
+        // its inserts first) and is finalized once, here.
+        unsafe {
+            ffi::sqlite3_finalize(self.stmt.as_ptr());
+        }
+    }
+}
+
+fn parameter(conn: &Connection, column: usize) -> rusqlite::Result<c_int> {
+    c_int::try_from(column).map_err(|_| failure(conn, ffi::SQLITE_RANGE))
+}
+
+fn ok(conn: &Connection, rc: c_int) -> rusqlite::Result<()> {
+    match rc {
+        ffi::SQLITE_OK => Ok(()),
+        rc => Err(failure(conn, rc)),
+    }
+}
+
+/// The error `rc` with the connection's message for it, as rusqlite reports its own.
+#[allow(unsafe_code)]
+fn failure(conn: &Connection, rc: c_int) -> rusqlite::Error {
+    // SAFETY: `conn` is open; sqlite3_errmsg returns a NUL-terminated string owned by the
+    // connection, copied here before anything else runs on it.
+    let message = unsafe {
+        let text = ffi::sqlite3_errmsg(conn.handle());
+        (!text.is_null()).then(|| {
+            std::ffi::CStr::from_ptr(text)
+                .to_string_lossy()
+                .into_owned()
+        })
+    };
+    rusqlite::Error::SqliteFailure(ffi::Error::new(rc), message)
 }

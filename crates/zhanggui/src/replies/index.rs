@@ -89,7 +89,7 @@ pub struct Index {
     kinds: HashMap<MessageKind, Vec<usize>>,
     welcome: Option<usize>,
     default: Option<usize>,
-    handoff_words: HashSet<String>,
+    handoff_words: HashSet<String, foldhash::fast::RandomState>,
     pub settings: Settings,
     /// The account's enabled conversational flows.
     pub flows: HashMap<i64, Arc<crate::flows::Flow>>,
