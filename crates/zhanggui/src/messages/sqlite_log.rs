@@ -126,8 +126,10 @@ impl SqliteLog {
                     .iter()
                     .map(|&rows| Insert::prepare(&conn, rows))
                     .collect::<rusqlite::Result<_>>()?;
-                // Compiling them took SQLite ~1 MB more than they keep (~150 KB, the
-                // 64-row one half of it), freed into the C allocator, which keeps it.
+                // They keep ~150 KB (the 64-row one half of it); compiling them took more,
+                // freed into the C allocator, which keeps it: the process was ~1.5 MB
+                // larger after its first callback without this (BENCHMARKS.md, callback,
+                // twenty-first round).
                 if tokio::runtime::Handle::try_current().is_ok() {
                     crate::platform::memory::release_freed_soon();
                 }

@@ -40,8 +40,8 @@ pub fn release_freed_soon() {
 /// Returns the allocator's free pages to the system now.
 ///
 /// One of the workspace's few `unsafe` blocks (the lint is `deny`, not `forbid`, for them;
-/// the others: this module's other functions, and the pool's progress handler in
-/// `platform::db`):
+/// the others: this module's other functions, the pool's progress handler in
+/// `platform::db`, and the message log's prepared INSERTs in `messages::sqlite_log`):
 /// glibc has no safe binding, and the call takes no pointers.
 #[allow(unsafe_code)]
 pub fn release_freed() {
