@@ -24,7 +24,7 @@
 #   ZG_BIN: the zhanggui binary to measure (default: the one this script builds);
 #   COMPARE: a second zhanggui binary with the same migrations (e.g. built before a change);
 #     every product case is then also measured with it, right after (right before in every
-#     second run), as "sqlite (B)" and "postgres (B)";
+#     second run, and within a run in every second mode), as "sqlite (B)" and "postgres (B)";
 #   PROFILE=1: also sample the server's core with `perf record -e cpu-clock` during each
 #     product run and write a breakdown to OUT/profile-*.md (sampling costs a little: report
 #     the numbers of an unprofiled run); PERF_CALLGRAPH=1 records call graphs too (DWARF,
@@ -568,7 +568,9 @@ run_product() { # kind run mode (REQ_FILE for this account already generated)
 
 # A case whose machine was busy with other work is measured again (up to ATTEMPTS times).
 for run in $(seq 1 "$RUNS"); do
+  mode_no=0
   for mode in $MODES; do
+    mode_no=$((mode_no + 1))
     ceiling_done=0
     [[ " $CASES " == *" ceiling "* ]] || ceiling_done=1
     # With RULES, every second run takes the counts in the reverse order.
@@ -577,11 +579,14 @@ for run in $(seq 1 "$RUNS"); do
       counts=()
       for ((i = ${#RULE_COUNTS[@]} - 1; i >= 0; i--)); do counts+=("${RULE_COUNTS[$i]}"); done
     fi
-    # With COMPARE, every second run measures the other binary first: a case that follows
-    # another gets memory the previous one just freed, which on some VMs is much quicker to
-    # touch than memory the host has taken back (BENCHMARKS.md, callback, thirteenth round).
+    # With COMPARE, the other binary goes first in every second run, and within a run in
+    # every second mode: a case that follows another gets memory the previous one just
+    # freed, which on some VMs is much quicker to touch than memory the host has taken back
+    # (BENCHMARKS.md, callback, thirteenth round), and the first case of a mode follows the
+    # ceiling, which frees little. By run alone, one binary went first in two runs of three
+    # in both modes (twenty-first round); now with two modes each goes first as often.
     kinds=(sqlite ${COMPARE:+sqlite:B} postgres ${COMPARE:+postgres:B})
-    if [ -n "${COMPARE:-}" ] && [ $((run % 2)) = 0 ]; then
+    if [ -n "${COMPARE:-}" ] && [ $(((run + mode_no) % 2)) = 1 ]; then
       kinds=(sqlite:B sqlite postgres:B postgres)
     fi
     for kind_bin in "${kinds[@]}"; do
