@@ -40,6 +40,8 @@ const COLUMNS: usize = 10;
 /// ordered) belong, and the probe starts there (BENCHMARKS.md, callback, twenty-first round).
 /// Each size is prepared once, when the connection opens (`Insert`).
 const STATEMENT_ROWS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
+
+/// INSERT_HEAD with `rows` rows of placeholders.
 fn insert_sql(rows: usize) -> String {
     let mut sql = String::from(INSERT_HEAD);
     for row in 0..rows {
