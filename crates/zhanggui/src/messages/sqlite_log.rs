@@ -19,7 +19,7 @@ use std::ptr::NonNull;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, ffi};
 
-use super::store::{LogRow, Logged};
+use super::store::{self, COLUMNS, LogRow, Logged};
 use crate::platform::db::Db;
 
 /// `OR IGNORE` rather than `ON CONFLICT (account_id, dedup_key) DO NOTHING`: the same for
@@ -30,8 +30,6 @@ use crate::platform::db::Db;
 /// the count of rows written give the new rows' ids, read without result rows to build.
 const INSERT_HEAD: &str = "INSERT OR IGNORE INTO wx_messages (merchant_id, account_id, \
      dedup_key, openid, kind, sent_at, received_at, body, reply, route) VALUES ";
-/// The values a row binds, in INSERT_HEAD's order.
-const COLUMNS: usize = 10;
 /// How many rows one INSERT takes, largest first; a batch goes in as few statements as these
 /// sizes allow (50 rows: 32 + 16 + 2). One statement for many rows, rather than one a row,
 /// because SQLite's work for a row alone is much of a row's cost: each statement ends with
@@ -44,19 +42,7 @@ const STATEMENT_ROWS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
 /// INSERT_HEAD with `rows` rows of placeholders.
 fn insert_sql(rows: usize) -> String {
     let mut sql = String::from(INSERT_HEAD);
-    for row in 0..rows {
-        if row > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for column in 0..COLUMNS {
-            if column > 0 {
-                sql.push(',');
-            }
-            sql.push('?');
-        }
-        sql.push(')');
-    }
+    store::push_value_rows(&mut sql, rows, false);
     sql
 }
 

@@ -51,7 +51,8 @@ pub enum Logged {
     },
 }
 
-const COLUMNS: usize = 10;
+/// The values a log row binds, in the order of the INSERTs' columns.
+pub(super) const COLUMNS: usize = 10;
 
 /// Appends rows through the pool; duplicates of logged messages (same account and dedup
 /// key) are not inserted and come back with the reply first given. (On a SQLite file the log
@@ -149,21 +150,10 @@ async fn append_in_transaction(db: &Db, rows: &[LogRow]) -> Result<Vec<Logged>, 
     Ok(out)
 }
 
-/// (account_id, dedup_key, id) of the rows that were new.
-async fn insert_new(tx: &mut Tx, rows: &[LogRow]) -> Result<Vec<(i64, String, i64)>, sqlx::Error> {
-    if rows.is_empty() {
-        return Ok(vec![]);
-    }
-    let mut sql = String::with_capacity(200 + rows.len() * 60);
-    sql.push_str(
-        "INSERT INTO wx_messages (merchant_id, account_id, dedup_key, openid, kind, sent_at, \
-         received_at, body, reply, route) VALUES ",
-    );
-    // SQLite gets anonymous `?` parameters: sqlx looks up every parameter's name before
-    // binding it, and SQLite finds a name by walking a list of all the statement's names, so
-    // numbered ones cost O(parameters²) per batch (3–5% of the callback's CPU at ~60 rows).
-    let numbered = tx.dialect() == Dialect::Postgres;
-    for i in 0..rows.len() {
+/// Appends `rows` rows of COLUMNS placeholders each to a `VALUES` clause: PostgreSQL's
+/// numbered `$n` when `numbered`, else anonymous `?`.
+pub(super) fn push_value_rows(sql: &mut String, rows: usize, numbered: bool) {
+    for i in 0..rows {
         if i > 0 {
             sql.push(',');
         }
@@ -180,6 +170,22 @@ async fn insert_new(tx: &mut Tx, rows: &[LogRow]) -> Result<Vec<(i64, String, i6
         }
         sql.push(')');
     }
+}
+
+/// (account_id, dedup_key, id) of the rows that were new.
+async fn insert_new(tx: &mut Tx, rows: &[LogRow]) -> Result<Vec<(i64, String, i64)>, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut sql = String::with_capacity(200 + rows.len() * 60);
+    sql.push_str(
+        "INSERT INTO wx_messages (merchant_id, account_id, dedup_key, openid, kind, sent_at, \
+         received_at, body, reply, route) VALUES ",
+    );
+    // SQLite gets anonymous `?` parameters: sqlx looks up every parameter's name before
+    // binding it, and SQLite finds a name by walking a list of all the statement's names, so
+    // numbered ones cost O(parameters²) per batch (3–5% of the callback's CPU at ~60 rows).
+    push_value_rows(&mut sql, rows.len(), tx.dialect() == Dialect::Postgres);
     sql.push_str(
         " ON CONFLICT (account_id, dedup_key) DO NOTHING RETURNING account_id, dedup_key, id",
     );
