@@ -150,18 +150,14 @@ fn insert_rows(
     let mut first = tx.prepare_cached(FIRST_ANSWER)?;
     let mut next_new = first_new;
     for r in rows {
-        let (id, reply, received_at) = first.query_row((r.account_id, &r.dedup_key), |row| {
+        let answer: store::FirstAnswer = first.query_row((r.account_id, &r.dedup_key), |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })?;
-        out.push(if written > 0 && id == next_new {
+        out.push(if written > 0 && answer.0 == next_new {
             next_new += 1;
-            Logged::New(id)
+            Logged::New(answer.0)
         } else {
-            Logged::Duplicate {
-                id,
-                reply,
-                received_at,
-            }
+            store::duplicate_of(answer)
         });
     }
     Ok(())
@@ -243,7 +239,7 @@ impl Insert {
         if rc != ffi::SQLITE_OK {
             return Err(failure(conn, rc));
         }
-        let stmt = NonNull::new(stmt).ok_or_else(|| failure(conn, ffi::SQLITE_MISUSE))?;
+        let stmt = NonNull::new(stmt).ok_or_else(|| refused(ffi::SQLITE_MISUSE))?;
         Ok(Insert { rows, stmt })
     }
 
@@ -251,7 +247,7 @@ impl Insert {
     #[allow(unsafe_code)]
     fn execute(&mut self, conn: &Connection, rows: &[LogRow]) -> rusqlite::Result<u64> {
         if rows.len() != self.rows {
-            return Err(failure(conn, ffi::SQLITE_RANGE));
+            return Err(refused(ffi::SQLITE_RANGE));
         }
         let result = self.bind_and_step(conn, rows);
         // SAFETY: the statement is alive; after the reset and with the bindings cleared it
@@ -283,15 +279,14 @@ impl Insert {
                 (at + 10, &r.route),
             ];
             for (column, value) in ints {
-                let column = parameter(conn, column)?;
+                let column = parameter(column)?;
                 // SAFETY: the statement is alive and `column` is one of its parameters.
                 let rc = unsafe { ffi::sqlite3_bind_int64(stmt, column, value) };
                 ok(conn, rc)?;
             }
             for (column, value) in texts {
-                let column = parameter(conn, column)?;
-                let len =
-                    c_int::try_from(value.len()).map_err(|_| failure(conn, ffi::SQLITE_TOOBIG))?;
+                let column = parameter(column)?;
+                let len = c_int::try_from(value.len()).map_err(|_| refused(ffi::SQLITE_TOOBIG))?;
                 // An empty text still needs a pointer SQLite may keep: a static one.
                 let bytes = if value.is_empty() {
                     "\0"
@@ -333,8 +328,13 @@ impl Drop for Insert {
     }
 }
 
-fn parameter(conn: &Connection, column: usize) -> rusqlite::Result<c_int> {
-    c_int::try_from(column).map_err(|_| failure(conn, ffi::SQLITE_RANGE))
+fn parameter(column: usize) -> rusqlite::Result<c_int> {
+    c_int::try_from(column).map_err(|_| refused(ffi::SQLITE_RANGE))
+}
+
+/// An error of ours, in SQLite's terms; the connection's message would be about something else.
+fn refused(rc: c_int) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(ffi::Error::new(rc), None)
 }
 
 fn ok(conn: &Connection, rc: c_int) -> rusqlite::Result<()> {

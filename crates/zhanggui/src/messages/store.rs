@@ -121,9 +121,9 @@ const FIRST_ANSWER: &str = "SELECT id, reply, received_at FROM wx_messages \
      WHERE account_id = $1 AND dedup_key = $2";
 
 /// What `FIRST_ANSWER` reads: (id, reply, received_at).
-type FirstAnswer = (i64, String, i64);
+pub(super) type FirstAnswer = (i64, String, i64);
 
-fn duplicate_of((id, reply, received_at): FirstAnswer) -> Logged {
+pub(super) fn duplicate_of((id, reply, received_at): FirstAnswer) -> Logged {
     Logged::Duplicate {
         id,
         reply,
