@@ -445,3 +445,246 @@ async fn requests_wechat_does_not_make_get_what_the_router_answers() {
     );
     app.stop().await;
 }
+
+// ---- one connection, many requests (platform/http1.rs reads WeChat's requests itself) ----
+
+/// A response read off a raw connection: status, lower-cased headers, body.
+struct RawResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl RawResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads the next response from `stream` (`pending` holds bytes read past the last one);
+/// `None` when the server closed the connection first.
+async fn next_response(
+    stream: &mut tokio::net::TcpStream,
+    pending: &mut Vec<u8>,
+) -> Option<RawResponse> {
+    use tokio::io::AsyncReadExt;
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 16];
+        let mut res = httparse::Response::new(&mut headers);
+        if let httparse::Status::Complete(head) = res.parse(pending).expect("an HTTP response") {
+            let headers: Vec<(String, String)> = res
+                .headers
+                .iter()
+                .map(|h| {
+                    let value = String::from_utf8_lossy(h.value).to_string();
+                    (h.name.to_ascii_lowercase(), value)
+                })
+                .collect();
+            let length: usize = headers
+                .iter()
+                .find(|(n, _)| n == "content-length")
+                .map_or(0, |(_, v)| v.parse().expect("a length"));
+            if pending.len() >= head + length {
+                let status = res.code.expect("a status");
+                let body = String::from_utf8_lossy(&pending[head..head + length]).to_string();
+                pending.drain(..head + length);
+                return Some(RawResponse {
+                    status,
+                    headers,
+                    body,
+                });
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .expect("an answer within 10 s")
+            .expect("read");
+        if n == 0 {
+            assert!(pending.is_empty(), "closed mid-response");
+            return None;
+        }
+        pending.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A signed plaintext POST of `xml` to `account` as raw HTTP/1.1, with `extra` headers.
+fn raw_post(account: &AccountRow, xml: &str, extra: &str) -> String {
+    let (query, body) = wechat_post(account, xml, false);
+    format!(
+        "POST /wx/{}?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n\
+         Content-Length: {}\r\n{extra}\r\n{body}",
+        account.callback_key,
+        body.len()
+    )
+}
+
+async fn connect(app: &TestApp) -> tokio::net::TcpStream {
+    tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect")
+}
+
+async fn send(stream: &mut tokio::net::TcpStream, bytes: &[u8]) {
+    use tokio::io::AsyncWriteExt;
+    stream.write_all(bytes).await.expect("write");
+}
+
+/// WeChat keeps its connections open and may send the next request before the answer to
+/// the last has arrived: two callbacks sent in one write get their own answers, in order,
+/// and a console request after them on the same connection is served as ever (by hyper).
+#[tokio::test]
+async fn pipelined_callbacks_and_then_a_console_request_share_one_connection() {
+    let app = TestApp::spawn().await;
+    let a = account(&app, "plaintext").await;
+    let mut stream = connect(&app).await;
+    let follower = |id: u64, who: &str| text(id, "在吗").replace("oFollower1", who);
+    let pipelined = format!(
+        "{}{}GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        raw_post(&a, &follower(9301, "oPipe1"), ""),
+        raw_post(&a, &follower(9302, "oPipe2"), "")
+    );
+    send(&mut stream, pipelined.as_bytes()).await;
+    let mut pending = Vec::new();
+    for who in ["oPipe1", "oPipe2"] {
+        let res = next_response(&mut stream, &mut pending)
+            .await
+            .expect("an answer");
+        assert_eq!(res.status, 200, "{}", res.body);
+        assert_eq!(
+            res.header("content-type"),
+            Some("application/xml; charset=utf-8")
+        );
+        assert!(res.header("date").is_some_and(|d| d.ends_with(" GMT")));
+        assert!(
+            res.body.contains(&format!("<ToUserName><![CDATA[{who}]]>")),
+            "{}",
+            res.body
+        );
+        assert!(res.body.contains("收到，稍后回复"), "{}", res.body);
+    }
+    let health = next_response(&mut stream, &mut pending)
+        .await
+        .expect("health");
+    assert_eq!(health.status, 200, "{}", health.body);
+    // The connection stays open for more: hyper now serves it, callbacks included.
+    send(
+        &mut stream,
+        raw_post(&a, &follower(9303, "oPipe3"), "").as_bytes(),
+    )
+    .await;
+    let third = next_response(&mut stream, &mut pending)
+        .await
+        .expect("third");
+    assert!(third.body.contains("oPipe3"), "{}", third.body);
+    assert_eq!(logged(&app).await, 3);
+    app.stop().await;
+}
+
+/// A request that arrives in pieces (a slow network) is answered once it is whole, and a
+/// retry on the same connection gets the first answer again.
+#[tokio::test]
+async fn a_callback_in_pieces_is_answered_whole() {
+    let app = TestApp::spawn().await;
+    let a = account(&app, "plaintext").await;
+    let mut stream = connect(&app).await;
+    let request = raw_post(&a, &text(9311, "慢慢来"), "");
+    let bytes = request.as_bytes();
+    let cuts = [10, 60, bytes.len() - 5, bytes.len()];
+    let mut from = 0;
+    for to in cuts {
+        send(&mut stream, &bytes[from..to]).await;
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        from = to;
+    }
+    let mut pending = Vec::new();
+    let first = next_response(&mut stream, &mut pending)
+        .await
+        .expect("answer");
+    assert_eq!(first.status, 200, "{}", first.body);
+    send(&mut stream, bytes).await;
+    let again = next_response(&mut stream, &mut pending)
+        .await
+        .expect("answer");
+    assert_eq!(again.body, first.body, "a retry gets the first answer");
+    assert_eq!(logged(&app).await, 1);
+    app.stop().await;
+}
+
+/// What the callback's own reader leaves to hyper gets the same answers: a chunked body,
+/// `Connection: close` honoured, a malformed head refused.
+#[tokio::test]
+async fn requests_of_other_shapes_get_the_same_answers() {
+    let app = TestApp::spawn().await;
+    let a = account(&app, "plaintext").await;
+
+    // Chunked: hyper reads it, the callback answers it.
+    let (query, body) = wechat_post(&a, &text(9321, "分块"), false);
+    let chunked = format!(
+        "POST /wx/{}?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+         {:x}\r\n{body}\r\n0\r\n\r\n",
+        a.callback_key,
+        body.len()
+    );
+    let mut stream = connect(&app).await;
+    send(&mut stream, chunked.as_bytes()).await;
+    let mut pending = Vec::new();
+    let res = next_response(&mut stream, &mut pending)
+        .await
+        .expect("answer");
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(res.body.contains("收到，稍后回复"), "{}", res.body);
+
+    // Connection: close: answered, said so, and closed.
+    let mut stream = connect(&app).await;
+    let closing = raw_post(&a, &text(9322, "再见"), "Connection: close\r\n");
+    send(&mut stream, closing.as_bytes()).await;
+    let mut pending = Vec::new();
+    let res = next_response(&mut stream, &mut pending)
+        .await
+        .expect("answer");
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.header("connection"), Some("close"));
+    assert!(next_response(&mut stream, &mut pending).await.is_none());
+
+    // A malformed head: 400 from hyper, nothing logged.
+    let mut stream = connect(&app).await;
+    let bad = format!(
+        "POST /wx/{} HTTP/1.1\r\nNo colon here\r\nContent-Length: 0\r\n\r\n",
+        a.callback_key
+    );
+    send(&mut stream, bad.as_bytes()).await;
+    let mut pending = Vec::new();
+    let res = next_response(&mut stream, &mut pending)
+        .await
+        .expect("answer");
+    assert_eq!(res.status, 400);
+    assert_eq!(logged(&app).await, 2);
+    app.stop().await;
+}
+
+/// Stopping the server closes a connection waiting between callbacks at once (the stop
+/// would otherwise wait for WeChat to hang up), after its answers were sent.
+#[tokio::test]
+async fn a_stop_closes_idle_callback_connections() {
+    let app = TestApp::spawn().await;
+    let a = account(&app, "plaintext").await;
+    let mut stream = connect(&app).await;
+    send(
+        &mut stream,
+        raw_post(&a, &text(9331, "在吗"), "").as_bytes(),
+    )
+    .await;
+    let mut pending = Vec::new();
+    let res = next_response(&mut stream, &mut pending)
+        .await
+        .expect("answer");
+    assert_eq!(res.status, 200, "{}", res.body);
+    tokio::time::timeout(std::time::Duration::from_secs(5), app.stop())
+        .await
+        .expect("the server stops within 5 s with a callback connection open");
+    assert!(next_response(&mut stream, &mut pending).await.is_none());
+}

@@ -81,13 +81,13 @@ impl RequestMetrics {
         }
     }
 
-    fn record(&self, method: &'static str, res: &Response, started: Instant) {
+    fn record(&self, method: &'static str, res: &Answered, started: Instant) {
         let seconds = started.elapsed().as_secs_f64();
         let post = method == "POST";
-        if post && res.status() == StatusCode::OK {
+        if post && res.status == StatusCode::OK {
             self.post_ok.increment(1);
         } else {
-            let status = SharedString::from(res.status().as_u16().to_string());
+            let status = SharedString::from(res.status.as_u16().to_string());
             metrics::counter!("zhanggui_http_requests_total", "method" => method, "route" => ROUTE, "status" => status)
                 .increment(1);
         }
@@ -181,26 +181,51 @@ pub fn direct_key<'p>(method: &Method, path: &'p str) -> Option<&'p str> {
 
 /// Answers a request [`direct_key`] accepts, without the router: no route lookup, no
 /// extractors, no layers (a fifth of a callback's CPU went to them, BENCHMARKS.md). The
-/// same handlers, body limit and panic safety as through [`router`].
+/// same handlers, body limit and panic safety as through [`router`]. Used for the
+/// requests the server's own HTTP/1.1 reader passes to hyper (a chunked body, say);
+/// WeChat's usual ones it answers itself through [`answer_directly`] (platform/http1.rs).
 pub async fn serve_directly(cb: Arc<Callback>, req: axum::extract::Request) -> Response {
-    let started = Instant::now();
     let (parts, body) = req.into_parts();
     let Some(key) = direct_key(&parts.method, parts.uri.path()) else {
-        return plain(StatusCode::NOT_FOUND, "");
+        return plain(StatusCode::NOT_FOUND, "").into_response();
     };
+    let query = parts.uri.query().unwrap_or("");
+    if parts.method == Method::GET {
+        return answer_directly(&cb, Method::GET, key, query, &[])
+            .await
+            .into_response();
+    }
+    // Read (and limit) the body before anything is looked up, as the router does.
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(e) if over_limit(&e) => {
+            return plain(StatusCode::PAYLOAD_TOO_LARGE, "").into_response();
+        }
+        Err(_) => return plain(StatusCode::BAD_REQUEST, "").into_response(),
+    };
+    answer_directly(&cb, Method::POST, key, query, &body)
+        .await
+        .into_response()
+}
+
+/// WeChat's GET handshake or POSTed message to the account of `key` (a key [`direct_key`]
+/// accepts; `query` as sent, `body` whole and at most [`MAX_BODY_BYTES`]), with the
+/// request metrics recorded and a panic answered with a 500 as the router's layer would.
+pub async fn answer_directly(
+    cb: &Callback,
+    method: Method,
+    key: &str,
+    query: &str,
+    body: &[u8],
+) -> Answered {
+    let started = Instant::now();
     let answered = std::panic::AssertUnwindSafe(async {
-        if parts.method == Method::GET {
-            let res = answer_handshake(&cb, key, &parts.uri).await;
+        if method == Method::GET {
+            let res = answer_handshake(cb, key, query).await;
             cb.metrics.record("GET", &res, started);
             return res;
         }
-        // Read (and limit) the body before anything is looked up, as the router does.
-        let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-            Ok(body) => body,
-            Err(e) if over_limit(&e) => return plain(StatusCode::PAYLOAD_TOO_LARGE, ""),
-            Err(_) => return plain(StatusCode::BAD_REQUEST, ""),
-        };
-        let res = answer_message(&cb, key, &parts.uri, &body).await;
+        let res = answer_message(cb, key, query, body).await;
         cb.metrics.record("POST", &res, started);
         res
     });
@@ -224,42 +249,68 @@ fn over_limit(e: &axum::Error) -> bool {
     false
 }
 
-const PLAIN_TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
-const XML: HeaderValue = HeaderValue::from_static("application/xml; charset=utf-8");
-
-fn plain(status: StatusCode, body: &'static str) -> Response {
-    let mut res = typed(PLAIN_TEXT, axum::body::Body::from(body));
-    *res.status_mut() = status;
-    res
+/// What the callback answers, before it is an HTTP response: the server's own HTTP/1.1
+/// writer (platform/http1.rs) sends it as it is, the router turns it into a `Response`.
+#[derive(Debug)]
+pub struct Answered {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: std::borrow::Cow<'static, str>,
 }
 
-/// A 200 answer of `content_type`, built directly: the `(headers, body)` tuple's conversion
-/// parses and validates the header value on every callback.
-fn typed(content_type: HeaderValue, body: axum::body::Body) -> Response {
-    let mut res = Response::new(body);
-    res.headers_mut().insert(header::CONTENT_TYPE, content_type);
-    res
+const PLAIN_TEXT: &str = "text/plain; charset=utf-8";
+const XML: &str = "application/xml; charset=utf-8";
+
+fn plain(status: StatusCode, body: &'static str) -> Answered {
+    Answered {
+        status,
+        content_type: PLAIN_TEXT,
+        body: body.into(),
+    }
 }
 
-async fn handshake(State(cb): State<Arc<Callback>>, Path(key): Path<String>, uri: Uri) -> Response {
+/// A 200 answer of `content_type`.
+fn typed(content_type: &'static str, body: String) -> Answered {
+    Answered {
+        status: StatusCode::OK,
+        content_type,
+        body: body.into(),
+    }
+}
+
+/// Built directly: the `(headers, body)` tuple's conversion parses and validates the
+/// header value on every callback.
+impl IntoResponse for Answered {
+    fn into_response(self) -> Response {
+        let body = match self.body {
+            std::borrow::Cow::Borrowed(b) => axum::body::Body::from(b),
+            std::borrow::Cow::Owned(b) => axum::body::Body::from(b),
+        };
+        let mut res = Response::new(body);
+        *res.status_mut() = self.status;
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        res
+    }
+}
+
+async fn handshake(State(cb): State<Arc<Callback>>, Path(key): Path<String>, uri: Uri) -> Answered {
     let started = Instant::now();
-    let res = answer_handshake(&cb, &key, &uri).await;
+    let res = answer_handshake(&cb, &key, uri.query().unwrap_or("")).await;
     cb.metrics.record("GET", &res, started);
     res
 }
 
-async fn answer_handshake(cb: &Callback, key: &str, uri: &Uri) -> Response {
+async fn answer_handshake(cb: &Callback, key: &str, query: &str) -> Answered {
     let account = match account_for(cb, key).await {
         Ok(a) => a,
         Err(res) => return res,
     };
-    let query = CallbackQuery::parse(uri.query().unwrap_or(""));
+    let query = CallbackQuery::parse(query);
     match account.endpoint.verify_get_handshake(&query) {
-        Ok(echostr) => (
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            echostr.into_owned(),
-        )
-            .into_response(),
+        Ok(echostr) => typed(PLAIN_TEXT, echostr.into_owned()),
         Err(e) => {
             tracing::info!(account_id = account.account_id, error = %e, "callback handshake refused");
             plain(status_of(e.http_status()), "")
@@ -268,7 +319,7 @@ async fn answer_handshake(cb: &Callback, key: &str, uri: &Uri) -> Response {
 }
 
 /// The account behind a callback key, or the answer for WeChat when there is none.
-async fn account_for(cb: &Callback, key: &str) -> Result<Arc<CallbackAccount>, Response> {
+async fn account_for(cb: &Callback, key: &str) -> Result<Arc<CallbackAccount>, Answered> {
     match cb.accounts.get(&cb.db, key).await {
         Ok(Some(a)) => Ok(a),
         Ok(None) => Err(plain(StatusCode::NOT_FOUND, "")),
@@ -288,19 +339,19 @@ async fn receive(
     Path(key): Path<String>,
     uri: Uri,
     body: Bytes,
-) -> Response {
+) -> Answered {
     let started = Instant::now();
-    let res = answer_message(&cb, &key, &uri, &body).await;
+    let res = answer_message(&cb, &key, uri.query().unwrap_or(""), &body).await;
     cb.metrics.record("POST", &res, started);
     res
 }
 
-async fn answer_message(cb: &Callback, key: &str, uri: &Uri, body: &[u8]) -> Response {
+async fn answer_message(cb: &Callback, key: &str, query: &str, body: &[u8]) -> Answered {
     let account = match account_for(cb, key).await {
         Ok(a) => a,
         Err(res) => return res,
     };
-    let query = CallbackQuery::parse(uri.query().unwrap_or(""));
+    let query = CallbackQuery::parse(query);
     let inbound = match account.endpoint.open_post(&query, body) {
         Ok(i) => i,
         Err(e) => {
@@ -370,7 +421,7 @@ async fn answer_message(cb: &Callback, key: &str, uri: &Uri, body: &[u8]) -> Res
         .seal_reply(&inbound, &reply, now_secs, nonce, &random)
     {
         Ok(sealed) if sealed == "success" => plain(StatusCode::OK, "success"),
-        Ok(sealed) => typed(XML, sealed.into_owned().into()),
+        Ok(sealed) => typed(XML, sealed.into_owned()),
         Err(e) => {
             tracing::error!(account_id = account.account_id, error = %e, "callback: cannot seal reply");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "")
@@ -389,7 +440,7 @@ async fn answer(
     msg: &wechat::Message<'_>,
     xml: &str,
     now: i64,
-) -> Result<(String, String), Response> {
+) -> Result<(String, String), Answered> {
     if let Some(module) = cb.modules.claiming(msg) {
         return Ok((
             run_module(cb, account, msg, xml, now, module).await?,
@@ -460,7 +511,7 @@ fn success() -> String {
 }
 
 /// A 503 for WeChat (it delivers again), the cause logged.
-fn unavailable(account: &CallbackAccount, what: &str, e: &dyn std::fmt::Display) -> Response {
+fn unavailable(account: &CallbackAccount, what: &str, e: &dyn std::fmt::Display) -> Answered {
     tracing::error!(account_id = account.account_id, error = %e, "callback: {what}");
     plain(StatusCode::SERVICE_UNAVAILABLE, "")
 }
@@ -472,7 +523,7 @@ async fn flow_answer(
     account: &CallbackAccount,
     msg: &wechat::Message<'_>,
     now: i64,
-) -> Result<Option<(String, String)>, Response> {
+) -> Result<Option<(String, String)>, Answered> {
     if !account.index.has_flows() {
         return Ok(None);
     }
@@ -523,7 +574,7 @@ async fn answer_with_rule(
     xml: &str,
     now: i64,
     rule: &CompiledRule,
-) -> Result<(String, usize), Response> {
+) -> Result<(String, usize), Answered> {
     let answers = answers_now(rule, |n| (rand::random::<u32>() as usize) % n.max(1));
     let more = match rule.reply_mode {
         ReplyMode::All => answers.len().saturating_sub(1),
@@ -571,7 +622,7 @@ async fn run_module(
     xml: &str,
     now: i64,
     module: Arc<dyn super::modules::Module>,
-) -> Result<String, Response> {
+) -> Result<String, Answered> {
     let now_secs = now / 1000;
     let call = super::modules::ModuleCall {
         db: cb.db.clone(),

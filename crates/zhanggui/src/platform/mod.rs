@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod http1;
 pub mod i18n;
 pub mod jobs;
 pub mod memory;

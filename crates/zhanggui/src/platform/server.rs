@@ -105,11 +105,11 @@ pub async fn start(
     let app = super::web::Service::new(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        super::http1::serve(listener, app, async {
+            let _ = rx.await;
+        })
+        .await;
+        Ok(())
     });
     Ok(Running {
         addr,

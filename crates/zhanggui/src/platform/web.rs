@@ -58,6 +58,11 @@ impl Service {
             callback,
         }
     }
+
+    /// The callback's handles, for the server's own HTTP/1.1 reader (platform/http1.rs).
+    pub fn callback(&self) -> &crate::messages::routes::Callback {
+        &self.callback
+    }
 }
 
 /// A connection gets a clone: two reference counts.
