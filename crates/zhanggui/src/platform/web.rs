@@ -14,9 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::future::RouteFuture;
 use axum::routing::get;
-use axum::serve::IncomingStream;
 use futures_util::future::{BoxFuture, Either};
-use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -42,8 +40,9 @@ fn router_with(callback: Arc<Callback>, state: AppState) -> Router {
     crate::messages::routes::router(callback).merge(console_router(state))
 }
 
-/// What the server runs for every connection: WeChat's callback requests go straight to
-/// the callback (messages::routes::serve_directly), every other request to [`router`].
+/// What hyper runs for the connections platform/http1.rs hands it: WeChat's callback
+/// requests go straight to the callback (messages::routes::serve_directly), every other
+/// request to [`router`].
 #[derive(Clone)]
 pub struct Service {
     callback: Arc<Callback>,
@@ -62,21 +61,6 @@ impl Service {
     /// The callback's handles, for the server's own HTTP/1.1 reader (platform/http1.rs).
     pub fn callback(&self) -> &crate::messages::routes::Callback {
         &self.callback
-    }
-}
-
-/// A connection gets a clone: two reference counts.
-impl<'a> tower::Service<IncomingStream<'a, TcpListener>> for Service {
-    type Response = Service;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Service, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: IncomingStream<'a, TcpListener>) -> Self::Future {
-        std::future::ready(Ok(self.clone()))
     }
 }
 
