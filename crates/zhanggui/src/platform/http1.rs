@@ -42,6 +42,9 @@ pub const MAX_HEAD: usize = 16 * 1024;
 pub const REQUEST_TIME: Duration = Duration::from_secs(30);
 /// Headers a callback request may have for this reader to take it.
 const MAX_HEADERS: usize = 32;
+/// Room made in the read buffer before each read: without it a full buffer grows by 64
+/// bytes a read (`BytesMut`'s least), and a body of 64 KiB would take a thousand reads.
+const READ_AHEAD: usize = 4096;
 
 /// Serves `listener` until `stop` completes, then waits for every connection to finish.
 pub async fn serve(listener: TcpListener, service: Service, stop: impl Future<Output = ()>) {
@@ -91,10 +94,11 @@ async fn pause_after_accept_error(e: io::Error) {
 /// One connection: callback requests answered here until one is not, then hyper.
 async fn connection(mut stream: TcpStream, service: Service, stopping: watch::Sender<()>) {
     let mut stopped = pin!(stopping.closed());
-    let mut read = BytesMut::with_capacity(4096);
+    let mut read = BytesMut::with_capacity(READ_AHEAD);
     let mut out = Vec::with_capacity(1024);
     loop {
         if read.is_empty() {
+            read.reserve(READ_AHEAD);
             // Between requests: the one place where the server's stop closes the connection.
             tokio::select! {
                 biased;
@@ -158,6 +162,7 @@ async fn next_request(stream: &mut TcpStream, read: &mut BytesMut) -> Next {
         }
         // The request has begun and is not all here: the rest must come in time.
         let deadline = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + REQUEST_TIME);
+        read.reserve(READ_AHEAD);
         match tokio::time::timeout_at(deadline, stream.read_buf(read)).await {
             Ok(Ok(n)) if n > 0 => {}
             _ => return Next::Gone,
