@@ -533,6 +533,21 @@ async fn send(stream: &mut tokio::net::TcpStream, bytes: &[u8]) {
     stream.write_all(bytes).await.expect("write");
 }
 
+/// Sends `request` on a new connection and reads its answer; the connection and any bytes
+/// read past the answer stay for more.
+async fn first_answer(
+    app: &TestApp,
+    request: &str,
+) -> (tokio::net::TcpStream, Vec<u8>, RawResponse) {
+    let mut stream = connect(app).await;
+    send(&mut stream, request.as_bytes()).await;
+    let mut pending = Vec::new();
+    let res = next_response(&mut stream, &mut pending)
+        .await
+        .expect("an answer");
+    (stream, pending, res)
+}
+
 /// WeChat keeps its connections open and may send the next request before the answer to
 /// the last has arrived: two callbacks sent in one write get their own answers, in order,
 /// and a console request after them on the same connection is served as ever (by hyper).
@@ -629,38 +644,23 @@ async fn requests_of_other_shapes_get_the_same_answers() {
         a.callback_key,
         body.len()
     );
-    let mut stream = connect(&app).await;
-    send(&mut stream, chunked.as_bytes()).await;
-    let mut pending = Vec::new();
-    let res = next_response(&mut stream, &mut pending)
-        .await
-        .expect("answer");
+    let (_, _, res) = first_answer(&app, &chunked).await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert!(res.body.contains("收到，稍后回复"), "{}", res.body);
 
     // Connection: close: answered, said so, and closed.
-    let mut stream = connect(&app).await;
     let closing = raw_post(&a, &text(9322, "再见"), "Connection: close\r\n");
-    send(&mut stream, closing.as_bytes()).await;
-    let mut pending = Vec::new();
-    let res = next_response(&mut stream, &mut pending)
-        .await
-        .expect("answer");
+    let (mut stream, mut pending, res) = first_answer(&app, &closing).await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.header("connection"), Some("close"));
     assert!(next_response(&mut stream, &mut pending).await.is_none());
 
     // A malformed head: 400 from hyper, nothing logged.
-    let mut stream = connect(&app).await;
     let bad = format!(
         "POST /wx/{} HTTP/1.1\r\nNo colon here\r\nContent-Length: 0\r\n\r\n",
         a.callback_key
     );
-    send(&mut stream, bad.as_bytes()).await;
-    let mut pending = Vec::new();
-    let res = next_response(&mut stream, &mut pending)
-        .await
-        .expect("answer");
+    let (_, _, res) = first_answer(&app, &bad).await;
     assert_eq!(res.status, 400);
     assert_eq!(logged(&app).await, 2);
     app.stop().await;
@@ -672,16 +672,8 @@ async fn requests_of_other_shapes_get_the_same_answers() {
 async fn a_stop_closes_idle_callback_connections() {
     let app = TestApp::spawn().await;
     let a = account(&app, "plaintext").await;
-    let mut stream = connect(&app).await;
-    send(
-        &mut stream,
-        raw_post(&a, &text(9331, "在吗"), "").as_bytes(),
-    )
-    .await;
-    let mut pending = Vec::new();
-    let res = next_response(&mut stream, &mut pending)
-        .await
-        .expect("answer");
+    let request = raw_post(&a, &text(9331, "在吗"), "");
+    let (mut stream, mut pending, res) = first_answer(&app, &request).await;
     assert_eq!(res.status, 200, "{}", res.body);
     tokio::time::timeout(std::time::Duration::from_secs(5), app.stop())
         .await
