@@ -294,7 +294,9 @@ profile_report() {
     echo
     echo "perf record -e cpu-clock -F 999 -C $SERVER_CORE (the core of the server and of its PostgreSQL backends), $(grep -m1 '^# Samples' "$flat" | sed 's/^# //')."
     echo
-    awk -f "$ROOT/bench/perf-categories.awk" "$flat"
+    # The server's main thread is named after its binary (ZG_BIN or COMPARE may be any
+    # file); the kernel keeps 15 characters of it.
+    awk -v server="$(basename "$ZG" | cut -c1-15)" -f "$ROOT/bench/perf-categories.awk" "$flat"
     echo
     echo "By thread (share of the samples of the core):"
     echo

@@ -1,13 +1,14 @@
 # Groups a flat `perf report --no-children --sort comm,dso,sym -g none --stdio` into the
 # categories BENCHMARKS.md talks about. Used by bench/callback.sh (PROFILE=1), which samples
-# the server's whole core: `swapper` is idle time, other commands are other processes.
+# the server's whole core: `swapper` is idle time, other commands are other processes
+# (`-v server=NAME`: the server's own command name when its binary is not `zhanggui`).
 function add(cat, pct) { share[cat] += pct; total += pct }
 /^ +[0-9.]+%/ {
   pct = $1; sub(/%/, "", pct); pct += 0
   comm = $2; dso = $3; sym = ""
   for (i = 5; i <= NF; i++) sym = sym (i > 5 ? " " : "") $i
   if (comm == "swapper") { idle += pct; next }
-  if (comm !~ /^(tokio-|sqlx-|zhanggui|postgres)/) { add("other processes on the core", pct); next }
+  if (comm !~ /^(tokio-|sqlx-|zhanggui|postgres)/ && comm != server) { add("other processes on the core", pct); next }
   if (comm == "postgres" && $4 != "[k]") { add("PostgreSQL backends (user)", pct); next }
   if ($4 == "[k]") {
     if (sym ~ /tcp|^ip_|inet|skb|sock|__dev_|net_|napi|loopback|__netif|nf_|sk_|^__sys_sendto|sendmsg|recvmsg|_copy_to_iter|_copy_from_iter|csum/)

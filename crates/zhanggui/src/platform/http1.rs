@@ -534,6 +534,50 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever arrives, the reader answers with a verdict, never a panic, and a whole
+        /// request's parts lie inside what was read.
+        #[test]
+        fn any_bytes_get_a_verdict(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            if let Parsed::Whole(r) = callback_request(&bytes) {
+                proptest::prop_assert!(r.body.end <= bytes.len());
+                proptest::prop_assert!(r.key.end <= r.body.start && r.query.end <= r.body.start);
+            }
+        }
+
+        /// A request of WeChat's shape, however its head is cut into reads, is taken whole
+        /// with exactly its key, query and body, and never before its last byte.
+        #[test]
+        fn a_callback_request_is_read_exactly(
+            key in "[A-Za-z0-9_-]{1,40}",
+            query in "[a-z0-9=&_]{0,120}",
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            headers in proptest::collection::vec(("[A-Za-z][A-Za-z-]{0,15}", "[ -~]{0,30}"), 0..6),
+        ) {
+            let mut head = format!("POST /wx/{key}?{query} HTTP/1.1\r\n");
+            for (name, value) in &headers {
+                let lower = name.to_ascii_lowercase();
+                if ["content-length", "transfer-encoding", "expect", "upgrade", "connection"].contains(&lower.as_str()) {
+                    continue;
+                }
+                head.push_str(&format!("{name}: {}\r\n", value.trim()));
+            }
+            head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+            let mut request = head.into_bytes();
+            let body_start = request.len();
+            request.extend_from_slice(&body);
+            for cut in 0..request.len() {
+                proptest::prop_assert_eq!(callback_request(&request[..cut]), Parsed::Partial);
+            }
+            let Parsed::Whole(r) = callback_request(&request) else {
+                return Err(proptest::test_runner::TestCaseError::fail("not taken whole"));
+            };
+            proptest::prop_assert_eq!(&request[r.key.clone()], key.as_bytes());
+            proptest::prop_assert_eq!(&request[r.query.clone()], query.as_bytes());
+            proptest::prop_assert_eq!(r.body, body_start..request.len());
+        }
+    }
+
     #[test]
     fn content_lengths_are_plain_decimals() {
         assert_eq!(decimal(b"0"), Some(0));
