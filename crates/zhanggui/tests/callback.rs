@@ -680,3 +680,40 @@ async fn a_stop_closes_idle_callback_connections() {
         .expect("the server stops within 5 s with a callback connection open");
     assert!(next_response(&mut stream, &mut pending).await.is_none());
 }
+
+/// A proxy in front (nginx speaks HTTP/1.0 to its upstream unless told otherwise): answered
+/// in HTTP/1.0, the connection closed after the answer unless the request asked to keep it.
+#[tokio::test]
+async fn http_1_0_callbacks_are_answered_and_closed_unless_kept_alive() {
+    let app = TestApp::spawn().await;
+    let a = account(&app, "plaintext").await;
+    let as_http10 = |request: String| request.replacen(" HTTP/1.1\r\n", " HTTP/1.0\r\n", 1);
+
+    let request = as_http10(raw_post(&a, &text(9341, "代理"), ""));
+    let (mut stream, mut pending, res) = first_answer(&app, &request).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(res.body.contains("收到，稍后回复"), "{}", res.body);
+    assert_eq!(res.header("connection"), Some("close"));
+    assert!(next_response(&mut stream, &mut pending).await.is_none());
+
+    let kept = as_http10(raw_post(
+        &a,
+        &text(9342, "代理"),
+        "Connection: keep-alive\r\n",
+    ));
+    let (mut stream, mut pending, res) = first_answer(&app, &kept).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.header("connection"), Some("keep-alive"));
+    let again = as_http10(raw_post(
+        &a,
+        &text(9343, "代理"),
+        "Connection: keep-alive\r\n",
+    ));
+    send(&mut stream, again.as_bytes()).await;
+    let res = next_response(&mut stream, &mut pending)
+        .await
+        .expect("a second answer on the kept connection");
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(logged(&app).await, 3);
+    app.stop().await;
+}

@@ -1,5 +1,5 @@
 //! The server's connections. WeChat's callback requests, as WeChat makes them (a GET or a
-//! POST with a `Content-Length` to `/wx/{key}`, HTTP/1.1), are read and answered here by a
+//! POST with a `Content-Length` to `/wx/{key}`, HTTP/1.1 or 1.0), are read and answered here by a
 //! small HTTP/1.1 reader and writer of our own; at the first request that is anything else
 //! the connection goes to hyper, with the bytes read so far, and stays there.
 //!
@@ -10,7 +10,7 @@
 //! shape, and the answer is a status, a content type and a body.
 //!
 //! What this reader does not take it leaves to hyper whole: other paths and methods,
-//! HTTP/1.0, chunked bodies, `Expect`, upgrades, bodies over the callback's limit (hyper's
+//! chunked bodies, `Expect`, upgrades, bodies over the callback's limit (hyper's
 //! path answers them 413), a head larger than [`MAX_HEAD`], anything malformed (hyper answers
 //! 400). A request once started must arrive within [`REQUEST_TIME`]. On stop, idle
 //! connections close at once and a request being answered is finished first, as hyper's
@@ -119,7 +119,7 @@ async fn connection(mut stream: TcpStream, service: Service, stopping: watch::Se
         };
         read.advance(request.body.end);
         let close = request.close || stopping.is_closed();
-        write_response(&mut out, &answered, close);
+        write_response(&mut out, &answered, request.http10, close);
         if stream.write_all(&out).await.is_err() || close {
             return;
         }
@@ -147,8 +147,10 @@ struct CallbackRequest {
     query: Range<usize>,
     /// The body; it ends where the request does.
     body: Range<usize>,
-    /// `Connection: close`: answer, then close.
+    /// Answer, then close: `Connection: close`, or HTTP/1.0 without `keep-alive`.
     close: bool,
+    /// HTTP/1.0 (a proxy such as nginx speaks it to its upstream by default).
+    http10: bool,
 }
 
 /// Reads until the buffer holds a whole callback request, or tells it is not one.
@@ -193,9 +195,10 @@ fn callback_request(read: &[u8]) -> Parsed {
         Some("GET") => Method::GET,
         _ => return Parsed::Other,
     };
-    let (Some(1), Some(target)) = (req.version, req.path) else {
+    let (Some(version @ (0 | 1)), Some(target)) = (req.version, req.path) else {
         return Parsed::Other;
     };
+    let http10 = version == 0;
     // Without a query, the empty one at the target's end (every part lies in the buffer).
     let (path, query) = target
         .split_once('?')
@@ -220,7 +223,8 @@ fn callback_request(read: &[u8]) -> Parsed {
         key: range_in(read, key),
         query: range_in(read, query),
         body: head_len..end,
-        close: shape.close,
+        close: shape.close || (http10 && !shape.keep_alive),
+        http10,
     })
 }
 
@@ -228,6 +232,7 @@ fn callback_request(read: &[u8]) -> Parsed {
 struct Shape {
     content_length: Option<usize>,
     close: bool,
+    keep_alive: bool,
 }
 
 impl Shape {
@@ -238,6 +243,7 @@ impl Shape {
         let mut shape = Shape {
             content_length: None,
             close: false,
+            keep_alive: false,
         };
         for h in headers {
             let name = h.name;
@@ -250,7 +256,7 @@ impl Shape {
                 for option in std::str::from_utf8(h.value).ok()?.split(',') {
                     match option.trim() {
                         o if o.eq_ignore_ascii_case("close") => shape.close = true,
-                        o if o.eq_ignore_ascii_case("keep-alive") => {}
+                        o if o.eq_ignore_ascii_case("keep-alive") => shape.keep_alive = true,
                         _ => return None,
                     }
                 }
@@ -287,10 +293,11 @@ fn text_at<'b>(read: &'b [u8], range: &Range<usize>) -> &'b str {
     std::str::from_utf8(&read[range.clone()]).unwrap_or("")
 }
 
-/// The response head and body, in one buffer for one write.
-fn write_response(out: &mut Vec<u8>, answered: &Answered, close: bool) {
+/// The response head and body, in one buffer for one write; in the request's version, and
+/// saying whether the connection stays (HTTP/1.0 keeps it only when told so).
+fn write_response(out: &mut Vec<u8>, answered: &Answered, http10: bool, close: bool) {
     out.clear();
-    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(if http10 { b"HTTP/1.0 " } else { b"HTTP/1.1 " });
     out.extend_from_slice(answered.status.as_str().as_bytes());
     out.push(b' ');
     let reason = answered.status.canonical_reason().unwrap_or("");
@@ -301,6 +308,8 @@ fn write_response(out: &mut Vec<u8>, answered: &Answered, close: bool) {
     out.extend_from_slice(itoa::Buffer::new().format(answered.body.len()).as_bytes());
     if close {
         out.extend_from_slice(b"\r\nconnection: close");
+    } else if http10 {
+        out.extend_from_slice(b"\r\nconnection: keep-alive");
     }
     out.extend_from_slice(b"\r\ndate: ");
     out.extend_from_slice(&date::now());
@@ -461,6 +470,26 @@ mod tests {
     }
 
     #[test]
+    fn http_1_0_is_ours_and_closes_unless_kept_alive() {
+        let r = whole("POST /wx/k HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
+        assert!(r.http10 && r.close);
+        let r = whole("POST /wx/k HTTP/1.0\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n");
+        assert!(r.http10 && !r.close);
+        let r = whole("POST /wx/k HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+        assert!(!r.http10 && !r.close);
+        let mut out = Vec::new();
+        let answered = Answered {
+            status: StatusCode::OK,
+            content_type: "text/plain; charset=utf-8",
+            body: "success".into(),
+        };
+        write_response(&mut out, &answered, true, false);
+        let text = String::from_utf8(out).unwrap_or_default();
+        assert!(text.starts_with("HTTP/1.0 200 OK\r\n"), "{text}");
+        assert!(text.contains("\r\nconnection: keep-alive\r\n"), "{text}");
+    }
+
+    #[test]
     fn a_request_not_all_here_waits_for_the_rest() {
         assert_eq!(parsed("POST /wx/k HTTP/1.1\r\nContent-Le"), Parsed::Partial);
         assert_eq!(
@@ -474,7 +503,7 @@ mod tests {
     fn everything_else_goes_to_hyper() {
         for text in [
             "GET /healthz HTTP/1.1\r\n\r\n",
-            "POST /wx/k HTTP/1.0\r\nContent-Length: 0\r\n\r\n",
+            "POST /wx/k HTTP/2.0\r\nContent-Length: 0\r\n\r\n",
             "PUT /wx/k HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
             "POST /wx/a%20b HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
             "POST /wx/a/b HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
@@ -523,7 +552,7 @@ mod tests {
             content_type: "text/plain; charset=utf-8",
             body: "success".into(),
         };
-        write_response(&mut out, &answered, true);
+        write_response(&mut out, &answered, false, true);
         let text = String::from_utf8(out).unwrap_or_default();
         assert!(text.starts_with("HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 7\r\nconnection: close\r\ndate: "), "{text}");
         assert!(text.ends_with(" GMT\r\n\r\nsuccess"), "{text}");
