@@ -1,7 +1,7 @@
 //! The server's connections. WeChat's callback requests, as WeChat makes them (a GET or a
-//! POST with a `Content-Length` to `/wx/{key}`, HTTP/1.1 or 1.0), are read and answered here by a
-//! small HTTP/1.1 reader and writer of our own; at the first request that is anything else
-//! the connection goes to hyper, with the bytes read so far, and stays there.
+//! POST with a `Content-Length` to `/wx/{key}`, HTTP/1.1 or 1.0), are read and answered
+//! here by a small HTTP/1.1 reader and writer of our own; at the first request that is
+//! anything else the connection goes to hyper, with the bytes read so far, and stays there.
 //!
 //! Why: hyper's and axum's work around a request, its parsing into a `Request` with a header
 //! map, the body's stream, the response's headers and their encoding, cost ~2–3 µs a
@@ -120,7 +120,12 @@ async fn connection(mut stream: TcpStream, service: Service, stopping: watch::Se
         read.advance(request.body.end);
         let close = request.close || stopping.is_closed();
         write_response(&mut out, &answered, request.http10, close);
-        if stream.write_all(&out).await.is_err() || close {
+        if stream.write_all(&out).await.is_err() {
+            return;
+        }
+        if close {
+            // A FIN after the answer, as hyper sends, rather than the socket just dropped.
+            let _ = stream.shutdown().await;
             return;
         }
         if out.capacity() > 64 * 1024 {
