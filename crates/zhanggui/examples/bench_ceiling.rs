@@ -1,7 +1,7 @@
 //! The ceiling of the callback benchmark (`bench/callback.sh`): a bare axum server that reads
 //! the request body and answers every POST with a fixed body, on the same runtime as the
-//! product (`main.rs`: tokio's current-thread runtime where the process may use one core, as
-//! in the benchmark, else the multi-threaded one). What the product reaches is reported as a
+//! product (`platform::server::runtime`: tokio's current-thread runtime where the process may
+//! use one core, as in the benchmark, else the multi-threaded one). What the product reaches is reported as a
 //! fraction of this, measured in the same run with the same load generator and the same
 //! requests.
 //!
@@ -25,14 +25,7 @@ fn main() -> anyhow::Result<()> {
     let listen = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:18081".to_string());
-    let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
-    let runtime = if one_core {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Runtime::new()?
-    };
+    let runtime = zhanggui::platform::server::runtime()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&listen).await?;
         let app = Router::new().fallback(answer);

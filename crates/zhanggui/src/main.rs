@@ -200,24 +200,7 @@ fn main() -> anyhow::Result<()> {
         _ => None,
     };
     let config = Config::load_with_listen(cli.config.as_deref(), listen)?;
-    runtime()?.block_on(run(command, config))
-}
-
-/// The async runtime: where the process may use one core only (`taskset`, a cgroup's CPU
-/// set, a machine of one vCPU), a single thread that runs everything; else tokio's
-/// multi-threaded one. On one core the multi-threaded runtime still runs two threads, its
-/// worker and the main thread that drives the server's top task, and hands work between
-/// them through its shared queues: with the current-thread scheduler the callback's p99 was
-/// lower in 6 of 7 pairs and under 5 ms in 5 (BENCHMARKS.md, callback, nineteenth round).
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
-    if one_core {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Runtime::new()
-    }
+    server::runtime()?.block_on(run(command, config))
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {

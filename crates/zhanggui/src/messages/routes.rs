@@ -297,10 +297,7 @@ impl IntoResponse for Answered {
 }
 
 async fn handshake(State(cb): State<Arc<Callback>>, Path(key): Path<String>, uri: Uri) -> Answered {
-    let started = Instant::now();
-    let res = answer_handshake(&cb, &key, uri.query().unwrap_or("")).await;
-    cb.metrics.record("GET", &res, started);
-    res
+    answer_directly(&cb, Method::GET, &key, uri.query().unwrap_or(""), &[]).await
 }
 
 async fn answer_handshake(cb: &Callback, key: &str, query: &str) -> Answered {
@@ -340,10 +337,8 @@ async fn receive(
     uri: Uri,
     body: Bytes,
 ) -> Answered {
-    let started = Instant::now();
-    let res = answer_message(&cb, &key, uri.query().unwrap_or(""), &body).await;
-    cb.metrics.record("POST", &res, started);
-    res
+    let query = uri.query().unwrap_or("");
+    answer_directly(&cb, Method::POST, &key, query, &body).await
 }
 
 async fn answer_message(cb: &Callback, key: &str, query: &str, body: &[u8]) -> Answered {

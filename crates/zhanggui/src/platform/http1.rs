@@ -442,6 +442,14 @@ mod tests {
     use super::*;
     use axum::http::StatusCode;
 
+    fn success() -> Answered {
+        Answered {
+            status: StatusCode::OK,
+            content_type: "text/plain; charset=utf-8",
+            body: "success".into(),
+        }
+    }
+
     fn parsed(text: &str) -> Parsed {
         callback_request(text.as_bytes())
     }
@@ -483,11 +491,7 @@ mod tests {
         let r = whole("POST /wx/k HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
         assert!(!r.http10 && !r.close);
         let mut out = Vec::new();
-        let answered = Answered {
-            status: StatusCode::OK,
-            content_type: "text/plain; charset=utf-8",
-            body: "success".into(),
-        };
+        let answered = success();
         write_response(&mut out, &answered, true, false);
         let text = String::from_utf8(out).unwrap_or_default();
         assert!(text.starts_with("HTTP/1.0 200 OK\r\n"), "{text}");
@@ -552,11 +556,7 @@ mod tests {
     #[test]
     fn the_response_is_one_http_message_with_its_length() {
         let mut out = Vec::new();
-        let answered = Answered {
-            status: StatusCode::OK,
-            content_type: "text/plain; charset=utf-8",
-            body: "success".into(),
-        };
+        let answered = success();
         write_response(&mut out, &answered, false, true);
         let text = String::from_utf8(out).unwrap_or_default();
         assert!(text.starts_with("HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 7\r\nconnection: close\r\ndate: "), "{text}");
