@@ -319,7 +319,7 @@ async fn the_tap_gives_projections_what_the_database_gives() {
             .tapped()
             .expect("the tap holds every row it committed");
 
-        let mut from_tap = tapped.senders(&kinds);
+        let mut from_tap = tapped.senders(&kinds).await;
         let mut from_db = store::senders(&db, range, &kinds).await.expect("senders");
         let key = |s: &store::SenderSummary| (s.account_id, s.openid.clone());
         from_tap.sort_by_key(key);

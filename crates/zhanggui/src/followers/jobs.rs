@@ -154,9 +154,12 @@ pub fn observe_body(body: &str) -> Observation {
 // ---- the per-follower index of the log (follower_log: the timeline of 粉丝详情) ----
 
 pub const LOG_INDEX: &str = "follower_log";
-/// Log rows indexed per statement: one `INSERT … SELECT` holds SQLite's write lock while it
-/// runs and the log writer waits for it, so it stays at a few milliseconds.
-pub const LOG_INDEX_BATCH: i64 = 2_048;
+/// Log rows indexed per statement. The statement holds SQLite's write lock while it runs,
+/// and cannot give the core back meanwhile (`platform::db`): each row is a key inserted at
+/// its sender's place in the bucket, ~1.5 µs. At 2,048 rows a statement kept the callbacks'
+/// core ~2 ms in one piece, the longest of the background's stretches (`perf sched`,
+/// BENCHMARKS.md, callback, twenty-third round); at 1,024 about half that.
+pub const LOG_INDEX_BATCH: i64 = 1_024;
 /// The pause between two statements of an index pass that has more to do. Back to back, a
 /// pass's statements were one burst of SQLite work on the callbacks' core that every
 /// callback in flight waited out; with the pause the runtime's thread gets the core between
@@ -174,7 +177,8 @@ pub async fn run_log_index(state: AppState) {
     loop {
         tick.tick().await;
         loop {
-            let step = index_once(&state.db, state.clock.now_ms(), LOG_INDEX_BATCH);
+            let now = state.clock.now_ms();
+            let step = index_once(&state.db, state.log.tap(), now, LOG_INDEX_BATCH);
             match state.log.in_turn(step).await {
                 Ok(p) if p.more => tokio::time::sleep(PAUSE_BETWEEN_STATEMENTS).await,
                 Ok(_) => break,
@@ -191,14 +195,27 @@ pub async fn run_log_index(state: AppState) {
 /// move by compare-and-set, in one transaction (a pass that loses the cursor writes
 /// nothing). One write instead of two: each write is a turn at SQLite's lock that the log's
 /// committer may have to wait for.
-pub async fn index_once(db: &Db, now: i64, batch: i64) -> Result<Projected, sqlx::Error> {
+pub async fn index_once(
+    db: &Db,
+    tap: Option<&LogTap>,
+    now: i64,
+    batch: i64,
+) -> Result<Projected, sqlx::Error> {
     let cursor = log::cursor(db, LOG_INDEX).await?;
     let unsettled_from = log::unsettled_from(db, now);
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());
     };
     let mut script = Script::new();
-    store::index_log_range(&mut script, range.after_id, range.upto);
+    match log::Stretch::new(db, tap, LOG_INDEX, range).tapped() {
+        Some(rows) => store::index_tapped_rows(
+            &mut script,
+            range,
+            rows.iter()
+                .map(|t| (t.row.account_id, t.row.openid.as_str(), t.id)),
+        ),
+        None => store::index_log_range(&mut script, range.after_id, range.upto),
+    }
     let moved = log::commit_pass(db, script, LOG_INDEX, cursor, range.upto).await?;
     Ok(Projected {
         upto: moved.then_some(range.upto),

@@ -1,6 +1,7 @@
 //! SQL for followers and the projection cursor.
 
 use super::model::{Follower, LOG_BUCKET_IDS, timeline_buckets};
+use crate::messages::store::LogRange;
 use crate::on_pool;
 use crate::platform::db::{Db, Dialect, Script, Value};
 
@@ -247,6 +248,29 @@ pub fn index_log_range(script: &mut Script, after_id: i64, upto: i64) {
             Value::Int(after_id),
             Value::Int(upto),
         ],
+    );
+}
+
+/// Adds to `script` the indexing of log rows the committer's tap holds: `(account_id, openid,
+/// id)` each, handed over as one JSON array, so the statement inserts without reading
+/// `wx_messages`. The statement holds SQLite's write lock while it runs, and the log's
+/// committer waits for it; reading 2,048 log rows back (a pool connection's cache holds
+/// none of them: every commit of the log empties it) was most of that time, ~1.8 ms
+/// (BENCHMARKS.md, callback, twenty-third round). SQLite only: the tap exists only there.
+pub fn index_tapped_rows<'a>(
+    script: &mut Script,
+    range: LogRange,
+    rows: impl Iterator<Item = (i64, &'a str, i64)>,
+) {
+    let rows: Vec<(i64, &str, i64)> = rows.collect();
+    let Ok(json) = serde_json::to_string(&rows) else {
+        return index_log_range(script, range.after_id, range.upto);
+    };
+    script.push(
+        "INSERT INTO follower_log (account_id, bucket, openid, message_id) \
+         SELECT value ->> 0, (value ->> 2) / ?, value ->> 1, value ->> 2 FROM json_each(?) \
+         WHERE true ON CONFLICT (account_id, bucket, openid, message_id) DO NOTHING",
+        vec![Value::Int(LOG_BUCKET_IDS), Value::Text(json)],
     );
 }
 

@@ -428,7 +428,7 @@ impl<'a> Stretch<'a> {
     /// Every sender of the range, summed up (`senders`).
     pub async fn senders(&self, kinds: &[&str]) -> Result<Vec<SenderSummary>, sqlx::Error> {
         match &self.tapped {
-            Some(rows) => Ok(rows.senders(kinds)),
+            Some(rows) => Ok(rows.senders(kinds).await),
             None => senders(self.db, self.range, kinds).await,
         }
     }
