@@ -253,9 +253,9 @@ pub fn index_log_range(script: &mut Script, after_id: i64, upto: i64) {
 
 /// Adds to `script` the indexing of log rows the committer's tap holds: `(account_id, openid,
 /// id)` each, handed over as one JSON array, so the statement inserts without reading
-/// `wx_messages`. The statement holds SQLite's write lock while it runs, and the log's
-/// committer waits for it; reading 2,048 log rows back (a pool connection's cache holds
-/// none of them: every commit of the log empties it) was most of that time, ~1.8 ms
+/// `wx_messages` back (a pool connection's cache holds none of those pages: every commit
+/// of the log empties it) while it holds SQLite's write lock. The inserts themselves are
+/// most of that time, which is why a statement takes at most `jobs::LOG_INDEX_BATCH` rows
 /// (BENCHMARKS.md, callback, twenty-third round). SQLite only: the tap exists only there.
 pub fn index_tapped_rows<'a>(
     script: &mut Script,
