@@ -413,13 +413,7 @@ async fn a_timeline_finds_a_follower_in_every_bucket_whichever_projection_is_ahe
     assert_eq!(timeline_ids(&db, "oSparse", 4).await, newest_first(&all));
 
     // Rebuilt from nothing: the same timeline.
-    common::exec(&db, "DELETE FROM follower_log").await;
-    common::exec(
-        &db,
-        "UPDATE log_projections SET last_id = 0 WHERE name = 'follower_log'",
-    )
-    .await;
-    index_all(&db).await;
+    reindex_from_nothing(&db).await;
     project_all(&db, None, 1_000_000).await;
     assert_eq!(timeline_ids(&db, "oSparse", 3).await, newest_first(&all));
 }
@@ -485,14 +479,19 @@ async fn indexing_from_the_tap_agrees_with_indexing_from_the_log() {
     assert_eq!(from_tap.len(), rows.len());
     assert!(from_tap.iter().any(|(_, _, openid, _)| openid == odd));
 
-    common::exec(&db, "DELETE FROM follower_log").await;
+    reindex_from_nothing(&db).await;
+    assert_eq!(from_tap, follower_log(&db).await);
+}
+
+/// Clears follower_log and its cursor, then indexes the whole log again from the database.
+async fn reindex_from_nothing(db: &zhanggui::platform::db::Db) {
+    common::exec(db, "DELETE FROM follower_log").await;
     common::exec(
-        &db,
+        db,
         "UPDATE log_projections SET last_id = 0 WHERE name = 'follower_log'",
     )
     .await;
-    index_all(&db).await;
-    assert_eq!(from_tap, follower_log(&db).await);
+    index_all(db).await;
 }
 
 async fn follower_log(db: &zhanggui::platform::db::Db) -> Vec<(i64, i64, String, i64)> {

@@ -450,7 +450,7 @@ mod progress_tests {
 
     use super::{CPU_OFFERS, ConnectOptions, Db, YIELD_EVERY};
 
-    async fn scratch_db(dir: &tempfile::TempDir) -> Db {
+    pub(super) async fn scratch_db(dir: &tempfile::TempDir) -> Db {
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         Db::connect(&url, ConnectOptions::default())
             .await
@@ -550,10 +550,7 @@ mod checkpoint_tests {
     #[tokio::test]
     async fn a_checkpoint_offers_the_core_as_it_copies_and_loses_nothing() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let db = Db::connect(&url, ConnectOptions::default())
-            .await
-            .expect("open");
+        let db = super::progress_tests::scratch_db(&dir).await;
         let Db::Sqlite(pool) = &db else {
             unreachable!("a sqlite URL")
         };
