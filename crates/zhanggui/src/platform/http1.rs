@@ -450,6 +450,13 @@ mod tests {
         }
     }
 
+    /// The answer `success` as written for a request of that version and closing.
+    fn success_written(http10: bool, close: bool) -> String {
+        let mut out = Vec::new();
+        write_response(&mut out, &success(), http10, close);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
     fn parsed(text: &str) -> Parsed {
         callback_request(text.as_bytes())
     }
@@ -490,10 +497,7 @@ mod tests {
         assert!(r.http10 && !r.close);
         let r = whole("POST /wx/k HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
         assert!(!r.http10 && !r.close);
-        let mut out = Vec::new();
-        let answered = success();
-        write_response(&mut out, &answered, true, false);
-        let text = String::from_utf8(out).unwrap_or_default();
+        let text = success_written(true, false);
         assert!(text.starts_with("HTTP/1.0 200 OK\r\n"), "{text}");
         assert!(text.contains("\r\nconnection: keep-alive\r\n"), "{text}");
     }
@@ -555,10 +559,7 @@ mod tests {
 
     #[test]
     fn the_response_is_one_http_message_with_its_length() {
-        let mut out = Vec::new();
-        let answered = success();
-        write_response(&mut out, &answered, false, true);
-        let text = String::from_utf8(out).unwrap_or_default();
+        let text = success_written(false, true);
         assert!(text.starts_with("HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 7\r\nconnection: close\r\ndate: "), "{text}");
         assert!(text.ends_with(" GMT\r\n\r\nsuccess"), "{text}");
         let mut headers = [httparse::EMPTY_HEADER; 8];
