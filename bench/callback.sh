@@ -155,10 +155,12 @@ stop_pid() {
   forget_pid "$pid"
 }
 
+# Below Linux's ephemeral range (32768 and up): a port there can be some client
+# connection's own end, and the server's bind then fails.
 free_port() {
   local port
   for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 20000))
+    port=$((20000 + RANDOM % 12000))
     if ! ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
       echo "$port"
       return
@@ -432,7 +434,7 @@ run_ceiling() { # run mode
   local spid
   spid="$(pgrep -P "$pid" | head -n 1 || true)"
   spid="${spid:-$pid}"
-  curl -s -o /dev/null --retry 50 --retry-connrefused --retry-delay 0 --max-time 10 \
+  curl -s -o /dev/null --retry 50 --retry-connrefused --retry-delay 0 --retry-max-time 15 --max-time 10 \
     -X POST "http://127.0.0.1:$port/" || die "the ceiling server did not start"
   sleep 1
   idle="$(status_kb "$spid" VmRSS)"

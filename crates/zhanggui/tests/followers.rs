@@ -454,8 +454,8 @@ async fn an_index_pass_that_lost_its_cursor_writes_nothing() {
 
 /// Where the committer's tap holds the rows (a SQLite file), the index pass takes them from
 /// there, handed to SQLite as JSON, instead of reading the log: it must index exactly what
-/// a pass reading the log indexes, whatever characters a sender's openid holds and however
-/// the rows are cut into passes.
+/// a pass reading the log indexes, whatever characters a sender's openid holds, on however
+/// many accounts, and however the rows are cut into passes.
 #[tokio::test]
 async fn indexing_from_the_tap_agrees_with_indexing_from_the_log() {
     use zhanggui::followers::jobs::index_once;
@@ -464,6 +464,13 @@ async fn indexing_from_the_tap_agrees_with_indexing_from_the_log() {
     let mut rows = unordered_history();
     let odd = "o\"quote\\back'中文\u{1}";
     rows.push(logged(odd, 9, "text", "<xml/>".into(), "odd"));
+    // The same senders on other accounts, one whose id sorts before 7 as text.
+    for (n, account_id) in [(0, 12), (1, 8), (2, 12)] {
+        let mut other = rows[n].clone();
+        other.account_id = account_id;
+        other.dedup_key = format!("{}-on-{account_id}", other.dedup_key);
+        rows.push(other);
+    }
     for r in &rows {
         writer.append(r.clone()).await.expect("logged");
     }
