@@ -490,6 +490,25 @@ async fn indexing_from_the_tap_agrees_with_indexing_from_the_log() {
     assert_eq!(from_tap, follower_log(&db).await);
 }
 
+/// Under load an index pass fills a bucket alone: it ends at the bucket's end though rows
+/// and room are left, and the next pass takes the rest.
+#[tokio::test]
+async fn an_index_pass_ends_at_its_buckets_end() {
+    use zhanggui::followers::jobs::index_once;
+    use zhanggui::followers::model::LOG_BUCKET_IDS as B;
+    let db = common::fresh_db().await;
+    for id in B - 2..=B + 1 {
+        log_at(&db, id, "oA").await;
+    }
+    let first = index_once(&db, None, i64::MAX, 2 * B).await.expect("index");
+    assert_eq!((first.upto, first.more), (Some(B - 1), true));
+    let second = index_once(&db, None, i64::MAX, 2 * B).await.expect("index");
+    assert_eq!((second.upto, second.more), (Some(B + 1), false));
+    let rows = follower_log(&db).await;
+    let buckets: Vec<(i64, i64)> = rows.iter().map(|r| (r.1, r.3)).collect();
+    assert_eq!(buckets, vec![(0, B - 2), (0, B - 1), (1, B), (1, B + 1)]);
+}
+
 /// Clears follower_log and its cursor, then indexes the whole log again from the database.
 async fn reindex_from_nothing(db: &zhanggui::platform::db::Db) {
     common::exec(db, "DELETE FROM follower_log").await;

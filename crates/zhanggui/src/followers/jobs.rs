@@ -16,7 +16,7 @@ use std::time::Duration;
 use wechat::Message;
 use wechat::message::Event;
 
-use super::model::{Follower, Observation};
+use super::model::{Follower, Observation, bucket_end};
 use super::store;
 use crate::messages::LogTap;
 use crate::messages::store::{self as log, LoggedMessage, SenderSummary};
@@ -154,11 +154,13 @@ pub fn observe_body(body: &str) -> Observation {
 // ---- the per-follower index of the log (follower_log: the timeline of 粉丝详情) ----
 
 pub const LOG_INDEX: &str = "follower_log";
-/// Log rows indexed per statement. The statement holds SQLite's write lock while it runs,
-/// and cannot give the core back meanwhile (`platform::db`): each row is a key inserted at
-/// its sender's place in the bucket, ~1.5 µs. At 2,048 rows a statement kept the callbacks'
-/// core ~2 ms in one piece, the longest of the background's stretches (`perf sched`,
-/// BENCHMARKS.md, callback, twenty-third round); at 1,024 about half that.
+/// Log rows indexed per statement, at most; a pass also ends at its bucket's end, so that
+/// under load each statement fills one bucket of `model::LOG_BUCKET_IDS` ids alone. The
+/// statement holds SQLite's write lock while it runs, and cannot give the core back
+/// meanwhile (`platform::db`). At 2,048 rows a statement kept the callbacks' core ~2 ms in
+/// one piece, the longest of the background's stretches (`perf sched`, BENCHMARKS.md,
+/// callback, twenty-third round); at 1,024 about half that, and less again since the rows
+/// come sorted into a bucket of their own (twenty-fourth round).
 pub const LOG_INDEX_BATCH: i64 = 1_024;
 /// The pause between two statements of an index pass that has more to do. Back to back, a
 /// pass's statements were one burst of SQLite work on the callbacks' core that every
@@ -206,6 +208,7 @@ pub async fn index_once(
     let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
         return Ok(Projected::default());
     };
+    let range = range.ending_by(bucket_end(range.after_id + 1));
     let mut script = Script::new();
     match log::Stretch::new(db, tap, LOG_INDEX, range).tapped() {
         Some(rows) => store::index_tapped_rows(

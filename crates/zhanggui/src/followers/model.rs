@@ -118,12 +118,20 @@ impl Follower {
 
 // ---- where a follower's timeline is in the log ----
 
-/// Log ids per bucket of `follower_log`: about two passes of its projection, so that a pass
-/// writes into the newest bucket's few pages whoever the senders are.
-pub const LOG_BUCKET_IDS: i64 = 4_096;
+/// Log ids per bucket of `follower_log`: one full pass of its projection, which ends its
+/// passes at a bucket's end (`bucket_end`), so that under load each pass fills a bucket of
+/// its own, appending pages in key order. With buckets of four passes each pass inserted
+/// its rows among the earlier passes' and rewrote the whole bucket's pages: ~1.2 µs a row
+/// against ~0.8 (a scratch measurement, BENCHMARKS.md, callback, twenty-fourth round).
+pub const LOG_BUCKET_IDS: i64 = 1_024;
 
 pub fn log_bucket(message_id: i64) -> i64 {
     message_id.div_euclid(LOG_BUCKET_IDS)
+}
+
+/// The last id of the bucket `message_id` falls in.
+pub fn bucket_end(message_id: i64) -> i64 {
+    (log_bucket(message_id) + 1) * LOG_BUCKET_IDS - 1
 }
 
 /// The buckets of `follower_log` that can hold a follower's rows with ids up to `upto`,
@@ -414,6 +422,15 @@ mod tests {
             (f.first_message_id, f.last_message_id),
             (Some(10), Some(70))
         );
+    }
+
+    #[test]
+    fn a_bucket_ends_one_id_before_the_next_begins() {
+        let b = LOG_BUCKET_IDS;
+        assert_eq!(bucket_end(0), b - 1);
+        assert_eq!(bucket_end(b - 1), b - 1);
+        assert_eq!(bucket_end(b), 2 * b - 1);
+        assert_eq!(log_bucket(bucket_end(7 * b + 5) + 1), 8);
     }
 
     fn buckets(upto: i64, span: Option<(i64, i64)>, projected: i64) -> Vec<i64> {

@@ -322,9 +322,9 @@ pub const UNINDEXED_TAIL: i64 = 20_000;
 
 /// Buckets a timeline asks for in its first read of `follower_log`; each further read asks
 /// for twice as many, up to the last, so a follower who wrote rarely over a long log costs a
-/// few statements, not one per bucket.
-const FIRST_BUCKETS: usize = 8;
-const MOST_BUCKETS: usize = 4_096;
+/// few statements, not one per bucket. (32,768 and 16.8 million log ids.)
+const FIRST_BUCKETS: usize = 32;
+const MOST_BUCKETS: usize = 16_384;
 
 /// One page of a follower's messages, newest first, older than `before_id`: the indexed part
 /// through `follower_log`, the part the projection has not reached yet straight from the log.

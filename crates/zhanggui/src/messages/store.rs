@@ -265,6 +265,21 @@ pub struct LogRange {
     pub full: bool,
 }
 
+impl LogRange {
+    /// The stretch cut at `last_id` (past `after_id`) when it reaches further, and then
+    /// `full`: the rest is there to read now.
+    pub fn ending_by(self, last_id: i64) -> LogRange {
+        if self.upto <= last_id {
+            return self;
+        }
+        LogRange {
+            upto: last_id,
+            full: true,
+            ..self
+        }
+    }
+}
+
 /// Where a projection's reading stops (`next_range`) at `now`: on PostgreSQL, log rows get
 /// their ids before their transaction commits, so a row may become visible after a higher
 /// id; rows received less than a second ago are left for the next pass, so a cursor never
