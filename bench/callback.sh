@@ -572,6 +572,13 @@ run_product() { # kind run mode (REQ_FILE for this account already generated)
   if [ -r /sys/module/page_reporting/parameters/page_reporting_order ]; then
     echo "free page reporting to the host: on (order $(cat /sys/module/page_reporting/parameters/page_reporting_order))"
   fi
+  # A kdamond paging out what it finds cold drops clean page-cache pages of the WAL; the
+  # committer's next frame over such a block then reads it from the disk first, on the
+  # callbacks' thread (BENCHMARKS.md, callback, twenty-fourth round).
+  for k in /sys/kernel/mm/damon/admin/kdamonds/[0-9]*; do
+    [ -r "$k/state" ] || continue
+    echo "DAMON $(basename "$k"): $(cat "$k/state"), action $(cat "$k"/contexts/0/schemes/0/action 2>/dev/null || echo '?')"
+  done
   echo "wrk: $(wrk -v 2>&1 | head -n 1)"
   echo "settings: RUNS=$RUNS DURATION=${DURATION}s WARMUP=${WARMUP}s CONNECTIONS=$CONNECTIONS"
 } | tee "$OUT/machine.txt" >&2
