@@ -21,6 +21,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, ffi};
 
 use super::store::{self, COLUMNS, LogRow, Logged};
 use crate::platform::db::Db;
+use crate::platform::sqlite_vfs;
 
 /// `OR IGNORE` rather than `ON CONFLICT (account_id, dedup_key) DO NOTHING`: the same for
 /// the only unique key that can conflict (the id is ours), but a statement that may abort
@@ -168,7 +169,13 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
-    let conn = Connection::open_with_flags(path, flags)?;
+    // The pool's VFS (`platform::sqlite_vfs`): above all, this connection's WAL writes,
+    // made on the callbacks' thread, ask for the WAL's blocks ahead of them.
+    let conn = if sqlite_vfs::register() {
+        Connection::open_with_flags_and_vfs(path, flags, sqlite_vfs::NAME)?
+    } else {
+        Connection::open_with_flags(path, flags)?
+    };
     conn.busy_handler(Some(wait_briefly))?;
     // The pool's settings (platform/db.rs): WAL, and a commit survives a crash of the process.
     conn.pragma_update(None, "journal_mode", "WAL")?;

@@ -244,11 +244,11 @@ impl Db {
             // channel this deep; at the default 50 a large read (the followers projector
             // reads thousands of log rows) became a context switch every few rows.
             .row_buffer_size(4096);
-        // A file's checkpoints give the core back as they copy (`yielding_vfs`); an
-        // in-memory database has no file to write.
+        // A file's checkpoints give the core back as they copy, and its WAL asks for its
+        // blocks ahead (`sqlite_vfs`); an in-memory database has no file to write.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let opts = if !in_memory && super::yielding_vfs::register() {
-            opts.vfs(super::yielding_vfs::NAME)
+        let opts = if !in_memory && super::sqlite_vfs::register() {
+            opts.vfs(super::sqlite_vfs::NAME)
         } else {
             opts
         };
@@ -562,7 +562,7 @@ mod checkpoint_tests {
         .execute(pool)
         .await
         .expect("fill the WAL");
-        let before = super::super::yielding_vfs::offers();
+        let before = super::super::sqlite_vfs::offers();
         db.checkpoint().await.expect("checkpoint");
         let (busy, wal_pages, copied): (i64, i64, i64) =
             sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
@@ -571,7 +571,7 @@ mod checkpoint_tests {
                 .expect("checkpoint state");
         assert_eq!((busy, copied), (0, wal_pages), "everything was copied");
         assert!(
-            super::super::yielding_vfs::offers() > before,
+            super::super::sqlite_vfs::offers() > before,
             "copying ~1,700 pages took more than one stretch and offered the core"
         );
         let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM filler")

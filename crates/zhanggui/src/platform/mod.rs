@@ -16,4 +16,4 @@ pub mod metrics;
 pub mod server;
 pub mod state;
 pub mod web;
-pub mod yielding_vfs;
+pub mod sqlite_vfs;
