@@ -14,6 +14,6 @@ pub mod memory;
 pub mod messages;
 pub mod metrics;
 pub mod server;
+pub mod sqlite_vfs;
 pub mod state;
 pub mod web;
-pub mod sqlite_vfs;

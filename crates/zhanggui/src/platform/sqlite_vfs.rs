@@ -20,10 +20,10 @@
 //! blocks are normally cached; but a host that reclaims cold page cache (the VMs we measure
 //! on run DAMON, which pages out physical regions it sampled as cold, hot pages of the WAL
 //! among them) leaves holes, and a read there took up to 50 ms (BENCHMARKS.md, callback,
-//! twenty-fourth round). So after each write the file asks the kernel, without waiting, to
+//! twenty-fourth round). So as it writes, the file asks the kernel, without waiting, to
 //! read what is not cached in the next `AHEAD` bytes and at the WAL's start (where it goes
-//! on after the next checkpoint), about once every `AHEAD / 2` bytes written; the write
-//! that comes there later finds its block cached.
+//! on after the next checkpoint), once every `AHEAD / 2` bytes written: the write that
+//! comes there later finds its block cached.
 //!
 //! The VFS hands out SQLite's own file objects with a copy of their method table in which
 //! those entries first call the original. Everything else is SQLite's code, unchanged.
@@ -189,7 +189,12 @@ unsafe fn read_ahead_for(file: *mut ffi::sqlite3_file, base: &Base, path: &CStr)
     // SAFETY: `file` is open (its first field the method table); `ahead_at` is inside our
     // `szOsFile` bytes and aligned for a WalAhead, which `close_wal` reads out again.
     unsafe {
-        match wrapped_table(&WAL_TABLE, (*file).pMethods, write_then_ask, Some(close_wal)) {
+        match wrapped_table(
+            &WAL_TABLE,
+            (*file).pMethods,
+            write_then_ask,
+            Some(close_wal),
+        ) {
             Some(table) => {
                 std::ptr::write(ahead_of(file, base), ahead);
                 (*file).pMethods = table;
@@ -334,6 +339,10 @@ impl WalAhead {
 
     #[allow(unsafe_code)]
     fn read_ahead(&self, (start, end): Range) {
+        // A length of 0 would mean "to the end of the file".
+        if end <= start {
+            return;
+        }
         // SAFETY: a plain system call on our own descriptor; its failure only means the
         // write that comes there later may have to wait, as without this.
         unsafe { libc::posix_fadvise(self.fd, start, end - start, libc::POSIX_FADV_WILLNEED) };
@@ -347,73 +356,108 @@ impl WalAhead {
     }
 }
 
-/// Where the last request to read ahead was made: the start of the write after which it
-/// was; none yet at first.
+/// Where the last request to read ahead was made (the start of the write after which it
+/// was) and the end of the stretch it covered; nothing at first.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Asked {
     at: Option<i64>,
+    until: i64,
 }
 
 /// A stretch of the file to read ahead, `start..end` in bytes.
 type Range = (i64, i64);
 
 impl Asked {
-    /// After a write from `start`: the stretches to ask for now (none, or the `AHEAD`
-    /// bytes from the write's block and, far from the WAL's start, its start, where the
-    /// writes go after the next checkpoint) and the new state. Asks once the writes have
-    /// gone `AHEAD / 2` past the last request, or back to or before it (the WAL starts
-    /// over after a checkpoint, whether or not it got that far). Stretches already cached
-    /// cost the kernel a lookup a page.
+    /// After a write from `start`: the stretches to ask for now and the new state. Due
+    /// once the writes have gone `AHEAD / 2` past the last request, or back to or before it
+    /// (the WAL starts over after a checkpoint, whether or not it got that far). Then asks
+    /// for what was not asked yet of the `AHEAD` bytes from the write's block and, far from
+    /// the WAL's start, for its first `HEAD` bytes, where the writes go after the next
+    /// checkpoint. The kernel looks up each page asked for, cached or not (~50 ns a page).
     fn after_write(self, start: i64) -> (Asked, [Option<Range>; 2]) {
-        let due = match self.at {
-            None => true,
-            Some(at) => start <= at || start - at >= AHEAD / 2,
-        };
-        if !due {
-            return (self, [None, None]);
-        }
         let from = start - start % BLOCK;
-        let head = (from >= AHEAD).then_some((0, AHEAD));
-        (Asked { at: Some(start) }, [Some((from, from + AHEAD)), head])
+        let ahead = match self.at {
+            Some(at) if start > at && start - at < AHEAD / 2 => return (self, [None, None]),
+            Some(at) if start > at => (self.until.max(from), from + AHEAD),
+            _ => (from, from + AHEAD),
+        };
+        let head = (from >= AHEAD).then_some((0, HEAD));
+        let asked = Asked {
+            at: Some(start),
+            until: ahead.1,
+        };
+        (asked, [Some(ahead), head])
     }
 }
 
 /// The unit the kernel reads a file in; stretches asked for start on one.
 const BLOCK: i64 = 4096;
 
+/// How much of the WAL's start is asked for again while the writes are far from it: the
+/// first few commits after it starts over, written before the request made then is served.
+const HEAD: i64 = 256 * 1024;
+
 #[cfg(test)]
 mod tests {
-    use super::{AHEAD, Asked};
+    use super::{AHEAD, Asked, HEAD};
 
     #[test]
     fn the_first_write_asks_for_the_stretch_from_its_block() {
         let (asked, wanted) = Asked::default().after_write(4096 + 32);
         assert_eq!(wanted, [Some((4096, 4096 + AHEAD)), None]);
-        assert_eq!(asked, Asked { at: Some(4096 + 32) });
+        assert_eq!(
+            asked,
+            Asked {
+                at: Some(4096 + 32),
+                until: 4096 + AHEAD
+            }
+        );
     }
 
     #[test]
-    fn writes_ask_again_once_half_the_stretch_is_behind_them() {
+    fn writes_ask_again_once_half_the_stretch_is_behind_them_and_only_for_the_rest() {
         let (asked, _) = Asked::default().after_write(32);
         let (same, wanted) = asked.after_write(32 + AHEAD / 2 - 1);
         assert_eq!((same, wanted), (asked, [None, None]));
         let (next, wanted) = asked.after_write(32 + AHEAD / 2);
-        assert_eq!(wanted, [Some((AHEAD / 2, AHEAD / 2 + AHEAD)), None]);
-        assert_eq!(next, Asked { at: Some(32 + AHEAD / 2) });
+        assert_eq!(wanted, [Some((AHEAD, AHEAD / 2 + AHEAD)), None]);
+        assert_eq!(
+            next,
+            Asked {
+                at: Some(32 + AHEAD / 2),
+                until: AHEAD / 2 + AHEAD
+            }
+        );
     }
 
     #[test]
     fn far_from_the_start_the_start_is_asked_for_too() {
-        let (_, wanted) = Asked { at: Some(2 * AHEAD) }.after_write(3 * AHEAD);
-        assert_eq!(wanted, [Some((3 * AHEAD, 4 * AHEAD)), Some((0, AHEAD))]);
+        let asked = Asked {
+            at: Some(2 * AHEAD),
+            until: 3 * AHEAD,
+        };
+        let (_, wanted) = asked.after_write(3 * AHEAD);
+        assert_eq!(wanted, [Some((3 * AHEAD, 4 * AHEAD)), Some((0, HEAD))]);
     }
 
     #[test]
-    fn a_write_back_at_or_before_the_last_request_asks_again() {
-        let (_, wanted) = Asked { at: Some(5 * AHEAD) }.after_write(0);
+    fn a_write_back_at_or_before_the_last_request_asks_for_the_whole_stretch_again() {
+        let asked = Asked {
+            at: Some(5 * AHEAD),
+            until: 6 * AHEAD,
+        };
+        let (_, wanted) = asked.after_write(0);
         assert_eq!(wanted, [Some((0, AHEAD)), None], "the WAL started over");
-        let (_, wanted) = Asked { at: Some(0) }.after_write(0);
-        assert_eq!(wanted, [Some((0, AHEAD)), None], "a short WAL started over too");
+        let asked = Asked {
+            at: Some(0),
+            until: AHEAD,
+        };
+        let (_, wanted) = asked.after_write(0);
+        assert_eq!(
+            wanted,
+            [Some((0, AHEAD)), None],
+            "a short WAL started over too"
+        );
     }
 
     /// Through the VFS, a WAL that starts over on blocks the page cache lost has the kernel
@@ -431,8 +475,10 @@ mod tests {
             super::NAME,
         )
         .expect("open through the VFS");
-        conn.pragma_update(None, "journal_mode", "WAL").expect("WAL");
-        conn.pragma_update(None, "wal_autocheckpoint", 0).expect("no automatic checkpoints");
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .expect("WAL");
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .expect("no automatic checkpoints");
         conn.execute_batch(
             "CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL); \
              WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8000) \
@@ -442,17 +488,28 @@ mod tests {
         .expect("a WAL of a few megabytes, all of it checkpointed");
         let wal = std::fs::File::open(dir.path().join("ahead.db-wal")).expect("the WAL");
         let length = wal.metadata().expect("its size").len() as usize;
-        assert!(length > 2 * super::AHEAD as usize, "the WAL is {length} bytes");
-        wal.sync_all().expect("its blocks on disk, so the cache can let go of them");
+        assert!(
+            length > 2 * super::AHEAD as usize,
+            "the WAL is {length} bytes"
+        );
+        wal.sync_all()
+            .expect("its blocks on disk, so the cache can let go of them");
         // SAFETY: a system call on a descriptor this test owns.
         unsafe { libc::posix_fadvise(wal.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
         let ahead = 64 * 1024..super::AHEAD as usize;
-        assert_eq!(cached_pages(&wal, length, ahead.clone()), 0, "the cache let go of the WAL");
+        assert_eq!(
+            cached_pages(&wal, length, ahead.clone()),
+            0,
+            "the cache let go of the WAL"
+        );
 
         let before = super::reads_ahead();
         conn.execute("INSERT INTO filler (id, body) VALUES (0, 'a')", [])
             .expect("a commit, at the WAL's start");
-        assert!(super::reads_ahead() > before, "the commit asked for the blocks ahead");
+        assert!(
+            super::reads_ahead() > before,
+            "the commit asked for the blocks ahead"
+        );
         let pages = ahead.len() / 4096;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while cached_pages(&wal, length, ahead.clone()) < pages {
