@@ -462,6 +462,11 @@ run_product() { # kind run mode (REQ_FILE for this account already generated)
   # round). Touching and freeing 256 MiB first leaves the server pages the kernel has
   # just had back.
   dd if=/dev/zero of=/dev/null bs=256M count=1 status=none 2>/dev/null || true
+  # The binary's pages a process maps as it starts (fault-around) are those in the page
+  # cache, and they count in its RSS: a binary copied just before (all cached) started
+  # ~1.5 MB larger than one the host had partly paged out (DAMON), the same code (callback,
+  # twenty-fifth round). Read whole into the cache first, every binary starts alike.
+  cat "$ZG" >/dev/null
   ZG_DATABASE_URL="$DB_URL" ZG_LISTEN="127.0.0.1:$port" ZG_PUBLIC_URL="http://127.0.0.1:$port" \
     ZG_MODE=sandbox taskset -c "$SERVER_CORE" "$ZG" serve --no-demo >"$OUT/zhanggui-$run-$tag-$mode.log" 2>&1 &
   pid=$!
