@@ -1,0 +1,649 @@
+//! A WAL: its writes ask for the blocks ahead, and a frame's two writes go out as one.
+//!
+//! **Reading ahead.** A WAL frame is 24 bytes of header and a page (4,120 bytes), so nearly
+//! every write covers part of a block; when that block is no longer in the page cache the
+//! kernel reads it from the disk before the write returns, on the writer's thread, which for
+//! the log's committer is the thread that answers callbacks. The WAL is rewritten from its
+//! start after each checkpoint, so its blocks are normally cached; but a host that reclaims
+//! cold page cache (the VMs we measure on run DAMON, which pages out physical regions it
+//! sampled as cold, hot pages of the WAL among them) leaves holes, and a read there took up
+//! to 50 ms (BENCHMARKS.md, callback, twenty-fourth round). So as it writes, the file asks
+//! the kernel, without waiting, to read what is not cached in the next `AHEAD` bytes and at
+//! the WAL's start (where it goes on after the next checkpoint), once every `AHEAD / 2`
+//! bytes written: the write that comes there later finds its block cached.
+//!
+//! **A frame in one write.** SQLite writes a frame's header and its page with two `pwrite`s
+//! (`walWriteOneFrame`), each through the kernel's whole buffered-write path; one `pwritev`
+//! of both costs ~40% less. The header is kept (24 bytes, in the file's state) until the
+//! next write: when that is the page right after it, both go out with `pwritev` on a
+//! descriptor of our own; otherwise the header is written first, as SQLite would have. Every
+//! other call SQLite makes on a WAL (read, sync, truncate, size, close) writes a kept header
+//! first, so nothing SQLite does can see the file without it; and SQLite writes a frame's
+//! page right after its header, with nothing between, so a header waits microseconds.
+//!
+//! Each WAL gets a descriptor of its own on the same file (read-write, or read-only when the
+//! WAL is, and then frames are not joined): the page cache is the file's, whichever
+//! descriptor reads or writes it. SQLite holds no lock on a WAL (its locks are on the
+//! database file and the `-shm`), so closing ours releases none of SQLite's.
+
+use std::ffi::{CStr, c_int, c_void};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rusqlite::ffi;
+
+use super::Base;
+
+/// How far past its writes a WAL asks the kernel to have its blocks cached. A megabyte is
+/// ~250 frames, a dozen commits of the log under load: milliseconds of writing, time for
+/// the disk to answer.
+const AHEAD: i64 = 1 << 20;
+
+/// The unit the kernel reads a file in; stretches asked for start on one.
+const BLOCK: i64 = 4096;
+
+/// How much of the WAL's start is asked for again while the writes are far from it: the
+/// first few commits after it starts over, written before the request made then is served.
+const HEAD: i64 = 256 * 1024;
+
+/// A WAL frame's header, written by SQLite on its own just before the frame's page.
+const FRAME_HEADER: usize = 24;
+
+/// How many times a WAL asked the kernel to read ahead (read by the tests).
+static READS_AHEAD: AtomicU64 = AtomicU64::new(0);
+
+/// How many frames went to the kernel in one write (read by the tests).
+static FRAMES_JOINED: AtomicU64 = AtomicU64::new(0);
+
+/// Times a WAL asked the kernel to read ahead, since the process started.
+pub fn reads_ahead() -> u64 {
+    READS_AHEAD.load(Ordering::Relaxed)
+}
+
+/// Frames written with one `pwritev`, since the process started.
+pub fn frames_joined() -> u64 {
+    FRAMES_JOINED.load(Ordering::Relaxed)
+}
+
+type File = *mut ffi::sqlite3_file;
+type WriteFn = unsafe extern "C" fn(File, *const c_void, c_int, i64) -> c_int;
+type ReadFn = unsafe extern "C" fn(File, *mut c_void, c_int, i64) -> c_int;
+type SyncFn = unsafe extern "C" fn(File, c_int) -> c_int;
+type TruncateFn = unsafe extern "C" fn(File, i64) -> c_int;
+type FileSizeFn = unsafe extern "C" fn(File, *mut i64) -> c_int;
+type CloseFn = unsafe extern "C" fn(File) -> c_int;
+
+/// SQLite's methods of WAL files that ours call, and the table handed out instead of theirs.
+struct Methods {
+    write: WriteFn,
+    read: ReadFn,
+    sync: SyncFn,
+    truncate: TruncateFn,
+    file_size: FileSizeFn,
+    close: CloseFn,
+    table: &'static ffi::sqlite3_io_methods,
+}
+
+static METHODS: OnceLock<Option<(usize, Methods)>> = OnceLock::new();
+
+fn methods() -> Option<&'static Methods> {
+    Some(&METHODS.get()?.as_ref()?.1)
+}
+
+/// The size and alignment of a WAL's state, which the VFS allocates after SQLite's file.
+pub(super) const STATE_SIZE: usize = std::mem::size_of::<WalState>();
+pub(super) const STATE_ALIGN: usize = std::mem::align_of::<WalState>();
+
+/// Gives the WAL just opened as `file` its state and our method table; without a
+/// descriptor of its own it stays as SQLite opened it.
+///
+/// # Safety
+/// `file` is an open SQLite file of the VFS's `szOsFile` bytes, not yet used.
+#[allow(unsafe_code)]
+pub(super) unsafe fn adopt(file: File, base: &Base, path: &CStr) {
+    let Some(state) = WalState::open(path) else {
+        return;
+    };
+    // SAFETY: the caller's promise; `wal_state_at` is inside the file's bytes and aligned
+    // for a WalState, which `close_wal` reads out again. Replacing the table with one that
+    // calls SQLite's (after our part) is what the VFS interface allows.
+    unsafe {
+        match super::wrapped_table(&METHODS, (*file).pMethods, our_table) {
+            Some(methods) => {
+                std::ptr::write(state_of(file, base), state);
+                (*file).pMethods = methods.table;
+            }
+            None => state.close(),
+        }
+    }
+}
+
+fn our_table(original: &ffi::sqlite3_io_methods) -> Option<Methods> {
+    let mut table = *original;
+    table.xWrite = Some(write_wal);
+    table.xRead = Some(read_wal);
+    table.xSync = Some(sync_wal);
+    table.xTruncate = Some(truncate_wal);
+    table.xFileSize = Some(file_size_wal);
+    table.xClose = Some(close_wal);
+    Some(Methods {
+        write: original.xWrite?,
+        read: original.xRead?,
+        sync: original.xSync?,
+        truncate: original.xTruncate?,
+        file_size: original.xFileSize?,
+        close: original.xClose?,
+        table: Box::leak(Box::new(table)),
+    })
+}
+
+#[allow(unsafe_code)]
+unsafe fn state_of(file: File, base: &Base) -> *mut WalState {
+    // SAFETY: the caller's file object is ours, `szOsFile` bytes long.
+    unsafe { file.cast::<u8>().add(base.wal_state_at).cast::<WalState>() }
+}
+
+/// The state of a file with our table, and SQLite's methods; `None` only if the VFS was
+/// never registered, which a file with our table rules out.
+///
+/// # Safety
+/// `file` has our table (so its state was written when it opened), and SQLite uses a file
+/// from one thread at a time.
+#[allow(unsafe_code)]
+unsafe fn wal<'a>(file: File) -> Option<(&'a mut WalState, &'static Methods)> {
+    let (base, methods) = (super::base()?, methods()?);
+    // SAFETY: the caller's promise.
+    Some((unsafe { &mut *state_of(file, base) }, methods))
+}
+
+/// A WAL's `xWrite`: a frame's header kept, a frame written whole, the stretch ahead asked
+/// for when due.
+#[allow(unsafe_code)]
+unsafe extern "C" fn write_wal(
+    file: File,
+    data: *const c_void,
+    amount: c_int,
+    offset: i64,
+) -> c_int {
+    // SAFETY: SQLite calls this through our table.
+    let Some((state, methods)) = (unsafe { wal(file) }) else {
+        return ffi::SQLITE_IOERR_WRITE;
+    };
+    // SAFETY: the arguments are SQLite's, for the file it opened; `data` holds `amount`
+    // bytes for the duration of the call.
+    let rc = unsafe {
+        match state.header.take() {
+            Some(header) if header.frame_page_at() == offset => {
+                state.write_frame(methods, file, &header, data, amount)
+            }
+            Some(header) => match header.write(methods, file) {
+                ffi::SQLITE_OK => (methods.write)(file, data, amount, offset),
+                failed => failed,
+            },
+            None if state.joins && amount == FRAME_HEADER as c_int => {
+                state.header = Some(Header::keep(data, offset));
+                ffi::SQLITE_OK
+            }
+            None => (methods.write)(file, data, amount, offset),
+        }
+    };
+    if rc == ffi::SQLITE_OK {
+        state.after_write(offset);
+    }
+    rc
+}
+
+/// Writes a kept header, if any, before SQLite's own `call` on the file.
+#[allow(unsafe_code)]
+unsafe fn header_first(file: File, call: impl FnOnce(&'static Methods) -> c_int) -> c_int {
+    // SAFETY: SQLite calls this through our table.
+    let Some((state, methods)) = (unsafe { wal(file) }) else {
+        return ffi::SQLITE_IOERR;
+    };
+    if let Some(header) = state.header.take() {
+        // SAFETY: as in `write_wal`.
+        let rc = unsafe { header.write(methods, file) };
+        if rc != ffi::SQLITE_OK {
+            return rc;
+        }
+    }
+    call(methods)
+}
+
+#[allow(unsafe_code)]
+unsafe extern "C" fn read_wal(file: File, data: *mut c_void, amount: c_int, offset: i64) -> c_int {
+    // SAFETY: SQLite's arguments, passed on unchanged.
+    unsafe { header_first(file, |m| (m.read)(file, data, amount, offset)) }
+}
+
+#[allow(unsafe_code)]
+unsafe extern "C" fn sync_wal(file: File, flags: c_int) -> c_int {
+    // SAFETY: as in `read_wal`.
+    unsafe { header_first(file, |m| (m.sync)(file, flags)) }
+}
+
+#[allow(unsafe_code)]
+unsafe extern "C" fn truncate_wal(file: File, size: i64) -> c_int {
+    // SAFETY: as in `read_wal`.
+    unsafe { header_first(file, |m| (m.truncate)(file, size)) }
+}
+
+#[allow(unsafe_code)]
+unsafe extern "C" fn file_size_wal(file: File, size: *mut i64) -> c_int {
+    // SAFETY: as in `read_wal`.
+    unsafe { header_first(file, |m| (m.file_size)(file, size)) }
+}
+
+/// A WAL's `xClose`: a kept header written, our descriptor closed, then SQLite's close
+/// (always: SQLite frees the file whatever this returns).
+#[allow(unsafe_code)]
+unsafe extern "C" fn close_wal(file: File) -> c_int {
+    let (Some(base), Some(methods)) = (super::base(), methods()) else {
+        return ffi::SQLITE_IOERR_CLOSE;
+    };
+    // SAFETY: SQLite calls xClose once, through our table, which only files given a state
+    // have; the state is read out (and its descriptor closed) here, once.
+    unsafe {
+        let state = std::ptr::read(state_of(file, base));
+        let written = match &state.header {
+            Some(header) => header.write(methods, file),
+            None => ffi::SQLITE_OK,
+        };
+        state.close();
+        let closed = (methods.close)(file);
+        if written != ffi::SQLITE_OK {
+            written
+        } else {
+            closed
+        }
+    }
+}
+
+/// What we keep of a WAL: a descriptor of its own, whether it may write with it (frames
+/// are joined only then), the stretch last asked for, and a frame header not yet written.
+struct WalState {
+    fd: c_int,
+    joins: bool,
+    asked: Asked,
+    header: Option<Header>,
+}
+
+/// A frame header SQLite wrote (to us), and where.
+struct Header {
+    offset: i64,
+    bytes: [u8; FRAME_HEADER],
+}
+
+impl Header {
+    /// # Safety
+    /// `data` holds `FRAME_HEADER` bytes.
+    #[allow(unsafe_code)]
+    unsafe fn keep(data: *const c_void, offset: i64) -> Header {
+        let mut bytes = [0; FRAME_HEADER];
+        // SAFETY: the caller's promise; `bytes` is as long.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.cast::<u8>(), bytes.as_mut_ptr(), FRAME_HEADER)
+        };
+        Header { offset, bytes }
+    }
+
+    /// Where the page of this header's frame begins.
+    fn frame_page_at(&self) -> i64 {
+        self.offset + FRAME_HEADER as i64
+    }
+
+    /// Writes the header as SQLite would have, with its own `xWrite`.
+    #[allow(unsafe_code)]
+    unsafe fn write(&self, methods: &Methods, file: File) -> c_int {
+        // SAFETY: the file is SQLite's, the bytes ours for the call.
+        unsafe {
+            (methods.write)(
+                file,
+                self.bytes.as_ptr().cast(),
+                FRAME_HEADER as c_int,
+                self.offset,
+            )
+        }
+    }
+}
+
+impl WalState {
+    #[allow(unsafe_code)]
+    fn open(path: &CStr) -> Option<WalState> {
+        let flags = libc::O_CLOEXEC;
+        // SAFETY: `path` is NUL-terminated; the descriptor is closed by `close`.
+        let (fd, joins) = match unsafe { libc::open(path.as_ptr(), libc::O_RDWR | flags) } {
+            fd if fd >= 0 => (fd, true),
+            _ => (
+                unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | flags) },
+                false,
+            ),
+        };
+        (fd >= 0).then_some(WalState {
+            fd,
+            joins,
+            asked: Asked::default(),
+            header: None,
+        })
+    }
+
+    /// Writes a kept header and the page after it with one `pwritev`; if that fails or
+    /// writes less, both with SQLite's `xWrite` instead, which reports the failure as SQLite
+    /// does (a full disk, say).
+    ///
+    /// # Safety
+    /// `data` holds `amount` bytes; `file` is SQLite's.
+    #[allow(unsafe_code)]
+    unsafe fn write_frame(
+        &self,
+        methods: &Methods,
+        file: File,
+        header: &Header,
+        data: *const c_void,
+        amount: c_int,
+    ) -> c_int {
+        // SAFETY: as promised by the caller.
+        let joined = usize::try_from(amount)
+            .is_ok_and(|page| unsafe { self.write_both(header, data, page) });
+        if joined {
+            FRAMES_JOINED.fetch_add(1, Ordering::Relaxed);
+            return ffi::SQLITE_OK;
+        }
+        // SAFETY: as promised by the caller.
+        unsafe {
+            match header.write(methods, file) {
+                ffi::SQLITE_OK => (methods.write)(file, data, amount, header.frame_page_at()),
+                failed => failed,
+            }
+        }
+    }
+
+    /// One `pwritev` of the header and `page` bytes at `data`; whether it wrote them all.
+    ///
+    /// # Safety
+    /// `data` holds `page` bytes.
+    #[allow(unsafe_code)]
+    unsafe fn write_both(&self, header: &Header, data: *const c_void, page: usize) -> bool {
+        let parts = [
+            libc::iovec {
+                iov_base: header.bytes.as_ptr() as *mut c_void,
+                iov_len: FRAME_HEADER,
+            },
+            libc::iovec {
+                iov_base: data as *mut c_void,
+                iov_len: page,
+            },
+        ];
+        // SAFETY: both parts point at as many readable bytes as they say, for the call
+        // (pwritev only reads them); the descriptor is ours.
+        let written = unsafe { libc::pwritev(self.fd, parts.as_ptr(), 2, header.offset) };
+        usize::try_from(written).is_ok_and(|n| n == FRAME_HEADER + page)
+    }
+
+    fn after_write(&mut self, start: i64) {
+        let (asked, wanted) = self.asked.after_write(start);
+        self.asked = asked;
+        for range in wanted.into_iter().flatten() {
+            self.read_ahead(range);
+        }
+    }
+
+    #[allow(unsafe_code)]
+    fn read_ahead(&self, (start, end): Range) {
+        // A length of 0 would mean "to the end of the file".
+        if end <= start {
+            return;
+        }
+        // SAFETY: a plain system call on our own descriptor; its failure only means the
+        // write that comes there later may have to wait, as without this.
+        unsafe { libc::posix_fadvise(self.fd, start, end - start, libc::POSIX_FADV_WILLNEED) };
+        READS_AHEAD.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[allow(unsafe_code)]
+    fn close(self) {
+        // SAFETY: our own descriptor, closed once (the state is consumed).
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+/// Where the last request to read ahead was made (the start of the write after which it
+/// was) and the end of the stretch it covered; nothing at first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Asked {
+    at: Option<i64>,
+    until: i64,
+}
+
+/// A stretch of the file to read ahead, `start..end` in bytes.
+type Range = (i64, i64);
+
+impl Asked {
+    /// After a write from `start`: the stretches to ask for now and the new state. Due
+    /// once the writes have gone `AHEAD / 2` past the last request, or back to or before it
+    /// (the WAL starts over after a checkpoint, whether or not it got that far). Then asks
+    /// for what was not asked yet of the `AHEAD` bytes from the write's block and, far from
+    /// the WAL's start, for its first `HEAD` bytes, where the writes go after the next
+    /// checkpoint. The kernel looks up each page asked for, cached or not (~50 ns a page).
+    fn after_write(self, start: i64) -> (Asked, [Option<Range>; 2]) {
+        let from = start - start % BLOCK;
+        let ahead = match self.at {
+            Some(at) if start > at && start - at < AHEAD / 2 => return (self, [None, None]),
+            Some(at) if start > at => (self.until.max(from), from + AHEAD),
+            _ => (from, from + AHEAD),
+        };
+        let head = (from >= AHEAD).then_some((0, HEAD));
+        let asked = Asked {
+            at: Some(start),
+            until: ahead.1,
+        };
+        (asked, [Some(ahead), head])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AHEAD, Asked, HEAD};
+    use crate::platform::sqlite_vfs::{NAME, register};
+
+    #[test]
+    fn the_first_write_asks_for_the_stretch_from_its_block() {
+        let (asked, wanted) = Asked::default().after_write(4096 + 32);
+        assert_eq!(wanted, [Some((4096, 4096 + AHEAD)), None]);
+        assert_eq!(
+            asked,
+            Asked {
+                at: Some(4096 + 32),
+                until: 4096 + AHEAD
+            }
+        );
+    }
+
+    #[test]
+    fn writes_ask_again_once_half_the_stretch_is_behind_them_and_only_for_the_rest() {
+        let (asked, _) = Asked::default().after_write(32);
+        let (same, wanted) = asked.after_write(32 + AHEAD / 2 - 1);
+        assert_eq!((same, wanted), (asked, [None, None]));
+        let (next, wanted) = asked.after_write(32 + AHEAD / 2);
+        assert_eq!(wanted, [Some((AHEAD, AHEAD / 2 + AHEAD)), None]);
+        assert_eq!(
+            next,
+            Asked {
+                at: Some(32 + AHEAD / 2),
+                until: AHEAD / 2 + AHEAD
+            }
+        );
+    }
+
+    #[test]
+    fn far_from_the_start_the_start_is_asked_for_too() {
+        let asked = Asked {
+            at: Some(2 * AHEAD),
+            until: 3 * AHEAD,
+        };
+        let (_, wanted) = asked.after_write(3 * AHEAD);
+        assert_eq!(wanted, [Some((3 * AHEAD, 4 * AHEAD)), Some((0, HEAD))]);
+    }
+
+    #[test]
+    fn a_write_back_at_or_before_the_last_request_asks_for_the_whole_stretch_again() {
+        let asked = Asked {
+            at: Some(5 * AHEAD),
+            until: 6 * AHEAD,
+        };
+        let (_, wanted) = asked.after_write(0);
+        assert_eq!(wanted, [Some((0, AHEAD)), None], "the WAL started over");
+        let asked = Asked {
+            at: Some(0),
+            until: AHEAD,
+        };
+        let (_, wanted) = asked.after_write(0);
+        assert_eq!(
+            wanted,
+            [Some((0, AHEAD)), None],
+            "a short WAL started over too"
+        );
+    }
+
+    /// Through the VFS, a WAL that starts over on blocks the page cache lost has the kernel
+    /// read the stretch ahead of its writes before they come there.
+    #[test]
+    #[allow(unsafe_code)]
+    fn a_wal_starting_over_has_its_blocks_ahead_read() {
+        use std::os::fd::AsRawFd;
+        assert!(register(), "SQLite has its unix VFS");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ahead.db");
+        let conn = rusqlite::Connection::open_with_flags_and_vfs(
+            &path,
+            rusqlite::OpenFlags::default(),
+            NAME,
+        )
+        .expect("open through the VFS");
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .expect("WAL");
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .expect("no automatic checkpoints");
+        conn.execute_batch(
+            "CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL); \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8000) \
+             INSERT INTO filler (id, body) SELECT i, printf('%.300c', 'x') FROM n; \
+             PRAGMA wal_checkpoint(PASSIVE);",
+        )
+        .expect("a WAL of a few megabytes, all of it checkpointed");
+        let wal = std::fs::File::open(dir.path().join("ahead.db-wal")).expect("the WAL");
+        let length = wal.metadata().expect("its size").len() as usize;
+        assert!(
+            length > 2 * super::AHEAD as usize,
+            "the WAL is {length} bytes"
+        );
+        wal.sync_all()
+            .expect("its blocks on disk, so the cache can let go of them");
+        // SAFETY: a system call on a descriptor this test owns.
+        unsafe { libc::posix_fadvise(wal.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        let ahead = 64 * 1024..super::AHEAD as usize;
+        assert_eq!(
+            cached_pages(&wal, length, ahead.clone()),
+            0,
+            "the cache let go of the WAL"
+        );
+
+        let before = super::reads_ahead();
+        conn.execute("INSERT INTO filler (id, body) VALUES (0, 'a')", [])
+            .expect("a commit, at the WAL's start");
+        assert!(
+            super::reads_ahead() > before,
+            "the commit asked for the blocks ahead"
+        );
+        let pages = ahead.len() / 4096;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while cached_pages(&wal, length, ahead.clone()) < pages {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} of the {pages} pages ahead cached after 5 s",
+                cached_pages(&wal, length, ahead.clone())
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// How many of the file's pages in `range` (bytes, page-aligned) are in the page cache.
+    #[allow(unsafe_code)]
+    fn cached_pages(file: &std::fs::File, length: usize, range: std::ops::Range<usize>) -> usize {
+        use std::os::fd::AsRawFd;
+        let mut resident = vec![0u8; length.div_ceil(4096)];
+        // SAFETY: a read-only shared mapping of the whole file, only asked about (mincore
+        // reads no page) and unmapped before returning; `resident` has a byte a page.
+        unsafe {
+            let map = libc::mmap(
+                std::ptr::null_mut(),
+                length,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            );
+            assert_ne!(map, libc::MAP_FAILED, "map the file");
+            let rc = libc::mincore(map, length, resident.as_mut_ptr());
+            libc::munmap(map, length);
+            assert_eq!(rc, 0, "mincore");
+        }
+        resident[range.start / 4096..range.end / 4096]
+            .iter()
+            .filter(|page| *page & 1 == 1)
+            .count()
+    }
+
+    /// Frames written through the VFS (header and page in one write) are what SQLite reads
+    /// back when it recovers a database from its WAL alone, checking each frame's checksum.
+    #[test]
+    fn frames_written_whole_are_recovered_from_the_wal_alone() {
+        assert!(register(), "SQLite has its unix VFS");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("joined.db");
+        let conn = rusqlite::Connection::open_with_flags_and_vfs(
+            &path,
+            rusqlite::OpenFlags::default(),
+            NAME,
+        )
+        .expect("open through the VFS");
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .expect("WAL");
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .expect("no automatic checkpoints");
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+            .expect("a table");
+        let before = super::frames_joined();
+        for id in 0..200 {
+            conn.execute(
+                "INSERT INTO t (id, body) VALUES (?1, printf('%.500c', 'y'))",
+                [id],
+            )
+            .expect("a commit");
+        }
+        assert!(
+            super::frames_joined() >= before + 200,
+            "each of the 200 commits wrote at least one frame in one write"
+        );
+        // A copy of the database file and its WAL, without the -shm: opened by SQLite's own
+        // VFS, the copy is rebuilt from the WAL's frames, and a frame that does not check
+        // out ends what is recovered.
+        let copy = dir.path().join("copy");
+        std::fs::create_dir(&copy).expect("a folder for the copy");
+        std::fs::copy(&path, copy.join("joined.db")).expect("copy the database");
+        std::fs::copy(dir.path().join("joined.db-wal"), copy.join("joined.db-wal"))
+            .expect("copy the WAL");
+        let recovered = rusqlite::Connection::open(copy.join("joined.db")).expect("open the copy");
+        let (rows, bytes): (i64, i64) = recovered
+            .query_row("SELECT COUNT(*), SUM(length(body)) FROM t", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .expect("read the copy");
+        assert_eq!((rows, bytes), (200, 200 * 500), "every commit recovered");
+        let check: String = recovered
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("integrity check");
+        assert_eq!(check, "ok");
+        drop(conn);
+    }
+}
