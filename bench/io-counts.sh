@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the server does for each callback, counted rather than timed (see BENCHMARKS.md,
-# callback, seventeenth round): CPU time and the database's system calls (pwrite64, pread64,
+# callback, seventeenth round): CPU time and the database's system calls (pwrite64, pwritev, pread64,
 # fsync) per thread group, divided by the callbacks answered in the same window. On the
 # machines of this kind throughput pairs move by ±10% from one case to the next; these
 # counts move by a few percent, so a change in the work a callback does shows in them first.
@@ -29,12 +29,13 @@ if [ "${1:-}" = "--summary" ]; then
       /task-clock/ { t[name] += $2 }
       /sys_enter_pread64/ { pr[name] += $2 }
       /sys_enter_pwrite64/ { pw[name] += $2 }
+      /sys_enter_pwritev/ { pv[name] += $2 }
       /sys_enter_fsync/ { fs[name] += $2 }
       END {
         if (req <= 0) { print f ": no callbacks counted"; exit }
         for (k in t) if (t[k] > 10)
-          printf "%-34s %-16s callbacks %7d  cpu µs %6.2f  pread %5.3f  pwrite %5.3f  fsync/s %5.1f\n",
-            f, k, req, t[k] * 1000 / req, pr[k] / req, pw[k] / req, fs[k] / window
+          printf "%-34s %-16s callbacks %7d  cpu µs %6.2f  pread %5.3f  pwrite %5.3f  pwritev %5.3f  fsync/s %5.1f\n",
+            f, k, req, t[k] * 1000 / req, pr[k] / req, pw[k] / req, pv[k] / req, fs[k] / window
       }' window="${IO_WINDOW:-8}" "$f"
   done
   exit 0
@@ -53,7 +54,7 @@ if [ "${1:-}" = "serve" ]; then
     out="$IO_OUT/$(basename "$ZG_REAL")-$(date +%H%M%S).perf"
     before="$(callbacks)"
     timeout -s INT "${IO_WINDOW:-8}" perf stat --per-thread -p "$server" -o "$out" \
-      -e 'syscalls:sys_enter_fsync,syscalls:sys_enter_pwrite64,syscalls:sys_enter_pread64,task-clock' \
+      -e 'syscalls:sys_enter_fsync,syscalls:sys_enter_pwrite64,syscalls:sys_enter_pwritev,syscalls:sys_enter_pread64,task-clock' \
       >/dev/null 2>&1 || true
     echo "callbacks $(($(callbacks) - before))" >>"$out"
   ) &
