@@ -511,19 +511,8 @@ mod tests {
     #[allow(unsafe_code)]
     fn a_wal_starting_over_has_its_blocks_ahead_read() {
         use std::os::fd::AsRawFd;
-        assert!(register(), "SQLite has its unix VFS");
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("ahead.db");
-        let conn = rusqlite::Connection::open_with_flags_and_vfs(
-            &path,
-            rusqlite::OpenFlags::default(),
-            NAME,
-        )
-        .expect("open through the VFS");
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .expect("WAL");
-        conn.pragma_update(None, "wal_autocheckpoint", 0)
-            .expect("no automatic checkpoints");
+        let conn = open_in_wal_mode(&dir.path().join("ahead.db"));
         conn.execute_batch(
             "CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL); \
              WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8000) \
@@ -567,6 +556,23 @@ mod tests {
         }
     }
 
+    /// A new database at `path`, opened through the VFS, in WAL mode without automatic
+    /// checkpoints.
+    fn open_in_wal_mode(path: &std::path::Path) -> rusqlite::Connection {
+        assert!(register(), "SQLite has its unix VFS");
+        let conn = rusqlite::Connection::open_with_flags_and_vfs(
+            path,
+            rusqlite::OpenFlags::default(),
+            NAME,
+        )
+        .expect("open through the VFS");
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .expect("WAL");
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .expect("no automatic checkpoints");
+        conn
+    }
+
     /// How many of the file's pages in `range` (bytes, page-aligned) are in the page cache.
     #[allow(unsafe_code)]
     fn cached_pages(file: &std::fs::File, length: usize, range: std::ops::Range<usize>) -> usize {
@@ -598,19 +604,9 @@ mod tests {
     /// back when it recovers a database from its WAL alone, checking each frame's checksum.
     #[test]
     fn frames_written_whole_are_recovered_from_the_wal_alone() {
-        assert!(register(), "SQLite has its unix VFS");
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("joined.db");
-        let conn = rusqlite::Connection::open_with_flags_and_vfs(
-            &path,
-            rusqlite::OpenFlags::default(),
-            NAME,
-        )
-        .expect("open through the VFS");
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .expect("WAL");
-        conn.pragma_update(None, "wal_autocheckpoint", 0)
-            .expect("no automatic checkpoints");
+        let conn = open_in_wal_mode(&path);
         conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
             .expect("a table");
         let before = super::frames_joined();
