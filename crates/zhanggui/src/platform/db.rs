@@ -245,7 +245,8 @@ impl Db {
             // reads thousands of log rows) became a context switch every few rows.
             .row_buffer_size(4096);
         // A file's checkpoints give the core back as they copy, and its WAL asks for its
-        // blocks ahead (`sqlite_vfs`); an in-memory database has no file to write.
+        // blocks ahead and writes a frame at once (`sqlite_vfs`); an in-memory database
+        // has no file to write.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let opts = if !in_memory && super::sqlite_vfs::register() {
             opts.vfs(super::sqlite_vfs::NAME)

@@ -176,10 +176,7 @@ unsafe extern "C" fn write_wal(
             Some(header) if header.frame_page_at() == offset => {
                 state.write_frame(methods, file, &header, data, amount)
             }
-            Some(header) => match header.write(methods, file) {
-                ffi::SQLITE_OK => (methods.write)(file, data, amount, offset),
-                failed => failed,
-            },
+            Some(header) => header.write_then(methods, file, data, amount, offset),
             None if state.joins && amount == FRAME_HEADER as c_int => {
                 state.header = Some(Header::keep(data, offset));
                 ffi::SQLITE_OK
@@ -292,6 +289,29 @@ impl Header {
         self.offset + FRAME_HEADER as i64
     }
 
+    /// Writes the header, then SQLite's write of `amount` bytes at `data` to `offset`, each
+    /// with SQLite's own `xWrite`, as SQLite would have; the first failure is the result.
+    ///
+    /// # Safety
+    /// `data` holds `amount` bytes; `file` is SQLite's.
+    #[allow(unsafe_code)]
+    unsafe fn write_then(
+        &self,
+        methods: &Methods,
+        file: File,
+        data: *const c_void,
+        amount: c_int,
+        offset: i64,
+    ) -> c_int {
+        // SAFETY: the caller's promise.
+        unsafe {
+            match self.write(methods, file) {
+                ffi::SQLITE_OK => (methods.write)(file, data, amount, offset),
+                failed => failed,
+            }
+        }
+    }
+
     /// Writes the header as SQLite would have, with its own `xWrite`.
     #[allow(unsafe_code)]
     unsafe fn write(&self, methods: &Methods, file: File) -> c_int {
@@ -350,12 +370,7 @@ impl WalState {
             return ffi::SQLITE_OK;
         }
         // SAFETY: as promised by the caller.
-        unsafe {
-            match header.write(methods, file) {
-                ffi::SQLITE_OK => (methods.write)(file, data, amount, header.frame_page_at()),
-                failed => failed,
-            }
-        }
+        unsafe { header.write_then(methods, file, data, amount, header.frame_page_at()) }
     }
 
     /// One `pwritev` of the header and `page` bytes at `data`; whether it wrote them all.
