@@ -244,15 +244,23 @@ fn mixed_rows() -> Vec<LogRow> {
         .map(|i: i64| {
             let kind = kinds[(i % 5) as usize];
             let route = routes[(i % 3 + i % 2 * 2) as usize % 5];
+            let sent_at = 1_700_000_000_000 + (i * 7_919) % 1_000 * 1_000;
+            // Most bodies hold the sender and the time as their columns do (the committer
+            // keeps them without those elements), every seventh is written otherwise.
+            let time = if i % 7 == 0 { 1 } else { sent_at / 1000 };
             let body = match kind {
                 "text" => format!(
                     "<xml><ToUserName><![CDATA[gh_t]]></ToUserName>\
                      <FromUserName><![CDATA[oSender{}]]></FromUserName>\
-                     <CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>\
+                     <CreateTime>{time}</CreateTime><MsgType><![CDATA[text]]></MsgType>\
                      <Content><![CDATA[m{i}]]></Content><MsgId>{i}</MsgId></xml>",
                     i % 13
                 ),
-                _ => format!("<xml><Content><![CDATA[m{i}]]></Content></xml>"),
+                _ => format!(
+                    "<xml>\n<FromUserName><![CDATA[oSender{}]]></FromUserName>\n\
+                     <CreateTime>{time}</CreateTime>\n<Content><![CDATA[m{i}]]></Content></xml>",
+                    i % 13
+                ),
             };
             // As the callback sets it when the committer has a tap and no rule matched.
             let unmatched_text = zhanggui::replies::model::Route::is_unmatched(route)
@@ -264,7 +272,7 @@ fn mixed_rows() -> Vec<LogRow> {
                 dedup_key: format!("mixed{i}"),
                 openid: format!("oSender{}", i % 13),
                 kind: kind.to_string(),
-                sent_at: 1_700_000_000_000 + (i * 7_919) % 1_000 * 1_000,
+                sent_at,
                 received_at: 1_700_000_000_000 + i,
                 body,
                 reply: "success".to_string(),
@@ -378,6 +386,48 @@ async fn the_tap_gives_projections_what_the_database_gives() {
         full: false,
     };
     assert!(tap.covering(beyond).is_none());
+}
+
+/// The SQLite committer keeps a body without the sender's and the time's elements, which
+/// the row's columns hold (~100 bytes of a text message's ~300); every reader of the log
+/// gets the body back as WeChat sent it: the console's messages, a follower's timeline, the
+/// projections' reads (above). PostgreSQL's log keeps it whole.
+#[tokio::test]
+async fn bodies_are_kept_without_sender_and_time_and_read_back_whole() {
+    let db = common::fresh_db().await;
+    let writer = LogWriter::start(db.clone());
+    let mut logged = row(1, "m|1|oFollower0000000000000000001|1700000000", "success");
+    let whole = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName>\
+        <FromUserName><![CDATA[oFollower0000000000000000001]]></FromUserName>\
+        <CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>\
+        <Content><![CDATA[营业时间？]]></Content><MsgId>1</MsgId></xml>";
+    logged.body = whole.to_string();
+    writer.append(logged).await.expect("logged");
+
+    let stored = zhanggui::on_pool!(&db, |p| sqlx::query_scalar::<_, String>(
+        "SELECT body FROM wx_messages"
+    )
+    .fetch_one(p)
+    .await)
+    .expect("stored body");
+    if writer.tap().is_some() {
+        assert!(stored.starts_with('\u{1}'), "{stored:?}");
+        assert_eq!(whole.len() - stored.len(), 99, "{stored:?}");
+    } else {
+        assert_eq!(stored, whole);
+    }
+
+    let recent = zhanggui::messages::store::recent(&db, 1, 1, 0, None, 10)
+        .await
+        .expect("recent");
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].body, whole, "the console's messages");
+    let timeline =
+        zhanggui::followers::store::timeline(&db, 1, 1, "oFollower0000000000000000001", None, 10)
+            .await
+            .expect("timeline");
+    assert_eq!(timeline.len(), 1);
+    assert_eq!(timeline[0].body, whole, "the follower's timeline");
 }
 
 /// Migration 0021 rebuilt the SQLite log without AUTOINCREMENT: a database written before it

@@ -368,7 +368,7 @@ pub async fn timeline(
         rows.extend(indexed_rows(db, merchant_id, account_id, openid, &chunk, upto, wanted).await?);
         take = (take * 2).min(MOST_BUCKETS);
     }
-    Ok(rows)
+    Ok(rows.into_iter().map(MessageRow::with_whole_body).collect())
 }
 
 /// The follower's indexed messages in `buckets` with ids up to `upto`, newest first.

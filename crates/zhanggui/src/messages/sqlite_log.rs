@@ -13,6 +13,7 @@
 //! checkpoints (automatic checkpoints off; the writer has them run from the pool, on sqlx's
 //! threads).
 
+use std::borrow::Cow;
 use std::ffi::{CString, c_int};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
@@ -257,9 +258,15 @@ impl Insert {
         if rows.len() != self.rows {
             return Err(refused(ffi::SQLITE_RANGE));
         }
-        let result = self.bind_and_step(conn, rows);
+        // Bodies without what the row's openid and time columns hold (~100 bytes a text
+        // message); every reader of the log puts it back (`store::whole_body`).
+        let bodies: Vec<Cow<'_, str>> = rows
+            .iter()
+            .map(|r| wechat::message::without_sender(&r.body, &r.openid, r.sent_at / 1000))
+            .collect();
+        let result = self.bind_and_step(conn, rows, &bodies);
         // SAFETY: the statement is alive; after the reset and with the bindings cleared it
-        // holds no pointer into `rows`.
+        // holds no pointer into `rows` or `bodies`.
         unsafe {
             ffi::sqlite3_reset(self.stmt.as_ptr());
             ffi::sqlite3_clear_bindings(self.stmt.as_ptr());
@@ -268,9 +275,14 @@ impl Insert {
     }
 
     #[allow(unsafe_code)]
-    fn bind_and_step(&mut self, conn: &Connection, rows: &[LogRow]) -> rusqlite::Result<u64> {
+    fn bind_and_step(
+        &mut self,
+        conn: &Connection,
+        rows: &[LogRow],
+        bodies: &[Cow<'_, str>],
+    ) -> rusqlite::Result<u64> {
         let stmt = self.stmt.as_ptr();
-        for (i, r) in rows.iter().enumerate() {
+        for (i, (r, body)) in rows.iter().zip(bodies).enumerate() {
             let at = i * COLUMNS;
             let ints = [
                 (at + 1, r.merchant_id),
@@ -279,12 +291,12 @@ impl Insert {
                 (at + 7, r.received_at),
             ];
             let texts = [
-                (at + 3, &r.dedup_key),
-                (at + 4, &r.openid),
-                (at + 5, &r.kind),
-                (at + 8, &r.body),
-                (at + 9, &r.reply),
-                (at + 10, &r.route),
+                (at + 3, r.dedup_key.as_str()),
+                (at + 4, r.openid.as_str()),
+                (at + 5, r.kind.as_str()),
+                (at + 8, body.as_ref()),
+                (at + 9, r.reply.as_str()),
+                (at + 10, r.route.as_str()),
             ];
             for (column, value) in ints {
                 let column = parameter(column)?;
@@ -296,14 +308,10 @@ impl Insert {
                 let column = parameter(column)?;
                 let len = c_int::try_from(value.len()).map_err(|_| refused(ffi::SQLITE_TOOBIG))?;
                 // An empty text still needs a pointer SQLite may keep: a static one.
-                let bytes = if value.is_empty() {
-                    "\0"
-                } else {
-                    value.as_str()
-                };
+                let bytes = if value.is_empty() { "\0" } else { value };
                 // SAFETY: the statement is alive; SQLITE_STATIC lets SQLite read the bytes
                 // without copying them until the statement is reset and its bindings
-                // cleared (`execute`), while `rows` is still borrowed.
+                // cleared (`execute`), while `rows` and `bodies` are still borrowed.
                 let rc = unsafe {
                     ffi::sqlite3_bind_text(
                         stmt,

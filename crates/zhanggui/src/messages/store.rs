@@ -232,6 +232,26 @@ pub struct MessageRow {
     pub reply: String,
 }
 
+impl MessageRow {
+    /// The row with its body as WeChat sent it ([`whole_body`]).
+    pub fn with_whole_body(mut self) -> MessageRow {
+        whole_body(&mut self.body, &self.openid, self.sent_at);
+        self
+    }
+}
+
+/// Puts back into a body read from the log what the log's SQLite committer leaves out of
+/// it: the sender's and the time's elements, which the row's `openid` and `sent_at` columns
+/// hold (`wechat::message::without_sender`). A body kept whole stays as it is. Every query
+/// that reads `wx_messages.body` passes it through this.
+pub fn whole_body(body: &mut String, openid: &str, sent_at: Millis) {
+    if let std::borrow::Cow::Owned(whole) =
+        wechat::message::with_sender(body, openid, sent_at / 1000)
+    {
+        *body = whole;
+    }
+}
+
 /// An account's newest messages, newest first; `before_id` pages back, `after_id` polls for
 /// what arrived since.
 pub async fn recent(
@@ -254,6 +274,7 @@ pub async fn recent(
     .bind(limit)
     .fetch_all(p)
     .await)
+    .map(|rows| rows.into_iter().map(MessageRow::with_whole_body).collect())
 }
 
 /// The next stretch of the log a projection reads: rows after `after_id` up to `upto`.
@@ -540,5 +561,11 @@ pub async fn of_kinds(
             q = q.bind(*kind);
         }
         q.fetch_all(p).await
+    })
+    .map(|mut rows| {
+        for m in &mut rows {
+            whole_body(&mut m.body, &m.openid, m.sent_at);
+        }
+        rows
     })
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
@@ -17,12 +18,22 @@ pub struct Clock {
 
 impl Clock {
     pub fn now_ms(&self) -> Millis {
-        Utc::now().timestamp_millis() + self.offset_ms.load(Ordering::Relaxed)
+        system_now_ms() + self.offset_ms.load(Ordering::Relaxed)
     }
 
     /// Moves this clock (and every clone of it) forward; for tests.
     pub fn advance(&self, ms: i64) {
         self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+/// The system's time in epoch milliseconds, read as it is: chrono's `Utc::now()` works out a
+/// calendar date on the way, which every callback paid for nothing.
+fn system_now_ms() -> Millis {
+    let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(after) => millis(after),
+        Err(before) => -millis(before.duration()),
     }
 }
 
@@ -72,6 +83,17 @@ pub fn utc(ms: Millis) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_clock_reads_the_system_time_in_epoch_milliseconds() {
+        let before = Utc::now().timestamp_millis();
+        let now = Clock::default().now_ms();
+        let after = Utc::now().timestamp_millis();
+        assert!(
+            (before..=after).contains(&now),
+            "{before} <= {now} <= {after}"
+        );
+    }
 
     #[test]
     fn shanghai_is_eight_hours_ahead() {

@@ -523,6 +523,12 @@ pub async fn routed(db: &Db, after_id: i64, upto: i64) -> Result<Vec<RoutedRow>,
     .bind(upto)
     .fetch_all(p)
     .await)
+    .map(|mut rows| {
+        for r in &mut rows {
+            crate::messages::store::whole_body(&mut r.body, &r.openid, r.sent_at);
+        }
+        rows
+    })
 }
 
 /// Hits of one (account, rule, keyword, day) in a flush of the hit counts.
