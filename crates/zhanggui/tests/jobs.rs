@@ -463,9 +463,16 @@ async fn failures_back_off_then_die_and_a_dead_job_can_be_retried() {
         .expect("retry");
     assert!(retried);
     let requeued = job(&db, id).await;
-    assert_eq!(requeued.status, JobStatus::Queued);
-    assert_eq!(requeued.attempts, 0);
-    assert!(requeued.finished_at.is_none());
+    // The workers poll every 25 ms: on a busy machine one may have claimed it again already.
+    match requeued.status {
+        JobStatus::Queued => assert_eq!(requeued.attempts, 0),
+        JobStatus::Running => assert_eq!(requeued.attempts, 1),
+        JobStatus::Done => {}
+        other => panic!("a retried job is {other:?}"),
+    }
+    if requeued.status != JobStatus::Done {
+        assert!(requeued.finished_at.is_none());
+    }
     workers.notify();
     let done = wait_for_status(&db, id, JobStatus::Done, 10).await;
     stop(workers).await;
