@@ -8,9 +8,9 @@
 //! WeChat sends (XML begins with `<`, a blank or a byte-order mark) and a body that holds it
 //! anywhere is kept as it is, so a kept text is told from a whole one by its first byte, and
 //! each mark stands for exactly one element. (A text starting with that byte is no message:
-//! it does not parse, so the callback never logs one.) Only an element written exactly as the values
-//! give it (the openid in one CDATA section, the time in plain digits) is left out; anything
-//! else stays in the text, and a body with neither comes back unchanged.
+//! it does not parse, so the callback never logs one.) Only an element written exactly as
+//! the values give it (the openid in one CDATA section, the time in plain digits) is left
+//! out; a body without both comes back unchanged.
 
 use std::borrow::Cow;
 use std::ops::Range;
