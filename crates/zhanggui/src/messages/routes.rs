@@ -386,26 +386,26 @@ async fn answer_message(cb: &Callback, key: &str, query: &str, body: &[u8]) -> A
         route,
         unmatched_text,
     };
-    let reply = match logged_within_budget(cb, row).await {
-        Ok(Ok(Logged::New(_))) => reply,
-        Ok(Ok(Logged::Duplicate {
+    let reply = match cb.log.append_within(row, LOG_BUDGET).await {
+        Ok(Logged::New(_)) => reply,
+        Ok(Logged::Duplicate {
             reply: first,
             received_at,
             ..
-        })) => {
+        }) => {
             metrics::counter!("zhanggui_callback_duplicates_total").increment(1);
             let (to, from) = (&msg.from_user_name, &msg.to_user_name);
             wechat::reply::with_header(&first, to, from, received_at / 1000).into_owned()
         }
-        Ok(Err(e)) => {
-            tracing::error!(account_id = account.account_id, error = %e, "callback: log write failed");
-            return plain(StatusCode::SERVICE_UNAVAILABLE, "");
-        }
-        Err(_) => {
+        Err(LogError::OverBudget) => {
             tracing::error!(
                 account_id = account.account_id,
                 "callback: log write over budget"
             );
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "");
+        }
+        Err(e) => {
+            tracing::error!(account_id = account.account_id, error = %e, "callback: log write failed");
             return plain(StatusCode::SERVICE_UNAVAILABLE, "");
         }
     };
@@ -428,22 +428,6 @@ async fn answer_message(cb: &Callback, key: &str, query: &str, body: &[u8]) -> A
             plain(StatusCode::INTERNAL_SERVER_ERROR, "")
         }
     }
-}
-
-/// Appends the row to the log, giving up after [`LOG_BUDGET`] (`Err`) when the log is
-/// written through the pool (PostgreSQL): a statement there can wait on another instance's
-/// transaction. A SQLite file's committer bounds its own waits (SQLite's lock for its lock
-/// budget, then the batch fails; a full queue drains at tens of thousands of rows a second),
-/// so its callbacks spare a timer's registration and removal (~0.08 µs a callback,
-/// BENCHMARKS.md, callback, twenty-sixth round).
-async fn logged_within_budget(
-    cb: &Callback,
-    row: LogRow,
-) -> Result<Result<Logged, LogError>, tokio::time::error::Elapsed> {
-    if cb.log.tap().is_some() {
-        return Ok(cb.log.append(row).await);
-    }
-    tokio::time::timeout(LOG_BUDGET, cb.log.append(row)).await
 }
 
 /// The passive reply to `msg` and the route that chose it (replies::model::Route, for the

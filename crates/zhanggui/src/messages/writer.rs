@@ -42,6 +42,8 @@ pub enum LogError {
     Closed,
     #[error("the message log could not be written: {0}")]
     Database(String),
+    #[error("the message log was not written within the caller's budget")]
+    OverBudget,
 }
 
 struct Pending {
@@ -106,6 +108,22 @@ impl LogWriter {
     /// database (tap.rs); `None` when it writes through the pool.
     pub fn tap(&self) -> Option<&LogTap> {
         self.tap.as_deref()
+    }
+
+    /// [`LogWriter::append`], giving up after `budget` ([`LogError::OverBudget`]) when the
+    /// log is written through the pool (PostgreSQL): a statement there can wait on another
+    /// instance's transaction. A SQLite file's committer bounds its own waits (SQLite's lock
+    /// for its lock budget, then the batch fails; a full queue drains at tens of thousands
+    /// of rows a second), so its callers spare a timer's registration and removal (~0.08 µs
+    /// a callback, BENCHMARKS.md, callback, twenty-sixth round).
+    pub async fn append_within(&self, row: LogRow, budget: Duration) -> Result<Logged, LogError> {
+        // A tap exactly when a SQLite file's committer writes (`start`).
+        if self.tap.is_some() {
+            return self.append(row).await;
+        }
+        tokio::time::timeout(budget, self.append(row))
+            .await
+            .unwrap_or(Err(LogError::OverBudget))
     }
 
     /// Appends one row and waits until it is committed (or found to be a duplicate).
