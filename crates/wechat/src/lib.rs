@@ -6,11 +6,13 @@
 //!   the configured security mode and sealing the reply;
 //! - [`message`]: inbound messages and events as typed values, and their dedup key;
 //! - [`reply`]: passive replies and their XML;
+//! - [`kept`]: that XML as a log keeps it, shorter, and given back whole;
 //! - [`api`]: the HTTP API client.
 
 pub mod api;
 pub mod callback;
 pub mod crypto;
+pub mod kept;
 pub mod message;
 pub mod reply;
 pub mod signature;

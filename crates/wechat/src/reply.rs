@@ -345,15 +345,17 @@ pub fn without_header<'x>(xml: &'x str, inbound: &Message<'_>, create_time: i64)
     }
 }
 
-/// The reply [`without_header`] kept, whole again: the header of a reply from
-/// `from_user_name` (the account) to `to_user_name` (the follower) at `create_time` put back.
-/// Anything else comes back as it is.
+/// The reply [`without_header`] kept (its tags possibly shortened as well, by
+/// [`crate::kept::markup`]), whole again: the header of a reply from `from_user_name` (the
+/// account) to `to_user_name` (the follower) at `create_time` put back. Anything else comes
+/// back as it is.
 pub fn with_header<'x>(
     kept: &'x str,
     to_user_name: &str,
     from_user_name: &str,
     create_time: i64,
 ) -> Cow<'x, str> {
+    let kept = crate::kept::whole(kept);
     match kept.strip_prefix(HEADERLESS) {
         Some(rest) => {
             let mut out = String::with_capacity(kept.len() + 128);
@@ -363,7 +365,7 @@ pub fn with_header<'x>(
             out.push_str(rest);
             Cow::Owned(out)
         }
-        None => Cow::Borrowed(kept),
+        None => kept,
     }
 }
 
@@ -453,6 +455,16 @@ mod tests {
                 assert!(kept.len() + 80 < whole.len(), "{kept}");
                 let back =
                     with_header(&kept, &msg.from_user_name, &msg.to_user_name, 1_700_000_123);
+                assert_eq!(back, whole);
+                // As the SQLite log keeps it: its tags shortened too.
+                let short = crate::kept::markup(&kept);
+                assert!(short.len() < kept.len(), "{short:?}");
+                let back = with_header(
+                    &short,
+                    &msg.from_user_name,
+                    &msg.to_user_name,
+                    1_700_000_123,
+                );
                 assert_eq!(back, whole);
             }
         }

@@ -389,32 +389,39 @@ async fn the_tap_gives_projections_what_the_database_gives() {
 }
 
 /// The SQLite committer keeps a body without the sender's and the time's elements, which
-/// the row's columns hold (~100 bytes of a text message's ~300); every reader of the log
-/// gets the body back as WeChat sent it: the console's messages, a follower's timeline, the
-/// projections' reads (above). PostgreSQL's log keeps it whole.
+/// the row's columns hold, and a body and a reply with short tags (`wechat::kept`: 204 of a
+/// text message's 270 bytes); every reader of the log gets them back as they were: the
+/// console's messages, a follower's timeline, a retry's answer, the projections' reads
+/// (above). PostgreSQL's log keeps them as they are.
 #[tokio::test]
-async fn bodies_are_kept_without_sender_and_time_and_read_back_whole() {
+async fn bodies_and_replies_are_kept_short_and_read_back_whole() {
     let db = common::fresh_db().await;
     let writer = LogWriter::start(db.clone());
-    let mut logged = row(1, "m|1|oFollower0000000000000000001|1700000000", "success");
+    let key = "m|1|oFollower0000000000000000001|1700000000";
+    let reply = "<xml><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[收到]]></Content></xml>";
+    let mut logged = row(1, key, reply);
     let whole = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName>\
         <FromUserName><![CDATA[oFollower0000000000000000001]]></FromUserName>\
         <CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>\
         <Content><![CDATA[营业时间？]]></Content><MsgId>1</MsgId></xml>";
     logged.body = whole.to_string();
-    writer.append(logged).await.expect("logged");
+    writer.append(logged.clone()).await.expect("logged");
 
-    let stored = zhanggui::on_pool!(&db, |p| sqlx::query_scalar::<_, String>(
-        "SELECT body FROM wx_messages"
-    )
-    .fetch_one(p)
-    .await)
-    .expect("stored body");
+    let (stored, stored_reply) =
+        zhanggui::on_pool!(&db, |p| sqlx::query_as::<_, (String, String)>(
+            "SELECT body, reply FROM wx_messages"
+        )
+        .fetch_one(p)
+        .await)
+        .expect("stored body");
     if writer.tap().is_some() {
         assert!(stored.starts_with('\u{1}'), "{stored:?}");
-        assert_eq!(whole.len() - stored.len(), 99, "{stored:?}");
+        assert_eq!(whole.len() - stored.len(), 204, "{stored:?}");
+        assert!(stored_reply.starts_with('\u{1}'), "{stored_reply:?}");
+        assert_eq!(reply.len() - stored_reply.len(), 60, "{stored_reply:?}");
     } else {
         assert_eq!(stored, whole);
+        assert_eq!(stored_reply, reply);
     }
 
     let recent = zhanggui::messages::store::recent(&db, 1, 1, 0, None, 10)
@@ -422,12 +429,22 @@ async fn bodies_are_kept_without_sender_and_time_and_read_back_whole() {
         .expect("recent");
     assert_eq!(recent.len(), 1);
     assert_eq!(recent[0].body, whole, "the console's messages");
+    assert_eq!(
+        zhanggui::messages::model::reply_text(&recent[0].reply),
+        "收到",
+        "the console's messages"
+    );
     let timeline =
         zhanggui::followers::store::timeline(&db, 1, 1, "oFollower0000000000000000001", None, 10)
             .await
             .expect("timeline");
     assert_eq!(timeline.len(), 1);
     assert_eq!(timeline[0].body, whole, "the follower's timeline");
+
+    let Logged::Duplicate { reply: first, .. } = writer.append(logged).await.expect("retry") else {
+        panic!("a retry is a duplicate");
+    };
+    assert_eq!(first, reply, "a retry's answer");
 }
 
 /// Migration 0021 rebuilt the SQLite log without AUTOINCREMENT: a database written before it

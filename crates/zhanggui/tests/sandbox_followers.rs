@@ -479,9 +479,11 @@ async fn scanning_a_ticket_follows_with_its_scene_then_scans() {
             .is_some_and(|r| r.contains("欢迎扫码！")),
         "{d}"
     );
-    let body = app
+    let stored = app
         .text("SELECT body FROM wx_messages WHERE kind = 'event:subscribe'")
         .await;
+    // As the log keeps it, with its tags whole again (`wechat::kept`).
+    let body = wechat::kept::whole(&stored);
     assert!(
         body.contains("<EventKey><![CDATA[qrscene_table_7]]></EventKey>"),
         "{body}"
@@ -498,9 +500,10 @@ async fn scanning_a_ticket_follows_with_its_scene_then_scans() {
     assert_eq!(status, 200, "{d}");
     assert_eq!(d["event"], "SCAN");
     assert_eq!(d["reply"], "success");
-    let body = app
+    let stored = app
         .text("SELECT body FROM wx_messages WHERE kind = 'event:scan'")
         .await;
+    let body = wechat::kept::whole(&stored);
     assert!(
         body.contains("<EventKey><![CDATA[table_7]]></EventKey>"),
         "{body}"

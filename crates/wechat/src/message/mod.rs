@@ -6,7 +6,6 @@
 //! never an error; a known type whose numbers do not parse is one.
 
 mod event;
-mod kept;
 pub(crate) mod owned;
 
 use std::borrow::Cow;
@@ -16,7 +15,6 @@ pub use event::{
     AccountVerify, AccountVerifyKind, ArticleUrl, CardEvent, CardEventKind, CopyrightCheck,
     CopyrightCheckItem, Event, LocationSelect, MassSendJobFinish, ScanCode, SendPics, SubscribeMsg,
 };
-pub use kept::{with_sender, without_sender};
 use owned::{Own, owned_struct};
 
 use crate::xml::{Fields, ParseError};

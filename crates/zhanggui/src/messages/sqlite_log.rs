@@ -228,6 +228,12 @@ struct Insert {
 // allows that, not concurrent use, which `&mut` rules out).
 unsafe impl Send for Insert {}
 
+/// A row's body and reply as the log keeps them (`wechat::kept`).
+struct Kept<'r> {
+    body: Cow<'r, str>,
+    reply: Cow<'r, str>,
+}
+
 impl Insert {
     #[allow(unsafe_code)]
     fn prepare(conn: &Connection, rows: usize) -> rusqlite::Result<Insert> {
@@ -258,15 +264,20 @@ impl Insert {
         if rows.len() != self.rows {
             return Err(refused(ffi::SQLITE_RANGE));
         }
-        // Bodies without what the row's openid and time columns hold (~100 bytes a text
-        // message); every reader of the log puts it back (`store::whole_body`).
-        let bodies: Vec<Cow<'_, str>> = rows
+        // Bodies without what the row's openid and time columns hold, and bodies and replies
+        // with short tags: a text message's row is ~300 bytes shorter, which SQLite, the WAL
+        // and the checkpoints would otherwise copy. Every reader of the log puts them back
+        // (`store::whole_body`, `wechat::reply::with_header`).
+        let kept: Vec<Kept<'_>> = rows
             .iter()
-            .map(|r| wechat::message::without_sender(&r.body, &r.openid, r.sent_at / 1000))
+            .map(|r| Kept {
+                body: wechat::kept::message(&r.body, &r.openid, r.sent_at / 1000),
+                reply: wechat::kept::markup(&r.reply),
+            })
             .collect();
-        let result = self.bind_and_step(conn, rows, &bodies);
+        let result = self.bind_and_step(conn, rows, &kept);
         // SAFETY: the statement is alive; after the reset and with the bindings cleared it
-        // holds no pointer into `rows` or `bodies`.
+        // holds no pointer into `rows` or `kept`.
         unsafe {
             ffi::sqlite3_reset(self.stmt.as_ptr());
             ffi::sqlite3_clear_bindings(self.stmt.as_ptr());
@@ -279,10 +290,10 @@ impl Insert {
         &mut self,
         conn: &Connection,
         rows: &[LogRow],
-        bodies: &[Cow<'_, str>],
+        kept: &[Kept<'_>],
     ) -> rusqlite::Result<u64> {
         let stmt = self.stmt.as_ptr();
-        for (i, (r, body)) in rows.iter().zip(bodies).enumerate() {
+        for (i, (r, kept)) in rows.iter().zip(kept).enumerate() {
             let at = i * COLUMNS;
             let ints = [
                 (at + 1, r.merchant_id),
@@ -294,8 +305,8 @@ impl Insert {
                 (at + 3, r.dedup_key.as_str()),
                 (at + 4, r.openid.as_str()),
                 (at + 5, r.kind.as_str()),
-                (at + 8, body.as_ref()),
-                (at + 9, r.reply.as_str()),
+                (at + 8, kept.body.as_ref()),
+                (at + 9, kept.reply.as_ref()),
                 (at + 10, r.route.as_str()),
             ];
             for (column, value) in ints {
@@ -311,7 +322,7 @@ impl Insert {
                 let bytes = if value.is_empty() { "\0" } else { value };
                 // SAFETY: the statement is alive; SQLITE_STATIC lets SQLite read the bytes
                 // without copying them until the statement is reset and its bindings
-                // cleared (`execute`), while `rows` and `bodies` are still borrowed.
+                // cleared (`execute`), while `rows` and `kept` are still borrowed.
                 let rc = unsafe {
                     ffi::sqlite3_bind_text(
                         stmt,

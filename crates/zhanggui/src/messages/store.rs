@@ -123,7 +123,13 @@ const FIRST_ANSWER: &str = "SELECT id, reply, received_at FROM wx_messages \
 /// What `FIRST_ANSWER` reads: (id, reply, received_at).
 pub(super) type FirstAnswer = (i64, String, i64);
 
+/// The first answer as every backend gives it: a reply the SQLite committer kept with short
+/// tags (`wechat::kept::markup`) has them whole again.
 pub(super) fn duplicate_of((id, reply, received_at): FirstAnswer) -> Logged {
+    let reply = match wechat::kept::whole(&reply) {
+        std::borrow::Cow::Owned(whole) => whole,
+        std::borrow::Cow::Borrowed(_) => reply,
+    };
     Logged::Duplicate {
         id,
         reply,
@@ -241,12 +247,12 @@ impl MessageRow {
 }
 
 /// Puts back into a body read from the log what the log's SQLite committer leaves out of
-/// it: the sender's and the time's elements, which the row's `openid` and `sent_at` columns
-/// hold (`wechat::message::without_sender`). A body kept whole stays as it is. Every query
-/// that reads `wx_messages.body` passes it through this.
+/// it (`wechat::kept::message`): the sender's and the time's elements, which the row's
+/// `openid` and `sent_at` columns hold, and the tags' full text. A body kept whole stays as
+/// it is. Every query that reads `wx_messages.body` passes it through this.
 pub fn whole_body(body: &mut String, openid: &str, sent_at: Millis) {
     if let std::borrow::Cow::Owned(whole) =
-        wechat::message::with_sender(body, openid, sent_at / 1000)
+        wechat::kept::whole_message(body, openid, sent_at / 1000)
     {
         *body = whole;
     }
