@@ -453,9 +453,10 @@ async fn an_index_pass_that_lost_its_cursor_writes_nothing() {
 }
 
 /// Where the committer's tap holds the rows (a SQLite file), the index pass takes them from
-/// there, handed to SQLite as JSON, instead of reading the log: it must index exactly what
-/// a pass reading the log indexes, whatever characters a sender's openid holds, on however
-/// many accounts, and however the rows are cut into passes.
+/// there, bound as a statement's values (padded up to a statement's size with its last row
+/// again), instead of reading the log: it must index exactly what a pass reading the log
+/// indexes, whatever characters a sender's openid holds, on however many accounts, and
+/// however the rows are cut into passes and padded.
 #[tokio::test]
 async fn indexing_from_the_tap_agrees_with_indexing_from_the_log() {
     use zhanggui::followers::jobs::index_once;
@@ -474,20 +475,29 @@ async fn indexing_from_the_tap_agrees_with_indexing_from_the_log() {
     for r in &rows {
         writer.append(r.clone()).await.expect("logged");
     }
-    // On PostgreSQL there is no tap: both passes read the log.
-    let tap = writer.tap();
-    for _ in 0..100 {
-        let pass = index_once(&db, tap, i64::MAX, 3).await.expect("index");
-        if pass.upto.is_none() {
-            break;
-        }
-    }
-    let from_tap = follower_log(&db).await;
-    assert_eq!(from_tap.len(), rows.len());
-    assert!(from_tap.iter().any(|(_, _, openid, _)| openid == odd));
-
     reindex_from_nothing(&db).await;
-    assert_eq!(from_tap, follower_log(&db).await);
+    let from_log = follower_log(&db).await;
+    assert_eq!(from_log.len(), rows.len());
+    assert!(from_log.iter().any(|(_, _, openid, _)| openid == odd));
+
+    // On PostgreSQL there is no tap: both read the log.
+    let tap = writer.tap();
+    // Passes of 3 rows (statements of 4 and of 1) and of 5 (statements of 16 and of 4).
+    for batch in [3, 5] {
+        common::exec(&db, "DELETE FROM follower_log").await;
+        common::exec(
+            &db,
+            "UPDATE log_projections SET last_id = 0 WHERE name = 'follower_log'",
+        )
+        .await;
+        for _ in 0..100 {
+            let pass = index_once(&db, tap, i64::MAX, batch).await.expect("index");
+            if pass.upto.is_none() {
+                break;
+            }
+        }
+        assert_eq!(follower_log(&db).await, from_log, "passes of {batch}");
+    }
 }
 
 /// Under load an index pass fills a bucket alone: it ends at the bucket's end though rows

@@ -1,6 +1,6 @@
 //! SQL for followers and the projection cursor.
 
-use super::model::{Follower, LOG_BUCKET_IDS, timeline_buckets};
+use super::model::{Follower, LOG_BUCKET_IDS, log_bucket, timeline_buckets};
 use crate::messages::store::LogRange;
 use crate::on_pool;
 use crate::platform::db::{Db, Dialect, Script, Value};
@@ -252,66 +252,68 @@ pub fn index_log_range(script: &mut Script, after_id: i64, upto: i64) {
 }
 
 /// Adds to `script` the indexing of log rows the committer's tap holds: `(account_id, openid,
-/// id)` each, handed over as one JSON document, so the statement inserts without reading
-/// `wx_messages` back (a pool connection's cache holds none of those pages: every commit
-/// of the log empties it) while it holds SQLite's write lock. The inserts themselves are
-/// most of that time, which is why a statement takes at most `jobs::LOG_INDEX_BATCH` rows
-/// (BENCHMARKS.md, callback, twenty-third round). SQLite only: the tap exists only there.
+/// id)` each, bound as the values of a multi-row statement, so the statement inserts without
+/// reading `wx_messages` back (a pool connection's cache holds none of those pages: every
+/// commit of the log empties it) while it holds SQLite's write lock. The inserts themselves
+/// are most of that time, which is why a pass takes at most `jobs::LOG_INDEX_BATCH` rows
+/// (BENCHMARKS.md, callback, twenty-third round). A statement has one of
+/// [`TAPPED_INDEX_SIZES`] rows, so that each connection prepares it once: a pass fills the
+/// rows it does not have with its last row again, which the conflict clause skips. SQLite
+/// only: the tap exists only there.
 pub fn index_tapped_rows<'a>(
     script: &mut Script,
     range: LogRange,
     rows: impl Iterator<Item = (i64, &'a str, i64)>,
 ) {
-    let mut rows: Vec<(i64, &str, i64)> = rows.collect();
-    let Ok(json) = ids_by_account_and_sender(&mut rows) else {
+    // In the index's key order: each row goes in after the one before, on the same page.
+    let mut rows: Vec<(i64, i64, &str, i64)> = rows
+        .map(|(account_id, openid, id)| (account_id, log_bucket(id), openid, id))
+        .collect();
+    rows.sort_unstable();
+    if rows.is_empty() {
         return index_log_range(script, range.after_id, range.upto);
-    };
-    script.push(
-        "INSERT INTO follower_log (account_id, bucket, openid, message_id) \
-         SELECT CAST(a.key AS INTEGER), i.value / ?, s.key, i.value \
-         FROM json_each(?) a, json_each(a.value) s, json_each(s.value) i \
-         WHERE true ON CONFLICT (account_id, bucket, openid, message_id) DO NOTHING",
-        vec![Value::Int(LOG_BUCKET_IDS), Value::Text(json)],
-    );
+    }
+    for chunk in rows.chunks(LARGEST_TAPPED_INDEX) {
+        let size = TAPPED_INDEX_SIZES
+            .into_iter()
+            .find(|&size| size >= chunk.len())
+            .unwrap_or(LARGEST_TAPPED_INDEX);
+        let mut values = Vec::with_capacity(4 * size);
+        let last = chunk.len() - 1;
+        for i in 0..size {
+            let (account_id, bucket, openid, id) = chunk[i.min(last)];
+            values.extend([
+                Value::Int(account_id),
+                Value::Int(bucket),
+                Value::Text(openid.to_string()),
+                Value::Int(id),
+            ]);
+        }
+        script.push(tapped_index_statement(size), values);
+    }
+    script.keep_prepared();
 }
 
-/// `{"account": {"openid": [id, …], …}, …}` from `(account_id, openid, id)` rows, which it
-/// sorts. Nested this way SQLite reads every value straight off `json_each` and inserts in
-/// the key's order: an array of `[account, openid, id]` rows made it parse each row's array
-/// again for each of its three values, and the pass cost ~1.9 µs a row where this costs
-/// ~1.2 (a scratch measurement with SQLite 3.46, BENCHMARKS.md, callback, twenty-fourth
-/// round).
-fn ids_by_account_and_sender(rows: &mut [(i64, &str, i64)]) -> std::io::Result<String> {
-    use std::io::Write;
-    rows.sort_unstable();
-    let mut json = Vec::with_capacity(rows.len() * 40 + 2);
-    json.push(b'{');
-    let mut previous: Option<(i64, &str)> = None;
-    for &(account_id, openid, id) in rows.iter() {
-        match previous {
-            Some((a, s)) if a == account_id && s == openid => json.push(b','),
-            Some((a, _)) if a == account_id => {
-                json.extend_from_slice(b"],");
-                serde_json::to_writer(&mut json, openid)?;
-                json.extend_from_slice(b":[");
-            }
-            _ => {
-                if previous.is_some() {
-                    json.extend_from_slice(b"]},");
-                }
-                write!(json, "\"{account_id}\":{{")?;
-                serde_json::to_writer(&mut json, openid)?;
-                json.extend_from_slice(b":[");
-            }
-        }
-        write!(json, "{id}")?;
-        previous = Some((account_id, openid));
+/// The row counts of the tapped index's statements: a pass is padded up to the next, so no
+/// more than a quarter of a statement's rows are padding once it is past 4 rows.
+pub const TAPPED_INDEX_SIZES: [usize; 6] = [1, 4, 16, 64, 256, 1024];
+const LARGEST_TAPPED_INDEX: usize = TAPPED_INDEX_SIZES[TAPPED_INDEX_SIZES.len() - 1];
+
+/// `INSERT … VALUES (?, ?, ?, ?), …` of `rows` rows into `follower_log`.
+fn tapped_index_statement(rows: usize) -> String {
+    const HEAD: &str = "INSERT INTO follower_log (account_id, bucket, openid, message_id) VALUES ";
+    const TAIL: &str = " ON CONFLICT (account_id, bucket, openid, message_id) DO NOTHING";
+    let mut sql = String::with_capacity(HEAD.len() + rows * 14 + TAIL.len());
+    sql.push_str(HEAD);
+    for i in 0..rows {
+        sql.push_str(if i == 0 {
+            "(?, ?, ?, ?)"
+        } else {
+            ", (?, ?, ?, ?)"
+        });
     }
-    if previous.is_some() {
-        json.extend_from_slice(b"]}");
-    }
-    json.push(b'}');
-    String::from_utf8(json).map_err(std::io::Error::other)
+    sql.push_str(TAIL);
+    sql
 }
 
 /// Log rows past the index's cursor that a timeline reads directly from `wx_messages` (by its

@@ -97,6 +97,7 @@ pub enum Value {
 #[derive(Debug, Default)]
 pub struct Script {
     statements: Vec<(String, Vec<Value>)>,
+    keep_prepared: bool,
 }
 
 impl Script {
@@ -106,6 +107,14 @@ impl Script {
 
     pub fn push(&mut self, sql: impl Into<String>, values: Vec<Value>) {
         self.statements.push((sql.into(), values));
+    }
+
+    /// The script's text is one of a few that come again and again: on SQLite each
+    /// connection keeps it prepared (a statement of a thousand rows takes a millisecond to
+    /// prepare, as long as SQLite takes to run it). A script whose text changes with its
+    /// values must not: every text would be kept.
+    pub fn keep_prepared(&mut self) {
+        self.keep_prepared = true;
     }
 }
 
@@ -402,9 +411,9 @@ async fn run_sqlite_script(pool: &SqlitePool, script: &Script) -> Result<(), sql
         sql.push_str(";\n");
     }
     sql.push_str("COMMIT");
-    // Not kept prepared: a script's text changes with its number of rows.
+    // Most scripts' text changes with their number of rows: not kept prepared unless asked.
     let values = script.statements.iter().flat_map(|(_, values)| values);
-    let q = bind_values!(sqlx::query(&sql).persistent(false), values);
+    let q = bind_values!(sqlx::query(&sql).persistent(script.keep_prepared), values);
     let mut conn = pool.acquire().await?;
     let Err(e) = q.execute(&mut *conn).await else {
         return Ok(());
