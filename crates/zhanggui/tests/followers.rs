@@ -267,6 +267,17 @@ async fn project_all(
     panic!("the projection did not catch up");
 }
 
+/// Every stored follower's openid: the join's statements (padded up to a few fixed sizes on
+/// SQLite) must store no one else.
+async fn stored_openids(db: &zhanggui::platform::db::Db) -> Vec<String> {
+    zhanggui::on_pool!(db, |p| sqlx::query_scalar::<_, String>(
+        "SELECT openid FROM followers ORDER BY openid"
+    )
+    .fetch_all(p)
+    .await)
+    .expect("followers")
+}
+
 async fn stored(db: &zhanggui::platform::db::Db, openid: &str) -> Follower {
     zhanggui::followers::store::get(db, 1, 7, openid)
         .await
@@ -299,6 +310,7 @@ async fn joining_in_sql_agrees_with_the_model_whatever_the_batches() {
     // From the committer's memory where it has a tap (a SQLite file), message by message.
     project_all(&db, writer.tap(), 1).await;
     assert_eq!([stored(&db, "oA").await, stored(&db, "oB").await], expected);
+    assert_eq!(stored_openids(&db).await, ["oA", "oB"]);
 
     // Everything again, over the rows already there: nothing changes.
     common::exec(
@@ -308,6 +320,7 @@ async fn joining_in_sql_agrees_with_the_model_whatever_the_batches() {
     .await;
     project_all(&db, None, 1000).await;
     assert_eq!([stored(&db, "oA").await, stored(&db, "oB").await], expected);
+    assert_eq!(stored_openids(&db).await, ["oA", "oB"]);
 
     // Rebuilt from nothing in one batch.
     common::exec(&db, "DELETE FROM followers").await;
@@ -318,6 +331,7 @@ async fn joining_in_sql_agrees_with_the_model_whatever_the_batches() {
     .await;
     project_all(&db, None, 1000).await;
     assert_eq!([stored(&db, "oA").await, stored(&db, "oB").await], expected);
+    assert_eq!(stored_openids(&db).await, ["oA", "oB"]);
 }
 
 // ---- the timeline through follower_log's buckets ----

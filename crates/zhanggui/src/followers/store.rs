@@ -142,16 +142,19 @@ pub async fn merge(db: &Db, followers: &[Follower]) -> Result<(), sqlx::Error> {
 }
 
 async fn merge_sqlite(pool: &sqlx::SqlitePool, chunk: &[Follower]) -> Result<(), sqlx::Error> {
-    // Anonymous `?`: sqlx looks every parameter's name up, which costs O(n²) with numbered
-    // ones on SQLite (see messages/store.rs).
-    let row = format!("({})", vec!["?"; 16].join(","));
-    let sql = format!(
-        "INSERT INTO followers ({COLUMNS}) VALUES {}{}",
-        vec![row.as_str(); chunk.len()].join(","),
-        join_clause()
-    );
-    let mut q = sqlx::query(&sql);
-    for f in chunk {
+    let Some(last) = chunk.last() else {
+        return Ok(());
+    };
+    // Padded up to a statement's size with the last follower again: joining a follower with
+    // itself changes nothing.
+    // `merge` cuts chunks of at most CHUNK, the largest size.
+    let at = MERGE_SIZES
+        .iter()
+        .position(|&size| size >= chunk.len())
+        .unwrap_or(MERGE_SIZES.len() - 1);
+    let padding = std::iter::repeat_n(last, MERGE_SIZES[at].saturating_sub(chunk.len()));
+    let mut q = sqlx::query(merge_statement(at));
+    for f in chunk.iter().chain(padding) {
         q = q
             .bind(f.merchant_id)
             .bind(f.account_id)
@@ -172,6 +175,33 @@ async fn merge_sqlite(pool: &sqlx::SqlitePool, chunk: &[Follower]) -> Result<(),
     }
     q.execute(pool).await?;
     Ok(())
+}
+
+/// The follower counts of the SQLite join's statements. sqlx keeps every statement it runs
+/// prepared on its connection (up to 100 a connection): a statement for each count up to
+/// 128 would be up to 128 texts, ~14 MB a connection, each prepared again whenever it fell
+/// out of that cache.
+const MERGE_SIZES: [usize; 5] = [1, 4, 16, 64, CHUNK];
+
+/// `INSERT … VALUES` of `MERGE_SIZES[size]` followers, joined into the stored ones.
+fn merge_statement(size: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let texts = SQL.get_or_init(|| {
+        // Anonymous `?`: sqlx looks every parameter's name up, which costs O(n²) with
+        // numbered ones on SQLite (see messages/store.rs).
+        let row = format!("({})", vec!["?"; 16].join(","));
+        MERGE_SIZES
+            .iter()
+            .map(|&n| {
+                format!(
+                    "INSERT INTO followers ({COLUMNS}) VALUES {}{}",
+                    vec![row.as_str(); n].join(","),
+                    join_clause()
+                )
+            })
+            .collect()
+    });
+    texts.get(size).map_or("", String::as_str)
 }
 
 /// One statement whatever the chunk's size: the columns go as arrays (`UNNEST`), so Postgres
