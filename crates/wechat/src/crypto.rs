@@ -11,7 +11,7 @@ use aes::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit};
 use aes::{Aes256Dec, Aes256Enc};
 use base64::Engine as _;
 use base64::engine::DecodePaddingMode;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use subtle::ConstantTimeEq;
 
 /// WeChat's padding block: pad bytes are 1..=32.
@@ -156,7 +156,7 @@ pub fn encrypt_into(
     let encrypted = cipher
         .encrypt_padded_mut::<NoPadding>(&mut buf, total)
         .map_err(|_| CryptoError::CiphertextLength)?;
-    STANDARD.encode_string(encrypted, out);
+    base64_simd::STANDARD.encode_append(encrypted, out);
     Ok(())
 }
 
@@ -194,8 +194,9 @@ pub fn decrypt_into(
     buf: &mut Vec<u8>,
 ) -> Result<(), CryptoError> {
     buf.clear();
-    STANDARD
-        .decode_vec(encrypted, buf)
+    // Strict, as WeChat writes it: padded, and no bits set past the last byte.
+    base64_simd::STANDARD
+        .decode_append(encrypted, buf)
         .map_err(|_| CryptoError::Base64)?;
     if buf.is_empty() || !buf.len().is_multiple_of(16) {
         return Err(CryptoError::CiphertextLength);
@@ -261,6 +262,7 @@ fn split_message(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD;
 
     const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
     const APP: &str = "wxb11529c136998cb6";
@@ -363,7 +365,26 @@ mod tests {
         assert_eq!(decrypt(&k, APP, "!!!!"), Err(CryptoError::Base64));
         let truncated_blocks = STANDARD.encode(&STANDARD.decode(&good).expect("b64")[..48]);
         assert!(decrypt(&k, APP, &truncated_blocks).is_err());
+        // Base64 as WeChat writes it only: padded, and no bits set past the last byte.
+        let data_end = good.trim_end_matches('=').len();
+        assert!(data_end < good.len(), "64 bytes need padding: {good}");
+        assert_eq!(
+            decrypt(&k, APP, &good[..data_end]),
+            Err(CryptoError::Base64)
+        );
+        // The last character before the padding carries bits past the last byte.
+        let last = data_end - 1;
+        let stray_bits = STANDARD_ALPHABET
+            .find(&good[last..data_end])
+            .map(|i| STANDARD_ALPHABET.as_bytes()[i | 1] as char)
+            .expect("base64 character");
+        let loose = format!("{}{stray_bits}{}", &good[..last], &good[data_end..]);
+        assert_ne!(loose, good);
+        assert_eq!(decrypt(&k, APP, &loose), Err(CryptoError::Base64));
     }
+
+    const STANDARD_ALPHABET: &str =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
     #[test]
     fn reused_buffer() {
