@@ -146,8 +146,7 @@ async fn merge_sqlite(pool: &sqlx::SqlitePool, chunk: &[Follower]) -> Result<(),
         return Ok(());
     };
     // Padded up to a statement's size with the last follower again: joining a follower with
-    // itself changes nothing.
-    // `merge` cuts chunks of at most CHUNK, the largest size.
+    // itself changes nothing. (`merge` cuts chunks of at most CHUNK, the largest size.)
     let at = MERGE_SIZES
         .iter()
         .position(|&size| size >= chunk.len())
@@ -287,7 +286,7 @@ pub fn index_log_range(script: &mut Script, after_id: i64, upto: i64) {
 /// commit of the log empties it) while it holds SQLite's write lock. The inserts themselves
 /// are most of that time, which is why a pass takes at most `jobs::LOG_INDEX_BATCH` rows
 /// (BENCHMARKS.md, callback, twenty-third round). A statement has one of
-/// [`TAPPED_INDEX_SIZES`] rows, so that each connection prepares it once: a pass fills the
+/// `TAPPED_INDEX_SIZES` rows, so that each connection prepares it once: a pass fills the
 /// rows it does not have with its last row again, which the conflict clause skips. SQLite
 /// only: the tap exists only there.
 pub fn index_tapped_rows<'a>(
@@ -324,9 +323,10 @@ pub fn index_tapped_rows<'a>(
     script.keep_prepared();
 }
 
-/// The row counts of the tapped index's statements: a pass is padded up to the next, so no
-/// more than a quarter of a statement's rows are padding once it is past 4 rows.
-pub const TAPPED_INDEX_SIZES: [usize; 6] = [1, 4, 16, 64, 256, 1024];
+/// The row counts of the tapped index's statements. A pass is padded up to the next: up to
+/// three quarters of a statement can be padding, when the log is quiet and a pass small;
+/// under load passes are whole buckets of 1,024 ids and fill their statement.
+const TAPPED_INDEX_SIZES: [usize; 6] = [1, 4, 16, 64, 256, 1024];
 const LARGEST_TAPPED_INDEX: usize = TAPPED_INDEX_SIZES[TAPPED_INDEX_SIZES.len() - 1];
 
 /// `INSERT … VALUES (?, ?, ?, ?), …` of `rows` rows into `follower_log`.
