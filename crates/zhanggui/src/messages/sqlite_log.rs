@@ -266,8 +266,8 @@ impl Insert {
         }
         // Bodies without what the row's openid and time columns hold, and bodies and replies
         // with short tags: a text message's row is ~260 bytes shorter than written whole,
-        // bytes that SQLite, the WAL and the checkpoints would otherwise copy. Every reader of the log puts them back
-        // (`store::whole_body`, `wechat::reply::with_header`).
+        // bytes that SQLite, the WAL and the checkpoints would otherwise copy. Every reader
+        // of the log puts them back (`store::whole_body`, `wechat::reply::with_header`).
         let kept: Vec<Kept<'_>> = rows
             .iter()
             .map(|r| Kept {
