@@ -202,11 +202,12 @@ pub(crate) fn group_value<'s, 'a>(group: &'s [Field<'a>], name: &str) -> Option<
 }
 
 /// Validates UTF-8 once for the whole document, so every slice taken later is a `&str`.
+/// `simdutf8` accepts exactly what `std::str::from_utf8` does (a test checks both agree).
 pub(crate) fn checked_str(xml: &[u8]) -> Result<&str, ParseError> {
     if xml.len() > MAX_XML_BYTES {
         return Err(ParseError::TooLarge);
     }
-    std::str::from_utf8(xml).map_err(|_| ParseError::InvalidUtf8)
+    simdutf8::basic::from_utf8(xml).map_err(|_| ParseError::InvalidUtf8)
 }
 
 /// An open element: its name and its instance number.
@@ -623,6 +624,26 @@ mod tests {
             if let Some(flat) = flat_fields(&doc) {
                 proptest::prop_assert_eq!(Ok(flat), walked(&doc), "{}", doc);
             }
+        }
+
+        /// The SIMD check takes and refuses exactly the bytes std's does, at any length
+        /// (its vector loops and their tails).
+        #[test]
+        fn utf8_is_checked_as_by_std(
+            bytes in proptest::collection::vec(
+                prop_oneof![
+                    4 => proptest::num::u8::ANY,
+                    4 => Just(b'a'),
+                    1 => Just(0xE4u8),
+                    1 => Just(0xB8u8),
+                    1 => Just(0x80u8),
+                ],
+                0..200,
+            ),
+            text in ".{0,80}",
+        ) {
+            proptest::prop_assert_eq!(checked_str(&bytes).is_ok(), std::str::from_utf8(&bytes).is_ok());
+            proptest::prop_assert_eq!(checked_str(text.as_bytes()), Ok(text.as_str()));
         }
 
         /// The byte search finds the first `]]>` exactly where a substring search does.

@@ -456,12 +456,7 @@ async fn answer(
     let (reply, route) = match account.index.decide(msg, &account.plain, now) {
         Choice::Rule { rule, keyword } => {
             let (reply, more) = answer_with_rule(cb, account, msg, xml, now, rule).await?;
-            let route = Route::Rule {
-                rule_id: rule.id,
-                more,
-                keyword: keyword.to_string(),
-            };
-            (reply, route.encode())
+            (reply, Route::encode_rule(rule.id, more, keyword))
         }
         Choice::Handoff => (
             text(&account.index.settings.handoff_reply),

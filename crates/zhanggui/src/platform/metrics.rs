@@ -1,7 +1,7 @@
 //! Prometheus metrics: request counts and latencies by route, job queue depth, database pool.
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
@@ -31,6 +31,27 @@ pub fn handle() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// How often the histograms' recorded samples are folded into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Folds the histograms' samples into their buckets, every [`UPKEEP_EVERY`]. The recorder
+/// keeps every sample it is given until a scrape of `/metrics` or an upkeep drains it
+/// (`metrics-exporter-prometheus` runs upkeep itself only when it serves its own listener):
+/// before this, a server nobody scraped held ~16 bytes for every request it had answered,
+/// without end (BENCHMARKS.md, callback, twenty-eighth round). The fold runs on a blocking
+/// thread, so the callbacks are not held up by it.
+pub async fn upkeep(handle: PrometheusHandle) {
+    let mut tick = tokio::time::interval(UPKEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let handle = handle.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || handle.run_upkeep()).await {
+            tracing::warn!(error = %e, "metrics upkeep failed");
+        }
+    }
 }
 
 /// Counts and times every request by its route template (never the raw path, which would let

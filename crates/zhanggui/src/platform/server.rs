@@ -95,6 +95,7 @@ pub async fn start(
     state.jobs = workers.waker();
     let background = vec![
         tokio::spawn(housekeeping(state.clone())),
+        tokio::spawn(super::metrics::upkeep(state.metrics.clone())),
         tokio::spawn(crate::followers::jobs::run(state.clone())),
         tokio::spawn(crate::channels::jobs::run(state.clone())),
         tokio::spawn(crate::menus::jobs::run(state.clone())),

@@ -19,7 +19,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 
-use super::model::Route;
+use super::model::RouteView;
 use super::store::{self, HitCount, Routed};
 use crate::channels::model::date_of;
 use crate::messages::LogTap;
@@ -74,11 +74,11 @@ impl Tally {
     /// Counts the hit a logged message records, if any: a rule's, or the default reply
     /// rule's for text no rule matched.
     pub fn count(&mut self, row: &Routed<'_>, tz: Tz) {
-        let (rule_id, keyword) = match Route::decode(row.route) {
-            Some(Route::Rule {
+        let (rule_id, keyword) = match RouteView::of(row.route) {
+            Some(RouteView::Rule {
                 rule_id, keyword, ..
-            }) => (rule_id, keyword),
-            Some(Route::Unmatched {
+            }) => (rule_id, keyword.to_string()),
+            Some(RouteView::Unmatched {
                 default: Some((rule_id, _)),
             }) => (rule_id, String::new()),
             _ => return,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use wechat::api::custom::{self, CustomMessage};
 
 use super::index::Answer;
-use super::model::Route;
+use super::model::RouteView;
 use super::store::{self, Handoff, Pass, Routed, Unmatched};
 use crate::messages::LogTap;
 use crate::messages::store as log;
@@ -107,11 +107,11 @@ impl PassBuilder {
     fn add(&mut self, rows: &[Routed<'_>]) {
         let pass = &mut self.pass;
         for row in rows {
-            match Route::decode(row.route) {
-                Some(Route::Rule { rule_id, more, .. }) if more > 0 => {
+            match RouteView::of(row.route) {
+                Some(RouteView::Rule { rule_id, more, .. }) if more > 0 => {
                     pass.follow_ups.push(follow_up(row, rule_id, 1, more));
                 }
-                Some(Route::Unmatched { default }) => {
+                Some(RouteView::Unmatched { default }) => {
                     if let Some((rule_id, more)) = default
                         && more > 0
                     {
@@ -121,13 +121,13 @@ impl PassBuilder {
                         count_unmatched(&mut self.unmatched, row, text);
                     }
                 }
-                Some(Route::Handoff) => pass.handoffs.push(Handoff {
+                Some(RouteView::Handoff) => pass.handoffs.push(Handoff {
                     merchant_id: row.merchant_id,
                     account_id: row.account_id,
                     openid: row.openid.to_string(),
                     requested_at: row.sent_at,
                 }),
-                Some(Route::Rule { .. }) | None => {}
+                Some(RouteView::Rule { .. }) | None => {}
             }
         }
     }
