@@ -533,6 +533,30 @@ async fn an_index_pass_ends_at_its_buckets_end() {
     assert_eq!(buckets, vec![(0, B - 2), (0, B - 1), (1, B), (1, B + 1)]);
 }
 
+/// The index task remembers where its last pass left the cursor; a pass from a remembered
+/// cursor that has moved since writes nothing and says so, so the task reads it again.
+#[tokio::test]
+async fn an_index_pass_from_a_cursor_moved_since_writes_nothing() {
+    use zhanggui::followers::jobs::{index_after, index_once};
+    let db = common::fresh_db().await;
+    for id in 1..=3 {
+        log_at(&db, id, "oA").await;
+    }
+    let first = index_once(&db, None, i64::MAX, 2).await.expect("index");
+    assert_eq!(first.upto, Some(2));
+    common::exec(&db, "DELETE FROM follower_log").await;
+    let stale = index_after(&db, None, i64::MAX, 2, Some(0))
+        .await
+        .expect("index");
+    assert_eq!(stale.upto, None);
+    assert!(follower_log(&db).await.is_empty());
+    let next = index_after(&db, None, i64::MAX, 2, first.upto)
+        .await
+        .expect("index");
+    assert_eq!(next.upto, Some(3));
+    assert_eq!(follower_log(&db).await.len(), 1);
+}
+
 /// Clears follower_log and its cursor, then indexes the whole log again from the database.
 async fn reindex_from_nothing(db: &zhanggui::platform::db::Db) {
     common::exec(db, "DELETE FROM follower_log").await;

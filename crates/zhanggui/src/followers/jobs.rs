@@ -176,12 +176,17 @@ const PAUSE_BETWEEN_STATEMENTS: Duration = Duration::from_millis(4);
 pub async fn run_log_index(state: AppState) {
     let mut tick = tokio::time::interval(EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Where this task's last pass left the cursor; read again after a pass that did not
+    // move it (another instance did, or a rebuild reset it).
+    let mut cursor = None;
     loop {
         tick.tick().await;
         loop {
             let now = state.clock.now_ms();
-            let step = index_once(&state.db, state.log.tap(), now, LOG_INDEX_BATCH);
-            match state.log.in_turn(step).await {
+            let step = index_after(&state.db, state.log.tap(), now, LOG_INDEX_BATCH, cursor);
+            let pass = state.log.in_turn(step).await;
+            cursor = pass.as_ref().ok().and_then(|p| p.upto);
+            match pass {
                 Ok(p) if p.more => tokio::time::sleep(PAUSE_BETWEEN_STATEMENTS).await,
                 Ok(_) => break,
                 Err(e) => {
@@ -203,10 +208,37 @@ pub async fn index_once(
     now: i64,
     batch: i64,
 ) -> Result<Projected, sqlx::Error> {
-    let cursor = log::cursor(db, LOG_INDEX).await?;
+    index_after(db, tap, now, batch, None).await
+}
+
+/// [`index_once`] from `known_cursor`, where the last pass left the cursor, when there is
+/// one: under load this projection makes ~90 passes a second, and each query it spares
+/// (the cursor's, and `MAX(id)` when the tap knows the span is full) is a hand-off to one
+/// of sqlx's threads and back, which a pass on a busy core waits for
+/// (BENCHMARKS.md, callback, twenty-eighth round). A cursor someone else has moved since
+/// makes the pass's compare-and-set fail: it writes nothing, and `upto` is `None`.
+pub async fn index_after(
+    db: &Db,
+    tap: Option<&LogTap>,
+    now: i64,
+    batch: i64,
+    known_cursor: Option<i64>,
+) -> Result<Projected, sqlx::Error> {
+    let cursor = match known_cursor {
+        Some(cursor) => cursor,
+        None => log::cursor(db, LOG_INDEX).await?,
+    };
+    // Only where no row waits to settle (SQLite, the one backend with a tap).
     let unsettled_from = log::unsettled_from(db, now);
-    let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
-        return Ok(Projected::default());
+    let known_span = tap
+        .filter(|_| unsettled_from.is_none())
+        .and_then(|t| t.full_span(cursor, batch));
+    let range = match known_span {
+        Some(span) => span,
+        None => match log::next_range(db, cursor, batch, unsettled_from).await? {
+            Some(range) => range,
+            None => return Ok(Projected::default()),
+        },
     };
     let range = range.ending_by(bucket_end(range.after_id + 1));
     let mut script = Script::new();

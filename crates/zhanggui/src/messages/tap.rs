@@ -129,6 +129,20 @@ impl LogTap {
         run.push(batch);
     }
 
+    /// The span of `limit` ids after `after_id`, when the tap knows a committed row past
+    /// its end, so that the span is full and more follow: what `store::next_range` would
+    /// answer with a query of `MAX(id)`, known here without one. `None` when the tap cannot
+    /// tell (it holds no row past the span): then ask the database.
+    pub fn full_span(&self, after_id: i64, limit: i64) -> Option<LogRange> {
+        let run = self.run.lock().unwrap_or_else(PoisonError::into_inner);
+        let upto = after_id.checked_add(limit)?;
+        (limit > 0 && run.last_id()? > upto).then_some(LogRange {
+            after_id,
+            upto,
+            full: true,
+        })
+    }
+
     /// Every row of `range`, if the tap holds them all.
     pub fn covering(&self, range: LogRange) -> Option<TapRows> {
         let run = self.run.lock().unwrap_or_else(PoisonError::into_inner);
@@ -275,6 +289,28 @@ mod tests {
         assert_eq!(ids(&tap, 2, 5), Some(vec![3, 4, 5]));
         assert_eq!(ids(&tap, 5, 7), None, "row 7 is not held");
         assert_eq!(ids(&tap, 6, 6), None, "an empty range is not a read");
+    }
+
+    /// A full span is known only when a held row lies past it: a span ending at the newest
+    /// row might be the last, and past it the database may hold rows the tap never saw.
+    #[test]
+    fn knows_a_span_full_only_when_a_row_past_it_is_held() {
+        let tap = LogTap::new();
+        assert_eq!(tap.full_span(0, 4), None);
+        tap.publish((1..=10).map(tapped));
+        let full = |after_id, upto| {
+            Some(LogRange {
+                after_id,
+                upto,
+                full: true,
+            })
+        };
+        assert_eq!(tap.full_span(0, 4), full(0, 4));
+        assert_eq!(tap.full_span(5, 4), full(5, 9));
+        assert_eq!(tap.full_span(6, 4), None, "row 10 may be the last");
+        assert_eq!(tap.full_span(12, 4), None);
+        assert_eq!(tap.full_span(0, 0), None);
+        assert_eq!(tap.full_span(i64::MAX - 1, 4), None);
     }
 
     /// Summing up a followers pass's rows runs on the callbacks' thread: it must let other
