@@ -147,10 +147,7 @@ async fn merge_sqlite(pool: &sqlx::SqlitePool, chunk: &[Follower]) -> Result<(),
     };
     // Padded up to a statement's size with the last follower again: joining a follower with
     // itself changes nothing. (`merge` cuts chunks of at most CHUNK, the largest size.)
-    let at = MERGE_SIZES
-        .iter()
-        .position(|&size| size >= chunk.len())
-        .unwrap_or(MERGE_SIZES.len() - 1);
+    let at = padded_size(&MERGE_SIZES, chunk.len());
     let padding = std::iter::repeat_n(last, MERGE_SIZES[at].saturating_sub(chunk.len()));
     let mut q = sqlx::query(merge_statement(at));
     for f in chunk.iter().chain(padding) {
@@ -181,6 +178,15 @@ async fn merge_sqlite(pool: &sqlx::SqlitePool, chunk: &[Follower]) -> Result<(),
 /// 128 would be up to 128 texts, ~14 MB a connection, each prepared again whenever it fell
 /// out of that cache.
 const MERGE_SIZES: [usize; 5] = [1, 4, 16, 64, CHUNK];
+
+/// Which of `sizes` (ascending) a statement of `rows` rows is padded up to: the first that
+/// holds them, else the largest (callers cut chunks no longer than it).
+fn padded_size(sizes: &[usize], rows: usize) -> usize {
+    sizes
+        .iter()
+        .position(|&size| size >= rows)
+        .unwrap_or(sizes.len().saturating_sub(1))
+}
 
 /// `INSERT … VALUES` of `MERGE_SIZES[size]` followers, joined into the stored ones.
 fn merge_statement(size: usize) -> &'static str {
@@ -303,10 +309,7 @@ pub fn index_tapped_rows<'a>(
         return index_log_range(script, range.after_id, range.upto);
     }
     for chunk in rows.chunks(LARGEST_TAPPED_INDEX) {
-        let size = TAPPED_INDEX_SIZES
-            .into_iter()
-            .find(|&size| size >= chunk.len())
-            .unwrap_or(LARGEST_TAPPED_INDEX);
+        let size = TAPPED_INDEX_SIZES[padded_size(&TAPPED_INDEX_SIZES, chunk.len())];
         let mut values = Vec::with_capacity(4 * size);
         let last = chunk.len() - 1;
         for i in 0..size {

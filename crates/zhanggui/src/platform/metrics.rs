@@ -13,13 +13,11 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::state::AppState;
 
-const LATENCY_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
 /// Every request's duration, by method and route.
 pub const REQUEST_SECONDS: &str = "zhanggui_http_request_duration_seconds";
 
-/// [`LATENCY_BUCKETS`] in nanoseconds, for [`Latency`] (a test checks they agree).
+/// The bounds of every `*_seconds` histogram's buckets, in nanoseconds ([`Latency`] counts
+/// in these).
 const LATENCY_BUCKET_NANOS: [u64; 14] = [
     500_000,
     1_000_000,
@@ -36,6 +34,16 @@ const LATENCY_BUCKET_NANOS: [u64; 14] = [
     5_000_000_000,
     10_000_000_000,
 ];
+/// [`LATENCY_BUCKET_NANOS`] in seconds, as the recorder takes them.
+const LATENCY_BUCKETS: [f64; LATENCY_BUCKET_NANOS.len()] = {
+    let mut seconds = [0.0; LATENCY_BUCKET_NANOS.len()];
+    let mut i = 0;
+    while i < seconds.len() {
+        seconds[i] = LATENCY_BUCKET_NANOS[i] as f64 / 1e9;
+        i += 1;
+    }
+    seconds
+};
 
 /// A latency histogram kept in atomics, with the buckets of every `*_seconds` series, for
 /// series recorded on every callback. The recorder's own histogram stores each sample with
@@ -168,7 +176,7 @@ pub fn handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Suffix("seconds".into()), LATENCY_BUCKETS)
+                .set_buckets_for_metric(Matcher::Suffix("seconds".into()), &LATENCY_BUCKETS)
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
             let handle = recorder.handle();

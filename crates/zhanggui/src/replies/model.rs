@@ -667,6 +667,9 @@ impl Route {
         out
     }
 
+    /// The route a text holds, owned. The projections read routes as [`RouteView`]s; this
+    /// is for checking that a text reads back as the route written.
+    #[cfg(test)]
     pub fn decode(s: &str) -> Option<Route> {
         Some(match RouteView::of(s)? {
             RouteView::Rule {
