@@ -394,6 +394,31 @@ sql() { # kind statement
   fi
 }
 
+# How far each projection of the log is behind it, one line each: its name, the log rows past
+# its cursor, and how much earlier than the newest row the oldest of them was received (ms).
+LAGS_SQL="SELECT name || ' ' || (COALESCE((SELECT MAX(id) FROM wx_messages), 0) - last_id) \
+  || ' ' || COALESCE((SELECT received_at FROM wx_messages ORDER BY id DESC LIMIT 1) \
+  - (SELECT m.received_at FROM wx_messages m WHERE m.id > p.last_id ORDER BY m.id LIMIT 1), 0) \
+  FROM log_projections p ORDER BY name"
+
+# Samples LAGS_SQL every second for `secs` seconds into `out`, on the load's core (the
+# server's stays the server's): whether what derives from the log keeps within a second of
+# it under the load, rather than only where it ends.
+sample_lags() { # kind secs out
+  local kind="$1" secs="$2" out="$3" i
+  taskset -p -c "$LOAD_CORE" "$BASHPID" >/dev/null 2>&1 || true
+  for i in $(seq 1 "$secs"); do
+    sleep 1
+    sql "$kind" "$LAGS_SQL" >>"$out" 2>/dev/null || true
+  done
+}
+
+# The most each projection was behind in the samples of `file`: "name rows/ms, …".
+most_behind() { # file
+  awk '{ if ($2 > r[$1]) r[$1] = $2; if ($3 > t[$1]) t[$1] = $3; n[$1] = 1 }
+    END { for (k in n) printf "%s%s %d/%d ms", (s++ ? ", " : ""), k, r[k], t[k] }' "$1"
+}
+
 # generate MODE -> sets REQ_FILE, RECLEN (records: WARM_RECORDS for warm-up, then RECORDS)
 generate() {
   local mode="$1"
@@ -521,8 +546,15 @@ run_product() { # kind run mode (REQ_FILE for this account already generated)
     perf_pid=$!
     PIDS+=("$perf_pid")
   fi
+  local lags="$OUT/lags-$run-$tag-$mode.txt" lag_pid
+  : >"$lags"
+  sample_lags "$kind" $((DURATION - 1)) "$lags" &
+  lag_pid=$!
+  PIDS+=("$lag_pid")
   result="$(wrk_run "$kind-$run-$mode" "http://127.0.0.1:$port/" "$REQ_FILE" "$RECLEN" \
     "$WARM_RECORDS" "$RECORDS" "$DURATION" "$pid" "${db_pids[@]}")"
+  wait "$lag_pid" || true
+  forget_pid "$lag_pid"
   check_result "$kind $mode" "$result" product
   if [ -n "$perf_pid" ]; then
     wait "$perf_pid" || true
@@ -538,6 +570,7 @@ run_product() { # kind run mode (REQ_FILE for this account already generated)
   [ "$kind" = postgres ] || agg=group_concat
   log "  projections behind at the end (rows): $(sql "$kind" "SELECT $agg(name || ' ' || \
     ((SELECT MAX(id) FROM wx_messages) - last_id), ', ') FROM log_projections" | tr -d '\n')"
+  log "  projections behind during the load, most (rows/ms): $(most_behind "$lags")"
   local peak end
   peak="$(status_kb "$pid" VmHWM)"
   end="$(status_kb "$pid" VmRSS)"

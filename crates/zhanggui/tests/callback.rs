@@ -357,6 +357,70 @@ async fn callback_posts_counted(app: &TestApp) -> f64 {
         .map_or(0.0, |v| v.trim().parse().expect("a number"))
 }
 
+/// `/metrics` as text.
+async fn metrics_text(app: &TestApp) -> String {
+    app.client()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body")
+}
+
+/// The value of `zhanggui_log_projection_behind_{unit}` for `projection` on `/metrics`.
+fn behind(metrics: &str, unit: &str, projection: &str) -> Option<f64> {
+    let series = format!("zhanggui_log_projection_behind_{unit}{{projection=\"{projection}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series.as_str()))
+        .map(|v| v.trim().parse().expect("a number"))
+}
+
+/// What derives from the log follows it: after callbacks, every projection's gauges on
+/// `/metrics` come down to nothing behind, within seconds.
+#[tokio::test]
+async fn every_projection_catches_up_with_the_callbacks_and_metrics_show_it() {
+    let app = TestApp::spawn().await;
+    let a = account(&app, "plaintext").await;
+    for id in 0..3 {
+        let (query, body) = wechat_post(&a, &text(9200 + id, "在吗"), false);
+        let (status, answer) = post(&app, &a, &query, body).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let projections = [
+        "channels",
+        "follower_log",
+        "followers",
+        "menus",
+        "replies",
+        "reply_hits",
+    ];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let metrics = metrics_text(&app).await;
+        let lags: Vec<_> = projections
+            .iter()
+            .map(|p| (behind(&metrics, "rows", p), behind(&metrics, "seconds", p)))
+            .collect();
+        assert!(
+            lags.iter()
+                .all(|(rows, seconds)| rows.is_some() && seconds.is_some()),
+            "a projection's gauges missing: {metrics}"
+        );
+        if lags.iter().all(|&lag| lag == (Some(0.0), Some(0.0))) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still behind: {lags:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    app.stop().await;
+}
+
 /// WeChat's GET and POST skip the router (messages::routes::serve_directly) and are counted
 /// in the request metrics all the same; every other request to `/wx/…` gets what the router
 /// answers: 405 for other methods, the account behind a percent-encoded key, 404 past the key.

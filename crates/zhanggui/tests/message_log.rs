@@ -562,3 +562,58 @@ async fn background_streams_take_turns_over_the_log() {
         .expect("task");
     assert!(third.is_some());
 }
+
+/// `/metrics` shows how far each projection is behind (`messages::record_projection_gauges`):
+/// the rows past its cursor, and when the oldest of them was received.
+#[tokio::test]
+async fn projection_lags_count_the_rows_past_each_cursor_and_the_oldest_received() {
+    let db = common::fresh_db().await;
+    let writer = LogWriter::start(db.clone());
+    for i in 0..5 {
+        let mut r = row(1, &format!("lag{i}"), "success");
+        r.received_at = 1_700_000_000_000 + i * 1_000;
+        assert!(matches!(writer.append(r).await, Ok(Logged::New(_))));
+    }
+    let ids: Vec<i64> = zhanggui::on_pool!(&db, |p| sqlx::query_scalar(
+        "SELECT id FROM wx_messages ORDER BY id"
+    )
+    .fetch_all(p)
+    .await)
+    .expect("ids");
+    assert_eq!(ids.len(), 5);
+    common::exec(
+        &db,
+        &format!("UPDATE log_projections SET last_id = {}", ids[1]),
+    )
+    .await;
+    common::exec(
+        &db,
+        &format!(
+            "UPDATE log_projections SET last_id = {} WHERE name = 'menus'",
+            ids[4]
+        ),
+    )
+    .await;
+    let lags = zhanggui::messages::store::projection_lags(&db)
+        .await
+        .expect("lags");
+    let names: Vec<&str> = lags.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "channels",
+            "follower_log",
+            "followers",
+            "menus",
+            "replies",
+            "reply_hits"
+        ]
+    );
+    for lag in &lags {
+        let expected = match lag.name.as_str() {
+            "menus" => (0, None),
+            _ => (3, Some(1_700_000_002_000)),
+        };
+        assert_eq!((lag.rows, lag.oldest_received_at), expected, "{lag:?}");
+    }
+}

@@ -169,6 +169,15 @@ pub const LOG_INDEX_BATCH: i64 = 1_024;
 /// the noise (BENCHMARKS.md, callback, eighth round). Catching up on 1,000,000 rows takes
 /// ~2 s longer.
 const PAUSE_BETWEEN_STATEMENTS: Duration = Duration::from_millis(4);
+/// How far behind the newest committed row the index may be and still pause between its
+/// statements. With the pause a pass of 1,024 rows comes at most every ~10 ms on a saturated
+/// core: ~90,000 rows a second, less than a fast machine's callbacks write, so the index fell
+/// further and further behind under load. Past the tap's ~29,000 rows it read the log back
+/// from the database, more slowly again, and ended runs 150,000–390,000 rows (seconds)
+/// behind (BENCHMARKS.md, callback, twenty-eighth round). Further behind than this, its
+/// statements follow each other after a yield (every callback ready then runs first), so
+/// the index takes what share of the core it needs to keep within ~0.1 s of the log.
+const PAUSED_WITHIN_ROWS: i64 = 8 * super::model::LOG_BUCKET_IDS;
 
 /// Indexes the log under each sender until the task is aborted; beside `run` in every
 /// instance. The timeline reads what it has not reached yet from the log itself
@@ -187,7 +196,10 @@ pub async fn run_log_index(state: AppState) {
             let pass = state.log.in_turn(step).await;
             cursor = pass.as_ref().ok().and_then(|p| p.upto);
             match pass {
-                Ok(p) if p.more => tokio::time::sleep(PAUSE_BETWEEN_STATEMENTS).await,
+                Ok(p) if p.more => match pause_after(state.log.tap(), p.upto) {
+                    Some(pause) => tokio::time::sleep(pause).await,
+                    None => tokio::task::yield_now().await,
+                },
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "follower log index failed; will retry");
@@ -196,6 +208,17 @@ pub async fn run_log_index(state: AppState) {
             }
         }
     }
+}
+
+/// The pause before the index's next statement, once a pass reached `upto`: none when the
+/// tap's newest row is more than `PAUSED_WITHIN_ROWS` ahead. Without a tap (PostgreSQL,
+/// whose statements run in its own processes) always the pause.
+fn pause_after(tap: Option<&LogTap>, upto: Option<i64>) -> Option<Duration> {
+    let behind = match (tap.and_then(LogTap::newest_id), upto) {
+        (Some(newest), Some(upto)) => newest - upto,
+        _ => 0,
+    };
+    (behind <= PAUSED_WITHIN_ROWS).then_some(PAUSE_BETWEEN_STATEMENTS)
 }
 
 /// Indexes the next `batch` settled log rows: one idempotent statement and the cursor's
@@ -261,6 +284,7 @@ pub async fn index_after(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::messages::{LogRow, Tapped};
 
     fn sender(openid: &str, first_at: i64, last_at: i64) -> SenderSummary {
         SenderSummary {
@@ -299,5 +323,45 @@ mod tests {
             (1_000, 5_000)
         );
         assert_eq!(f[1].unsubscribed_at, Some(3_000));
+    }
+
+    fn tap_upto(newest: i64) -> LogTap {
+        let tap = LogTap::new();
+        tap.publish((newest - 9..=newest).map(|id| Tapped {
+            id,
+            row: LogRow {
+                merchant_id: 1,
+                account_id: 2,
+                dedup_key: String::new(),
+                openid: "o".into(),
+                kind: "text".into(),
+                sent_at: id,
+                received_at: id,
+                body: String::new(),
+                reply: String::new(),
+                route: String::new(),
+                unmatched_text: None,
+            },
+        }));
+        tap
+    }
+
+    #[test]
+    fn the_index_pauses_between_statements_unless_far_behind_the_tap() {
+        let tap = tap_upto(100_000);
+        let pause = Some(PAUSE_BETWEEN_STATEMENTS);
+        assert_eq!(
+            pause_after(Some(&tap), Some(100_000 - PAUSED_WITHIN_ROWS)),
+            pause
+        );
+        assert_eq!(
+            pause_after(Some(&tap), Some(99_999 - PAUSED_WITHIN_ROWS)),
+            None
+        );
+        assert_eq!(pause_after(Some(&tap), Some(1_024)), None);
+        // Without a tap, or without knowing where the pass ended, as before.
+        assert_eq!(pause_after(None, Some(1_024)), pause);
+        assert_eq!(pause_after(Some(&tap), None), pause);
+        assert_eq!(pause_after(Some(&LogTap::new()), Some(1_024)), pause);
     }
 }

@@ -12,12 +12,29 @@ pub mod tap;
 pub mod writer;
 
 pub use store::{LogRow, Logged};
-pub use tap::LogTap;
+pub use tap::{LogTap, Tapped};
 pub use writer::{LogError, LogWriter};
 
 use crate::platform::clock::Millis;
 use crate::platform::db::Db;
 use model::BasicReplies;
+
+/// Sets the gauges of how far each projection of the log is behind it at `now`, for
+/// `/metrics`: the rows past its cursor, and how long the oldest of them has waited. What
+/// derives from the log is meant to follow it within a second (issue 3); these show whether
+/// it does, under load too.
+pub async fn record_projection_gauges(db: &Db, now: Millis) -> Result<(), sqlx::Error> {
+    for lag in store::projection_lags(db).await? {
+        let waited_ms = lag
+            .oldest_received_at
+            .map_or(0, |at| now.saturating_sub(at).max(0));
+        let projection = [("projection", lag.name)];
+        metrics::gauge!("zhanggui_log_projection_behind_rows", &projection).set(lag.rows as f64);
+        metrics::gauge!("zhanggui_log_projection_behind_seconds", &projection)
+            .set(waited_ms as f64 / 1000.0);
+    }
+    Ok(())
+}
 
 /// Logs messages as if the callback had received each at its time, with the dedup key and the
 /// reply the callback would have logged (the demo's history). Messages already logged are

@@ -325,6 +325,36 @@ pub fn unsettled_from(db: &Db, now: i64) -> Option<i64> {
 /// flight waits out (the tail of BENCHMARKS "The callback endpoint").
 pub const ROWS_BETWEEN_YIELDS: usize = 256;
 
+/// How far one projection of the log is behind it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectionLag {
+    pub name: String,
+    /// Log rows past its cursor.
+    pub rows: i64,
+    /// When the oldest of those rows was received; `None` when it has read them all.
+    pub oldest_received_at: Option<Millis>,
+}
+
+/// Every projection's [`ProjectionLag`], by name: a seek by id each, whatever the log's size.
+pub async fn projection_lags(db: &Db) -> Result<Vec<ProjectionLag>, sqlx::Error> {
+    let rows: Vec<(String, i64, Option<i64>)> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT p.name, COALESCE((SELECT MAX(id) FROM wx_messages), 0) - p.last_id, \
+                (SELECT m.received_at FROM wx_messages m WHERE m.id > p.last_id \
+                 ORDER BY m.id LIMIT 1) \
+         FROM log_projections p ORDER BY p.name"
+    )
+    .fetch_all(p)
+    .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, rows, oldest_received_at)| ProjectionLag {
+            name,
+            rows: rows.max(0),
+            oldest_received_at,
+        })
+        .collect())
+}
+
 /// Where the projection of the log named `name` has read up to (`log_projections`).
 pub async fn cursor(db: &Db, name: &str) -> Result<i64, sqlx::Error> {
     on_pool!(db, |p| sqlx::query_scalar::<_, i64>(

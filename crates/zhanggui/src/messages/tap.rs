@@ -143,6 +143,15 @@ impl LogTap {
         })
     }
 
+    /// The id of the newest row the tap holds: how far the log has come, as far as this
+    /// instance's committer knows.
+    pub fn newest_id(&self) -> Option<i64> {
+        self.run
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last_id()
+    }
+
     /// Every row of `range`, if the tap holds them all.
     pub fn covering(&self, range: LogRange) -> Option<TapRows> {
         let run = self.run.lock().unwrap_or_else(PoisonError::into_inner);

@@ -232,6 +232,10 @@ pub async fn render(State(state): State<AppState>) -> Response {
     if let Err(e) = crate::platform::jobs::record_queue_gauges(&state.db).await {
         tracing::warn!(error = %e, "job counts unavailable for /metrics");
     }
+    let now = state.clock.now_ms();
+    if let Err(e) = crate::messages::record_projection_gauges(&state.db, now).await {
+        tracing::warn!(error = %e, "projection lags unavailable for /metrics");
+    }
     (
         [(
             header::CONTENT_TYPE,
