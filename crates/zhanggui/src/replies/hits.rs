@@ -1,6 +1,6 @@
 //! The hit counts' projection ('reply_hits' in log_projections): counts the rules' hits per
 //! account, rule, keyword and merchant's day in memory as messages are logged (every 250 ms,
-//! from the log's tap when it holds them), and writes the counts about once a second (a
+//! from the log's tap when it holds them), and writes the counts about twice a second (a
 //! tally of thousands of rows waits longer, `Tally::flush_after_ms`) (`store::add_hits`) in
 //! transactions of at most `store::HITS_PER_TRANSACTION` rows.
 //!
@@ -28,10 +28,13 @@ use crate::platform::db::Db;
 use crate::platform::state::AppState;
 
 const EVERY: Duration = Duration::from_millis(250);
-/// Counts are written this long after the first of them was read...
-pub const FLUSH_AFTER_MS: i64 = 1_000;
-/// ... or, when they hold more rows than a second's worth of writing is worth, later: a
-/// millisecond per row, up to this. Traffic spread over 10,000 rules made a tally of 10,000
+/// Counts are written this long after the first of them was read, i.e. by the second pass
+/// after it (passes come every 250 ms): a hit is in the statistics within ~0.75 s of its
+/// message, where at a second they took up to 1.4 s under load (BENCHMARKS.md, callback,
+/// twenty-ninth round); a small tally's write is a few rows...
+pub const FLUSH_AFTER_MS: i64 = 400;
+/// ... or, when they hold more rows than that many milliseconds, later: a millisecond per
+/// row, up to this. Traffic spread over 10,000 rules made a tally of 10,000
 /// rows every second, nearly one hit each, and upserting them cost PostgreSQL's backends
 /// (on the callbacks' core) 10% of the callbacks (BENCHMARKS.md, "Reply rules"); waited for
 /// longer, each row carries several seconds' hits in one write.
@@ -109,7 +112,8 @@ impl Tally {
             .collect()
     }
 
-    /// How long counts wait to be written: a second, a millisecond a row for large tallies.
+    /// How long counts wait to be written: `FLUSH_AFTER_MS`, a millisecond a row for large
+    /// tallies.
     fn flush_after_ms(&self) -> i64 {
         i64::try_from(self.counts.len())
             .unwrap_or(i64::MAX)
@@ -117,7 +121,8 @@ impl Tally {
     }
 
     /// Whether to write now: an interrupted flush as soon as its whole range is counted
-    /// again; otherwise a second after the first unwritten count, or when they are many.
+    /// again; otherwise `flush_after_ms` after the first unwritten count, or when they are
+    /// many.
     fn is_due(&self, now: i64, finishing: Option<i64>) -> bool {
         match finishing {
             Some(to) => self.seen == to,
@@ -318,13 +323,13 @@ mod tests {
     }
 
     #[test]
-    fn counts_are_due_a_second_after_the_first_or_when_finishing_a_claimed_range() {
+    fn counts_are_due_a_moment_after_the_first_or_when_finishing_a_claimed_range() {
         let mut tally = Tally::starting_at(10);
         assert!(!tally.is_due(5_000, None), "nothing read");
         tally.seen = 20;
         tally.first_read_at = Some(1_000);
-        assert!(!tally.is_due(1_999, None));
-        assert!(tally.is_due(2_000, None));
+        assert!(!tally.is_due(1_000 + FLUSH_AFTER_MS - 1, None));
+        assert!(tally.is_due(1_000 + FLUSH_AFTER_MS, None));
         assert!(
             !tally.is_due(1_000, Some(30)),
             "the claimed range is not read yet"
@@ -344,10 +349,11 @@ mod tests {
             tally.seen = rules;
             tally.first_read_at = Some(0);
         };
-        spread(&mut tally, 500);
+        spread(&mut tally, 300);
+        assert!(!tally.is_due(FLUSH_AFTER_MS - 1, None));
         assert!(
             tally.is_due(FLUSH_AFTER_MS, None),
-            "a small tally waits a second"
+            "a small tally waits FLUSH_AFTER_MS"
         );
         spread(&mut tally, 4_000);
         assert!(!tally.is_due(3_999, None));
