@@ -400,7 +400,7 @@ pub async fn commit_pass(
             Value::Text(name.to_string()),
         ],
     );
-    match db.run_script(&script).await {
+    match db.run_script(script).await {
         Ok(()) => Ok(true),
         Err(_) if cursor(db, name).await? != from => Ok(false),
         Err(e) => Err(e),

@@ -320,8 +320,10 @@ impl Db {
         })
     }
 
-    /// Runs `script` as one transaction: all of it, or on any error none of it.
-    pub async fn run_script(&self, script: &Script) -> Result<(), sqlx::Error> {
+    /// Runs `script` as one transaction: all of it, or on any error none of it. Takes the
+    /// script whole: its texts are bound as they are, where a borrowed text is copied again
+    /// for the driver's thread (a projection's pass binds a thousand openids).
+    pub async fn run_script(&self, script: Script) -> Result<(), sqlx::Error> {
         match self {
             Db::Sqlite(pool) => run_sqlite_script(pool, script).await,
             Db::Postgres(pool) => run_postgres_script(pool, script).await,
@@ -395,16 +397,16 @@ macro_rules! bind_values {
         let mut q = $query;
         for value in $values {
             q = match value {
-                Value::Int(v) => q.bind(*v),
-                Value::MaybeInt(v) => q.bind(*v),
-                Value::Text(v) => q.bind(v.as_str()),
+                Value::Int(v) => q.bind(v),
+                Value::MaybeInt(v) => q.bind(v),
+                Value::Text(v) => q.bind(v),
             };
         }
         q
     }};
 }
 
-async fn run_sqlite_script(pool: &SqlitePool, script: &Script) -> Result<(), sqlx::Error> {
+async fn run_sqlite_script(pool: &SqlitePool, script: Script) -> Result<(), sqlx::Error> {
     let mut sql = String::from("BEGIN IMMEDIATE;\n");
     for (statement, _) in &script.statements {
         sql.push_str(statement);
@@ -412,7 +414,7 @@ async fn run_sqlite_script(pool: &SqlitePool, script: &Script) -> Result<(), sql
     }
     sql.push_str("COMMIT");
     // Most scripts' text changes with their number of rows: not kept prepared unless asked.
-    let values = script.statements.iter().flat_map(|(_, values)| values);
+    let values = script.statements.into_iter().flat_map(|(_, values)| values);
     let q = bind_values!(sqlx::query(&sql).persistent(script.keep_prepared), values);
     let mut conn = pool.acquire().await?;
     let Err(e) = q.execute(&mut *conn).await else {
@@ -426,10 +428,10 @@ async fn run_sqlite_script(pool: &SqlitePool, script: &Script) -> Result<(), sql
     Err(e)
 }
 
-async fn run_postgres_script(pool: &PgPool, script: &Script) -> Result<(), sqlx::Error> {
+async fn run_postgres_script(pool: &PgPool, script: Script) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    for (statement, values) in &script.statements {
-        let sql = numbered_placeholders(statement);
+    for (statement, values) in script.statements {
+        let sql = numbered_placeholders(&statement);
         bind_values!(sqlx::query(&sql), values)
             .execute(&mut *tx)
             .await?;

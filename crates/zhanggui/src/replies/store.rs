@@ -647,7 +647,7 @@ pub async fn add_hits(
             vec![Value::Int(to), Value::Text(HITS.to_string())],
         );
     }
-    match db.run_script(&script).await {
+    match db.run_script(script).await {
         Ok(()) => Ok(true),
         Err(e) => match hits_cursor(db).await? {
             (cursor, flushing)
