@@ -341,15 +341,7 @@ async fn callback_bodies_over_64_kib_are_refused_unread() {
 
 /// The value of the callback's `POST … 200` request counter on `/metrics`.
 async fn callback_posts_counted(app: &TestApp) -> f64 {
-    let text = app
-        .client()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("body");
+    let text = metrics_text(app).await;
     let series =
         "zhanggui_http_requests_total{method=\"POST\",route=\"/wx/{key}\",status=\"200\"} ";
     text.lines()

@@ -176,7 +176,8 @@ const PAUSE_BETWEEN_STATEMENTS: Duration = Duration::from_millis(4);
 /// from the database, more slowly again, and ended runs 150,000–390,000 rows (seconds)
 /// behind (BENCHMARKS.md, callback, twenty-eighth round). Further behind than this, its
 /// statements follow each other after a yield (every callback ready then runs first), so
-/// the index takes what share of the core it needs to keep within ~0.1 s of the log.
+/// the index takes what share of the core it needs: at most 0.34 s behind the log at
+/// saturation, where it was 0.75 s with the pause alone (twenty-ninth round).
 const PAUSED_WITHIN_ROWS: i64 = 8 * super::model::LOG_BUCKET_IDS;
 
 /// Indexes the log under each sender until the task is aborted; beside `run` in every
