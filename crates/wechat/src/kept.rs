@@ -213,7 +213,8 @@ fn pack<'x>(xml: &'x str, sender: Option<&Sender<'_>>) -> Cow<'x, str> {
     }
     let mut packer = Packer {
         sender,
-        open: (0, ""),
+        // A known name, never the empty one: `</>` must not pass for the close of nothing.
+        open: (code_of("xml"), "xml"),
     };
     let mut out = String::new();
     let mut copied = 0;
@@ -491,6 +492,16 @@ mod tests {
         }
         assert_eq!(name_before_gt("Nothing>"), None);
         assert_eq!(name_before_gt("xml"), None);
+    }
+
+    /// Found by the property below: before any tag was opened, `</>` was taken for the
+    /// close of an empty name and kept as a code that reads back as nothing.
+    #[test]
+    fn a_close_with_no_name_is_kept_as_written() {
+        for xml in ["</>", "]]></>", "a</>b<xml></>"] {
+            assert_eq!(whole(&markup(xml)), xml);
+            assert_eq!(whole_message(&message(xml, "a", 0), "a", 0), xml);
+        }
     }
 
     proptest! {
