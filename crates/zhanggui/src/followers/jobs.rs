@@ -48,7 +48,7 @@ pub async fn run(state: AppState) {
         loop {
             let now = state.clock.now_ms();
             let step = project_once(&state.db, state.log.tap(), now, BATCH);
-            match state.log.in_turn(step).await {
+            match state.log.in_turn(PROJECTION, step).await {
                 Ok(p) if p.more => continue,
                 Ok(_) => break,
                 Err(e) => {
@@ -196,7 +196,7 @@ pub async fn run_log_index(state: AppState) {
         loop {
             let now = state.clock.now_ms();
             let step = index_after(&state.db, state.log.tap(), now, LOG_INDEX_BATCH, cursor);
-            let pass = state.log.in_turn(step).await;
+            let pass = state.log.in_turn(LOG_INDEX, step).await;
             cursor = pass.as_ref().ok().and_then(|p| p.upto);
             match pass {
                 Ok(p) if p.more => match pause_after(state.log.tap(), p.upto) {

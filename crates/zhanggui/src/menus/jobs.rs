@@ -37,7 +37,7 @@ pub async fn run(state: AppState) {
         loop {
             let now = state.clock.now_ms();
             let step = project_once(&state.db, state.log.tap(), now, BATCH);
-            match state.log.in_turn(step).await {
+            match state.log.in_turn(store::PROJECTION, step).await {
                 Ok(p) if p.more => continue,
                 Ok(_) => break,
                 Err(e) => {

@@ -22,8 +22,16 @@ use model::BasicReplies;
 /// Sets the gauges of how far each projection of the log is behind it at `now`, for
 /// `/metrics`: the rows past its cursor, and how long the oldest of them has waited. What
 /// derives from the log is meant to follow it within a second (issue 3); these show whether
-/// it does, under load too.
-pub async fn record_projection_gauges(db: &Db, now: Millis) -> Result<(), sqlx::Error> {
+/// it does, under load too. With the committer's tap, what its rows take in memory: past
+/// 8 MiB, rows kept for a projection that fell behind (tap.rs).
+pub async fn record_projection_gauges(
+    db: &Db,
+    tap: Option<&LogTap>,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    if let Some(tap) = tap {
+        metrics::gauge!("zhanggui_log_tap_held_bytes").set(tap.held_bytes() as f64);
+    }
     for lag in store::projection_lags(db).await? {
         let waited_ms = lag
             .oldest_received_at

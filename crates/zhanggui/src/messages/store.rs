@@ -476,7 +476,10 @@ impl<'a> Stretch<'a> {
         projection: &'static str,
         range: LogRange,
     ) -> Stretch<'a> {
-        let tapped = tap.and_then(|t| t.covering(range));
+        let tapped = tap.and_then(|t| {
+            t.reading(projection, range.after_id);
+            t.covering(range)
+        });
         let from = if tapped.is_some() {
             "memory"
         } else {

@@ -17,6 +17,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use super::store::{LogRange, LogRow, LoggedMessage, ROWS_BETWEEN_YIELDS, SenderSummary};
 
@@ -28,6 +29,18 @@ use super::store::{LogRange, LogRow, LoggedMessage, ROWS_BETWEEN_YIELDS, SenderS
 /// reads the log back from the database (each such read copied ~3,000 pages out of the
 /// kernel). Held by row count (16,384) with the texts' bodies, it took about as much.
 const HELD_BYTES: usize = 8 << 20;
+/// Past [`HELD_BYTES`] the tap keeps the rows a projection of this instance has yet to read,
+/// up to this. A stall of a second on a saturated core (a checkpoint, the host) set every
+/// projection ~70,000 rows back, past the 8 MiB; each then read the log back from the
+/// database, 16,384 rows at a time through SQL that offers the core every 200 µs, and the
+/// callbacks took the rest: they stayed 1–1.6 s behind, and the follower index, whose turns
+/// came behind those reads, ended runs 5–6 s behind (BENCHMARKS.md, callback, thirtieth
+/// round). At ~0.25 KB a text's row this holds ~130,000 rows, two seconds of that traffic,
+/// and only while a projection is that far behind.
+const MAX_HELD_BYTES: usize = 32 << 20;
+/// A reader that has not read for this long keeps no rows: its projection stopped, or has
+/// nothing to read.
+const READER_FORGOTTEN_AFTER: Duration = Duration::from_secs(5);
 
 /// Whether the tap keeps a row's body. Projections read bodies of events and locations only
 /// (follows, scans, menu clicks, where a follower is); what followers write (texts, images,
@@ -56,6 +69,16 @@ struct Run {
     batches: VecDeque<Arc<Vec<Tapped>>>,
     /// What the batches take (`held_bytes`), together.
     bytes: usize,
+    /// Where each projection of this instance last started reading (`LogTap::reading`).
+    readers: Vec<Reader>,
+}
+
+/// A projection's last read: it has folded in every row up to `after_id`.
+#[derive(Debug)]
+struct Reader {
+    name: &'static str,
+    after_id: i64,
+    at: Instant,
 }
 
 /// What one batch takes in memory, roughly: the rows and their strings.
@@ -82,17 +105,34 @@ impl Run {
         self.batches.back().and_then(|b| b.last()).map(|t| t.id)
     }
 
-    fn push(&mut self, batch: Vec<Tapped>) {
+    fn push(&mut self, batch: Vec<Tapped>, now: Instant) {
         if batch.is_empty() {
             return;
         }
         self.bytes += held_bytes(&batch);
         self.batches.push_back(Arc::new(batch));
-        while self.bytes > HELD_BYTES && self.batches.len() > 1 {
+        while self.batches.len() > 1 && self.over_budget(now) {
             if let Some(old) = self.batches.pop_front() {
                 self.bytes -= held_bytes(&old);
             }
         }
+    }
+
+    /// Whether the oldest batch goes: past `MAX_HELD_BYTES` always, past `HELD_BYTES` once
+    /// every projection that read lately has read it.
+    fn over_budget(&self, now: Instant) -> bool {
+        if self.bytes > MAX_HELD_BYTES {
+            return true;
+        }
+        let Some(oldest_last_id) = self.batches.front().and_then(|b| b.last()).map(|t| t.id) else {
+            return false;
+        };
+        self.bytes > HELD_BYTES
+            && self
+                .readers
+                .iter()
+                .filter(|r| now.duration_since(r.at) < READER_FORGOTTEN_AFTER)
+                .all(|r| r.after_id >= oldest_last_id)
     }
 
     fn restart(&mut self) {
@@ -126,7 +166,7 @@ impl LogTap {
             }
             batch.push(t);
         }
-        run.push(batch);
+        run.push(batch, Instant::now());
     }
 
     /// The span of `limit` ids after `after_id`, when the tap knows a committed row past
@@ -150,6 +190,29 @@ impl LogTap {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .last_id()
+    }
+
+    /// Notes that the projection `name` has folded in every row up to `after_id` and reads
+    /// on from there: until it has read them (or stopped reading), rows past it are kept up
+    /// to `MAX_HELD_BYTES`.
+    pub fn reading(&self, name: &'static str, after_id: i64) {
+        let mut run = self.run.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = Instant::now();
+        match run.readers.iter_mut().find(|r| r.name == name) {
+            Some(reader) => {
+                reader.after_id = after_id;
+                reader.at = at;
+            }
+            None => run.readers.push(Reader { name, after_id, at }),
+        }
+    }
+
+    /// What the held rows take, counted as [`HELD_BYTES`] counts them.
+    pub fn held_bytes(&self) -> usize {
+        self.run
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .bytes
     }
 
     /// Every row of `range`, if the tap holds them all.
@@ -393,6 +456,57 @@ mod tests {
         assert_eq!(newest.as_ref().map(|r| r.reply.as_str()), Some(""));
         assert_eq!(newest.as_ref().map(|r| r.dedup_key.as_str()), Some(""));
         assert_eq!(newest.map(|r| r.body), Some(String::new()), "a text's body");
+    }
+
+    /// Batches of `per_batch` rows from `first_id` on, more than `bytes` of them together;
+    /// the id of the last row published.
+    fn publish_past(tap: &LogTap, first_id: i64, per_batch: i64, bytes: usize) -> i64 {
+        let batch_bytes = held_bytes(&(0..per_batch).map(tapped).collect::<Vec<_>>());
+        let batches = (bytes / batch_bytes) as i64 + 2;
+        let last = first_id + batches * per_batch - 1;
+        for b in 0..batches {
+            let from = first_id + b * per_batch;
+            tap.publish((from..from + per_batch).map(tapped));
+        }
+        last
+    }
+
+    #[test]
+    fn rows_a_projection_has_yet_to_read_are_kept_up_to_the_most_the_tap_holds() {
+        let tap = LogTap::new();
+        tap.reading("followers", 0);
+        tap.reading("channels", 0);
+        let newest = publish_past(&tap, 1, 1_000, HELD_BYTES + (4 << 20));
+        assert_eq!(
+            ids(&tap, 0, 10),
+            Some((1..=10).collect()),
+            "nobody read them yet"
+        );
+        tap.reading("channels", newest);
+        tap.publish([tapped(newest + 1)]);
+        assert!(
+            ids(&tap, 0, 10).is_some(),
+            "followers still reads from row 1"
+        );
+        let newest = publish_past(&tap, newest + 2, 1_000, MAX_HELD_BYTES);
+        assert!(tap.held_bytes() <= MAX_HELD_BYTES, "{}", tap.held_bytes());
+        assert_eq!(ids(&tap, 0, 10), None, "the most is the most");
+        tap.reading("followers", newest - 10);
+        tap.reading("channels", newest);
+        tap.publish([tapped(newest + 1)]);
+        assert!(tap.held_bytes() <= HELD_BYTES, "every projection read on");
+        assert!(ids(&tap, newest - 10, newest + 1).is_some());
+    }
+
+    #[test]
+    fn a_projection_that_stopped_reading_keeps_no_rows() {
+        let tap = LogTap::new();
+        tap.reading("menus", 0);
+        let newest = publish_past(&tap, 1, 1_000, HELD_BYTES);
+        let mut run = tap.run.lock().unwrap_or_else(PoisonError::into_inner);
+        let later = Instant::now() + READER_FORGOTTEN_AFTER;
+        run.push(vec![tapped(newest + 1)], later);
+        assert!(run.bytes <= HELD_BYTES, "{}", run.bytes);
     }
 
     #[test]

@@ -97,11 +97,19 @@ impl LogWriter {
         self.turns.clone().acquire_owned().await.ok()
     }
 
-    /// Runs `step` (one step of a background stream) in its turn, giving the turn back
-    /// when it is done.
-    pub async fn in_turn<T>(&self, step: impl std::future::Future<Output = T>) -> T {
+    /// Runs `step` (one step of the background stream `stream`) in its turn, giving the
+    /// turn back when it is done. How long it held the turn goes to
+    /// `zhanggui_log_background_turn_seconds`: every other stream waited that long.
+    pub async fn in_turn<T>(
+        &self,
+        stream: &'static str,
+        step: impl std::future::Future<Output = T>,
+    ) -> T {
         let _turn = self.background_turn().await;
-        step.await
+        let started = Instant::now();
+        let done = step.await;
+        record_turn(stream, started);
+        done
     }
 
     /// The rows this committer wrote lately, for projections to read instead of the
@@ -305,6 +313,12 @@ async fn commit_when_unlocked(log: &mut SqliteLog, rows: &[LogRow]) -> Result<Ve
     }
 }
 
+/// How long a background stream held the log's turn, from `started`.
+fn record_turn(stream: &'static str, started: Instant) {
+    metrics::histogram!("zhanggui_log_background_turn_seconds", "stream" => stream)
+        .record(started.elapsed().as_secs_f64());
+}
+
 /// Checkpoints the WAL through the pool (on sqlx's threads, off the callbacks' path) while
 /// the log writer lives and has committed since the last checkpoint.
 async fn checkpoints(db: Db, committed: Weak<AtomicU64>, turns: Arc<Semaphore>) {
@@ -325,8 +339,10 @@ async fn checkpoints(db: Db, committed: Weak<AtomicU64>, turns: Arc<Semaphore>) 
         let Ok(_turn) = turns.clone().acquire_owned().await else {
             return;
         };
+        let started = Instant::now();
         if let Err(e) = db.checkpoint().await {
             tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
         }
+        record_turn("checkpoint", started);
     }
 }

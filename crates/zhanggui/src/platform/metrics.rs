@@ -233,7 +233,8 @@ pub async fn render(State(state): State<AppState>) -> Response {
         tracing::warn!(error = %e, "job counts unavailable for /metrics");
     }
     let now = state.clock.now_ms();
-    if let Err(e) = crate::messages::record_projection_gauges(&state.db, now).await {
+    if let Err(e) = crate::messages::record_projection_gauges(&state.db, state.log.tap(), now).await
+    {
         tracing::warn!(error = %e, "projection lags unavailable for /metrics");
     }
     (

@@ -156,7 +156,7 @@ pub async fn run(state: AppState) {
         loop {
             let now = state.clock.now_ms();
             let step = tally_once(&state.db, state.log.tap(), &mut tally, now, BATCH);
-            match state.log.in_turn(step).await {
+            match state.log.in_turn(store::HITS, step).await {
                 Ok(step) if step.more => continue,
                 Ok(_) => break,
                 Err(e) => {

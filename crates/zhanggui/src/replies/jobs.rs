@@ -41,7 +41,7 @@ pub async fn run(state: AppState) {
         loop {
             let now = state.clock.now_ms();
             let step = project_once(&state.db, state.log.tap(), now, BATCH);
-            match state.log.in_turn(step).await {
+            match state.log.in_turn(store::PROJECTION, step).await {
                 Ok(p) => {
                     if p.jobs > 0 {
                         state.jobs.wake();
