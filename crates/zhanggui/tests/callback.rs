@@ -410,6 +410,20 @@ async fn every_projection_catches_up_with_the_callbacks_and_metrics_show_it() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    let metrics = metrics_text(&app).await;
+    for stream in projections {
+        let turns = format!("zhanggui_log_background_turn_seconds_count{{stream=\"{stream}\"}}");
+        assert!(metrics.contains(&turns), "{stream}'s turns not timed");
+    }
+    // A SQLite file's committer keeps its rows for the projections (messages/tap.rs).
+    let tap = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("zhanggui_log_tap_held_bytes "))
+        .map(|v| v.trim().parse::<f64>().expect("a number"));
+    match app.db.sqlite_file() {
+        Some(_) => assert!(tap.is_some_and(|b| b > 0.0), "the tap: {tap:?}"),
+        None => assert_eq!(tap, None, "no tap without a SQLite file"),
+    }
     app.stop().await;
 }
 
