@@ -12,7 +12,7 @@ pub mod tap;
 pub mod writer;
 
 pub use store::{LogRow, Logged};
-pub use tap::{LogTap, Tapped};
+pub use tap::LogTap;
 pub use writer::{LogError, LogWriter};
 
 use crate::platform::clock::Millis;

@@ -327,10 +327,11 @@ impl TapRows {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn tapped(id: i64) -> Tapped {
+    /// A follower's text as committed under `id`, with what the tap drops still in it.
+    pub(crate) fn tapped(id: i64) -> Tapped {
         Tapped {
             id,
             row: LogRow {
