@@ -25,6 +25,6 @@ pub use callback::{
 };
 pub use crypto::{AesKey, CryptoError};
 pub use message::{Event, Message, MessageBody};
-pub use reply::{Article, Reply, ReplyBody, ReplyMessage};
+pub use reply::{Article, PreparedAnswer, PreparedReply, Reply, ReplyBody, ReplyMessage};
 pub use signature::{Signature, SignatureError};
 pub use xml::{Field, Fields, MAX_XML_BYTES, ParseError};

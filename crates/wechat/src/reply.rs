@@ -72,11 +72,13 @@ pub struct Article<'a> {
     pub url: Cow<'a, str>,
 }
 
+const EVENT_ARTICLE_LIMIT: usize = 8;
+
 /// The most articles a news reply may carry in answer to `inbound`: 1 for a user's message
 /// (the rule since October 2018), 8 for events such as a menu click or a follow.
 pub fn news_article_limit(inbound: &Message<'_>) -> usize {
     match inbound.body {
-        MessageBody::Event(_) => 8,
+        MessageBody::Event(_) => EVENT_ARTICLE_LIMIT,
         _ => 1,
     }
 }
@@ -120,8 +122,28 @@ impl<'m> ReplyMessage<'m> {
             &self.from_user_name,
             self.create_time,
         );
+        self.body.write_after_header(out);
+    }
+
+    pub fn to_xml(&self) -> String {
+        // The header's tags are ~130 bytes besides the two names; a text reply's ~60 more.
+        let text = match &self.body {
+            ReplyBody::Text { content } => content.len(),
+            _ => 256,
+        };
+        let mut out =
+            String::with_capacity(256 + self.to_user_name.len() + self.from_user_name.len() + text);
+        self.write_xml(&mut out);
+        out
+    }
+}
+
+impl ReplyBody<'_> {
+    /// Appends what a reply message with this body holds after its header: from
+    /// `<MsgType>` to the closing `</xml>`.
+    fn write_after_header(&self, out: &mut String) {
         cdata_element(out, "MsgType", self.msg_type());
-        match &self.body {
+        match self {
             ReplyBody::Text { content } => cdata_element(out, "Content", content),
             ReplyBody::Image { media_id } => {
                 wrapped(out, "Image", |out| cdata_element(out, "MediaId", media_id));
@@ -174,18 +196,6 @@ impl<'m> ReplyMessage<'m> {
             }
         }
         out.push_str("</xml>");
-    }
-
-    pub fn to_xml(&self) -> String {
-        // The header's tags are ~130 bytes besides the two names; a text reply's ~60 more.
-        let text = match &self.body {
-            ReplyBody::Text { content } => content.len(),
-            _ => 256,
-        };
-        let mut out =
-            String::with_capacity(256 + self.to_user_name.len() + self.from_user_name.len() + text);
-        self.write_xml(&mut out);
-        out
     }
 }
 
@@ -369,6 +379,97 @@ pub fn with_header<'x>(
     }
 }
 
+/// A reply body written once for every message it answers (a reply rule's, a menu's): the
+/// XML after its header, and the form a log keeps ([`without_header`], then
+/// [`crate::kept::markup`]). Answering with it writes only the header, where writing the
+/// body again, stripping the header off a copy for the log and shortening that copy's tags
+/// took a keyword hit's callback ~3,500 instructions of its ~42,000 (BENCHMARKS.md,
+/// callback, thirty-first round).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedReply {
+    body: ReplyBody<'static>,
+    to_message: Written,
+    /// An event's reply, where it differs from a message's: news of more articles than a
+    /// message shows ([`news_article_limit`]).
+    to_event: Option<Written>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Written {
+    /// From `<MsgType>` to `</xml>`.
+    after_header: Box<str>,
+    /// As a log keeps it: `<xml>` and `after_header`, tags shortened.
+    kept: std::sync::Arc<str>,
+}
+
+impl Written {
+    fn of(body: &ReplyBody<'_>, article_limit: usize) -> Written {
+        let mut after_header = String::new();
+        match body {
+            ReplyBody::News { articles } if articles.len() > article_limit => ReplyBody::News {
+                articles: articles[..article_limit].to_vec(),
+            }
+            .write_after_header(&mut after_header),
+            _ => body.write_after_header(&mut after_header),
+        }
+        let headerless = format!("<xml>{after_header}");
+        Written {
+            kept: crate::kept::markup(&headerless).into(),
+            after_header: after_header.into(),
+        }
+    }
+}
+
+/// What [`PreparedReply::answer`] gives: the reply for the wire, and as a log keeps it.
+#[derive(Debug)]
+pub struct PreparedAnswer<'p> {
+    pub xml: String,
+    pub kept: &'p std::sync::Arc<str>,
+}
+
+impl PreparedReply {
+    pub fn new(body: ReplyBody<'static>) -> PreparedReply {
+        let to_message = Written::of(&body, 1);
+        let to_event = match &body {
+            ReplyBody::News { articles } if articles.len() > 1 => {
+                Some(Written::of(&body, EVENT_ARTICLE_LIMIT))
+            }
+            _ => None,
+        };
+        PreparedReply {
+            body,
+            to_message,
+            to_event,
+        }
+    }
+
+    /// The body as given (news not cut).
+    pub fn body(&self) -> &ReplyBody<'static> {
+        &self.body
+    }
+
+    /// The reply to `inbound` at `create_time`: the same XML as
+    /// [`ReplyMessage::answering`] writes with the body cut to what `inbound` shows, and
+    /// that XML as [`without_header`] and [`crate::kept::markup`] leave it.
+    pub fn answer(&self, inbound: &Message<'_>, create_time: i64) -> PreparedAnswer<'_> {
+        let written = match (&self.to_event, news_article_limit(inbound)) {
+            (Some(to_event), limit) if limit > 1 => to_event,
+            _ => &self.to_message,
+        };
+        let (to, from) = (&inbound.from_user_name, &inbound.to_user_name);
+        let mut xml = String::with_capacity(
+            "<xml>".len() + 110 + to.len() + from.len() + written.after_header.len(),
+        );
+        xml.push_str("<xml>");
+        write_header(&mut xml, to, from, create_time);
+        xml.push_str(&written.after_header);
+        PreparedAnswer {
+            xml,
+            kept: &written.kept,
+        }
+    }
+}
+
 fn wrapped(out: &mut String, name: &str, inner: impl FnOnce(&mut String)) {
     start_tag(out, name);
     inner(out);
@@ -396,7 +497,7 @@ fn optional_element(out: &mut String, name: &str, value: &Option<Cow<'_, str>>) 
 }
 
 /// `<name><![CDATA[value]]></name>`, splitting the section at every `]]>` in `value`.
-pub(crate) fn cdata_element(out: &mut String, name: &str, value: &str) {
+pub fn cdata_element(out: &mut String, name: &str, value: &str) {
     // `<name><![CDATA[` and `]]></name>`: one growth of `out` at most for the common case.
     out.reserve(2 * name.len() + value.len() + 17);
     start_tag(out, name);

@@ -10,8 +10,8 @@ use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;
 use wechat::crypto::{self, decrypt, encrypt};
 use wechat::{
-    AesKey, Article, CallbackQuery, Endpoint, Message, MessageBody, Reply, ReplyBody, ReplyMessage,
-    SecurityMode,
+    AesKey, Article, CallbackQuery, Endpoint, Message, MessageBody, PreparedReply, Reply,
+    ReplyBody, ReplyMessage, SecurityMode,
 };
 
 fn receiver_id() -> impl Strategy<Value = String> {
@@ -197,6 +197,38 @@ proptest! {
         let sealed = endpoint.seal_reply(&inbound, &reply_xml, 2, "42", &random).expect("seals");
         let opened = endpoint.open_reply(&sealed).expect("opens reply");
         prop_assert_eq!(Reply::parse(&opened).expect("reply parses"), Reply::Message(reply));
+    }
+
+    #[test]
+    fn a_prepared_reply_answers_as_the_reply_written_out(
+        body in reply_body(),
+        openid in "[A-Za-z0-9_\\-\\]>]{1,32}",
+        event in any::<bool>(),
+        create_time in any::<i64>(),
+    ) {
+        let what = if event {
+            "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[CLICK]]></Event><EventKey><![CDATA[k]]></EventKey>"
+        } else {
+            "<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content><MsgId>7</MsgId>"
+        };
+        let mut inbound = String::from("<xml><ToUserName><![CDATA[gh_1]]></ToUserName>");
+        wechat::reply::cdata_element(&mut inbound, "FromUserName", &openid);
+        inbound.push_str("<CreateTime>1</CreateTime>");
+        inbound.push_str(what);
+        inbound.push_str("</xml>");
+        let message = Message::parse(&inbound).expect("parses");
+        let mut cut = body.clone();
+        if let ReplyBody::News { articles } = &mut cut {
+            articles.truncate(wechat::reply::news_article_limit(&message));
+        }
+        let written = ReplyMessage::answering(&message, create_time, cut).to_xml();
+
+        let prepared = PreparedReply::new(body.clone());
+        let answer = prepared.answer(&message, create_time);
+        prop_assert_eq!(&answer.xml, &written);
+        let kept = wechat::reply::without_header(&written, &message, create_time);
+        prop_assert_eq!(&**answer.kept, &*wechat::kept::markup(&kept));
+        prop_assert_eq!(prepared.body(), &body);
     }
 
     #[test]

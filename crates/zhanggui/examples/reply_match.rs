@@ -49,7 +49,7 @@ fn regex_share() -> usize {
 }
 
 fn text_answer(i: usize) -> Answer {
-    Answer::Reply(wechat::ReplyBody::Text {
+    Answer::reply(wechat::ReplyBody::Text {
         content: format!("第 {i} 条规则的回复：营业时间 9:00–21:00。").into(),
     })
 }

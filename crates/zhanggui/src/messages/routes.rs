@@ -384,12 +384,15 @@ async fn answer_message(cb: &Callback, key: &str, query: &str, body: &[u8]) -> A
         body: inbound.xml().to_string(),
         // The header comes back from the row itself (~150 bytes, more than half of a short
         // text reply, which the log's pages, its WAL and its checkpoints would copy again).
-        reply: wechat::reply::without_header(&reply, &msg, now_secs).into_owned(),
+        reply: match &reply.kept {
+            Some(kept) => kept.to_string(),
+            None => wechat::reply::without_header(&reply.xml, &msg, now_secs).into_owned(),
+        },
         route,
         unmatched_text,
     };
     let reply = match cb.log.append_within(row, LOG_BUDGET).await {
-        Ok(Logged::New(_)) => reply,
+        Ok(Logged::New(_)) => reply.xml,
         Ok(Logged::Duplicate {
             reply: first,
             received_at,
@@ -443,18 +446,18 @@ async fn answer(
     msg: &wechat::Message<'_>,
     xml: &str,
     now: i64,
-) -> Result<(String, String), Answered> {
+) -> Result<(Reply, String), Answered> {
     if let Some(module) = cb.modules.claiming(msg) {
         return Ok((
-            run_module(cb, account, msg, xml, now, module).await?,
+            run_module(cb, account, msg, xml, now, module).await?.into(),
             String::new(),
         ));
     }
     let now_secs = now / 1000;
-    if let Some(answered) = flow_answer(cb, account, msg, now).await? {
-        return Ok(answered);
+    if let Some((reply, route)) = flow_answer(cb, account, msg, now).await? {
+        return Ok((reply.into(), route));
     }
-    let text = |t: &str| reply_xml(msg, (!t.is_empty()).then_some(t), now_secs);
+    let text = |t: &str| Reply::from(reply_xml(msg, (!t.is_empty()).then_some(t), now_secs));
     let (reply, route) = match account.index.decide(msg, &account.plain, now) {
         Choice::Rule { rule, keyword } => {
             let (reply, more) = answer_with_rule(cb, account, msg, xml, now, rule).await?;
@@ -465,11 +468,10 @@ async fn answer(
             Route::Handoff.encode(),
         ),
         Choice::Plain(t) => (text(t), String::new()),
-        Choice::Menu(Answer::Reply(body)) => (
-            wechat::ReplyMessage::answering(msg, now_secs, limit_news(body.clone(), msg)).to_xml(),
-            String::new(),
-        ),
-        Choice::Menu(_) => (success(), String::new()),
+        Choice::Menu(Answer::Reply(prepared)) => {
+            (Reply::prepared(prepared, msg, now_secs), String::new())
+        }
+        Choice::Menu(_) => (success().into(), String::new()),
         Choice::Unmatched(rule, plain) => {
             let courteous = account.index.settings.courtesy_hourly;
             if courteous
@@ -477,7 +479,10 @@ async fn answer(
                     .courtesy
                     .may_answer(account.account_id, &msg.from_user_name, now)
             {
-                (success(), Route::Unmatched { default: None }.encode())
+                (
+                    success().into(),
+                    Route::Unmatched { default: None }.encode(),
+                )
             } else if let Some(rule) = rule {
                 let (reply, more) = answer_with_rule(cb, account, msg, xml, now, rule).await?;
                 let route = Route::Unmatched {
@@ -488,20 +493,36 @@ async fn answer(
                 (text(plain), Route::Unmatched { default: None }.encode())
             }
         }
-        Choice::Nothing => (success(), String::new()),
+        Choice::Nothing => (success().into(), String::new()),
     };
     Ok((reply, route))
 }
 
-/// A news reply cut to the articles WeChat shows for this kind of message.
-fn limit_news(
-    mut body: wechat::ReplyBody<'static>,
-    msg: &wechat::Message<'_>,
-) -> wechat::ReplyBody<'static> {
-    if let wechat::ReplyBody::News { articles } = &mut body {
-        articles.truncate(wechat::reply::news_article_limit(msg));
+/// A passive reply: its XML, and the reply as the log keeps it when it was prepared
+/// (`wechat::PreparedReply`); else the log's row strips the header itself.
+struct Reply {
+    xml: String,
+    kept: Option<Arc<str>>,
+}
+
+impl Reply {
+    fn prepared(
+        prepared: &wechat::PreparedReply,
+        msg: &wechat::Message<'_>,
+        now_secs: i64,
+    ) -> Reply {
+        let answer = prepared.answer(msg, now_secs);
+        Reply {
+            xml: answer.xml,
+            kept: Some(answer.kept.clone()),
+        }
     }
-    body
+}
+
+impl From<String> for Reply {
+    fn from(xml: String) -> Reply {
+        Reply { xml, kept: None }
+    }
 }
 
 fn success() -> String {
@@ -572,17 +593,15 @@ async fn answer_with_rule(
     xml: &str,
     now: i64,
     rule: &CompiledRule,
-) -> Result<(String, usize), Answered> {
+) -> Result<(Reply, usize), Answered> {
     let answers = answers_now(rule, |n| (rand::random::<u32>() as usize) % n.max(1));
     let more = match rule.reply_mode {
         ReplyMode::All => answers.len().saturating_sub(1),
         ReplyMode::Random => 0,
     };
     let reply = match answers.first() {
-        None => success(),
-        Some(Answer::Reply(body)) => {
-            wechat::ReplyMessage::answering(msg, now / 1000, limit_news(body.clone(), msg)).to_xml()
-        }
+        None => success().into(),
+        Some(Answer::Reply(prepared)) => Reply::prepared(prepared, msg, now / 1000),
         Some(Answer::Flow(flow_id)) => match account.index.flows.get(flow_id) {
             Some(flow) => {
                 let dedup_key = msg.dedup_key();
@@ -596,15 +615,15 @@ async fn answer_with_rule(
                 let opening = Box::pin(crate::flows::start(&cb.db, &who, flow))
                     .await
                     .map_err(|e| unavailable(account, "cannot start a flow", &e))?;
-                reply_xml(msg, Some(&opening), now / 1000)
+                reply_xml(msg, Some(&opening), now / 1000).into()
             }
-            None => success(),
+            None => success().into(),
         },
         Some(Answer::Module(name)) => match cb.modules.by_name(name) {
-            Some(module) => run_module(cb, account, msg, xml, now, module).await?,
+            Some(module) => run_module(cb, account, msg, xml, now, module).await?.into(),
             None => {
                 tracing::warn!(account_id = account.account_id, module = %name, "a rule names a module that is not running");
-                success()
+                success().into()
             }
         },
     };

@@ -17,7 +17,7 @@ use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use regex::RegexSet;
 use wechat::message::Event;
-use wechat::{Message, MessageBody, ReplyBody};
+use wechat::{Message, MessageBody, PreparedReply, ReplyBody};
 
 use super::model::{
     Keyword, MatchMode, MessageKind, ReplyMode, RuleKind, Schedule, Settings, Trigger, normalize,
@@ -26,7 +26,8 @@ use super::model::{
 /// One reply of a compiled rule, ready to send.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Answer {
-    Reply(ReplyBody<'static>),
+    /// A reply message, written once for every follower it answers.
+    Reply(PreparedReply),
     /// A module answers (messages/modules.rs), by its name.
     Module(String),
     /// A conversational flow starts (flows/), by its id.
@@ -45,6 +46,12 @@ pub struct CompiledRule {
     pub keywords: Vec<Keyword>,
     pub triggers: Vec<Trigger>,
     pub answers: Vec<Answer>,
+}
+
+impl Answer {
+    pub fn reply(body: ReplyBody<'static>) -> Answer {
+        Answer::Reply(PreparedReply::new(body))
+    }
 }
 
 impl CompiledRule {
@@ -505,7 +512,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn text_reply(t: &str) -> Answer {
-        Answer::Reply(ReplyBody::Text {
+        Answer::reply(ReplyBody::Text {
             content: t.to_string().into(),
         })
     }

@@ -220,7 +220,7 @@ pub async fn send_follow_up(state: AppState, ctx: JobContext) -> Result<(), JobE
         .await
         .map_err(JobError::retry)?;
     let message = answers.get(index).and_then(|a| match a {
-        Answer::Reply(body) => CustomMessage::from_reply(body),
+        Answer::Reply(reply) => CustomMessage::from_reply(reply.body()),
         Answer::Module(_) | Answer::Flow(_) => None,
     });
     if let Some(message) = message {

@@ -347,7 +347,7 @@ impl<'a> Library<'a> {
 
     async fn answer(&mut self, item: &ReplyItem) -> Result<Option<Answer>, sqlx::Error> {
         match item {
-            ReplyItem::Text { text } => Ok(Some(Answer::Reply(ReplyBody::Text {
+            ReplyItem::Text { text } => Ok(Some(Answer::reply(ReplyBody::Text {
                 content: text.clone().into(),
             }))),
             ReplyItem::Module { name } => Ok(Some(Answer::Module(name.clone()))),
@@ -369,7 +369,7 @@ impl<'a> Library<'a> {
             return Ok(None);
         };
         match item.kind() {
-            Kind::Text => Ok(Some(Answer::Reply(ReplyBody::Text {
+            Kind::Text => Ok(Some(Answer::reply(ReplyBody::Text {
                 content: item.body.into(),
             }))),
             Kind::News => {
@@ -391,14 +391,14 @@ impl<'a> Library<'a> {
                         url: format!("{public_url}{}", a.page_path()).into(),
                     })
                     .collect();
-                Ok((!articles.is_empty()).then_some(Answer::Reply(ReplyBody::News { articles })))
+                Ok((!articles.is_empty()).then_some(Answer::reply(ReplyBody::News { articles })))
             }
             // Sent by the media_id WeChat gave when the item was uploaded for the account (a
             // menu's publish uploads what its buttons send); rules refuse media when saved
             // (`check_items`).
             kind => Ok(self.media_ids.get(&item_id).map(|media_id| {
                 let media_id = media_id.clone().into();
-                Answer::Reply(match kind {
+                Answer::reply(match kind {
                     Kind::Voice => ReplyBody::Voice { media_id },
                     Kind::Video => ReplyBody::Video {
                         media_id,

@@ -304,13 +304,15 @@ fn verdict_of(c: &Candidate, winner: Option<&Candidate>, is_handoff: bool) -> &'
 fn answer_preview(answer: Option<&Answer>, lang: Lang) -> String {
     let colon = colon(lang);
     match answer {
-        Some(Answer::Reply(wechat::ReplyBody::Text { content })) => content.to_string(),
-        Some(Answer::Reply(wechat::ReplyBody::News { articles })) => format!(
-            "{}{colon}{}",
-            lang.t("library.kind.news"),
-            articles.first().map(|a| a.title.as_ref()).unwrap_or("")
-        ),
-        Some(Answer::Reply(other)) => format!("[{}]", other.msg_type()),
+        Some(Answer::Reply(reply)) => match reply.body() {
+            wechat::ReplyBody::Text { content } => content.to_string(),
+            wechat::ReplyBody::News { articles } => format!(
+                "{}{colon}{}",
+                lang.t("library.kind.news"),
+                articles.first().map(|a| a.title.as_ref()).unwrap_or("")
+            ),
+            other => format!("[{}]", other.msg_type()),
+        },
         Some(Answer::Module(name)) => format!("{}{colon}{name}", lang.t("replies.reply.module")),
         Some(Answer::Flow(_)) => lang.t("replies.reply.flow").to_string(),
         None => String::new(),
