@@ -10,6 +10,7 @@
 #
 #   bash bench/callgrind.sh                        # builds, then the plaintext default reply
 #   ZG_BIN=/tmp/other MODE=safe bash bench/callgrind.sh
+#   RULES=10 bash bench/callgrind.sh               # a keyword rule's hit per request instead
 #
 # The server runs under callgrind on core 1 (SQLite file, sandbox mode), wrk with 64
 # connections on core 0: a warm-up uninstrumented, then SECS seconds counted. Every request
@@ -22,6 +23,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 MODE="${MODE:-plaintext}"
 SECS="${SECS:-20}"
+RULES="${RULES:-}"
 OUT="${OUT:-$ROOT/target/bench/callgrind-$(date +%Y%m%d-%H%M%S)}"
 DEFAULT_REPLY='收到，我们会尽快回复您。营业时间 9:00–21:00，急事请拨打客服电话。'
 
@@ -31,6 +33,7 @@ die() { printf 'callgrind: %s\n' "$*" >&2; exit 1; }
 case "$MODE" in plaintext | safe) ;; *) die "MODE must be plaintext or safe" ;; esac
 [[ "$SECS" =~ ^[0-9]+$ ]] && [ "$SECS" -ge 5 ] && [ "$SECS" -le 300 ] || die "SECS: 5 to 300"
 [ "$(nproc)" -ge 2 ] || die "needs 2 cores"
+[ -z "$RULES" ] || [[ "$RULES" =~ ^[1-9][0-9]*$ ]] || die "RULES must be a count"
 
 need_apt=()
 command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
@@ -47,7 +50,7 @@ fi
 if [ -z "${ZG_BIN:-}" ]; then
   log "building (release)"
   (cd "$ROOT" && timeout 2400 cargo build --release -q -p zhanggui --bin zhanggui \
-    --example bench_requests)
+    --example bench_requests --example bench_rules)
 fi
 ZG="${ZG_BIN:-$ROOT/target/release/zhanggui}"
 GEN="$ROOT/target/release/examples/bench_requests"
@@ -72,13 +75,22 @@ WX_PATH="$(field URL: | sed -E 's#^https?://[^/]+##')"
 [ -n "$ACCOUNT_ID" ] && [ -n "$WX_PATH" ] || die "could not read the account from: $account"
 timeout 60 sqlite3 "$WORK/zhanggui.db" \
   "UPDATE accounts SET default_reply_text = '$DEFAULT_REPLY' WHERE id = $ACCOUNT_ID"
+# With RULES, keyword rules as bench/callback.sh seeds them, and every request a hit.
+TEXT_FLAGS=()
+if [ -n "$RULES" ]; then
+  SEEDER="$ROOT/target/release/examples/bench_rules"
+  [ -x "$SEEDER" ] || die "no $SEEDER: cargo build --release -p zhanggui --example bench_rules"
+  timeout 900 "$SEEDER" --db "$ZG_DATABASE_URL" --account "$ACCOUNT_ID" --rules "$RULES" \
+    --out "$WORK/texts.tsv" --max-bytes 48 >/dev/null || die "could not seed $RULES rules"
+  TEXT_FLAGS=(--texts "$WORK/texts.tsv" --pad-to 48)
+fi
 
 # 100,000 requests for the warm-up, then more than the counted seconds send under callgrind
 # (~1,500 a second on these machines; a run that wraps is refused).
 WARM=100000
 TOTAL=$((WARM + 5000 * SECS))
 RECLEN="$(timeout 300 "$GEN" --mode "$MODE" --path "$WX_PATH" --token "$(field Token:)" \
-  --aes-key "$(field EncodingAESKey:)" --app-id "$(field AppID:)" \
+  --aes-key "$(field EncodingAESKey:)" --app-id "$(field AppID:)" "${TEXT_FLAGS[@]}" \
   --first-msg-id 7000000000000000000 --count "$TOTAL" --out "$WORK/requests.bin")"
 
 PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"

@@ -287,9 +287,18 @@ fn parse_body<'a>(msg_type: &str, f: &Fields<'a>) -> Result<ReplyBody<'a>, Parse
 }
 
 fn write_header(out: &mut String, to_user_name: &str, from_user_name: &str, create_time: i64) {
-    cdata_element(out, "ToUserName", to_user_name);
-    cdata_element(out, "FromUserName", from_user_name);
-    out.push_str("<CreateTime>");
+    if find_cdata_end(to_user_name).is_some() || find_cdata_end(from_user_name).is_some() {
+        cdata_element(out, "ToUserName", to_user_name);
+        cdata_element(out, "FromUserName", from_user_name);
+        out.push_str("<CreateTime>");
+    } else {
+        // The same bytes in five pieces rather than fifteen: every callback writes a header.
+        out.push_str("<ToUserName><![CDATA[");
+        out.push_str(to_user_name);
+        out.push_str("]]></ToUserName><FromUserName><![CDATA[");
+        out.push_str(from_user_name);
+        out.push_str("]]></FromUserName><CreateTime>");
+    }
     out.push_str(itoa::Buffer::new().format(create_time));
     out.push_str("</CreateTime>");
 }
