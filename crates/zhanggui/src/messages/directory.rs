@@ -30,6 +30,8 @@ pub struct CallbackAccount {
     pub endpoint: wechat::Endpoint,
     /// The welcome, the default reply and the channels' welcomes as plain texts.
     pub plain: PlainReplies,
+    /// The welcome, the default reply and the hand-off reply, written once as replies.
+    pub prepared_texts: super::model::PreparedTexts,
     /// The compiled reply rules, and the version of them it was compiled from.
     pub index: Arc<Index>,
     pub replies_version: i64,
@@ -219,11 +221,17 @@ fn callback_account(
         account_id: row.id,
         reason: e.to_string(),
     })?;
+    let prepared_texts = super::model::prepared_texts([
+        plain.welcome_text.as_str(),
+        &plain.default_reply_text,
+        &index.settings.handoff_reply,
+    ]);
     Ok(CallbackAccount {
         account_id: row.id,
         merchant_id: row.merchant_id,
         endpoint,
         plain,
+        prepared_texts,
         index,
         replies_version: row.replies_version,
     })

@@ -1,7 +1,27 @@
 //! What the callback answers and how a message is named in the log: pure rules.
 
 use wechat::message::Event;
-use wechat::{Message, MessageBody, Reply, ReplyBody, ReplyMessage};
+use wechat::{Message, MessageBody, PreparedReply, Reply, ReplyBody, ReplyMessage};
+
+/// An account's most frequent plain texts written once as replies, by text: the welcome, the
+/// default reply and the hand-off reply (a channel's welcome, answered at a follow through
+/// its code, is written when used).
+pub type PreparedTexts =
+    std::collections::HashMap<String, PreparedReply, foldhash::fast::RandomState>;
+
+/// [`PreparedTexts`] of `texts`; an empty text answers `success` and is left out.
+pub fn prepared_texts<'t>(texts: impl IntoIterator<Item = &'t str>) -> PreparedTexts {
+    texts
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            let body = ReplyBody::Text {
+                content: t.to_string().into(),
+            };
+            (t.to_string(), PreparedReply::new(body))
+        })
+        .collect()
+}
 
 /// The log's name for a message: its `MsgType`, or `event:<name>` in lower case for events
 /// (WeChat spells some events in upper case).
@@ -113,6 +133,17 @@ pub fn reply_xml(msg: &Message<'_>, answer: Option<&str>, now_secs: i64) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prepared_text_answers_as_the_text_written_out() {
+        let texts = prepared_texts(["欢迎", "", "收到"]);
+        assert_eq!(texts.len(), 2, "the empty text answers success");
+        let msg = parse(TEXT);
+        for t in ["欢迎", "收到"] {
+            let answer = texts[t].answer(&msg, 1_700_000_100);
+            assert_eq!(answer.xml, reply_xml(&msg, Some(t), 1_700_000_100));
+        }
+    }
 
     fn parse(xml: &str) -> Message<'_> {
         Message::parse(xml).expect("valid message")

@@ -457,7 +457,10 @@ async fn answer(
     if let Some((reply, route)) = flow_answer(cb, account, msg, now).await? {
         return Ok((reply.into(), route));
     }
-    let text = |t: &str| Reply::from(reply_xml(msg, (!t.is_empty()).then_some(t), now_secs));
+    let text = |t: &str| match account.prepared_texts.get(t) {
+        Some(prepared) => Reply::prepared(prepared, msg, now_secs),
+        None => Reply::from(reply_xml(msg, (!t.is_empty()).then_some(t), now_secs)),
+    };
     let (reply, route) = match account.index.decide(msg, &account.plain, now) {
         Choice::Rule { rule, keyword } => {
             let (reply, more) = answer_with_rule(cb, account, msg, xml, now, rule).await?;
