@@ -392,7 +392,7 @@ pub fn with_header<'x>(
 /// XML after its header, and the form a log keeps ([`without_header`], then
 /// [`crate::kept::markup`]). Answering with it writes only the header, where writing the
 /// body again, stripping the header off a copy for the log and shortening that copy's tags
-/// took a keyword hit's callback ~3,500 instructions of its ~42,000 (BENCHMARKS.md,
+/// took a keyword hit's callback ~3,200 instructions of its ~44,500 (BENCHMARKS.md,
 /// callback, thirty-first round).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreparedReply {
