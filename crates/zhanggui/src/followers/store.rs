@@ -4,6 +4,8 @@ use super::model::{Follower, LOG_BUCKET_IDS, log_bucket, timeline_buckets};
 use crate::messages::store::LogRange;
 use crate::on_pool;
 use crate::platform::db::{Db, Dialect, Script, Value};
+use sqlx::Arguments;
+use sqlx::sqlite::SqliteArguments;
 
 #[derive(sqlx::FromRow)]
 struct FollowerRow {
@@ -149,28 +151,43 @@ async fn merge_sqlite(pool: &sqlx::SqlitePool, chunk: &[Follower]) -> Result<(),
     // itself changes nothing. (`merge` cuts chunks of at most CHUNK, the largest size.)
     let at = padded_size(&MERGE_SIZES, chunk.len());
     let padding = std::iter::repeat_n(last, MERGE_SIZES[at].saturating_sub(chunk.len()));
-    let mut q = sqlx::query(merge_statement(at));
+    let mut arguments = SqliteArguments::default();
+    arguments.reserve(MERGE_COLUMNS * MERGE_SIZES[at], 0);
     for f in chunk.iter().chain(padding) {
-        q = q
-            .bind(f.merchant_id)
-            .bind(f.account_id)
-            .bind(&f.openid)
-            .bind(f.first_seen_at)
-            .bind(f.last_interaction_at)
-            .bind(f.subscribed)
-            .bind(f.subscription_changed_at)
-            .bind(f.subscribed_at)
-            .bind(f.unsubscribed_at)
-            .bind(&f.channel)
-            .bind(f.channel_at)
-            .bind(f.last_latitude)
-            .bind(f.last_longitude)
-            .bind(f.last_location_at)
-            .bind(f.first_message_id)
-            .bind(f.last_message_id);
+        add_follower(&mut arguments, f).map_err(sqlx::Error::Encode)?;
     }
-    q.execute(pool).await?;
+    sqlx::query_with(merge_statement(at), arguments)
+        .execute(pool)
+        .await?;
     Ok(())
+}
+
+/// The values of a follower in a join's statement, one per column of `COLUMNS`.
+const MERGE_COLUMNS: usize = 16;
+
+/// Adds `f`'s values to a join's arguments, in `COLUMNS`' order. Added straight to arguments
+/// made big enough at once: through `Query::bind`, 16 values a follower moved the query 16
+/// times and regrew its vector (BENCHMARKS.md, callback, thirty-second round).
+fn add_follower<'q>(
+    arguments: &mut SqliteArguments<'q>,
+    f: &'q Follower,
+) -> Result<(), sqlx::error::BoxDynError> {
+    arguments.add(f.merchant_id)?;
+    arguments.add(f.account_id)?;
+    arguments.add(f.openid.as_str())?;
+    arguments.add(f.first_seen_at)?;
+    arguments.add(f.last_interaction_at)?;
+    arguments.add(f.subscribed)?;
+    arguments.add(f.subscription_changed_at)?;
+    arguments.add(f.subscribed_at)?;
+    arguments.add(f.unsubscribed_at)?;
+    arguments.add(f.channel.as_deref())?;
+    arguments.add(f.channel_at)?;
+    arguments.add(f.last_latitude)?;
+    arguments.add(f.last_longitude)?;
+    arguments.add(f.last_location_at)?;
+    arguments.add(f.first_message_id)?;
+    arguments.add(f.last_message_id)
 }
 
 /// The follower counts of the SQLite join's statements. sqlx keeps every statement it runs
@@ -194,7 +211,7 @@ fn merge_statement(size: usize) -> &'static str {
     let texts = SQL.get_or_init(|| {
         // Anonymous `?`: sqlx looks every parameter's name up, which costs O(n²) with
         // numbered ones on SQLite (see messages/store.rs).
-        let row = format!("({})", vec!["?"; 16].join(","));
+        let row = format!("({})", vec!["?"; MERGE_COLUMNS].join(","));
         MERGE_SIZES
             .iter()
             .map(|&n| {
@@ -578,4 +595,14 @@ pub async fn segments(
     .bind(account_id)
     .fetch_all(p)
     .await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_join_binds_one_value_for_each_column() {
+        assert_eq!(COLUMNS.split(',').count(), MERGE_COLUMNS);
+    }
 }

@@ -265,6 +265,13 @@ impl TapRows {
             .filter(move |t| t.id > after_id && t.id <= upto)
     }
 
+    /// How many rows the range can hold at most: one an id, and no more than its batches.
+    pub fn most(&self) -> usize {
+        let LogRange { after_id, upto, .. } = self.range;
+        let ids = usize::try_from(upto - after_id).unwrap_or(0);
+        ids.min(self.batches.iter().map(|b| b.len()).sum())
+    }
+
     /// What `store::senders` reads from the database, from memory (in no particular order).
     /// Runs on the callbacks' thread, so it lets them run every `ROWS_BETWEEN_YIELDS` rows:
     /// the 16,384 rows of a followers pass, summed up in one go, were a millisecond and more
