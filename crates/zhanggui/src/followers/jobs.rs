@@ -103,7 +103,9 @@ pub struct Projected {
 /// observations of the messages that say more, in log order. Returned in key order, so that
 /// concurrent writers on Postgres lock rows in the same order and cannot deadlock.
 fn fold(senders: Vec<SenderSummary>, details: Vec<LoggedMessage>) -> Vec<Follower> {
-    let mut by_key: HashMap<(i64, String), Follower> = senders
+    // foldhash, not SipHash (~300 instructions a callback, thirty-second round): the
+    // openids come from WeChat (signed), not from whoever sends requests.
+    let mut by_key: HashMap<(i64, String), Follower, foldhash::fast::RandomState> = senders
         .into_iter()
         .map(|s| {
             let mut f = Follower::new(s.merchant_id, s.account_id, &s.openid, s.first_at);

@@ -2,10 +2,12 @@
 //! Tests inject a [`Clock`] to move time without sleeping.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone, Timelike, Utc,
+};
 use chrono_tz::Tz;
 
 /// Milliseconds since the Unix epoch, UTC.
@@ -41,6 +43,104 @@ pub const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
 
 pub fn parse_timezone(name: &str) -> Option<Tz> {
     name.parse::<Tz>().ok()
+}
+
+/// A time zone that remembers its offset from UTC in the last second it was asked about.
+/// chrono-tz searches the zone's transitions for every instant (~200 instructions); a
+/// callback asks for the local time when rules have schedules, and the hit counts for each
+/// row's day, and the instants of a second's callbacks, or of a pass's rows, mostly fall in
+/// the same second (BENCHMARKS.md, callback, thirty-second round). Shared between threads:
+/// the second and its offset are one atomic word, so a reader never sees one without the
+/// other.
+pub struct Zone {
+    tz: Tz,
+    /// The second (Unix time) in its high `SECOND_BITS` bits, the offset plus `OFFSET_BIAS`
+    /// in the others.
+    last: AtomicU64,
+}
+
+const OFFSET_BITS: u32 = 20;
+const OFFSET_BIAS: i64 = 1 << (OFFSET_BITS - 1);
+/// Seconds within ±2^43 (±278,000 years) are remembered; others are worked out each time.
+const SECOND_BITS: u32 = 64 - OFFSET_BITS;
+/// A second no instant is remembered as: the first state.
+const NO_SECOND: i64 = -(1 << (SECOND_BITS - 1));
+
+impl Zone {
+    pub fn new(tz: Tz) -> Zone {
+        Zone {
+            tz,
+            last: AtomicU64::new(pack_offset(NO_SECOND, 0)),
+        }
+    }
+
+    pub fn tz(&self) -> Tz {
+        self.tz
+    }
+
+    /// The zone's wall-clock time at `ms`; the Unix epoch's for an instant chrono cannot
+    /// hold.
+    pub fn local(&self, ms: Millis) -> NaiveDateTime {
+        let utc = DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .naive_utc();
+        let second = ms.div_euclid(1000);
+        let offset = self.offset_at(second, utc);
+        utc.checked_add_signed(TimeDelta::seconds(offset))
+            .unwrap_or(utc)
+    }
+
+    /// The zone's date at `ms`.
+    pub fn date_of(&self, ms: Millis) -> NaiveDate {
+        self.local(ms).date()
+    }
+
+    /// Seconds east of UTC in `second`, whose start is `utc`.
+    fn offset_at(&self, second: i64, utc: NaiveDateTime) -> i64 {
+        let last = self.last.load(Ordering::Relaxed);
+        if unpack_second(last) == second && second != NO_SECOND {
+            return unpack_offset(last);
+        }
+        let offset = i64::from(
+            self.tz
+                .offset_from_utc_datetime(&utc)
+                .fix()
+                .local_minus_utc(),
+        );
+        let fits = second > NO_SECOND
+            && second < -NO_SECOND
+            && (-OFFSET_BIAS..OFFSET_BIAS).contains(&offset);
+        if fits {
+            self.last
+                .store(pack_offset(second, offset), Ordering::Relaxed);
+        }
+        offset
+    }
+}
+
+fn pack_offset(second: i64, offset: i64) -> u64 {
+    // Two's complement: the second's sign goes with its bits, read back by `>>`.
+    ((second << OFFSET_BITS) | (offset + OFFSET_BIAS)) as u64
+}
+
+fn unpack_second(packed: u64) -> i64 {
+    (packed as i64) >> OFFSET_BITS
+}
+
+fn unpack_offset(packed: u64) -> i64 {
+    (packed & ((1 << OFFSET_BITS) - 1)) as i64 - OFFSET_BIAS
+}
+
+impl Clone for Zone {
+    fn clone(&self) -> Zone {
+        Zone::new(self.tz)
+    }
+}
+
+impl std::fmt::Debug for Zone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Zone").field(&self.tz).finish()
+    }
 }
 
 /// "2026-11-23 21:38" in the given zone, for pages.
@@ -104,6 +204,62 @@ mod tests {
         let ny = parse_timezone("America/New_York").expect("zone");
         assert_eq!(format_local(1_796_169_599_999, ny), "2026-12-01 18:59");
         assert_eq!(rfc3339(0, tz), "1970-01-01T08:00:00+08:00");
+    }
+
+    /// Every instant of a day either side of New York's and Sydney's changes of offset (and
+    /// around the epoch), asked in order as a pass's rows come and out of order, reads as
+    /// chrono-tz reads it.
+    #[test]
+    fn a_zone_remembering_its_last_second_tells_the_time_chrono_tz_tells() {
+        let instants = |around: i64| {
+            (-86_400_i64..86_400)
+                .step_by(599)
+                .flat_map(move |s| [around + s * 1000, around + s * 1000 + 999])
+        };
+        let changes = [
+            // 2026-03-08 07:00 UTC, New York's clocks go forward; 2026-11-01 06:00 back.
+            1_772_953_200_000,
+            1_793_512_800_000,
+            // 2026-04-04 16:00 UTC, Sydney's go back.
+            1_775_318_400_000,
+            0,
+            -1,
+        ];
+        for name in [
+            "America/New_York",
+            "Australia/Sydney",
+            "Asia/Shanghai",
+            "UTC",
+        ] {
+            let tz = parse_timezone(name).expect("zone");
+            let zone = Zone::new(tz);
+            let mut asked: Vec<i64> = changes.iter().flat_map(|&c| instants(c)).collect();
+            let reversed: Vec<i64> = asked.iter().rev().copied().collect();
+            asked.extend(reversed);
+            for ms in asked {
+                let expected = Utc
+                    .timestamp_millis_opt(ms)
+                    .single()
+                    .expect("instant")
+                    .with_timezone(&tz)
+                    .naive_local();
+                assert_eq!(zone.local(ms), expected, "{name} at {ms}");
+                assert_eq!(zone.date_of(ms), expected.date(), "{name} at {ms}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_second_and_its_offset_come_back_as_packed() {
+        for second in [NO_SECOND + 1, -1, 0, 1, 1_796_169_599, -NO_SECOND - 1] {
+            for offset in [-OFFSET_BIAS, -50_400, 0, 28_800, OFFSET_BIAS - 1] {
+                let packed = pack_offset(second, offset);
+                assert_eq!(
+                    (unpack_second(packed), unpack_offset(packed)),
+                    (second, offset)
+                );
+            }
+        }
     }
 
     #[test]

@@ -17,13 +17,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use chrono_tz::Tz;
 
 use super::model::RouteView;
 use super::store::{self, HitCount, Routed};
-use crate::channels::model::date_of;
 use crate::messages::LogTap;
 use crate::messages::store as log;
+use crate::platform::clock::Zone;
 use crate::platform::db::Db;
 use crate::platform::state::AppState;
 
@@ -76,7 +75,7 @@ impl Tally {
 
     /// Counts the hit a logged message records, if any: a rule's, or the default reply
     /// rule's for text no rule matched.
-    pub fn count(&mut self, row: &Routed<'_>, tz: Tz) {
+    pub fn count(&mut self, row: &Routed<'_>, zone: &Zone) {
         let (rule_id, keyword) = match RouteView::of(row.route) {
             Some(RouteView::Rule {
                 rule_id, keyword, ..
@@ -86,7 +85,7 @@ impl Tally {
             }) => (rule_id, String::new()),
             _ => return,
         };
-        let day = date_of(row.sent_at, tz);
+        let day = zone.date_of(row.sent_at);
         self.counts
             .entry((row.account_id, rule_id, keyword, day))
             .or_insert((row.merchant_id, 0))
@@ -244,13 +243,10 @@ async fn count_range(
     let read = store::RoutedRange::load(db, tap, store::HITS, range).await?;
     let rows = read.rows();
     let zones = super::jobs::zones_of(db, &rows).await?;
+    let shanghai = Zone::new(chrono_tz::Asia::Shanghai);
     for slice in rows.chunks(log::ROWS_BETWEEN_YIELDS) {
         for row in slice {
-            let tz = zones
-                .get(&row.account_id)
-                .copied()
-                .unwrap_or(chrono_tz::Asia::Shanghai);
-            tally.count(row, tz);
+            tally.count(row, zones.get(&row.account_id).unwrap_or(&shanghai));
         }
         tokio::task::yield_now().await;
     }
@@ -294,6 +290,7 @@ mod tests {
     #[test]
     fn hits_are_counted_per_rule_keyword_and_local_day() {
         let mut tally = Tally::starting_at(0);
+        let shanghai = Zone::new(chrono_tz::Asia::Shanghai);
         for (id, route) in [
             (1, "rule:7:0:价格"),
             (2, "rule:7:0:价格"),
@@ -303,9 +300,12 @@ mod tests {
             (6, "handoff"),
             (7, ""),
         ] {
-            tally.count(&routed(id, route), chrono_tz::Asia::Shanghai);
+            tally.count(&routed(id, route), &shanghai);
         }
-        tally.count(&routed(8, "rule:7:0:价格"), chrono_tz::America::New_York);
+        tally.count(
+            &routed(8, "rule:7:0:价格"),
+            &Zone::new(chrono_tz::America::New_York),
+        );
         let rows = tally.rows();
         let got: Vec<(i64, &str, &str, i64)> = rows
             .iter()
@@ -341,10 +341,11 @@ mod tests {
     #[test]
     fn a_tally_of_many_rows_waits_a_millisecond_a_row_up_to_ten_seconds() {
         let mut tally = Tally::starting_at(0);
+        let shanghai = Zone::new(chrono_tz::Asia::Shanghai);
         let spread = |tally: &mut Tally, rules: i64| {
             for rule in 0..rules {
                 let route = format!("rule:{rule}:0:k");
-                tally.count(&routed(rule + 1, &route), chrono_tz::Asia::Shanghai);
+                tally.count(&routed(rule + 1, &route), &shanghai);
             }
             tally.seen = rules;
             tally.first_read_at = Some(0);

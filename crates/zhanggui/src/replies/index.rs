@@ -13,11 +13,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use aho_corasick::AhoCorasick;
-use chrono::{NaiveDateTime, TimeZone};
+use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 use regex::RegexSet;
 use wechat::message::Event;
 use wechat::{Message, MessageBody, PreparedReply, ReplyBody};
+
+use crate::platform::clock::Zone;
 
 use super::model::{
     Keyword, MatchMode, MessageKind, ReplyMode, RuleKind, Schedule, Settings, Trigger, normalize,
@@ -78,7 +80,8 @@ pub struct PlainReplies {
 
 #[derive(Default)]
 pub struct Index {
-    tz: Option<Tz>,
+    /// The account's zone, for schedules; UTC when none (an index compiled from nothing).
+    zone: Option<Zone>,
     rules: Vec<CompiledRule>,
     /// Hashed with foldhash rather than SipHash: the keys are the merchant's keywords, so a
     /// follower's text can only look a key up, not add colliding ones.
@@ -152,7 +155,7 @@ impl Index {
     /// patterns that do not compile are left out (they were checked when saved).
     pub fn compile(rules: Vec<CompiledRule>, settings: Settings, tz: Tz) -> Index {
         let mut index = Index {
-            tz: Some(tz),
+            zone: Some(Zone::new(tz)),
             settings,
             ..Index::default()
         };
@@ -232,10 +235,11 @@ impl Index {
     }
 
     fn local(&self, now_ms: i64) -> NaiveDateTime {
-        let utc = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
-        match self.tz {
-            Some(tz) => tz.from_utc_datetime(&utc.naive_utc()).naive_local(),
-            None => utc.naive_utc(),
+        match &self.zone {
+            Some(zone) => zone.local(now_ms),
+            None => chrono::DateTime::from_timestamp_millis(now_ms)
+                .unwrap_or_default()
+                .naive_utc(),
         }
     }
 

@@ -19,6 +19,7 @@ use super::model::RouteView;
 use super::store::{self, Handoff, Pass, Routed, Unmatched};
 use crate::messages::LogTap;
 use crate::messages::store as log;
+use crate::platform::clock::{self, Zone};
 use crate::platform::db::Db;
 use crate::platform::jobs::{self, JobContext, JobError, NewJob};
 use crate::platform::state::AppState;
@@ -161,7 +162,7 @@ fn count_unmatched(texts: &mut UnmatchedTexts, row: &Routed<'_>, text: String) {
 pub(super) async fn zones_of(
     db: &Db,
     rows: &[Routed<'_>],
-) -> Result<HashMap<i64, chrono_tz::Tz>, sqlx::Error> {
+) -> Result<HashMap<i64, Zone>, sqlx::Error> {
     let mut accounts: Vec<i64> = rows.iter().map(|r| r.account_id).collect();
     accounts.sort_unstable();
     accounts.dedup();
@@ -169,9 +170,8 @@ pub(super) async fn zones_of(
         .await?
         .into_iter()
         .map(|(account, _, tz)| {
-            let tz =
-                crate::platform::clock::parse_timezone(&tz).unwrap_or(chrono_tz::Asia::Shanghai);
-            (account, tz)
+            let tz = clock::parse_timezone(&tz).unwrap_or(chrono_tz::Asia::Shanghai);
+            (account, Zone::new(tz))
         })
         .collect())
 }
