@@ -2,12 +2,11 @@
 //! Tests inject a [`Clock`] to move time without sleeping.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chrono::{
-    DateTime, Datelike, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone, Timelike, Utc,
-};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 /// Milliseconds since the Unix epoch, UTC.
@@ -45,32 +44,24 @@ pub fn parse_timezone(name: &str) -> Option<Tz> {
     name.parse::<Tz>().ok()
 }
 
-/// A time zone that remembers its offset from UTC in the last second it was asked about.
-/// chrono-tz searches the zone's transitions for every instant (~200 instructions); a
-/// callback asks for the local time when rules have schedules, and the hit counts for each
-/// row's day, and the instants of a second's callbacks, or of a pass's rows, mostly fall in
-/// the same second (BENCHMARKS.md, callback, thirty-second round). Shared between threads:
-/// the second and its offset are one atomic word, so a reader never sees one without the
-/// other.
+/// A time zone that remembers the wall-clock time of the last second it was asked about.
+/// Each answer otherwise takes a search of the zone's transitions and two calendar
+/// conversions (~200 instructions); a callback asks for its local time when rules have
+/// schedules, and the hit counts for each row's day, and the instants of a second's
+/// callbacks, or of a pass's rows, mostly fall in the same second (BENCHMARKS.md, callback,
+/// thirty-second round).
 pub struct Zone {
     tz: Tz,
-    /// The second (Unix time) in its high `SECOND_BITS` bits, the offset plus `OFFSET_BIAS`
-    /// in the others.
-    last: AtomicU64,
+    /// The last second asked about (Unix time) and its wall-clock time. Shared between
+    /// threads; one that finds it taken works the time out itself.
+    last: Mutex<Option<(i64, NaiveDateTime)>>,
 }
-
-const OFFSET_BITS: u32 = 20;
-const OFFSET_BIAS: i64 = 1 << (OFFSET_BITS - 1);
-/// Seconds within ±2^43 (±278,000 years) are remembered; others are worked out each time.
-const SECOND_BITS: u32 = 64 - OFFSET_BITS;
-/// A second no instant is remembered as: the first state.
-const NO_SECOND: i64 = -(1 << (SECOND_BITS - 1));
 
 impl Zone {
     pub fn new(tz: Tz) -> Zone {
         Zone {
             tz,
-            last: AtomicU64::new(pack_offset(NO_SECOND, 0)),
+            last: Mutex::new(None),
         }
     }
 
@@ -81,13 +72,21 @@ impl Zone {
     /// The zone's wall-clock time at `ms`; the Unix epoch's for an instant chrono cannot
     /// hold.
     pub fn local(&self, ms: Millis) -> NaiveDateTime {
-        let utc = DateTime::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .naive_utc();
         let second = ms.div_euclid(1000);
-        let offset = self.offset_at(second, utc);
-        utc.checked_add_signed(TimeDelta::seconds(offset))
-            .unwrap_or(utc)
+        let at_second = match self.last.try_lock() {
+            Ok(mut last) => match *last {
+                Some((s, at)) if s == second => at,
+                _ => {
+                    let at = self.local_at_second(second);
+                    *last = Some((second, at));
+                    at
+                }
+            },
+            Err(_) => self.local_at_second(second),
+        };
+        // Within a second only the fraction differs: chrono counts no leap seconds here.
+        let nanos = u32::try_from(ms.rem_euclid(1000) * 1_000_000).unwrap_or(0);
+        at_second.with_nanosecond(nanos).unwrap_or(at_second)
     }
 
     /// The zone's date at `ms`.
@@ -95,40 +94,12 @@ impl Zone {
         self.local(ms).date()
     }
 
-    /// Seconds east of UTC in `second`, whose start is `utc`.
-    fn offset_at(&self, second: i64, utc: NaiveDateTime) -> i64 {
-        let last = self.last.load(Ordering::Relaxed);
-        if unpack_second(last) == second && second != NO_SECOND {
-            return unpack_offset(last);
-        }
-        let offset = i64::from(
-            self.tz
-                .offset_from_utc_datetime(&utc)
-                .fix()
-                .local_minus_utc(),
-        );
-        let fits = second > NO_SECOND
-            && second < -NO_SECOND
-            && (-OFFSET_BIAS..OFFSET_BIAS).contains(&offset);
-        if fits {
-            self.last
-                .store(pack_offset(second, offset), Ordering::Relaxed);
-        }
-        offset
+    fn local_at_second(&self, second: i64) -> NaiveDateTime {
+        let utc = DateTime::from_timestamp(second, 0)
+            .unwrap_or_default()
+            .naive_utc();
+        self.tz.from_utc_datetime(&utc).naive_local()
     }
-}
-
-fn pack_offset(second: i64, offset: i64) -> u64 {
-    // Two's complement: the second's sign goes with its bits, read back by `>>`.
-    ((second << OFFSET_BITS) | (offset + OFFSET_BIAS)) as u64
-}
-
-fn unpack_second(packed: u64) -> i64 {
-    (packed as i64) >> OFFSET_BITS
-}
-
-fn unpack_offset(packed: u64) -> i64 {
-    (packed & ((1 << OFFSET_BITS) - 1)) as i64 - OFFSET_BIAS
 }
 
 impl Clone for Zone {
@@ -245,19 +216,6 @@ mod tests {
                     .naive_local();
                 assert_eq!(zone.local(ms), expected, "{name} at {ms}");
                 assert_eq!(zone.date_of(ms), expected.date(), "{name} at {ms}");
-            }
-        }
-    }
-
-    #[test]
-    fn a_second_and_its_offset_come_back_as_packed() {
-        for second in [NO_SECOND + 1, -1, 0, 1, 1_796_169_599, -NO_SECOND - 1] {
-            for offset in [-OFFSET_BIAS, -50_400, 0, 28_800, OFFSET_BIAS - 1] {
-                let packed = pack_offset(second, offset);
-                assert_eq!(
-                    (unpack_second(packed), unpack_offset(packed)),
-                    (second, offset)
-                );
             }
         }
     }
