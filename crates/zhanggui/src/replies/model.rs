@@ -263,27 +263,35 @@ pub struct Rule {
 
 /// The text a keyword is compared with: trimmed, lower case, full-width ASCII (ＶＩＰ, ？)
 /// folded to half-width, runs of white space made one space. Followers type the same word
-/// many ways; a merchant should not need a keyword for each.
+/// many ways; a merchant should not need a keyword for each. Blanks at either end are never
+/// written (a space is written only before what follows it), so no trim pass is needed.
 pub fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut space = false;
-    for c in text.trim().chars() {
+    for c in text.chars() {
         let c = match c {
             '\u{3000}' => ' ',
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
             _ => c,
         };
-        // Caseless chars (most of what followers type) are never blanks either: both Unicode
-        // table lookups are skipped for them.
+        // Caseless chars (most of what followers type) and ASCII skip Unicode's tables:
+        // `to_lowercase`'s iterator cost a text of ASCII and full-width punctuation ~100
+        // instructions a char (BENCHMARKS.md, callback, thirty-second round).
+        if c.is_ascii() {
+            if c.is_ascii_whitespace() || c == '\u{0B}' {
+                space = true;
+                continue;
+            }
+            push_after_space(&mut out, &mut space);
+            out.push(c.to_ascii_lowercase());
+            continue;
+        }
         let caseless = is_caseless(c);
         if !caseless && c.is_whitespace() {
             space = true;
             continue;
         }
-        if space && !out.is_empty() {
-            out.push(' ');
-        }
-        space = false;
+        push_after_space(&mut out, &mut space);
         if caseless {
             out.push(c);
         } else {
@@ -291,6 +299,14 @@ pub fn normalize(text: &str) -> String {
         }
     }
     out
+}
+
+/// One space for the blanks before a char, unless they started the text.
+fn push_after_space(out: &mut String, space: &mut bool) {
+    if *space && !out.is_empty() {
+        out.push(' ');
+    }
+    *space = false;
 }
 
 /// Kana, CJK punctuation and ideographs, and Hangul have no case: most of what followers
@@ -766,6 +782,41 @@ mod tests {
 
     fn at(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("time")
+    }
+
+    /// What `normalize` did before its ASCII path and without its trim: every keyword
+    /// stored was compared in this form.
+    fn normalize_as_before(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut space = false;
+        for c in text.trim().chars() {
+            let c = match c {
+                '\u{3000}' => ' ',
+                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+                _ => c,
+            };
+            if c.is_whitespace() {
+                space = true;
+                continue;
+            }
+            if space && !out.is_empty() {
+                out.push(' ');
+            }
+            space = false;
+            out.extend(c.to_lowercase());
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normalizing_reads_every_text_as_before(
+            text in "[ -~\t\n\u{0B}\u{0C}\r\u{85}\u{A0}\u{1680}\u{2000}-\u{200B}\u{2028}\u{3000}\u{FF01}-\u{FF5E}ÀÉİıΣσßẞ你好，？\u{3001}-\u{3003}\u{AC00}]{0,24}",
+            any in ".{0,8}",
+        ) {
+            proptest::prop_assert_eq!(normalize(&text), normalize_as_before(&text));
+            proptest::prop_assert_eq!(normalize(&any), normalize_as_before(&any));
+        }
     }
 
     #[test]
