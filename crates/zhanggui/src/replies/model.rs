@@ -266,66 +266,74 @@ pub struct Rule {
 /// many ways; a merchant should not need a keyword for each. Blanks at either end are never
 /// written (a space is written only before what follows it), so no trim pass is needed.
 pub fn normalize(text: &str) -> String {
-    if is_normal(text) {
-        return text.to_owned();
-    }
     let mut out = String::with_capacity(text.len());
     let mut space = false;
-    for c in text.chars() {
-        let c = match c {
-            '\u{3000}' => ' ',
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            _ => c,
-        };
-        // Caseless chars (most of what followers type) and ASCII skip Unicode's tables:
-        // `to_lowercase`'s iterator cost a text of ASCII and full-width punctuation ~100
-        // instructions a char (BENCHMARKS.md, callback, thirty-second round).
-        if c.is_ascii() {
-            if c.is_ascii_whitespace() || c == '\u{0B}' {
-                space = true;
-                continue;
-            }
+    let mut rest = text;
+    while !rest.is_empty() {
+        // Runs of what stays as it is are copied whole: decoding and encoding each char
+        // again cost ~100 instructions a char (BENCHMARKS.md, callback, thirty-second round).
+        let run = kept_as_is(rest.as_bytes());
+        if run > 0 {
             push_after_space(&mut out, &mut space);
-            out.push(c.to_ascii_lowercase());
+            out.push_str(&rest[..run]);
+            rest = &rest[run..];
             continue;
         }
-        let caseless = is_caseless(c);
-        if !caseless && c.is_whitespace() {
-            space = true;
-            continue;
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            push_normalized(&mut out, &mut space, c);
         }
-        push_after_space(&mut out, &mut space);
-        if caseless {
-            out.push(c);
-        } else {
-            out.extend(c.to_lowercase());
-        }
+        rest = chars.as_str();
     }
     out
 }
 
-/// Whether `normalize` leaves `text` as it is, read off its bytes for what followers mostly
-/// type: ASCII other than capitals and blanks, and CJK ideographs and punctuation (U+3001 to
-/// U+9FFF, three bytes led by E3 to E9, U+3000 the one blank among them). Anything else
-/// (full-width forms, other scripts) is left to the char-by-char path. Decoding and
-/// encoding each char again cost ~100 instructions a char (thirty-second round).
-fn is_normal(text: &str) -> bool {
-    let bytes = text.as_bytes();
+/// How many bytes at the start of `bytes` `normalize` copies as they are, read off the bytes
+/// for what followers mostly type: ASCII other than capitals and blanks, and CJK ideographs
+/// and punctuation (U+3001 to U+9FFF: three bytes led by E3 to E9; U+3000 is the one blank
+/// among them). Always a whole number of chars; anything else is left to `push_normalized`.
+fn kept_as_is(bytes: &[u8]) -> usize {
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         match b {
-            b'A'..=b'Z' | b'\t'..=b'\r' | b' ' => return false,
+            b'A'..=b'Z' | b'\t'..=b'\r' | b' ' => break,
             0x00..=0x7F => i += 1,
-            0xE3..=0xE9 => {
-                if bytes.get(i..i + 3) == Some("\u{3000}".as_bytes()) {
-                    return false;
-                }
-                i += 3;
-            }
-            _ => return false,
+            0xE3..=0xE9 if bytes.get(i..i + 3) != Some("\u{3000}".as_bytes()) => i += 3,
+            _ => break,
         }
     }
-    true
+    i
+}
+
+/// Appends `c` as `normalize` reads it: full-width ASCII folded, blanks made one space
+/// before what follows them, lower case.
+fn push_normalized(out: &mut String, space: &mut bool, c: char) {
+    let c = match c {
+        '\u{3000}' => ' ',
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        _ => c,
+    };
+    // Caseless chars and ASCII skip Unicode's tables.
+    if c.is_ascii() {
+        if c.is_ascii_whitespace() || c == '\u{0B}' {
+            *space = true;
+            return;
+        }
+        push_after_space(out, space);
+        out.push(c.to_ascii_lowercase());
+        return;
+    }
+    let caseless = is_caseless(c);
+    if !caseless && c.is_whitespace() {
+        *space = true;
+        return;
+    }
+    push_after_space(out, space);
+    if caseless {
+        out.push(c);
+    } else {
+        out.extend(c.to_lowercase());
+    }
 }
 
 /// One space for the blanks before a char, unless they started the text.
