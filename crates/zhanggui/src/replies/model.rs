@@ -263,12 +263,13 @@ pub struct Rule {
 
 /// The text a keyword is compared with: trimmed, lower case, full-width ASCII (ＶＩＰ, ？)
 /// folded to half-width, runs of white space made one space. Followers type the same word
-/// many ways; a merchant should not need a keyword for each. Blanks at either end are never
-/// written (a space is written only before what follows it), so no trim pass is needed.
+/// many ways; a merchant should not need a keyword for each.
 pub fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut space = false;
-    let mut rest = text;
+    // Blanks at either end would never be written (a space is written only before what
+    // follows it), but trimming them first skips them faster than one char at a time.
+    let mut rest = text.trim();
     while !rest.is_empty() {
         // Runs of what stays as it is are copied whole: decoding and encoding each char
         // again cost ~100 instructions a char (BENCHMARKS.md, callback, thirty-second round).
