@@ -65,10 +65,6 @@ impl Zone {
         }
     }
 
-    pub fn tz(&self) -> Tz {
-        self.tz
-    }
-
     /// The zone's wall-clock time at `ms`; the Unix epoch's for an instant chrono cannot
     /// hold.
     pub fn local(&self, ms: Millis) -> NaiveDateTime {
@@ -99,18 +95,6 @@ impl Zone {
             .unwrap_or_default()
             .naive_utc();
         self.tz.from_utc_datetime(&utc).naive_local()
-    }
-}
-
-impl Clone for Zone {
-    fn clone(&self) -> Zone {
-        Zone::new(self.tz)
-    }
-}
-
-impl std::fmt::Debug for Zone {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Zone").field(&self.tz).finish()
     }
 }
 
