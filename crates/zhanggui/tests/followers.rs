@@ -232,6 +232,13 @@ fn unordered_history() -> Vec<LogRow> {
             "12",
         ),
         logged("oB", 65, "text", text("oB", 65, 2), "13"),
+        // Messages alone after everything else, one the newest and one the earliest of its
+        // sender's: joined one by one, they must change only the times and log ids.
+        logged("oA", 60, "text", text("oA", 60, 3), "14"),
+        logged("oB", 55, "text", text("oB", 55, 4), "15"),
+        // A sender who only ever wrote.
+        logged("oC", 80, "text", text("oC", 80, 5), "16"),
+        logged("oC", 75, "text", text("oC", 75, 6), "17"),
     ]
 }
 
@@ -278,6 +285,14 @@ async fn stored_openids(db: &zhanggui::platform::db::Db) -> Vec<String> {
     .expect("followers")
 }
 
+async fn stored_all(db: &zhanggui::platform::db::Db) -> [Follower; 3] {
+    [
+        stored(db, "oA").await,
+        stored(db, "oB").await,
+        stored(db, "oC").await,
+    ]
+}
+
 async fn stored(db: &zhanggui::platform::db::Db, openid: &str) -> Follower {
     zhanggui::followers::store::get(db, 1, 7, openid)
         .await
@@ -300,17 +315,17 @@ async fn joining_in_sql_agrees_with_the_model_whatever_the_batches() {
             other => panic!("each row is new: {other:?}"),
         }
     }
-    let expected = [folded(&rows, &ids, "oA"), folded(&rows, &ids, "oB")];
+    let expected = ["oA", "oB", "oC"].map(|openid| folded(&rows, &ids, openid));
     // The history exercises every rule: a follow wins a tie with an unfollow, the earliest
     // scene is the channel, the location applied last wins a tie.
-    assert!(expected[0].subscribed && !expected[1].subscribed);
+    assert!(expected[0].subscribed && !expected[1].subscribed && !expected[2].subscribed);
     assert_eq!(expected[0].channel.as_deref(), Some("first"));
     assert_eq!(expected[0].last_latitude, Some(32.0));
 
     // From the committer's memory where it has a tap (a SQLite file), message by message.
     project_all(&db, writer.tap(), 1).await;
-    assert_eq!([stored(&db, "oA").await, stored(&db, "oB").await], expected);
-    assert_eq!(stored_openids(&db).await, ["oA", "oB"]);
+    assert_eq!(stored_all(&db).await, expected);
+    assert_eq!(stored_openids(&db).await, ["oA", "oB", "oC"]);
 
     // Everything again, over the rows already there: nothing changes.
     common::exec(
@@ -319,8 +334,8 @@ async fn joining_in_sql_agrees_with_the_model_whatever_the_batches() {
     )
     .await;
     project_all(&db, None, 1000).await;
-    assert_eq!([stored(&db, "oA").await, stored(&db, "oB").await], expected);
-    assert_eq!(stored_openids(&db).await, ["oA", "oB"]);
+    assert_eq!(stored_all(&db).await, expected);
+    assert_eq!(stored_openids(&db).await, ["oA", "oB", "oC"]);
 
     // Rebuilt from nothing in one batch.
     common::exec(&db, "DELETE FROM followers").await;
@@ -330,8 +345,8 @@ async fn joining_in_sql_agrees_with_the_model_whatever_the_batches() {
     )
     .await;
     project_all(&db, None, 1000).await;
-    assert_eq!([stored(&db, "oA").await, stored(&db, "oB").await], expected);
-    assert_eq!(stored_openids(&db).await, ["oA", "oB"]);
+    assert_eq!(stored_all(&db).await, expected);
+    assert_eq!(stored_openids(&db).await, ["oA", "oB", "oC"]);
 }
 
 // ---- the timeline through follower_log's buckets ----

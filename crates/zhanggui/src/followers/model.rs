@@ -96,6 +96,40 @@ impl Follower {
         }
     }
 
+    /// Whether all the follower says is that they wrote, clicked or scanned: no follow,
+    /// unfollow, QR scene or location, so that joining them into the stored follower
+    /// changes only their times and their stretch of the log.
+    pub fn only_interacted(&self) -> bool {
+        // Every field named, so that a new one must be placed on one side or the other.
+        let Follower {
+            merchant_id: _,
+            account_id: _,
+            openid: _,
+            first_seen_at: _,
+            last_interaction_at: _,
+            first_message_id: _,
+            last_message_id: _,
+            subscribed,
+            subscription_changed_at,
+            subscribed_at,
+            unsubscribed_at,
+            channel,
+            channel_at,
+            last_latitude,
+            last_longitude,
+            last_location_at,
+        } = self;
+        !subscribed
+            && subscription_changed_at.is_none()
+            && subscribed_at.is_none()
+            && unsubscribed_at.is_none()
+            && channel.is_none()
+            && channel_at.is_none()
+            && last_latitude.is_none()
+            && last_longitude.is_none()
+            && last_location_at.is_none()
+    }
+
     /// Widens the follower's stretch of the log to take in rows `first_id..=last_id`.
     pub fn saw_log_rows(&mut self, first_id: i64, last_id: i64) {
         self.first_message_id = Some(self.first_message_id.map_or(first_id, |f| f.min(first_id)));

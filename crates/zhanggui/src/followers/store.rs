@@ -77,38 +77,76 @@ pub async fn get(
 /// and the message log's writer waits for it, so it stays short (~0.2 ms).
 const CHUNK: usize = 128;
 
-/// How a stored follower and a partial one (a batch folded by `Follower::merge`) combine:
-/// the same merges by timestamp as `Follower::merge`, so joining is order-independent and
-/// idempotent. Any change to the model's rules must be made here too (tests/followers.rs
-/// checks that both agree).
-const JOIN: &str = " ON CONFLICT (account_id, openid) DO UPDATE SET \
-    first_seen_at = CASE WHEN excluded.first_seen_at < followers.first_seen_at \
-        THEN excluded.first_seen_at ELSE followers.first_seen_at END, \
-    last_interaction_at = CASE WHEN excluded.last_interaction_at > followers.last_interaction_at \
-        THEN excluded.last_interaction_at ELSE followers.last_interaction_at END, \
-    subscribed = CASE WHEN {SUB} THEN excluded.subscribed ELSE followers.subscribed END, \
-    subscription_changed_at = CASE WHEN {SUB} THEN excluded.subscription_changed_at \
-        ELSE followers.subscription_changed_at END, \
-    subscribed_at = CASE WHEN followers.subscribed_at IS NULL \
-        OR excluded.subscribed_at > followers.subscribed_at \
-        THEN excluded.subscribed_at ELSE followers.subscribed_at END, \
-    unsubscribed_at = CASE WHEN followers.unsubscribed_at IS NULL \
-        OR excluded.unsubscribed_at > followers.unsubscribed_at \
-        THEN excluded.unsubscribed_at ELSE followers.unsubscribed_at END, \
-    channel = CASE WHEN {CHAN} THEN excluded.channel ELSE followers.channel END, \
-    channel_at = CASE WHEN {CHAN} THEN excluded.channel_at ELSE followers.channel_at END, \
-    last_latitude = CASE WHEN {LOC} THEN excluded.last_latitude ELSE followers.last_latitude END, \
-    last_longitude = CASE WHEN {LOC} THEN excluded.last_longitude \
-        ELSE followers.last_longitude END, \
-    last_location_at = CASE WHEN {LOC} THEN excluded.last_location_at \
-        ELSE followers.last_location_at END, \
-    first_message_id = CASE WHEN followers.first_message_id IS NULL \
-        OR excluded.first_message_id < followers.first_message_id \
-        THEN excluded.first_message_id ELSE followers.first_message_id END, \
-    last_message_id = CASE WHEN followers.last_message_id IS NULL \
-        OR excluded.last_message_id > followers.last_message_id \
-        THEN excluded.last_message_id ELSE followers.last_message_id END";
-
+/// How a stored follower and a partial one (a batch folded by `Follower::merge`) combine,
+/// column by column: the same merges by timestamp as `Follower::merge`, so joining is
+/// order-independent and idempotent. Any change to the model's rules must be made here too
+/// (tests/followers.rs checks that both agree). The first four are all that a follower who
+/// only interacted changes (`INTERACTION_JOINED`).
+const JOINED: [(&str, &str); 13] = [
+    (
+        "first_seen_at",
+        "CASE WHEN excluded.first_seen_at < followers.first_seen_at \
+         THEN excluded.first_seen_at ELSE followers.first_seen_at END",
+    ),
+    (
+        "last_interaction_at",
+        "CASE WHEN excluded.last_interaction_at > followers.last_interaction_at \
+         THEN excluded.last_interaction_at ELSE followers.last_interaction_at END",
+    ),
+    (
+        "first_message_id",
+        "CASE WHEN followers.first_message_id IS NULL \
+         OR excluded.first_message_id < followers.first_message_id \
+         THEN excluded.first_message_id ELSE followers.first_message_id END",
+    ),
+    (
+        "last_message_id",
+        "CASE WHEN followers.last_message_id IS NULL \
+         OR excluded.last_message_id > followers.last_message_id \
+         THEN excluded.last_message_id ELSE followers.last_message_id END",
+    ),
+    (
+        "subscribed",
+        "CASE WHEN {SUB} THEN excluded.subscribed ELSE followers.subscribed END",
+    ),
+    (
+        "subscription_changed_at",
+        "CASE WHEN {SUB} THEN excluded.subscription_changed_at \
+         ELSE followers.subscription_changed_at END",
+    ),
+    (
+        "subscribed_at",
+        "CASE WHEN followers.subscribed_at IS NULL \
+         OR excluded.subscribed_at > followers.subscribed_at \
+         THEN excluded.subscribed_at ELSE followers.subscribed_at END",
+    ),
+    (
+        "unsubscribed_at",
+        "CASE WHEN followers.unsubscribed_at IS NULL \
+         OR excluded.unsubscribed_at > followers.unsubscribed_at \
+         THEN excluded.unsubscribed_at ELSE followers.unsubscribed_at END",
+    ),
+    (
+        "channel",
+        "CASE WHEN {CHAN} THEN excluded.channel ELSE followers.channel END",
+    ),
+    (
+        "channel_at",
+        "CASE WHEN {CHAN} THEN excluded.channel_at ELSE followers.channel_at END",
+    ),
+    (
+        "last_latitude",
+        "CASE WHEN {LOC} THEN excluded.last_latitude ELSE followers.last_latitude END",
+    ),
+    (
+        "last_longitude",
+        "CASE WHEN {LOC} THEN excluded.last_longitude ELSE followers.last_longitude END",
+    ),
+    (
+        "last_location_at",
+        "CASE WHEN {LOC} THEN excluded.last_location_at ELSE followers.last_location_at END",
+    ),
+];
 /// The newest follow/unfollow decides; at the same instant a follow wins.
 const NEWER_SUBSCRIPTION: &str = "(excluded.subscription_changed_at > followers.subscription_changed_at \
     OR (followers.subscription_changed_at IS NULL AND excluded.subscription_changed_at IS NOT NULL) \
@@ -121,29 +159,110 @@ const EARLIER_CHANNEL: &str = "(excluded.channel_at < followers.channel_at \
 const NEWER_LOCATION: &str = "(excluded.last_location_at >= followers.last_location_at \
     OR (followers.last_location_at IS NULL AND excluded.last_location_at IS NOT NULL))";
 
-fn join_clause() -> &'static str {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| {
-        JOIN.replace("{SUB}", NEWER_SUBSCRIPTION)
-            .replace("{CHAN}", EARLIER_CHANNEL)
-            .replace("{LOC}", NEWER_LOCATION)
-    })
+/// `ON CONFLICT … DO UPDATE` setting each of `joined` (a part of [`JOINED`]).
+fn join_clause(joined: &[(&str, &str)]) -> String {
+    let set: Vec<String> = joined
+        .iter()
+        .map(|(column, value)| {
+            let value = value
+                .replace("{SUB}", NEWER_SUBSCRIPTION)
+                .replace("{CHAN}", EARLIER_CHANNEL)
+                .replace("{LOC}", NEWER_LOCATION);
+            format!("{column} = {value}")
+        })
+        .collect();
+    format!(
+        " ON CONFLICT (account_id, openid) DO UPDATE SET {}",
+        set.join(", ")
+    )
 }
 
 /// Joins partial followers into the stored ones (inserting those not stored yet), one
 /// autocommit statement per chunk: each statement is atomic and joining is idempotent, so a
 /// chunk applied twice, or a batch cut short by a crash and re-read, leaves the same rows.
 pub async fn merge(db: &Db, followers: &[Follower]) -> Result<(), sqlx::Error> {
-    for chunk in followers.chunks(CHUNK) {
-        match db {
-            Db::Sqlite(p) => merge_sqlite(p, chunk).await?,
-            Db::Postgres(p) => merge_postgres(p, chunk).await?,
+    match db {
+        Db::Sqlite(p) => {
+            // Joining is order-independent, and SQLite's one writer cannot deadlock, so
+            // those who only interacted go first, whatever their keys.
+            let (interactions, others): (Vec<&Follower>, Vec<&Follower>) =
+                followers.iter().partition(|f| f.only_interacted());
+            for chunk in interactions.chunks(CHUNK) {
+                merge_sqlite(p, Shape::Interaction, chunk).await?;
+            }
+            for chunk in others.chunks(CHUNK) {
+                merge_sqlite(p, Shape::Whole, chunk).await?;
+            }
+        }
+        Db::Postgres(p) => {
+            for chunk in followers.chunks(CHUNK) {
+                merge_postgres(p, chunk).await?;
+            }
         }
     }
     Ok(())
 }
 
-async fn merge_sqlite(pool: &sqlx::SqlitePool, chunk: &[Follower]) -> Result<(), sqlx::Error> {
+/// Which of a follower's columns a SQLite join writes.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// Every column (`COLUMNS`).
+    Whole,
+    /// Those of a follower who only interacted (`Follower::only_interacted`), most of a
+    /// busy account's: the join leaves their other columns as they are, so it binds 7
+    /// values instead of 16 and sets 4 columns instead of 13.
+    Interaction,
+}
+
+impl Shape {
+    /// The columns inserted, then the values' placeholders (a literal where every follower
+    /// of the shape has the same value), then the columns a conflict sets.
+    fn columns(
+        self,
+    ) -> (
+        &'static str,
+        &'static str,
+        &'static [(&'static str, &'static str)],
+    ) {
+        match self {
+            Shape::Whole => (COLUMNS, WHOLE_VALUES, &JOINED),
+            Shape::Interaction => (
+                "merchant_id, account_id, openid, first_seen_at, last_interaction_at, \
+                 first_message_id, last_message_id, subscribed",
+                "(?,?,?,?,?,?,?,FALSE)",
+                &JOINED[..INTERACTION_JOINED],
+            ),
+        }
+    }
+
+    fn values(self) -> usize {
+        match self {
+            Shape::Whole => MERGE_COLUMNS,
+            Shape::Interaction => 7,
+        }
+    }
+
+    fn add<'q>(
+        self,
+        arguments: &mut SqliteArguments<'q>,
+        f: &'q Follower,
+    ) -> Result<(), sqlx::error::BoxDynError> {
+        match self {
+            Shape::Whole => add_follower(arguments, f),
+            Shape::Interaction => add_interaction(arguments, f),
+        }
+    }
+}
+
+const WHOLE_VALUES: &str = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+/// How many of [`JOINED`]'s columns, from its start, a follower who only interacted sets.
+const INTERACTION_JOINED: usize = 4;
+
+async fn merge_sqlite(
+    pool: &sqlx::SqlitePool,
+    shape: Shape,
+    chunk: &[&Follower],
+) -> Result<(), sqlx::Error> {
     let Some(last) = chunk.last() else {
         return Ok(());
     };
@@ -152,11 +271,11 @@ async fn merge_sqlite(pool: &sqlx::SqlitePool, chunk: &[Follower]) -> Result<(),
     let at = padded_size(&MERGE_SIZES, chunk.len());
     let padding = std::iter::repeat_n(last, MERGE_SIZES[at].saturating_sub(chunk.len()));
     let mut arguments = SqliteArguments::default();
-    arguments.reserve(MERGE_COLUMNS * MERGE_SIZES[at], 0);
+    arguments.reserve(shape.values() * MERGE_SIZES[at], 0);
     for f in chunk.iter().chain(padding) {
-        add_follower(&mut arguments, f).map_err(sqlx::Error::Encode)?;
+        shape.add(&mut arguments, f).map_err(sqlx::Error::Encode)?;
     }
-    sqlx::query_with(merge_statement(at), arguments)
+    sqlx::query_with(merge_statement(shape, at), arguments)
         .execute(pool)
         .await?;
     Ok(())
@@ -190,6 +309,20 @@ fn add_follower<'q>(
     arguments.add(f.last_message_id)
 }
 
+/// Adds the values of a follower who only interacted, in `Shape::Interaction`'s order.
+fn add_interaction<'q>(
+    arguments: &mut SqliteArguments<'q>,
+    f: &'q Follower,
+) -> Result<(), sqlx::error::BoxDynError> {
+    arguments.add(f.merchant_id)?;
+    arguments.add(f.account_id)?;
+    arguments.add(f.openid.as_str())?;
+    arguments.add(f.first_seen_at)?;
+    arguments.add(f.last_interaction_at)?;
+    arguments.add(f.first_message_id)?;
+    arguments.add(f.last_message_id)
+}
+
 /// The follower counts of the SQLite join's statements. sqlx keeps every statement it runs
 /// prepared on its connection (up to 100 a connection): a statement for each count up to
 /// 128 would be up to 128 texts, ~14 MB a connection, each prepared again whenever it fell
@@ -205,25 +338,29 @@ fn padded_size(sizes: &[usize], rows: usize) -> usize {
         .unwrap_or(sizes.len().saturating_sub(1))
 }
 
-/// `INSERT … VALUES` of `MERGE_SIZES[size]` followers, joined into the stored ones.
-fn merge_statement(size: usize) -> &'static str {
-    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let texts = SQL.get_or_init(|| {
-        // Anonymous `?`: sqlx looks every parameter's name up, which costs O(n²) with
-        // numbered ones on SQLite (see messages/store.rs).
-        let row = format!("({})", vec!["?"; MERGE_COLUMNS].join(","));
-        MERGE_SIZES
-            .iter()
-            .map(|&n| {
-                format!(
-                    "INSERT INTO followers ({COLUMNS}) VALUES {}{}",
-                    vec![row.as_str(); n].join(","),
-                    join_clause()
-                )
-            })
-            .collect()
-    });
-    texts.get(size).map_or("", String::as_str)
+/// `INSERT … VALUES` of `MERGE_SIZES[size]` followers of `shape`, joined into the stored
+/// ones.
+fn merge_statement(shape: Shape, size: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<[Vec<String>; 2]> = std::sync::OnceLock::new();
+    let texts = SQL.get_or_init(|| [Shape::Whole, Shape::Interaction].map(statements_of));
+    texts[shape as usize].get(size).map_or("", String::as_str)
+}
+
+/// The statements of `shape`, one for each of `MERGE_SIZES`.
+fn statements_of(shape: Shape) -> Vec<String> {
+    // Anonymous `?`: sqlx looks every parameter's name up, which costs O(n²) with numbered
+    // ones on SQLite (see messages/store.rs).
+    let (columns, row, joined) = shape.columns();
+    MERGE_SIZES
+        .iter()
+        .map(|&n| {
+            format!(
+                "INSERT INTO followers ({columns}) VALUES {}{}",
+                vec![row; n].join(","),
+                join_clause(joined)
+            )
+        })
+        .collect()
 }
 
 /// One statement whatever the chunk's size: the columns go as arrays (`UNNEST`), so Postgres
@@ -234,7 +371,7 @@ async fn merge_postgres(pool: &sqlx::PgPool, chunk: &[Follower]) -> Result<(), s
          $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::BOOLEAN[], $7::BIGINT[], $8::BIGINT[], \
          $9::BIGINT[], $10::TEXT[], $11::BIGINT[], $12::FLOAT8[], $13::FLOAT8[], $14::BIGINT[], $15::BIGINT[], \
          $16::BIGINT[]){}",
-        join_clause()
+        join_clause(&JOINED)
     );
     let col = |f: fn(&Follower) -> i64| chunk.iter().map(f).collect::<Vec<i64>>();
     let opt = |f: fn(&Follower) -> Option<i64>| chunk.iter().map(f).collect::<Vec<_>>();
@@ -603,6 +740,30 @@ mod tests {
 
     #[test]
     fn a_join_binds_one_value_for_each_column() {
+        for shape in [Shape::Whole, Shape::Interaction] {
+            let (columns, row, _) = shape.columns();
+            assert_eq!(columns.split(',').count(), row.split(',').count());
+            assert_eq!(row.matches('?').count(), shape.values());
+        }
         assert_eq!(COLUMNS.split(',').count(), MERGE_COLUMNS);
+    }
+
+    #[test]
+    fn a_join_sets_every_column_it_inserts_but_the_key() {
+        let key = ["merchant_id", "account_id", "openid"];
+        for shape in [Shape::Whole, Shape::Interaction] {
+            let (columns, row, joined) = shape.columns();
+            let mut set: Vec<&str> = columns
+                .split(',')
+                .map(str::trim)
+                .zip(row.trim_matches(['(', ')']).split(','))
+                .filter(|(column, value)| !key.contains(column) && *value == "?")
+                .map(|(column, _)| column)
+                .collect();
+            let mut joined: Vec<&str> = joined.iter().map(|(column, _)| *column).collect();
+            set.sort_unstable();
+            joined.sort_unstable();
+            assert_eq!(set, joined);
+        }
     }
 }
