@@ -45,10 +45,15 @@ use rusqlite::ffi;
 
 use super::Base;
 
-/// How far past its writes a WAL asks the kernel to have its blocks cached. A megabyte is
-/// ~250 frames, a dozen commits of the log under load: milliseconds of writing, time for
-/// the disk to answer.
-const AHEAD: i64 = 1 << 20;
+/// How far past its writes a WAL asks the kernel to have its blocks cached. Eight megabytes
+/// are ~2,000 frames, a few hundred milliseconds of the log's writes under load: a busy
+/// host's disk took up to 75 ms to answer, and with a megabyte ahead the writes caught up
+/// with reads still under way (BENCHMARKS.md, callback, thirty-third round).
+const AHEAD: i64 = 8 << 20;
+
+/// The most asked of the kernel in one call: it reads no more than the device's read-ahead
+/// window a call (128 KiB by default), so longer stretches go in several.
+const ASK_AT_MOST: i64 = 128 * 1024;
 
 /// The unit the kernel reads a file in; stretches asked for start on one.
 const BLOCK: i64 = 4096;
@@ -506,23 +511,27 @@ impl WalState {
     fn after_write(&mut self, start: i64, end: i64) {
         let (asked, wanted) = self.asked.after_write(start);
         self.asked = asked;
-        for range in wanted.into_iter().flatten() {
-            self.read_ahead(range);
-        }
         if let Some(pin) = &mut self.pin {
             pin.grow(self.fd, end);
+        }
+        // What is pinned is cached: only the rest is asked for.
+        let pinned = self.pin.as_ref().map_or(0, |pin| pin.upto);
+        for (from, to) in wanted.into_iter().flatten() {
+            self.read_ahead((from.max(pinned), to));
         }
     }
 
     #[allow(unsafe_code)]
     fn read_ahead(&self, (start, end): Range) {
+        let mut at = start;
         // A length of 0 would mean "to the end of the file".
-        if end <= start {
-            return;
+        while at < end {
+            let length = (end - at).min(ASK_AT_MOST);
+            // SAFETY: a plain system call on our own descriptor; its failure only means the
+            // write that comes there later may have to wait, as without this.
+            unsafe { libc::posix_fadvise(self.fd, at, length, libc::POSIX_FADV_WILLNEED) };
+            at += length;
         }
-        // SAFETY: a plain system call on our own descriptor; its failure only means the
-        // write that comes there later may have to wait, as without this.
-        unsafe { libc::posix_fadvise(self.fd, start, end - start, libc::POSIX_FADV_WILLNEED) };
         READS_AHEAD.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -644,11 +653,11 @@ mod tests {
         let conn = open_in_wal_mode(&dir.path().join("ahead.db"));
         conn.execute_batch(
             "CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL); \
-             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8000) \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60000) \
              INSERT INTO filler (id, body) SELECT i, printf('%.300c', 'x') FROM n; \
              PRAGMA wal_checkpoint(PASSIVE);",
         )
-        .expect("a WAL of a few megabytes, all of it checkpointed");
+        .expect("a WAL of megabytes, all of it checkpointed");
         let wal = std::fs::File::open(dir.path().join("ahead.db-wal")).expect("the WAL");
         let length = wal.metadata().expect("its size").len() as usize;
         assert!(
