@@ -170,11 +170,11 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
-    // The pool's VFS (`platform::sqlite_vfs`), under the name that also keeps the WAL's
-    // start in memory: above all, this connection's WAL writes, made on the callbacks'
-    // thread, must not wait for the disk to read a block back.
+    // The pool's VFS (`platform::sqlite_vfs`): above all, this connection's WAL writes,
+    // made on the callbacks' thread, ask for the WAL's blocks ahead of them and write each
+    // frame in one system call.
     let conn = if sqlite_vfs::register() {
-        Connection::open_with_flags_and_vfs(path, flags, sqlite_vfs::LOG_NAME)?
+        Connection::open_with_flags_and_vfs(path, flags, sqlite_vfs::NAME)?
     } else {
         Connection::open_with_flags(path, flags)?
     };

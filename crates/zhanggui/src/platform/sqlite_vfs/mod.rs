@@ -7,8 +7,7 @@
 //!   can cut.
 //! - `wal`: a WAL's writes ask the kernel for the blocks ahead of them, so that a write
 //!   never waits for the disk to read a block the page cache lost; and a frame's two
-//!   writes (its header, then its page) go to the kernel as one. Through [`LOG_NAME`], the
-//!   WAL's first megabytes are also kept in memory, so that the page cache cannot lose them.
+//!   writes (its header, then its page) go to the kernel as one.
 //!
 //! The VFS hands out SQLite's own file objects with a copy of their method table in which
 //! those entries first do their part and then call SQLite's. Everything else is SQLite's
@@ -24,17 +23,11 @@ use std::sync::OnceLock;
 use rusqlite::ffi;
 
 pub use database::offers;
-pub use wal::{frames_joined, pinned_bytes, reads_ahead};
+pub use wal::{frames_joined, reads_ahead};
 
 /// The VFS's name, for `SqliteConnectOptions::vfs` and `Connection::open_with_flags_and_vfs`.
 pub const NAME: &str = "zhanggui";
 const NAME_C: &CStr = c"zhanggui";
-/// The same VFS, for the one connection of a database that keeps the first megabytes of
-/// its WAL in memory (the message log's committer, which writes on the callbacks' thread):
-/// one is enough, as the pages are the file's, and each would count them in the process's
-/// resident memory again.
-pub const LOG_NAME: &str = "zhanggui-log";
-const LOG_NAME_C: &CStr = c"zhanggui-log";
 
 type OpenFn = unsafe extern "C" fn(
     *mut ffi::sqlite3_vfs,
@@ -44,13 +37,12 @@ type OpenFn = unsafe extern "C" fn(
     *mut c_int,
 ) -> c_int;
 
-/// SQLite's VFS this one is built over, its `xOpen`, where in our larger file object a
-/// WAL's own state begins (after SQLite's file object), and our VFS named [`LOG_NAME`].
+/// SQLite's VFS this one is built over, its `xOpen`, and where in our larger file object
+/// a WAL's own state begins (after SQLite's file object).
 struct Base {
     vfs: usize,
     open: OpenFn,
     wal_state_at: usize,
-    log_vfs: usize,
 }
 
 static BASE: OnceLock<Option<Base>> = OnceLock::new();
@@ -59,8 +51,8 @@ fn base() -> Option<&'static Base> {
     BASE.get()?.as_ref()
 }
 
-/// Registers the VFS under both its names (once per process); false if SQLite has no
-/// default VFS to build on, in which case connections keep SQLite's own.
+/// Registers the VFS (once per process); false if SQLite has no default VFS to build on,
+/// in which case connections keep SQLite's own.
 pub fn register() -> bool {
     BASE.get_or_init(register_now).is_some()
 }
@@ -76,25 +68,19 @@ fn register_now() -> Option<Base> {
         let wal_state_at = usize::try_from((*base).szOsFile)
             .ok()?
             .next_multiple_of(wal::STATE_ALIGN);
-        let size = c_int::try_from(wal_state_at + wal::STATE_SIZE).ok()?;
-        let mut log_vfs = 0;
-        for name in [NAME_C, LOG_NAME_C] {
-            let mut ours = *base;
-            ours.zName = name.as_ptr();
-            ours.pNext = std::ptr::null_mut();
-            ours.xOpen = Some(open_file);
-            ours.szOsFile = size;
-            let ours = Box::leak(Box::new(ours));
-            if ffi::sqlite3_vfs_register(ours, 0) != ffi::SQLITE_OK {
-                return None;
-            }
-            log_vfs = ours as *mut ffi::sqlite3_vfs as usize;
+        let mut ours = *base;
+        ours.zName = NAME_C.as_ptr();
+        ours.pNext = std::ptr::null_mut();
+        ours.xOpen = Some(open_file);
+        ours.szOsFile = c_int::try_from(wal_state_at + wal::STATE_SIZE).ok()?;
+        let ours = Box::leak(Box::new(ours));
+        if ffi::sqlite3_vfs_register(ours, 0) != ffi::SQLITE_OK {
+            return None;
         }
         Some(Base {
             vfs: base as usize,
             open,
             wal_state_at,
-            log_vfs,
         })
     }
 }
@@ -102,7 +88,7 @@ fn register_now() -> Option<Base> {
 /// SQLite's `xOpen`; a database file and a WAL then get the method tables of their module.
 #[allow(unsafe_code)]
 unsafe extern "C" fn open_file(
-    ours: *mut ffi::sqlite3_vfs,
+    _ours: *mut ffi::sqlite3_vfs,
     name: ffi::sqlite3_filename,
     file: *mut ffi::sqlite3_file,
     flags: c_int,
@@ -133,8 +119,7 @@ unsafe extern "C" fn open_file(
         if flags & ffi::SQLITE_OPEN_MAIN_DB != 0 {
             database::adopt(file);
         } else if flags & ffi::SQLITE_OPEN_WAL != 0 && !name.is_null() {
-            let pins = ours as usize == base.log_vfs;
-            wal::adopt(file, base, CStr::from_ptr(name), pins);
+            wal::adopt(file, base, CStr::from_ptr(name));
         }
     }
     rc

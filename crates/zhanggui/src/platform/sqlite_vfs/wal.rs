@@ -12,17 +12,6 @@
 //! the WAL's start (where it goes on after the next checkpoint), once every `AHEAD / 2`
 //! bytes written: the write that comes there later finds its block cached.
 //!
-//! **The WAL's start kept in memory.** Reading ahead needs the disk to answer within the
-//! few milliseconds the writes take to get there, and on a busy host it did not: the log's
-//! committer waited 30–75 ms at a time for reads it had asked for (BENCHMARKS.md, callback,
-//! thirty-third round). The pages the host's reclaim takes are unmapped page cache, pages no
-//! process has mapped. So the connection opened through [`super::LOG_NAME`] maps the WAL's
-//! first `PIN_MOST` bytes, in steps of `PIN_STEP` as the file grows, and locks them in
-//! memory where the process may (`mlock`); where it may not, the pages are still mapped.
-//! The WAL starts over from its start after each checkpoint, so under a steady load the
-//! same few megabytes are written again and again, and they stay cached. They count in the
-//! process's resident memory: one connection of a database pins, not each.
-//!
 //! **A frame in one write.** SQLite writes a frame's header and its page with two `pwrite`s
 //! (`walWriteOneFrame`), each through the kernel's whole buffered-write path; one `pwritev`
 //! of both costs ~40% less. The header is kept (24 bytes, in the file's state) until the
@@ -45,15 +34,10 @@ use rusqlite::ffi;
 
 use super::Base;
 
-/// How far past its writes a WAL asks the kernel to have its blocks cached. Eight megabytes
-/// are ~2,000 frames, a few hundred milliseconds of the log's writes under load: a busy
-/// host's disk took up to 75 ms to answer, and with a megabyte ahead the writes caught up
-/// with reads still under way (BENCHMARKS.md, callback, thirty-third round).
-const AHEAD: i64 = 8 << 20;
-
-/// The most asked of the kernel in one call: it reads no more than the device's read-ahead
-/// window a call (128 KiB by default), so longer stretches go in several.
-const ASK_AT_MOST: i64 = 128 * 1024;
+/// How far past its writes a WAL asks the kernel to have its blocks cached. A megabyte is
+/// ~250 frames, a dozen commits of the log under load: milliseconds of writing, time for
+/// the disk to answer.
+const AHEAD: i64 = 1 << 20;
 
 /// The unit the kernel reads a file in; stretches asked for start on one.
 const BLOCK: i64 = 4096;
@@ -61,14 +45,6 @@ const BLOCK: i64 = 4096;
 /// How much of the WAL's start is asked for again while the writes are far from it: the
 /// first few commits after it starts over, written before the request made then is served.
 const HEAD: i64 = 256 * 1024;
-
-/// How much of a WAL's start the connection of [`super::LOG_NAME`] keeps in memory: what a
-/// WAL grows to under a steady load, with room (measured: BENCHMARKS.md, callback,
-/// thirty-third round). A WAL that grows further, behind a long read, is read ahead only.
-const PIN_MOST: i64 = 16 << 20;
-
-/// The stretch mapped at a time, once the file holds all of it.
-const PIN_STEP: i64 = 256 * 1024;
 
 /// A WAL frame's header, written by SQLite on its own just before the frame's page.
 const FRAME_HEADER: usize = 24;
@@ -78,14 +54,6 @@ static READS_AHEAD: AtomicU64 = AtomicU64::new(0);
 
 /// How many frames went to the kernel in one write (read by the tests).
 static FRAMES_JOINED: AtomicU64 = AtomicU64::new(0);
-
-/// Bytes of WALs kept in memory now (read by the tests).
-static PINNED: AtomicU64 = AtomicU64::new(0);
-
-/// Bytes of WALs kept in memory now, in this process.
-pub fn pinned_bytes() -> u64 {
-    PINNED.load(Ordering::Relaxed)
-}
 
 /// Times a WAL asked the kernel to read ahead, since the process started.
 pub fn reads_ahead() -> u64 {
@@ -132,8 +100,8 @@ pub(super) const STATE_ALIGN: usize = std::mem::align_of::<WalState>();
 /// # Safety
 /// `file` is an open SQLite file of the VFS's `szOsFile` bytes, not yet used.
 #[allow(unsafe_code)]
-pub(super) unsafe fn adopt(file: File, base: &Base, path: &CStr, pins: bool) {
-    let Some(state) = WalState::open(path, pins) else {
+pub(super) unsafe fn adopt(file: File, base: &Base, path: &CStr) {
+    let Some(state) = WalState::open(path) else {
         return;
     };
     // SAFETY: the caller's promise; `wal_state_at` is inside the file's bytes and aligned
@@ -211,14 +179,13 @@ unsafe extern "C" fn write_wal(
             Some(header) => header.write_then(methods, file, data, amount, offset),
             None if state.joins && amount == FRAME_HEADER as c_int => {
                 state.header = Some(Header::keep(data, offset));
-                // Not in the file yet: nothing to read ahead of or to pin.
-                return ffi::SQLITE_OK;
+                ffi::SQLITE_OK
             }
             None => (methods.write)(file, data, amount, offset),
         }
     };
     if rc == ffi::SQLITE_OK {
-        state.after_write(offset, offset + i64::from(amount));
+        state.after_write(offset);
     }
     rc
 }
@@ -252,20 +219,10 @@ unsafe extern "C" fn sync_wal(file: File, flags: c_int) -> c_int {
     unsafe { header_first(file, |m| (m.sync)(file, flags)) }
 }
 
-/// A WAL's `xTruncate`; what was kept in memory is let go of (the kernel unmaps what
-/// the truncation cut off, and the file may grow again under the mappings left), to be
-/// pinned again as the file grows.
 #[allow(unsafe_code)]
 unsafe extern "C" fn truncate_wal(file: File, size: i64) -> c_int {
     // SAFETY: as in `read_wal`.
-    let rc = unsafe { header_first(file, |m| (m.truncate)(file, size)) };
-    // SAFETY: SQLite calls this through our table, from one thread at a time.
-    if let Some((state, _)) = unsafe { wal(file) }
-        && let Some(pin) = &mut state.pin
-    {
-        pin.release();
-    }
-    rc
+    unsafe { header_first(file, |m| (m.truncate)(file, size)) }
 }
 
 #[allow(unsafe_code)]
@@ -300,80 +257,12 @@ unsafe extern "C" fn close_wal(file: File) -> c_int {
 }
 
 /// What we keep of a WAL: a descriptor of its own, whether it may write with it (frames
-/// are joined only then), the stretch last asked for, a frame header not yet written, and
-/// for the connection that keeps the WAL's start in memory, what it pinned.
+/// are joined only then), the stretch last asked for, and a frame header not yet written.
 struct WalState {
     fd: c_int,
     joins: bool,
     asked: Asked,
     header: Option<Header>,
-    pin: Option<Pin>,
-}
-
-/// The WAL's first bytes kept in memory, from its start up to `upto`, as mappings of
-/// `PIN_STEP` bytes (their addresses).
-#[derive(Default)]
-struct Pin {
-    maps: Vec<usize>,
-    upto: i64,
-    /// A mapping failed (the process's mappings or memory ran out): no more are tried.
-    stopped: bool,
-}
-
-impl Pin {
-    /// Pins each whole step that the file now holds, its end being at least `end`.
-    fn grow(&mut self, fd: c_int, end: i64) {
-        while !self.stopped && self.upto + PIN_STEP <= end.min(PIN_MOST) {
-            match map_and_lock(fd, self.upto) {
-                Some(address) => {
-                    self.maps.push(address);
-                    self.upto += PIN_STEP;
-                    PINNED.fetch_add(PIN_STEP as u64, Ordering::Relaxed);
-                }
-                None => self.stopped = true,
-            }
-        }
-    }
-
-    #[allow(unsafe_code)]
-    fn release(&mut self) {
-        for address in self.maps.drain(..) {
-            // SAFETY: a mapping `map_and_lock` made, of `PIN_STEP` bytes, unmapped once (it
-            // leaves the list here); nothing of ours reads through it.
-            unsafe { libc::munmap(address as *mut c_void, PIN_STEP as usize) };
-            PINNED.fetch_sub(PIN_STEP as u64, Ordering::Relaxed);
-        }
-        self.upto = 0;
-        self.stopped = false;
-    }
-}
-
-/// Maps `PIN_STEP` bytes of the file from `offset` (inside it) and locks them in memory,
-/// or, where the process may not lock memory, has every page mapped; the mapping's address.
-/// Nothing ever reads through the mapping: it is there for the kernel to see the pages as
-/// in use.
-#[allow(unsafe_code)]
-fn map_and_lock(fd: c_int, offset: i64) -> Option<usize> {
-    let length = PIN_STEP as usize;
-    // SAFETY: a new read-only shared mapping of our own descriptor, chosen by the kernel;
-    // locking or populating it only brings the file's pages in.
-    unsafe {
-        let address = libc::mmap(
-            std::ptr::null_mut(),
-            length,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            fd,
-            offset,
-        );
-        if address == libc::MAP_FAILED {
-            return None;
-        }
-        if libc::mlock(address, length) != 0 {
-            libc::madvise(address, length, libc::MADV_POPULATE_READ);
-        }
-        Some(address as usize)
-    }
 }
 
 /// A frame header SQLite wrote (to us), and where.
@@ -440,7 +329,7 @@ impl Header {
 
 impl WalState {
     #[allow(unsafe_code)]
-    fn open(path: &CStr, pins: bool) -> Option<WalState> {
+    fn open(path: &CStr) -> Option<WalState> {
         let flags = libc::O_CLOEXEC;
         // SAFETY: `path` is NUL-terminated; the descriptor is closed by `close`.
         let (fd, joins) = match unsafe { libc::open(path.as_ptr(), libc::O_RDWR | flags) } {
@@ -455,7 +344,6 @@ impl WalState {
             joins,
             asked: Asked::default(),
             header: None,
-            pin: pins.then(Pin::default),
         })
     }
 
@@ -507,39 +395,28 @@ impl WalState {
         usize::try_from(written).is_ok_and(|n| n == FRAME_HEADER + page)
     }
 
-    /// After a write of `start..end`, now in the file.
-    fn after_write(&mut self, start: i64, end: i64) {
+    fn after_write(&mut self, start: i64) {
         let (asked, wanted) = self.asked.after_write(start);
         self.asked = asked;
-        if let Some(pin) = &mut self.pin {
-            pin.grow(self.fd, end);
-        }
-        // What is pinned is cached: only the rest is asked for.
-        let pinned = self.pin.as_ref().map_or(0, |pin| pin.upto);
-        for (from, to) in wanted.into_iter().flatten() {
-            self.read_ahead((from.max(pinned), to));
+        for range in wanted.into_iter().flatten() {
+            self.read_ahead(range);
         }
     }
 
     #[allow(unsafe_code)]
     fn read_ahead(&self, (start, end): Range) {
-        let mut at = start;
         // A length of 0 would mean "to the end of the file".
-        while at < end {
-            let length = (end - at).min(ASK_AT_MOST);
-            // SAFETY: a plain system call on our own descriptor; its failure only means the
-            // write that comes there later may have to wait, as without this.
-            unsafe { libc::posix_fadvise(self.fd, at, length, libc::POSIX_FADV_WILLNEED) };
-            at += length;
+        if end <= start {
+            return;
         }
+        // SAFETY: a plain system call on our own descriptor; its failure only means the
+        // write that comes there later may have to wait, as without this.
+        unsafe { libc::posix_fadvise(self.fd, start, end - start, libc::POSIX_FADV_WILLNEED) };
         READS_AHEAD.fetch_add(1, Ordering::Relaxed);
     }
 
     #[allow(unsafe_code)]
-    fn close(mut self) {
-        if let Some(pin) = &mut self.pin {
-            pin.release();
-        }
+    fn close(self) {
         // SAFETY: our own descriptor, closed once (the state is consumed).
         unsafe { libc::close(self.fd) };
     }
@@ -582,7 +459,7 @@ impl Asked {
 #[cfg(test)]
 mod tests {
     use super::{AHEAD, Asked, HEAD};
-    use crate::platform::sqlite_vfs::{LOG_NAME, NAME, register};
+    use crate::platform::sqlite_vfs::{NAME, register};
 
     #[test]
     fn the_first_write_asks_for_the_stretch_from_its_block() {
@@ -653,11 +530,11 @@ mod tests {
         let conn = open_in_wal_mode(&dir.path().join("ahead.db"));
         conn.execute_batch(
             "CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL); \
-             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60000) \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8000) \
              INSERT INTO filler (id, body) SELECT i, printf('%.300c', 'x') FROM n; \
              PRAGMA wal_checkpoint(PASSIVE);",
         )
-        .expect("a WAL of megabytes, all of it checkpointed");
+        .expect("a WAL of a few megabytes, all of it checkpointed");
         let wal = std::fs::File::open(dir.path().join("ahead.db-wal")).expect("the WAL");
         let length = wal.metadata().expect("its size").len() as usize;
         assert!(
@@ -694,59 +571,14 @@ mod tests {
         }
     }
 
-    /// Through the log's name, the WAL's first steps stay in the page cache when the
-    /// kernel is asked to drop the file's pages; through the pool's name they go. The
-    /// pages past the last whole step, and past `PIN_MOST`, are not kept.
-    #[test]
-    #[allow(unsafe_code)]
-    fn the_logs_connection_keeps_the_start_of_the_wal_in_memory() {
-        use std::os::fd::AsRawFd;
-        let step = super::PIN_STEP as usize / 4096;
-        let most = super::PIN_MOST as usize / 4096;
-        for (vfs, kept) in [(LOG_NAME, true), (NAME, false)] {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let conn = open_through(&dir.path().join("pinned.db"), vfs);
-            conn.execute_batch(
-                "CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL); \
-                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60000) \
-                 INSERT INTO filler (id, body) SELECT i, printf('%.300c', 'x') FROM n;",
-            )
-            .expect("a WAL longer than what is kept");
-            let wal = std::fs::File::open(dir.path().join("pinned.db-wal")).expect("the WAL");
-            let length = wal.metadata().expect("its size").len() as usize;
-            assert!(
-                length > super::PIN_MOST as usize + 4096,
-                "the WAL is {length} bytes"
-            );
-            wal.sync_all().expect("its blocks on disk");
-            // SAFETY: a system call on a descriptor this test owns.
-            unsafe { libc::posix_fadvise(wal.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
-            let pages = length.div_ceil(4096);
-            let cached =
-                |from: usize, to: usize| cached_pages(&wal, length, from * 4096..to * 4096);
-            if kept {
-                assert_eq!(cached(0, most), most, "{vfs}: the first {most} pages kept");
-                assert_eq!(cached(most, pages), 0, "{vfs}: nothing kept past them");
-            } else {
-                assert_eq!(cached(0, step), 0, "{vfs}: nothing kept");
-            }
-            drop(conn);
-        }
-    }
-
     /// A new database at `path`, opened through the VFS, in WAL mode without automatic
     /// checkpoints.
     fn open_in_wal_mode(path: &std::path::Path) -> rusqlite::Connection {
-        open_through(path, NAME)
-    }
-
-    /// [`open_in_wal_mode`] through the VFS named `vfs`.
-    fn open_through(path: &std::path::Path, vfs: &str) -> rusqlite::Connection {
         assert!(register(), "SQLite has its unix VFS");
         let conn = rusqlite::Connection::open_with_flags_and_vfs(
             path,
             rusqlite::OpenFlags::default(),
-            vfs,
+            NAME,
         )
         .expect("open through the VFS");
         conn.pragma_update(None, "journal_mode", "WAL")
