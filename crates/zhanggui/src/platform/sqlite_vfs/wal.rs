@@ -12,6 +12,23 @@
 //! the WAL's start (where it goes on after the next checkpoint), once every `AHEAD / 2`
 //! bytes written: the write that comes there later finds its block cached.
 //!
+//! **Appended frames end on a block's end.** Reading ahead needs the disk to answer within
+//! the milliseconds the writes take to get there; a busy host's took 30–75 ms, and the
+//! committer waited for reads still under way (BENCHMARKS.md, callback, thirty-third round).
+//! Pinning the WAL's pages would not do: under load the WAL grows to 40–70 MB (it starts
+//! over only when a write finds it all checkpointed and no reader in it). But the block a
+//! frame ends in is read only for the bytes after the frame, and those are never read: a
+//! frame SQLite appends (its header, then its page) is the last valid one, and what follows
+//! it is left over from before the WAL started over, or past the file's end, until SQLite
+//! appends the next frame there. So an appended frame goes out with zeros up to the end of
+//! its last block: every block it touches is then written whole or was written whole by the
+//! frame before, and the kernel has nothing to read. Zeros where a frame would be make an
+//! invalid frame, as the leftovers were (recovery stops at the first frame whose salt or
+//! checksum does not match). Likewise the WAL's 32-byte header, written at offset 0 when
+//! the WAL starts (over), goes out with zeros to its block's end. Frames SQLite writes over
+//! in place (a page written twice in one transaction: the page alone) and checksums it
+//! rewrites (a header alone, elsewhere) are written as SQLite writes them.
+//!
 //! **A frame in one write.** SQLite writes a frame's header and its page with two `pwrite`s
 //! (`walWriteOneFrame`), each through the kernel's whole buffered-write path; one `pwritev`
 //! of both costs ~40% less. The header is kept (24 bytes, in the file's state) until the
@@ -48,6 +65,18 @@ const HEAD: i64 = 256 * 1024;
 
 /// A WAL frame's header, written by SQLite on its own just before the frame's page.
 const FRAME_HEADER: usize = 24;
+
+/// The WAL's own header, at its start.
+const WAL_HEADER: usize = 32;
+
+/// What an appended frame, or the WAL's header, is followed by up to its block's end.
+static ZEROS: [u8; BLOCK as usize] = [0; BLOCK as usize];
+
+/// The zeros that take a write ending at `end` to its block's end.
+fn padding_after(end: i64) -> &'static [u8] {
+    let rest = (BLOCK - end.rem_euclid(BLOCK)) % BLOCK;
+    &ZEROS[..rest as usize]
+}
 
 /// How many times a WAL asked the kernel to read ahead (read by the tests).
 static READS_AHEAD: AtomicU64 = AtomicU64::new(0);
@@ -179,6 +208,13 @@ unsafe extern "C" fn write_wal(
             Some(header) => header.write_then(methods, file, data, amount, offset),
             None if state.joins && amount == FRAME_HEADER as c_int => {
                 state.header = Some(Header::keep(data, offset));
+                ffi::SQLITE_OK
+            }
+            None if state.joins
+                && offset == 0
+                && amount == WAL_HEADER as c_int
+                && state.write_padded(&[(data, WAL_HEADER)], 0) =>
+            {
                 ffi::SQLITE_OK
             }
             None => (methods.write)(file, data, amount, offset),
@@ -373,26 +409,55 @@ impl WalState {
         unsafe { header.write_then(methods, file, data, amount, header.frame_page_at()) }
     }
 
-    /// One `pwritev` of the header and `page` bytes at `data`; whether it wrote them all.
+    /// One `pwritev` of the header and `page` bytes at `data`, then zeros to the block's
+    /// end (an appended frame); whether it wrote them all.
     ///
     /// # Safety
     /// `data` holds `page` bytes.
     #[allow(unsafe_code)]
     unsafe fn write_both(&self, header: &Header, data: *const c_void, page: usize) -> bool {
         let parts = [
-            libc::iovec {
-                iov_base: header.bytes.as_ptr() as *mut c_void,
-                iov_len: FRAME_HEADER,
-            },
-            libc::iovec {
-                iov_base: data as *mut c_void,
-                iov_len: page,
-            },
+            (header.bytes.as_ptr().cast::<c_void>(), FRAME_HEADER),
+            (data, page),
         ];
-        // SAFETY: both parts point at as many readable bytes as they say, for the call
-        // (pwritev only reads them); the descriptor is ours.
-        let written = unsafe { libc::pwritev(self.fd, parts.as_ptr(), 2, header.offset) };
-        usize::try_from(written).is_ok_and(|n| n == FRAME_HEADER + page)
+        // SAFETY: the header's bytes are ours, the page's by the caller's promise.
+        unsafe { self.write_padded(&parts, header.offset) }
+    }
+
+    /// One `pwritev` of `parts` (pointers and lengths) from `offset`, then zeros to the end
+    /// of the block the last one ends in; whether it wrote them all. Only for what ends the
+    /// WAL's valid part (see the module's comment): the zeros overwrite what follows.
+    ///
+    /// # Safety
+    /// Each part holds as many readable bytes as it says.
+    #[allow(unsafe_code)]
+    unsafe fn write_padded(&self, parts: &[(*const c_void, usize)], offset: i64) -> bool {
+        let length: usize = parts.iter().map(|(_, n)| n).sum();
+        let Ok(end) = i64::try_from(length).map(|n| offset + n) else {
+            return false;
+        };
+        let padding = padding_after(end);
+        let mut vectors = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; 3];
+        let pieces = parts.iter().copied().chain([(padding.as_ptr().cast(), padding.len())]);
+        let mut count: c_int = 0;
+        for (vector, (base, len)) in vectors.iter_mut().zip(pieces) {
+            *vector = libc::iovec {
+                iov_base: base as *mut c_void,
+                iov_len: len,
+            };
+            count += 1;
+        }
+        if usize::try_from(count) != Ok(parts.len() + 1) {
+            return false;
+        }
+        // SAFETY: every vector points at as many readable bytes as it says, for the call
+        // (pwritev only reads them: the parts by the caller's promise, the zeros static);
+        // the descriptor is ours.
+        let written = unsafe { libc::pwritev(self.fd, vectors.as_ptr(), count, offset) };
+        usize::try_from(written).is_ok_and(|n| n == length + padding.len())
     }
 
     fn after_write(&mut self, start: i64) {
@@ -569,6 +634,84 @@ mod tests {
             );
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
+    }
+
+    /// After the WAL starts over, the last frame appended is followed by zeros to its
+    /// block's end, and past that block the frames left over from before are untouched.
+    #[test]
+    fn an_appended_frame_is_followed_by_zeros_to_its_blocks_end() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = open_in_wal_mode(&dir.path().join("padded.db"));
+        conn.execute_batch(
+            "CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL); \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) \
+             INSERT INTO filler (id, body) SELECT i, printf('%.300c', 'x') FROM n; \
+             PRAGMA wal_checkpoint(PASSIVE);",
+        )
+        .expect("a WAL of frames, all of them checkpointed");
+        conn.execute("INSERT INTO filler (id, body) VALUES (0, 'a')", [])
+            .expect("a commit, at the WAL's start");
+        let wal = std::fs::read(dir.path().join("padded.db-wal")).expect("the WAL");
+        let frame = 24 + 4096;
+        let salts = &wal[16..24];
+        let valid = (0..)
+            .map(|n| 32 + n * frame)
+            .take_while(|at| at + frame <= wal.len() && &wal[at + 8..at + 16] == salts)
+            .count();
+        assert!(valid >= 1, "the commit's frames");
+        let end = 32 + valid * frame;
+        let block_end = end.next_multiple_of(4096);
+        assert!(end % 4096 != 0, "the last frame ends inside a block");
+        assert!(
+            wal[end..block_end].iter().all(|b| *b == 0),
+            "zeros after the last frame to its block's end"
+        );
+        assert!(
+            wal[block_end..block_end + 4096].iter().any(|b| *b != 0),
+            "the leftovers past that block are as they were"
+        );
+    }
+
+    /// Pages written twice in one transaction (SQLite writes the page again over its frame,
+    /// without its header) leave the frames after them whole: a copy rebuilt from the WAL
+    /// alone holds every row.
+    #[test]
+    fn frames_written_over_in_place_leave_the_frames_after_them_whole() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("rewritten.db");
+        let conn = open_in_wal_mode(&path);
+        conn.execute_batch(
+            "PRAGMA cache_size = 4; \
+             CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL); \
+             BEGIN; \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) \
+             INSERT INTO t (id, body) SELECT i, printf('%.200c', 'a') FROM n; \
+             UPDATE t SET body = printf('%.200c', 'b'); \
+             UPDATE t SET body = printf('%.150c', 'c') WHERE id % 2 = 0; \
+             COMMIT;",
+        )
+        .expect("a transaction larger than the page cache, its pages written twice");
+        let copy = dir.path().join("copy");
+        std::fs::create_dir(&copy).expect("a folder for the copy");
+        std::fs::copy(&path, copy.join("rewritten.db")).expect("copy the database");
+        std::fs::copy(
+            dir.path().join("rewritten.db-wal"),
+            copy.join("rewritten.db-wal"),
+        )
+        .expect("copy the WAL");
+        let recovered =
+            rusqlite::Connection::open(copy.join("rewritten.db")).expect("open the copy");
+        let (rows, bytes): (i64, i64) = recovered
+            .query_row("SELECT COUNT(*), SUM(length(body)) FROM t", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .expect("read the copy");
+        assert_eq!((rows, bytes), (3000, 1500 * 200 + 1500 * 150));
+        let check: String = recovered
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("integrity check");
+        assert_eq!(check, "ok");
+        drop(conn);
     }
 
     /// A new database at `path`, opened through the VFS, in WAL mode without automatic
