@@ -5,8 +5,8 @@
 //! - `database`: writes of the database file (checkpoints, in WAL mode) offer the core to
 //!   other threads as they go, since a checkpoint is one step of SQLite's that nothing else
 //!   can cut.
-//! - `wal`: a WAL's writes ask the kernel for the blocks ahead of them, so that a write
-//!   never waits for the disk to read a block the page cache lost; and a frame's two
+//! - `wal`: an appended frame goes out with zeros to its block's end, so that a write
+//!   never waits for the disk to read back a block the page cache lost; and a frame's two
 //!   writes (its header, then its page) go to the kernel as one.
 //!
 //! The VFS hands out SQLite's own file objects with a copy of their method table in which
@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 use rusqlite::ffi;
 
 pub use database::offers;
-pub use wal::{frames_joined, reads_ahead};
+pub use wal::frames_joined;
 
 /// The VFS's name, for `SqliteConnectOptions::vfs` and `Connection::open_with_flags_and_vfs`.
 pub const NAME: &str = "zhanggui";

@@ -1,33 +1,28 @@
-//! A WAL: its writes ask for the blocks ahead, and a frame's two writes go out as one.
+//! A WAL: an appended frame ends on a block's end, and a frame's two writes go out as one.
 //!
-//! **Reading ahead.** A WAL frame is 24 bytes of header and a page (4,120 bytes), so nearly
-//! every write covers part of a block; when that block is no longer in the page cache the
-//! kernel reads it from the disk before the write returns, on the writer's thread, which for
-//! the log's committer is the thread that answers callbacks. The WAL is rewritten from its
-//! start after each checkpoint, so its blocks are normally cached; but a host that reclaims
-//! cold page cache (the VMs we measure on run DAMON, which pages out physical regions it
-//! sampled as cold, hot pages of the WAL among them) leaves holes, and a read there took up
-//! to 50 ms (BENCHMARKS.md, callback, twenty-fourth round). So as it writes, the file asks
-//! the kernel, without waiting, to read what is not cached in the next `AHEAD` bytes and at
-//! the WAL's start (where it goes on after the next checkpoint), once every `AHEAD / 2`
-//! bytes written: the write that comes there later finds its block cached.
+//! **Appended frames end on a block's end.** A WAL frame is 24 bytes of header and a page
+//! (4,120 bytes), so nearly every write covers part of a block; when that block is no
+//! longer in the page cache the kernel reads it from the disk before the write returns, on
+//! the writer's thread, which for the log's committer is the thread that answers callbacks.
+//! A host that reclaims cold page cache (the VMs we measure on run DAMON, which pages out
+//! physical regions it sampled as cold, pages of the WAL among them) leaves holes, and a
+//! read there took up to 75 ms (BENCHMARKS.md, callback, twenty-fourth and thirty-third
+//! rounds). Asking the kernel to read ahead of the writes did not do: on a busy host's
+//! disk the writes caught up with reads still under way and waited for them. Pinning the
+//! WAL's pages would not do either: under load the WAL grows to 40–70 MB (it starts over
+//! only when a write finds it all checkpointed and no reader in it).
 //!
-//! **Appended frames end on a block's end.** Reading ahead needs the disk to answer within
-//! the milliseconds the writes take to get there; a busy host's took 30–75 ms, and the
-//! committer waited for reads still under way (BENCHMARKS.md, callback, thirty-third round).
-//! Pinning the WAL's pages would not do: under load the WAL grows to 40–70 MB (it starts
-//! over only when a write finds it all checkpointed and no reader in it). But the block a
-//! frame ends in is read only for the bytes after the frame, and those are never read: a
-//! frame SQLite appends (its header, then its page) is the last valid one, and what follows
-//! it is left over from before the WAL started over, or past the file's end, until SQLite
-//! appends the next frame there. So an appended frame goes out with zeros up to the end of
-//! its last block: every block it touches is then written whole or was written whole by the
-//! frame before, and the kernel has nothing to read. Zeros where a frame would be make an
-//! invalid frame, as the leftovers were (recovery stops at the first frame whose salt or
-//! checksum does not match). Likewise the WAL's 32-byte header, written at offset 0 when
-//! the WAL starts (over), goes out with zeros to its block's end. Frames SQLite writes over
-//! in place (a page written twice in one transaction: the page alone) and checksums it
-//! rewrites (a header alone, elsewhere) are written as SQLite writes them.
+//! But the block a frame ends in is read only for the bytes after the frame, and those are
+//! never read: a frame SQLite appends (its header, then its page) is the last valid one,
+//! and what follows it is left over from before the WAL started over, or past the file's
+//! end, until SQLite appends the next frame there. So an appended frame goes out with zeros
+//! up to the end of its last block: every block it touches is then written whole or was
+//! written whole by the frame before, and the kernel has nothing to read. Zeros where a
+//! frame would be make an invalid frame, as the leftovers were (recovery stops at the first
+//! frame whose salt or checksum does not match). Likewise the WAL's 32-byte header, written
+//! at offset 0 when the WAL starts (over), goes out with zeros to its block's end. Frames
+//! SQLite writes over in place (a page written twice in one transaction: the page alone)
+//! and checksums it rewrites (a header alone, elsewhere) are written as SQLite writes them.
 //!
 //! **A frame in one write.** SQLite writes a frame's header and its page with two `pwrite`s
 //! (`walWriteOneFrame`), each through the kernel's whole buffered-write path; one `pwritev`
@@ -51,17 +46,8 @@ use rusqlite::ffi;
 
 use super::Base;
 
-/// How far past its writes a WAL asks the kernel to have its blocks cached. A megabyte is
-/// ~250 frames, a dozen commits of the log under load: milliseconds of writing, time for
-/// the disk to answer.
-const AHEAD: i64 = 1 << 20;
-
-/// The unit the kernel reads a file in; stretches asked for start on one.
+/// The unit the kernel reads a file in.
 const BLOCK: i64 = 4096;
-
-/// How much of the WAL's start is asked for again while the writes are far from it: the
-/// first few commits after it starts over, written before the request made then is served.
-const HEAD: i64 = 256 * 1024;
 
 /// A WAL frame's header, written by SQLite on its own just before the frame's page.
 const FRAME_HEADER: usize = 24;
@@ -78,16 +64,8 @@ fn padding_after(end: i64) -> &'static [u8] {
     &ZEROS[..rest as usize]
 }
 
-/// How many times a WAL asked the kernel to read ahead (read by the tests).
-static READS_AHEAD: AtomicU64 = AtomicU64::new(0);
-
 /// How many frames went to the kernel in one write (read by the tests).
 static FRAMES_JOINED: AtomicU64 = AtomicU64::new(0);
-
-/// Times a WAL asked the kernel to read ahead, since the process started.
-pub fn reads_ahead() -> u64 {
-    READS_AHEAD.load(Ordering::Relaxed)
-}
 
 /// Frames written with one `pwritev`, since the process started.
 pub fn frames_joined() -> u64 {
@@ -185,8 +163,8 @@ unsafe fn wal<'a>(file: File) -> Option<(&'a mut WalState, &'static Methods)> {
     Some((unsafe { &mut *state_of(file, base) }, methods))
 }
 
-/// A WAL's `xWrite`: a frame's header kept, a frame written whole, the stretch ahead asked
-/// for when due.
+/// A WAL's `xWrite`: a frame's header kept, an appended frame (and the WAL's header)
+/// written whole with zeros to its block's end.
 #[allow(unsafe_code)]
 unsafe extern "C" fn write_wal(
     file: File,
@@ -200,7 +178,7 @@ unsafe extern "C" fn write_wal(
     };
     // SAFETY: the arguments are SQLite's, for the file it opened; `data` holds `amount`
     // bytes for the duration of the call.
-    let rc = unsafe {
+    unsafe {
         match state.header.take() {
             Some(header) if header.frame_page_at() == offset => {
                 state.write_frame(methods, file, &header, data, amount)
@@ -210,6 +188,7 @@ unsafe extern "C" fn write_wal(
                 state.header = Some(Header::keep(data, offset));
                 ffi::SQLITE_OK
             }
+            // The WAL's header, padded; SQLite's own write if that fails.
             None if state.joins
                 && offset == 0
                 && amount == WAL_HEADER as c_int
@@ -219,11 +198,7 @@ unsafe extern "C" fn write_wal(
             }
             None => (methods.write)(file, data, amount, offset),
         }
-    };
-    if rc == ffi::SQLITE_OK {
-        state.after_write(offset);
     }
-    rc
 }
 
 /// Writes a kept header, if any, before SQLite's own `call` on the file.
@@ -293,11 +268,10 @@ unsafe extern "C" fn close_wal(file: File) -> c_int {
 }
 
 /// What we keep of a WAL: a descriptor of its own, whether it may write with it (frames
-/// are joined only then), the stretch last asked for, and a frame header not yet written.
+/// are joined and padded only then), and a frame header not yet written.
 struct WalState {
     fd: c_int,
     joins: bool,
-    asked: Asked,
     header: Option<Header>,
 }
 
@@ -378,7 +352,6 @@ impl WalState {
         (fd >= 0).then_some(WalState {
             fd,
             joins,
-            asked: Asked::default(),
             header: None,
         })
     }
@@ -441,7 +414,10 @@ impl WalState {
             iov_base: std::ptr::null_mut(),
             iov_len: 0,
         }; 3];
-        let pieces = parts.iter().copied().chain([(padding.as_ptr().cast(), padding.len())]);
+        let pieces = parts
+            .iter()
+            .copied()
+            .chain([(padding.as_ptr().cast(), padding.len())]);
         let mut count: c_int = 0;
         for (vector, (base, len)) in vectors.iter_mut().zip(pieces) {
             *vector = libc::iovec {
@@ -460,26 +436,6 @@ impl WalState {
         usize::try_from(written).is_ok_and(|n| n == length + padding.len())
     }
 
-    fn after_write(&mut self, start: i64) {
-        let (asked, wanted) = self.asked.after_write(start);
-        self.asked = asked;
-        for range in wanted.into_iter().flatten() {
-            self.read_ahead(range);
-        }
-    }
-
-    #[allow(unsafe_code)]
-    fn read_ahead(&self, (start, end): Range) {
-        // A length of 0 would mean "to the end of the file".
-        if end <= start {
-            return;
-        }
-        // SAFETY: a plain system call on our own descriptor; its failure only means the
-        // write that comes there later may have to wait, as without this.
-        unsafe { libc::posix_fadvise(self.fd, start, end - start, libc::POSIX_FADV_WILLNEED) };
-        READS_AHEAD.fetch_add(1, Ordering::Relaxed);
-    }
-
     #[allow(unsafe_code)]
     fn close(self) {
         // SAFETY: our own descriptor, closed once (the state is consumed).
@@ -487,154 +443,9 @@ impl WalState {
     }
 }
 
-/// Where the last request to read ahead was made (the start of the write after which it
-/// was) and the end of the stretch it covered; nothing at first.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Asked {
-    at: Option<i64>,
-    until: i64,
-}
-
-/// A stretch of the file to read ahead, `start..end` in bytes.
-type Range = (i64, i64);
-
-impl Asked {
-    /// After a write from `start`: the stretches to ask for now and the new state. Due
-    /// once the writes have gone `AHEAD / 2` past the last request, or back to or before it
-    /// (the WAL starts over after a checkpoint, whether or not it got that far). Then asks
-    /// for what was not asked yet of the `AHEAD` bytes from the write's block and, far from
-    /// the WAL's start, for its first `HEAD` bytes, where the writes go after the next
-    /// checkpoint. The kernel looks up each page asked for, cached or not (~50 ns a page).
-    fn after_write(self, start: i64) -> (Asked, [Option<Range>; 2]) {
-        let from = start - start % BLOCK;
-        let ahead = match self.at {
-            Some(at) if start > at && start - at < AHEAD / 2 => return (self, [None, None]),
-            Some(at) if start > at => (self.until.max(from), from + AHEAD),
-            _ => (from, from + AHEAD),
-        };
-        let head = (from >= AHEAD).then_some((0, HEAD));
-        let asked = Asked {
-            at: Some(start),
-            until: ahead.1,
-        };
-        (asked, [Some(ahead), head])
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{AHEAD, Asked, HEAD};
     use crate::platform::sqlite_vfs::{NAME, register};
-
-    #[test]
-    fn the_first_write_asks_for_the_stretch_from_its_block() {
-        let (asked, wanted) = Asked::default().after_write(4096 + 32);
-        assert_eq!(wanted, [Some((4096, 4096 + AHEAD)), None]);
-        assert_eq!(
-            asked,
-            Asked {
-                at: Some(4096 + 32),
-                until: 4096 + AHEAD
-            }
-        );
-    }
-
-    #[test]
-    fn writes_ask_again_once_half_the_stretch_is_behind_them_and_only_for_the_rest() {
-        let (asked, _) = Asked::default().after_write(32);
-        let (same, wanted) = asked.after_write(32 + AHEAD / 2 - 1);
-        assert_eq!((same, wanted), (asked, [None, None]));
-        let (next, wanted) = asked.after_write(32 + AHEAD / 2);
-        assert_eq!(wanted, [Some((AHEAD, AHEAD / 2 + AHEAD)), None]);
-        assert_eq!(
-            next,
-            Asked {
-                at: Some(32 + AHEAD / 2),
-                until: AHEAD / 2 + AHEAD
-            }
-        );
-    }
-
-    #[test]
-    fn far_from_the_start_the_start_is_asked_for_too() {
-        let asked = Asked {
-            at: Some(2 * AHEAD),
-            until: 3 * AHEAD,
-        };
-        let (_, wanted) = asked.after_write(3 * AHEAD);
-        assert_eq!(wanted, [Some((3 * AHEAD, 4 * AHEAD)), Some((0, HEAD))]);
-    }
-
-    #[test]
-    fn a_write_back_at_or_before_the_last_request_asks_for_the_whole_stretch_again() {
-        let asked = Asked {
-            at: Some(5 * AHEAD),
-            until: 6 * AHEAD,
-        };
-        let (_, wanted) = asked.after_write(0);
-        assert_eq!(wanted, [Some((0, AHEAD)), None], "the WAL started over");
-        let asked = Asked {
-            at: Some(0),
-            until: AHEAD,
-        };
-        let (_, wanted) = asked.after_write(0);
-        assert_eq!(
-            wanted,
-            [Some((0, AHEAD)), None],
-            "a short WAL started over too"
-        );
-    }
-
-    /// Through the VFS, a WAL that starts over on blocks the page cache lost has the kernel
-    /// read the stretch ahead of its writes before they come there.
-    #[test]
-    #[allow(unsafe_code)]
-    fn a_wal_starting_over_has_its_blocks_ahead_read() {
-        use std::os::fd::AsRawFd;
-        let dir = tempfile::tempdir().expect("temp dir");
-        let conn = open_in_wal_mode(&dir.path().join("ahead.db"));
-        conn.execute_batch(
-            "CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL); \
-             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8000) \
-             INSERT INTO filler (id, body) SELECT i, printf('%.300c', 'x') FROM n; \
-             PRAGMA wal_checkpoint(PASSIVE);",
-        )
-        .expect("a WAL of a few megabytes, all of it checkpointed");
-        let wal = std::fs::File::open(dir.path().join("ahead.db-wal")).expect("the WAL");
-        let length = wal.metadata().expect("its size").len() as usize;
-        assert!(
-            length > 2 * super::AHEAD as usize,
-            "the WAL is {length} bytes"
-        );
-        wal.sync_all()
-            .expect("its blocks on disk, so the cache can let go of them");
-        // SAFETY: a system call on a descriptor this test owns.
-        unsafe { libc::posix_fadvise(wal.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
-        let ahead = 64 * 1024..super::AHEAD as usize;
-        assert_eq!(
-            cached_pages(&wal, length, ahead.clone()),
-            0,
-            "the cache let go of the WAL"
-        );
-
-        let before = super::reads_ahead();
-        conn.execute("INSERT INTO filler (id, body) VALUES (0, 'a')", [])
-            .expect("a commit, at the WAL's start");
-        assert!(
-            super::reads_ahead() > before,
-            "the commit asked for the blocks ahead"
-        );
-        let pages = ahead.len() / 4096;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while cached_pages(&wal, length, ahead.clone()) < pages {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{} of the {pages} pages ahead cached after 5 s",
-                cached_pages(&wal, length, ahead.clone())
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-    }
 
     /// After the WAL starts over, the last frame appended is followed by zeros to its
     /// block's end, and past that block the frames left over from before are untouched.
@@ -729,33 +540,6 @@ mod tests {
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .expect("no automatic checkpoints");
         conn
-    }
-
-    /// How many of the file's pages in `range` (bytes, page-aligned) are in the page cache.
-    #[allow(unsafe_code)]
-    fn cached_pages(file: &std::fs::File, length: usize, range: std::ops::Range<usize>) -> usize {
-        use std::os::fd::AsRawFd;
-        let mut resident = vec![0u8; length.div_ceil(4096)];
-        // SAFETY: a read-only shared mapping of the whole file, only asked about (mincore
-        // reads no page) and unmapped before returning; `resident` has a byte a page.
-        unsafe {
-            let map = libc::mmap(
-                std::ptr::null_mut(),
-                length,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
-                file.as_raw_fd(),
-                0,
-            );
-            assert_ne!(map, libc::MAP_FAILED, "map the file");
-            let rc = libc::mincore(map, length, resident.as_mut_ptr());
-            libc::munmap(map, length);
-            assert_eq!(rc, 0, "mincore");
-        }
-        resident[range.start / 4096..range.end / 4096]
-            .iter()
-            .filter(|page| *page & 1 == 1)
-            .count()
     }
 
     /// Frames written through the VFS (header and page in one write) are what SQLite reads
