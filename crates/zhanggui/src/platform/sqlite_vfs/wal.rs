@@ -414,21 +414,20 @@ impl WalState {
             iov_base: std::ptr::null_mut(),
             iov_len: 0,
         }; 3];
-        let pieces = parts
-            .iter()
-            .copied()
-            .chain([(padding.as_ptr().cast(), padding.len())]);
-        let mut count: c_int = 0;
-        for (vector, (base, len)) in vectors.iter_mut().zip(pieces) {
+        let Some(used) = vectors.get_mut(..=parts.len()) else {
+            return false;
+        };
+        let zeros = (padding.as_ptr().cast::<c_void>(), padding.len());
+        let pieces = parts.iter().chain([&zeros]);
+        for (vector, &(base, len)) in used.iter_mut().zip(pieces) {
             *vector = libc::iovec {
                 iov_base: base as *mut c_void,
                 iov_len: len,
             };
-            count += 1;
         }
-        if usize::try_from(count) != Ok(parts.len() + 1) {
+        let Ok(count) = c_int::try_from(used.len()) else {
             return false;
-        }
+        };
         // SAFETY: every vector points at as many readable bytes as it says, for the call
         // (pwritev only reads them: the parts by the caller's promise, the zeros static);
         // the descriptor is ours.
