@@ -548,6 +548,55 @@ async fn an_index_pass_ends_at_its_buckets_end() {
     assert_eq!(buckets, vec![(0, B - 2), (0, B - 1), (1, B), (1, B + 1)]);
 }
 
+/// A turn of the index far behind the newest row takes several buckets, one statement each;
+/// near it, or without a tap to say how far behind it is, one.
+#[tokio::test]
+async fn a_turn_of_the_index_takes_several_buckets_only_when_far_behind() {
+    use zhanggui::followers::jobs::{STATEMENTS_A_TURN_BEHIND, index_turn};
+    use zhanggui::followers::model::LOG_BUCKET_IDS as B;
+    use zhanggui::messages::LogTap;
+    use zhanggui::messages::tap::Tapped;
+    let db = common::fresh_db().await;
+    let logged_upto = 6 * B;
+    common::exec(
+        &db,
+        &format!(
+            "WITH RECURSIVE n(id) AS (SELECT 1 UNION ALL SELECT id + 1 FROM n WHERE id < \
+             {logged_upto}) INSERT INTO wx_messages (id, merchant_id, account_id, dedup_key, \
+             openid, kind, sent_at, received_at, body, reply) SELECT id, 1, 7, 'k' || id, 'oA', \
+             'text', id, 0, 'body', 'success' FROM n"
+        ),
+    )
+    .await;
+    let tap_upto = |newest: i64| {
+        let tap = LogTap::new();
+        tap.publish((newest - 2..=newest).map(|id| Tapped {
+            id,
+            row: logged("oB", id, "text", "<xml/>".into(), &format!("t{id}")),
+        }));
+        tap
+    };
+    let far = tap_upto(100 * B);
+    let near = tap_upto(logged_upto);
+
+    let without_tap = index_turn(&db, None, i64::MAX, None).await.expect("index");
+    assert_eq!((without_tap.upto, without_tap.more), (Some(B - 1), true));
+    let far_behind = index_turn(&db, Some(&far), i64::MAX, without_tap.upto)
+        .await
+        .expect("index");
+    let buckets = i64::try_from(STATEMENTS_A_TURN_BEHIND).expect("a few");
+    assert!(buckets > 1);
+    assert_eq!(far_behind.upto, Some((1 + buckets) * B - 1));
+    let near_the_end = index_turn(&db, Some(&near), i64::MAX, far_behind.upto)
+        .await
+        .expect("index");
+    assert_eq!(near_the_end.upto, Some((2 + buckets) * B - 1));
+    assert_eq!(
+        follower_log(&db).await.len(),
+        usize::try_from((2 + buckets) * B - 1).expect("rows")
+    );
+}
+
 /// The index task remembers where its last pass left the cursor; a pass from a remembered
 /// cursor that has moved since writes nothing and says so, so the task reads it again.
 #[tokio::test]

@@ -563,6 +563,31 @@ async fn background_streams_take_turns_over_the_log() {
     assert!(third.is_some());
 }
 
+/// Pool connections leave checkpoints to the log's writer; what they write while no callback
+/// arrives is copied back to the database file within a second or two all the same.
+#[tokio::test]
+async fn writes_through_the_pool_alone_are_checkpointed_while_the_log_is_quiet() {
+    let db = common::fresh_db().await;
+    // Only a SQLite file has a WAL.
+    let Some(file) = db.sqlite_file() else {
+        return;
+    };
+    let writer = LogWriter::start(db.clone());
+    let before = std::fs::metadata(&file).expect("the database file").len();
+    let blob: u64 = 4 * 1024 * 1024;
+    common::exec(&db, "CREATE TABLE big (b BLOB)").await;
+    common::exec(&db, &format!("INSERT INTO big VALUES (zeroblob({blob}))")).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::fs::metadata(&file).expect("the database file").len() < before + blob {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the WAL was not checkpointed within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(writer);
+}
+
 /// `/metrics` shows how far each projection is behind (`messages::record_projection_gauges`):
 /// the rows past its cursor, and when the oldest of them was received.
 #[tokio::test]

@@ -184,6 +184,15 @@ const PAUSE_BETWEEN_STATEMENTS: Duration = Duration::from_millis(4);
 /// index, out of the tap, did not catch up (twenty-ninth round): the tap now keeps the rows
 /// a projection has yet to read (tap.rs, thirtieth round).
 const PAUSED_WITHIN_ROWS: i64 = 8 * super::model::LOG_BUCKET_IDS;
+/// The statements one turn at the log takes while the index is further behind than
+/// `PAUSED_WITHIN_ROWS`. A turn comes after every other stream waiting for one (checkpoints
+/// every 25 ms, the projections' passes), so at a statement a turn the index made about as
+/// many turns a second as a saturated core wrote buckets: at 52,000 callbacks a second 53
+/// turns, and once set back it stayed 1.4–2.3 s behind for seconds (BENCHMARKS.md, callback,
+/// thirty-fourth round). Its statements still come one at a time between the callbacks (a
+/// yield between them): a longer turn only keeps the other streams waiting, as a checkpoint's
+/// does.
+pub const STATEMENTS_A_TURN_BEHIND: usize = 4;
 
 /// Indexes the log under each sender until the task is aborted; beside `run` in every
 /// instance. The timeline reads what it has not reached yet from the log itself
@@ -198,7 +207,7 @@ pub async fn run_log_index(state: AppState) {
         tick.tick().await;
         loop {
             let now = state.clock.now_ms();
-            let step = index_after(&state.db, state.log.tap(), now, LOG_INDEX_BATCH, cursor);
+            let step = index_turn(&state.db, state.log.tap(), now, cursor);
             let pass = state.log.in_turn(LOG_INDEX, step).await;
             cursor = pass.as_ref().ok().and_then(|p| p.upto);
             match pass {
@@ -225,6 +234,30 @@ fn pause_after(tap: Option<&LogTap>, upto: Option<i64>) -> Option<Duration> {
         _ => 0,
     };
     (behind <= PAUSED_WITHIN_ROWS).then_some(PAUSE_BETWEEN_STATEMENTS)
+}
+
+/// One turn of the index at the log: a statement of `LOG_INDEX_BATCH` rows from
+/// `known_cursor` ([`index_after`]), then more while the index is further behind the tap
+/// than `PAUSED_WITHIN_ROWS`, up to `STATEMENTS_A_TURN_BEHIND`, the callbacks ready running
+/// between two of them. The last statement's outcome, its `upto` where the cursor now is.
+pub async fn index_turn(
+    db: &Db,
+    tap: Option<&LogTap>,
+    now: i64,
+    known_cursor: Option<i64>,
+) -> Result<Projected, sqlx::Error> {
+    let mut cursor = known_cursor;
+    let mut statements = 0;
+    loop {
+        let pass = index_after(db, tap, now, LOG_INDEX_BATCH, cursor).await?;
+        statements += 1;
+        let far_behind = pause_after(tap, pass.upto).is_none();
+        if !(pass.more && far_behind) || statements == STATEMENTS_A_TURN_BEHIND {
+            return Ok(pass);
+        }
+        cursor = pass.upto;
+        tokio::task::yield_now().await;
+    }
 }
 
 /// Indexes the next `batch` settled log rows: one idempotent statement and the cursor's

@@ -33,6 +33,10 @@ const LOCK_BUDGET: Duration = Duration::from_secs(2);
 /// four pieces: p99 lower in 7 of 8 pairs, the same CPU a callback, more `fsync`s
 /// (~60 a second under load, none at rest) (BENCHMARKS.md, callback, eighteenth round).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(25);
+/// How long writes made through the pool alone (the console, jobs, projections after the
+/// callbacks stopped) wait in the WAL before a checkpoint copies them back. Pool
+/// connections leave checkpoints to this task (`platform::db`'s `AUTO_CHECKPOINT_PAGES`).
+const CHECKPOINT_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 /// Batches committing at once through the pool on PostgreSQL (see `pool_loop`).
 const POOL_IN_FLIGHT: usize = 4;
 
@@ -320,11 +324,13 @@ fn record_turn(stream: &'static str, started: Instant) {
 }
 
 /// Checkpoints the WAL through the pool (on sqlx's threads, off the callbacks' path) while
-/// the log writer lives and has committed since the last checkpoint.
+/// the log writer lives: every `CHECKPOINT_EVERY` when the log has committed since the last
+/// checkpoint, and at least every `CHECKPOINT_AT_LEAST_EVERY` for what the pool wrote.
 async fn checkpoints(db: Db, committed: Weak<AtomicU64>, turns: Arc<Semaphore>) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen = 0;
+    let mut last = Instant::now();
     loop {
         tick.tick().await;
         let Some(count) = committed.upgrade() else {
@@ -332,7 +338,7 @@ async fn checkpoints(db: Db, committed: Weak<AtomicU64>, turns: Arc<Semaphore>) 
         };
         let now = count.load(Ordering::Relaxed);
         drop(count);
-        if now == seen {
+        if now == seen && last.elapsed() < CHECKPOINT_AT_LEAST_EVERY {
             continue;
         }
         seen = now;
@@ -340,6 +346,7 @@ async fn checkpoints(db: Db, committed: Weak<AtomicU64>, turns: Arc<Semaphore>) 
             return;
         };
         let started = Instant::now();
+        last = started;
         if let Err(e) = db.checkpoint().await {
             tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
         }

@@ -1,6 +1,6 @@
 //! The hit counts' projection ('reply_hits' in log_projections): counts the rules' hits per
 //! account, rule, keyword and merchant's day in memory as messages are logged (every 250 ms,
-//! from the log's tap when it holds them), and writes the counts about twice a second (a
+//! from the log's tap when it holds them), and writes the counts at the next pass (a
 //! tally of thousands of rows waits longer, `Tally::flush_after_ms`) (`store::add_hits`) in
 //! transactions of at most `store::HITS_PER_TRANSACTION` rows.
 //!
@@ -27,11 +27,12 @@ use crate::platform::db::Db;
 use crate::platform::state::AppState;
 
 const EVERY: Duration = Duration::from_millis(250);
-/// Counts are written this long after the first of them was read, i.e. by the second pass
-/// after it (passes come every 250 ms): a hit is in the statistics within ~0.75 s of its
-/// message, where at a second they took up to 1.4 s under load (BENCHMARKS.md, callback,
-/// twenty-ninth round); a small tally's write is a few rows...
-pub const FLUSH_AFTER_MS: i64 = 400;
+/// Counts are written this long after the first of them was read, i.e. by the next pass
+/// (passes come every 250 ms, a little later when the log's turn is busy): a hit is in the
+/// statistics ~0.5 s after its message. At 400 ms (the second pass after) that was 0.4–0.9 s
+/// under load, and a stall of half a second took it past a second (BENCHMARKS.md, callback,
+/// twenty-ninth and thirty-fourth rounds); a small tally's write is a few rows...
+pub const FLUSH_AFTER_MS: i64 = 200;
 /// ... or, when they hold more rows than that many milliseconds, later: a millisecond per
 /// row, up to this. Traffic spread over 10,000 rules made a tally of 10,000
 /// rows every second, nearly one hit each, and upserting them cost PostgreSQL's backends
