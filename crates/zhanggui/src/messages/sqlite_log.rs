@@ -171,8 +171,8 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
     // The pool's VFS (`platform::sqlite_vfs`): above all, this connection's WAL writes,
-    // made on the callbacks' thread, ask for the WAL's blocks ahead of them and write each
-    // frame in one system call.
+    // made on the callbacks' thread, write each frame in one system call, padded to its
+    // block's end so that no write waits for the disk to read a block back.
     let conn = if sqlite_vfs::register() {
         Connection::open_with_flags_and_vfs(path, flags, sqlite_vfs::NAME)?
     } else {

@@ -34,8 +34,9 @@ const LOCK_BUDGET: Duration = Duration::from_secs(2);
 /// (~60 a second under load, none at rest) (BENCHMARKS.md, callback, eighteenth round).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(25);
 /// How long writes made through the pool alone (the console, jobs, projections after the
-/// callbacks stopped) wait in the WAL before a checkpoint copies them back. Pool
-/// connections leave checkpoints to this task (`platform::db`'s `AUTO_CHECKPOINT_PAGES`).
+/// callbacks stopped) wait in the WAL before a checkpoint copies them back; a pool
+/// connection's commit checkpoints by itself only past 32 MiB (`platform::db`'s
+/// `AUTO_CHECKPOINT_PAGES`).
 const CHECKPOINT_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 /// Batches committing at once through the pool on PostgreSQL (see `pool_loop`).
 const POOL_IN_FLIGHT: usize = 4;

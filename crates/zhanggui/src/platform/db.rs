@@ -151,20 +151,19 @@ impl Default for ConnectOptions {
 }
 
 /// WAL pages after which a pool connection's commit checkpoints by itself (SQLite's default
-/// is 1,000): a backstop, 1 GiB. In a server the message log's writer has the WAL
-/// checkpointed (messages::writer): every 25 ms while callbacks arrive, at least once a
-/// second otherwise; a command's last connection checkpoints as it closes. A commit's own
-/// checkpoint runs inside a projection's turn at the log, and under load that was every
-/// commit's:
-/// - at SQLite's 1,000 pages, the log's writer wrote more than that between two of its
-///   checkpoints, and each projection commit copied the log's newest pages once more and
-///   synced both files, a quarter of sqlx's threads' time (BENCHMARKS.md, callback,
-///   thirteenth round);
-/// - at 8,192 (32 MiB), the WAL does not start over while callbacks keep the log's writer
-///   busy, and grew past it within seconds: 6 s of a minute of load went into those
-///   checkpoints' `fsync`s (5–165 ms each on one host), each holding the turn every other
-///   projection waited for (thirty-fourth round).
-const AUTO_CHECKPOINT_PAGES: u32 = 262_144;
+/// is 1,000). While callbacks arrive, the message log's writer has the WAL checkpointed
+/// every 25 ms (messages::writer; every 100 ms when this was measured), and at the
+/// benchmark's load wrote more than 1,000 pages between two of those: at the default, every
+/// commit of a projection after the first 1,000 pages ran a checkpoint of its own, each
+/// copying the log's newest pages (rewritten by every commit) once more and syncing both
+/// files, a quarter of sqlx's threads' time (BENCHMARKS.md, callback, thirteenth round).
+/// This threshold is for the rest of the time (console and jobs writing without callbacks;
+/// the writer's task also checkpoints at least once a second): a WAL of at most ~32 MiB
+/// before it is copied back. Not higher: under sustained load these checkpoints are what
+/// lets the WAL start over now and then. With them left to the writer's task alone (a
+/// 1 GiB threshold), the WAL never started over and grew to 1.9 GB in 45 s, and sqlx's
+/// threads took 24% of the core instead of 13% (thirty-fourth round).
+const AUTO_CHECKPOINT_PAGES: u32 = 8_192;
 
 /// The page cache of each pool connection, in KiB (SQLite's default is 2,000). In WAL mode a
 /// connection's cache is emptied whenever another connection commits, which the log's
@@ -260,9 +259,9 @@ impl Db {
             // channel this deep; at the default 50 a large read (the followers projector
             // reads thousands of log rows) became a context switch every few rows.
             .row_buffer_size(4096);
-        // A file's checkpoints give the core back as they copy, and its WAL asks for its
-        // blocks ahead and writes a frame at once (`sqlite_vfs`); an in-memory database
-        // has no file to write.
+        // A file's checkpoints give the core back as they copy, and its WAL writes a frame
+        // at once, padded to its block's end (`sqlite_vfs`); an in-memory database has no
+        // file to write.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let opts = if !in_memory && super::sqlite_vfs::register() {
             opts.vfs(super::sqlite_vfs::NAME)
