@@ -331,6 +331,11 @@ mod tests {
         tally.first_read_at = Some(1_000);
         assert!(!tally.is_due(1_000 + FLUSH_AFTER_MS - 1, None));
         assert!(tally.is_due(1_000 + FLUSH_AFTER_MS, None));
+        let next_pass = 1_000 + i64::try_from(EVERY.as_millis()).expect("ms");
+        assert!(
+            tally.is_due(next_pass, None),
+            "a small tally is written by the pass after the one that read it"
+        );
         assert!(
             !tally.is_due(1_000, Some(30)),
             "the claimed range is not read yet"
@@ -351,7 +356,7 @@ mod tests {
             tally.seen = rules;
             tally.first_read_at = Some(0);
         };
-        spread(&mut tally, 300);
+        spread(&mut tally, FLUSH_AFTER_MS / 2);
         assert!(!tally.is_due(FLUSH_AFTER_MS - 1, None));
         assert!(
             tally.is_due(FLUSH_AFTER_MS, None),
