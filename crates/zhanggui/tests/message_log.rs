@@ -5,7 +5,7 @@ mod common;
 use std::str::FromStr;
 use std::time::Duration;
 
-use zhanggui::messages::{LogRow, LogWriter, Logged};
+use zhanggui::messages::{LogRow, LogWriter, Logged, WalLimit};
 
 fn row(account_id: i64, key: &str, reply: &str) -> LogRow {
     LogRow {
@@ -640,5 +640,121 @@ async fn projection_lags_count_the_rows_past_each_cursor_and_the_oldest_received
             _ => (3, Some(1_700_000_002_000)),
         };
         assert_eq!((lag.rows, lag.oldest_received_at), expected, "{lag:?}");
+    }
+}
+
+/// The WAL's header (its first 32 bytes) counts the times it started over at bytes 12..16
+/// (the checkpoint sequence number), and the file keeps its largest size.
+fn wal_starts_and_size(db_file: &std::path::Path) -> (u32, u64) {
+    let mut wal = db_file.as_os_str().to_owned();
+    wal.push("-wal");
+    let Ok(bytes) = std::fs::read(&wal) else {
+        return (0, 0);
+    };
+    let starts = bytes
+        .get(12..16)
+        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    (starts, bytes.len() as u64)
+}
+
+/// Appends rows of ~4 KiB from `writers` tasks, each with its next row queued as soon as
+/// the last is committed, until `rows` are in: the committer always has rows waiting, so
+/// it commits back to back.
+async fn append_without_pause(writer: &LogWriter, tag: &str, writers: usize, rows: usize) {
+    let text: String = "掌柜的消息日志".repeat(200);
+    let mut tasks = vec![];
+    for w in 0..writers {
+        let writer = writer.clone();
+        let (tag, text) = (tag.to_string(), text.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in (w..rows).step_by(writers) {
+                let mut r = row(1, &format!("{tag}{i}"), "success");
+                r.body = format!("<xml><Content><![CDATA[{i} {text}]]></Content></xml>");
+                assert!(matches!(writer.append(r).await, Ok(Logged::New(_))));
+            }
+        }));
+    }
+    for t in tasks {
+        tokio::time::timeout(Duration::from_secs(60), t)
+            .await
+            .expect("in time")
+            .expect("appended");
+    }
+}
+
+/// A committer that commits back to back never begins a transaction with the whole WAL
+/// copied, which is when SQLite writes it from the start again: past its limit, the WAL is
+/// made to start over (`messages::checkpoints`), and its file stays near that size instead
+/// of growing with everything the log writes.
+#[tokio::test]
+async fn the_wal_starts_over_under_commits_that_never_pause() {
+    let db = common::fresh_db().await;
+    // Only a SQLite file has a WAL.
+    let Some(file) = db.sqlite_file() else {
+        return;
+    };
+    let limit = WalLimit {
+        frames: 1_024,
+        hold: Duration::from_millis(500),
+    };
+    let writer = LogWriter::start_with(db.clone(), limit);
+    let (starts_before, _) = wal_starts_and_size(&file);
+    // ~128 MiB of rows, 32 times the limit. Written at ~100 MB/s, the WAL overshoots its
+    // limit by what a few checkpoints' ticks let through.
+    append_without_pause(&writer, "s", 128, 32_000).await;
+    let (starts, size) = wal_starts_and_size(&file);
+    assert!(
+        starts >= starts_before + 4,
+        "the WAL started over {} times",
+        starts - starts_before
+    );
+    assert!(
+        size < 40 * 1024 * 1024,
+        "the WAL grew to {size} bytes, for a limit of 4 MiB"
+    );
+    assert_eq!(count(&db).await, 32_000);
+}
+
+/// A reader in the WAL keeps it from starting over, since the frames it reads must stay;
+/// once the reader is gone, it does.
+#[tokio::test]
+async fn a_reader_in_the_wal_delays_its_start_over_and_nothing_else() {
+    let db = common::fresh_db().await;
+    let Some(file) = db.sqlite_file() else {
+        return;
+    };
+    let limit = WalLimit {
+        frames: 256,
+        hold: Duration::from_millis(500),
+    };
+    let writer = LogWriter::start_with(db.clone(), limit);
+    append_without_pause(&writer, "before", 16, 300).await;
+    let zhanggui::platform::db::Db::Sqlite(pool) = &db else {
+        unreachable!("a SQLite file")
+    };
+    let mut reader = pool.begin().await.expect("a read transaction");
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM wx_messages")
+        .fetch_one(&mut *reader)
+        .await
+        .expect("read");
+    assert_eq!(rows, 300);
+    let (starts_with_reader, _) = wal_starts_and_size(&file);
+    append_without_pause(&writer, "during", 64, 3_000).await;
+    assert_eq!(
+        wal_starts_and_size(&file).0,
+        starts_with_reader,
+        "the WAL started over under a reader"
+    );
+    reader.rollback().await.expect("end the read");
+    // A try that failed is followed by the next a second later.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut round = 0;
+    while wal_starts_and_size(&file).0 == starts_with_reader {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the WAL did not start over once the reader was gone"
+        );
+        append_without_pause(&writer, &format!("after{round}-"), 64, 1_000).await;
+        round += 1;
     }
 }

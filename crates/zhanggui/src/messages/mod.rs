@@ -1,6 +1,7 @@
 //! Messages (消息): WeChat's callbacks for each account, the durable message log they are
 //! answered from, and the live messages page.
 
+pub mod checkpoints;
 pub mod directory;
 pub mod late;
 pub mod model;
@@ -11,6 +12,7 @@ pub mod store;
 pub mod tap;
 pub mod writer;
 
+pub use checkpoints::WalLimit;
 pub use store::{LogRow, Logged};
 pub use tap::LogTap;
 pub use writer::{LogError, LogWriter};

@@ -10,7 +10,7 @@
 //! Two things must then never happen on this connection, since they would stall every
 //! request on the thread: waiting long for SQLite's write lock (the committer waits
 //! asynchronously, see writer.rs, after a brief wait in place: `wait_briefly`) and WAL
-//! checkpoints (automatic checkpoints off; the writer has them run from the pool, on sqlx's
+//! checkpoints (automatic checkpoints off; checkpoints.rs runs them through the pool, on sqlx's
 //! threads).
 
 use std::borrow::Cow;

@@ -7,12 +7,13 @@
 //! runtime's thread (sqlite_log.rs says why); on PostgreSQL (and in-memory SQLite) through
 //! the pool.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
+use super::checkpoints::{self, CommitHold, WalLimit};
 use super::sqlite_log::{CommitError, SqliteLog};
 use super::store::{self, LogRow, Logged};
 use super::tap::{LogTap, Tapped};
@@ -25,19 +26,6 @@ const QUEUE_DEPTH: usize = 8192;
 /// How long the committer keeps asking for SQLite's write lock while another connection
 /// holds it, before failing the batch (callbacks give up after 3 s and WeChat retries).
 const LOCK_BUDGET: Duration = Duration::from_secs(2);
-/// How often the WAL is checkpointed from the pool while the log is being written (our own
-/// connection never checkpoints: it would do so on the runtime's thread, inside a commit).
-/// A checkpoint copies everything committed since the last one in one go, which nothing can
-/// interrupt, on a thread that shares the callbacks' core: at 100 ms that was ~1,000 pages,
-/// a few milliseconds every callback in flight waited out. At 25 ms the same pages go in
-/// four pieces: p99 lower in 7 of 8 pairs, the same CPU a callback, more `fsync`s
-/// (~60 a second under load, none at rest) (BENCHMARKS.md, callback, eighteenth round).
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(25);
-/// How long writes made through the pool alone (the console, jobs, projections after the
-/// callbacks stopped) wait in the WAL before a checkpoint copies them back; a pool
-/// connection's commit checkpoints by itself only past 32 MiB (`platform::db`'s
-/// `AUTO_CHECKPOINT_PAGES`).
-const CHECKPOINT_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 /// Batches committing at once through the pool on PostgreSQL (see `pool_loop`).
 const POOL_IN_FLIGHT: usize = 4;
 
@@ -71,14 +59,34 @@ pub type BackgroundTurn = Option<OwnedSemaphorePermit>;
 impl LogWriter {
     /// Starts the committer on the current runtime. It ends when every handle is dropped.
     pub fn start(db: Db) -> LogWriter {
+        LogWriter::start_with(db, WalLimit::default())
+    }
+
+    /// [`LogWriter::start`], the WAL of a SQLite file made to start over past `limit`.
+    pub fn start_with(db: Db, limit: WalLimit) -> LogWriter {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
         let turns = Arc::new(Semaphore::new(1));
         let tap = match SqliteLog::for_db(&db) {
             Some(log) => {
                 let committed = Arc::new(AtomicU64::new(0));
                 let tap = Arc::new(LogTap::new());
-                tokio::spawn(checkpoints(db, Arc::downgrade(&committed), turns.clone()));
-                tokio::spawn(sqlite_loop(log, rx, committed, tap.clone(), turns.clone()));
+                let hold = Arc::new(CommitHold::default());
+                tokio::spawn(checkpoints::run(
+                    db,
+                    Arc::downgrade(&committed),
+                    turns.clone(),
+                    hold.clone(),
+                    limit,
+                ));
+                let committer = Committer {
+                    log,
+                    committed,
+                    tap: tap.clone(),
+                    turns: turns.clone(),
+                    hold,
+                    limit,
+                };
+                tokio::spawn(committer.run(rx));
                 Some(tap)
             }
             // Through the pool ids are not known to be consecutive (PostgreSQL hands them out
@@ -259,21 +267,31 @@ async fn pool_loop(db: Db, mut rx: mpsc::Receiver<Pending>) {
     }
 }
 
-async fn sqlite_loop(
-    mut log: SqliteLog,
-    mut rx: mpsc::Receiver<Pending>,
+/// The committer of a SQLite file's log, on its own connection.
+struct Committer {
+    log: SqliteLog,
+    /// Commits so far, for the checkpoints' task.
     committed: Arc<AtomicU64>,
     tap: Arc<LogTap>,
     turns: Arc<Semaphore>,
-) {
-    let mut batch = Batch::new();
-    while batch.fill(&mut rx).await {
-        let result = commit_when_unlocked(&mut log, &batch.rows).await;
-        if result.is_ok() {
-            committed.fetch_add(1, Ordering::Relaxed);
+    hold: Arc<CommitHold>,
+    limit: WalLimit,
+}
+
+impl Committer {
+    async fn run(mut self, mut rx: mpsc::Receiver<Pending>) {
+        let mut batch = Batch::new();
+        while batch.fill(&mut rx).await {
+            if let Some(copied) = self.hold.take() {
+                checkpoints::hold_commit(copied, self.limit).await;
+            }
+            let result = commit_when_unlocked(&mut self.log, &batch.rows).await;
+            if result.is_ok() {
+                self.committed.fetch_add(1, Ordering::Relaxed);
+            }
+            batch.answer_and_tap(result, Some(&self.tap));
+            offer_the_core_to_background_work(&self.turns);
         }
-        batch.answer_and_tap(result, Some(&tap));
-        offer_the_core_to_background_work(&turns);
     }
 }
 
@@ -319,38 +337,7 @@ async fn commit_when_unlocked(log: &mut SqliteLog, rows: &[LogRow]) -> Result<Ve
 }
 
 /// How long a background stream held the log's turn, from `started`.
-fn record_turn(stream: &'static str, started: Instant) {
+pub(super) fn record_turn(stream: &'static str, started: Instant) {
     metrics::histogram!("zhanggui_log_background_turn_seconds", "stream" => stream)
         .record(started.elapsed().as_secs_f64());
-}
-
-/// Checkpoints the WAL through the pool (on sqlx's threads, off the callbacks' path) while
-/// the log writer lives: every `CHECKPOINT_EVERY` when the log has committed since the last
-/// checkpoint, and at least every `CHECKPOINT_AT_LEAST_EVERY` for what the pool wrote.
-async fn checkpoints(db: Db, committed: Weak<AtomicU64>, turns: Arc<Semaphore>) {
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut seen = 0;
-    let mut last = Instant::now();
-    loop {
-        tick.tick().await;
-        let Some(count) = committed.upgrade() else {
-            return;
-        };
-        let now = count.load(Ordering::Relaxed);
-        drop(count);
-        if now == seen && last.elapsed() < CHECKPOINT_AT_LEAST_EVERY {
-            continue;
-        }
-        seen = now;
-        let Ok(_turn) = turns.clone().acquire_owned().await else {
-            return;
-        };
-        let started = Instant::now();
-        last = started;
-        if let Err(e) = db.checkpoint().await {
-            tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
-        }
-        record_turn("checkpoint", started);
-    }
 }

@@ -152,17 +152,18 @@ impl Default for ConnectOptions {
 
 /// WAL pages after which a pool connection's commit checkpoints by itself (SQLite's default
 /// is 1,000). While callbacks arrive, the message log's writer has the WAL checkpointed
-/// every 25 ms (messages::writer; every 100 ms when this was measured), and at the
+/// every 25 ms (messages::checkpoints; every 100 ms when this was measured), and at the
 /// benchmark's load wrote more than 1,000 pages between two of those: at the default, every
 /// commit of a projection after the first 1,000 pages ran a checkpoint of its own, each
 /// copying the log's newest pages (rewritten by every commit) once more and syncing both
 /// files, a quarter of sqlx's threads' time (BENCHMARKS.md, callback, thirteenth round).
 /// This threshold is for the rest of the time (console and jobs writing without callbacks;
-/// the writer's task also checkpoints at least once a second): a WAL of at most ~32 MiB
-/// before it is copied back. Not higher: under sustained load these checkpoints are what
-/// lets the WAL start over now and then. With them left to the writer's task alone (a
-/// 1 GiB threshold), the WAL never started over and grew to 1.9 GB in 45 s, and sqlx's
-/// threads took 24% of the core instead of 13% (thirty-fourth round).
+/// that task also checkpoints at least once a second): a WAL of at most ~32 MiB before it
+/// is copied back. Not higher: until the committer was made to hold a commit so that the
+/// WAL starts over (messages::checkpoints), these checkpoints were all that let it start
+/// over under sustained load; left to that task alone (a 1 GiB threshold), the WAL grew to
+/// 1.9 GB in 45 s and sqlx's threads took 24% of the core instead of 13% (thirty-fourth
+/// round). Not tried again since.
 const AUTO_CHECKPOINT_PAGES: u32 = 8_192;
 
 /// The page cache of each pool connection, in KiB (SQLite's default is 2,000). In WAL mode a
@@ -225,6 +226,14 @@ impl Connection {
         let state = unsafe { rusqlite::ffi::sqlite3_txn_state(self.0.as_ptr(), std::ptr::null()) };
         state == rusqlite::ffi::SQLITE_TXN_WRITE
     }
+}
+
+/// What a WAL checkpoint found: the frames (a page each) in the WAL since it last started
+/// over, and how many of them are now in the database file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checkpointed {
+    pub frames: i64,
+    pub copied: i64,
 }
 
 impl Db {
@@ -346,14 +355,17 @@ impl Db {
     }
 
     /// Copies SQLite's WAL back into the database file without waiting for readers or
-    /// writers (PASSIVE), so that the WAL is reused instead of growing. Nothing on PostgreSQL.
-    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
-        if let Db::Sqlite(p) = self {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(p)
+    /// writers (PASSIVE), so that the WAL can be reused instead of growing, and tells how
+    /// far it got. `None` on PostgreSQL, which has nothing to copy.
+    pub async fn checkpoint(&self) -> Result<Option<Checkpointed>, sqlx::Error> {
+        let Db::Sqlite(p) = self else {
+            return Ok(None);
+        };
+        let (_busy, frames, copied): (i64, i64, i64) =
+            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(p)
                 .await?;
-        }
-        Ok(())
+        Ok(Some(Checkpointed { frames, copied }))
     }
 
     /// (connections open, connections idle) for `/metrics`.
@@ -588,13 +600,12 @@ mod checkpoint_tests {
         .await
         .expect("fill the WAL");
         let before = super::super::sqlite_vfs::offers();
-        db.checkpoint().await.expect("checkpoint");
-        let (busy, wal_pages, copied): (i64, i64, i64) =
-            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-                .fetch_one(pool)
-                .await
-                .expect("checkpoint state");
-        assert_eq!((busy, copied), (0, wal_pages), "everything was copied");
+        let done = db.checkpoint().await.expect("checkpoint");
+        let Some(super::Checkpointed { frames, copied }) = done else {
+            unreachable!("a SQLite file has a WAL")
+        };
+        assert!(frames > 1_000, "the WAL held the table: {frames} frames");
+        assert_eq!(copied, frames, "everything was copied");
         assert!(
             super::super::sqlite_vfs::offers() > before,
             "copying ~1,700 pages took more than one stretch and offered the core"
