@@ -37,9 +37,13 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(25);
 /// `AUTO_CHECKPOINT_PAGES`).
 const CHECKPOINT_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 /// After a try at starting the WAL over, how long the committer commits freely before the
-/// next, unless the WAL is seen to have started over (a try may not take: a reader was in
-/// it, or the checkpoint outlasted the hold).
+/// next, unless the WAL is seen to have started over. A try may not take: a reader was in
+/// the WAL, or the checkpoint outlasted the hold. Each try that did not take doubles the
+/// wait, up to `START_OVER_RETRY_AT_MOST`: on a disk whose `fsync`s take longer than the
+/// hold, every try holds the callbacks that long for nothing, and a try a second would be
+/// a stall of 50 ms a second.
 const START_OVER_RETRY_AFTER: Duration = Duration::from_secs(1);
+const START_OVER_RETRY_AT_MOST: Duration = Duration::from_secs(32);
 
 /// When the committer holds a commit so that the WAL starts over.
 #[derive(Clone, Copy, Debug)]
@@ -135,8 +139,7 @@ pub(super) async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen = 0;
     let mut last = Instant::now();
-    let mut frames = 0;
-    let mut next_start_over = Instant::now();
+    let mut tries = StartOverTries::new(limit, Instant::now());
     loop {
         tick.tick().await;
         let Some(count) = committed.upgrade() else {
@@ -153,25 +156,63 @@ pub(super) async fn run(
         };
         let started = Instant::now();
         last = started;
-        let done = if frames >= limit.frames && started >= next_start_over {
-            next_start_over = started + START_OVER_RETRY_AFTER;
+        let done = if tries.due(started) {
             with_the_commit_held(&db, &hold).await
         } else {
             db.checkpoint().await
         };
         match done {
-            Ok(Some(Checkpointed { frames: now, .. })) => {
-                if now < frames {
-                    // It started over: the next time it is past the limit, try at once.
-                    next_start_over = started;
-                }
-                frames = now;
-                metrics::gauge!("zhanggui_sqlite_wal_frames").set(now as f64);
+            Ok(Some(Checkpointed { frames, .. })) => {
+                tries.found(frames, started);
+                metrics::gauge!("zhanggui_sqlite_wal_frames").set(frames as f64);
             }
             Ok(None) => return,
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; will retry"),
         }
         super::writer::record_turn("checkpoint", started);
+    }
+}
+
+/// When to try starting the WAL over, from what the checkpoints find.
+#[derive(Debug)]
+struct StartOverTries {
+    limit: i64,
+    /// The WAL's frames at the last checkpoint.
+    frames: i64,
+    next: Instant,
+    retry_after: Duration,
+}
+
+impl StartOverTries {
+    fn new(limit: WalLimit, now: Instant) -> StartOverTries {
+        StartOverTries {
+            limit: limit.frames,
+            frames: 0,
+            next: now,
+            retry_after: START_OVER_RETRY_AFTER,
+        }
+    }
+
+    /// Whether the checkpoint starting `now` should hold the committer; if so, it counts
+    /// as a try, and the next waits longer unless the WAL is seen to start over meanwhile.
+    fn due(&mut self, now: Instant) -> bool {
+        if self.frames < self.limit || now < self.next {
+            return false;
+        }
+        self.next = now + self.retry_after;
+        self.retry_after = (self.retry_after * 2).min(START_OVER_RETRY_AT_MOST);
+        true
+    }
+
+    /// A checkpoint started at `at` found the WAL holding `frames`. Fewer than before: it
+    /// started over (a try took, or a pool connection's write began with it all copied),
+    /// and the next time it is past the limit, a try comes at once.
+    fn found(&mut self, frames: i64, at: Instant) {
+        if frames < self.frames {
+            self.next = at;
+            self.retry_after = START_OVER_RETRY_AFTER;
+        }
+        self.frames = frames;
     }
 }
 
@@ -198,4 +239,48 @@ async fn with_the_commit_held(
     let result = db.checkpoint().await;
     drop(copied);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: WalLimit = WalLimit {
+        frames: 100,
+        hold: Duration::from_millis(50),
+    };
+
+    #[test]
+    fn a_try_comes_once_past_the_limit_and_at_once_again_after_the_wal_started_over() {
+        let t0 = Instant::now();
+        let mut tries = StartOverTries::new(LIMIT, t0);
+        tries.found(99, t0);
+        assert!(!tries.due(t0), "under the limit");
+        tries.found(100, t0);
+        assert!(tries.due(t0));
+        let later = t0 + Duration::from_millis(25);
+        tries.found(3, later);
+        tries.found(150, later);
+        assert!(tries.due(later), "it started over in between: no wait");
+    }
+
+    #[test]
+    fn tries_that_do_not_take_come_ever_more_seldom_up_to_a_bound() {
+        let t0 = Instant::now();
+        let mut tries = StartOverTries::new(LIMIT, t0);
+        tries.found(200, t0);
+        let mut at = t0;
+        let mut gaps = vec![];
+        let mut last_try = t0;
+        assert!(tries.due(at));
+        while gaps.len() < 8 {
+            at += Duration::from_millis(25);
+            tries.found(200 + gaps.len() as i64, at);
+            if tries.due(at) {
+                gaps.push((at - last_try).as_millis().div_ceil(1000));
+                last_try = at;
+            }
+        }
+        assert_eq!(gaps, [1, 2, 4, 8, 16, 32, 32, 32]);
+    }
 }
