@@ -37,9 +37,13 @@ ZG_TEST_DATABASE_URL= cargo test --workspace
 # The server runs on tokio's current-thread runtime where it may use one core only
 # (main.rs, `runtime`); the suite's servers otherwise get the multi-threaded one. The
 # kill -9 test starts the real binary: run it once confined to one core.
+# `--workspace`, not `-p zhanggui`: the features cargo unifies differ with the packages
+# built, and `-p` rebuilt sqlx and a dozen crates (4 minutes, on the one core); built
+# unconfined first, should anything be left to build.
 if command -v taskset >/dev/null 2>&1; then
   step "the server on one core (current-thread runtime): durability tests"
-  ZG_TEST_DATABASE_URL= taskset -c 0 cargo test -p zhanggui --test durability
+  ZG_TEST_DATABASE_URL= cargo test --workspace --test durability --no-run
+  ZG_TEST_DATABASE_URL= taskset -c 0 cargo test --workspace --test durability
 fi
 
 pg_url="${ZG_TEST_DATABASE_URL:-}"

@@ -682,22 +682,30 @@ async fn append_without_pause(writer: &LogWriter, tag: &str, writers: usize, row
     }
 }
 
+/// A fresh database's log, its WAL made to start over past `frames`; `None` where there is
+/// no WAL (PostgreSQL).
+async fn log_with_wal_limit(
+    frames: i64,
+) -> Option<(zhanggui::platform::db::Db, std::path::PathBuf, LogWriter)> {
+    let db = common::fresh_db().await;
+    let file = db.sqlite_file()?;
+    let limit = WalLimit {
+        frames,
+        hold: Duration::from_millis(500),
+    };
+    let writer = LogWriter::start_with(db.clone(), limit);
+    Some((db, file, writer))
+}
+
 /// A committer that commits back to back never begins a transaction with the whole WAL
 /// copied, which is when SQLite writes it from the start again: past its limit, the WAL is
 /// made to start over (`messages::checkpoints`), and its file stays near that size instead
 /// of growing with everything the log writes.
 #[tokio::test]
 async fn the_wal_starts_over_under_commits_that_never_pause() {
-    let db = common::fresh_db().await;
-    // Only a SQLite file has a WAL.
-    let Some(file) = db.sqlite_file() else {
+    let Some((db, file, writer)) = log_with_wal_limit(1_024).await else {
         return;
     };
-    let limit = WalLimit {
-        frames: 1_024,
-        hold: Duration::from_millis(500),
-    };
-    let writer = LogWriter::start_with(db.clone(), limit);
     let (starts_before, _) = wal_starts_and_size(&file);
     // ~128 MiB of rows, 32 times the limit. Written at ~100 MB/s, the WAL overshoots its
     // limit by what a few checkpoints' ticks let through.
@@ -742,15 +750,9 @@ fn append_until(
 /// failed is followed by another).
 #[tokio::test]
 async fn a_reader_in_the_wal_delays_its_start_over_until_it_leaves() {
-    let db = common::fresh_db().await;
-    let Some(file) = db.sqlite_file() else {
+    let Some((db, file, writer)) = log_with_wal_limit(256).await else {
         return;
     };
-    let limit = WalLimit {
-        frames: 256,
-        hold: Duration::from_millis(500),
-    };
-    let writer = LogWriter::start_with(db.clone(), limit);
     append_without_pause(&writer, "before", 16, 300).await;
     let zhanggui::platform::db::Db::Sqlite(pool) = &db else {
         unreachable!("a SQLite file")
