@@ -56,8 +56,9 @@ pub struct WalLimit {
 }
 
 impl Default for WalLimit {
-    /// 16,384 frames: ~64 MiB, one or two seconds of the log's writes at saturation, so the
-    /// hold (a checkpoint of ~25 ms of commits and its `fsync`s) comes that rarely.
+    /// 16,384 frames: ~64 MiB, two or three seconds of the log's writes at saturation, so
+    /// the hold (a checkpoint of ~25 ms of commits and its `fsync`s: 1–8 ms measured,
+    /// BENCHMARKS.md, callback, thirty-fifth round) comes that rarely at most.
     fn default() -> WalLimit {
         WalLimit {
             frames: 16_384,
