@@ -719,7 +719,7 @@ async fn ensure_demo_followers(
     };
     crate::messages::log_as_received(db, account.merchant_id, account.id, &replies, &history)
         .await?;
-    project_now(db, now).await?;
+    project_now(db).await?;
     ensure_demo_profiles(db, account, &followers, now).await?;
     let regulars: Vec<(String, i64)> = followers
         .iter()
@@ -731,9 +731,9 @@ async fn ensure_demo_followers(
 
 /// Folds the demo's history into followers right away (the projector would within a second),
 /// so that the profile fields below land on rows that exist.
-async fn project_now(db: &Db, now: i64) -> Result<(), AppError> {
+async fn project_now(db: &Db) -> Result<(), AppError> {
     for _ in 0..1_000 {
-        let pass = crate::followers::jobs::project_once(db, None, now + 60_000, 5_000).await?;
+        let pass = crate::followers::jobs::project_once(db, None, 5_000).await?;
         if !pass.more {
             break;
         }

@@ -46,8 +46,7 @@ pub async fn run(state: AppState) {
     loop {
         tick.tick().await;
         loop {
-            let now = state.clock.now_ms();
-            let step = project_once(&state.db, state.log.tap(), now, BATCH);
+            let step = project_once(&state.db, state.log.tap(), BATCH);
             match state.log.in_turn(PROJECTION, step).await {
                 Ok(p) if p.more => continue,
                 Ok(_) => break,
@@ -66,12 +65,11 @@ pub async fn run(state: AppState) {
 pub async fn project_once(
     db: &Db,
     tap: Option<&LogTap>,
-    now: i64,
     batch: i64,
 ) -> Result<Projected, sqlx::Error> {
     let cursor = log::cursor(db, PROJECTION).await?;
-    let unsettled_from = log::unsettled_from(db, now);
-    let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
+    let settled = log::settled(db).await?;
+    let Some(range) = log::next_range(db, cursor, batch, settled).await? else {
         return Ok(Projected::default());
     };
     let stretch = log::Stretch::new(db, tap, PROJECTION, range);
@@ -206,8 +204,7 @@ pub async fn run_log_index(state: AppState) {
     loop {
         tick.tick().await;
         loop {
-            let now = state.clock.now_ms();
-            let step = index_turn(&state.db, state.log.tap(), now, cursor);
+            let step = index_turn(&state.db, state.log.tap(), cursor);
             let pass = state.log.in_turn(LOG_INDEX, step).await;
             cursor = pass.as_ref().ok().and_then(|p| p.upto);
             match pass {
@@ -243,13 +240,12 @@ fn pause_after(tap: Option<&LogTap>, upto: Option<i64>) -> Option<Duration> {
 pub async fn index_turn(
     db: &Db,
     tap: Option<&LogTap>,
-    now: i64,
     known_cursor: Option<i64>,
 ) -> Result<Projected, sqlx::Error> {
     let mut cursor = known_cursor;
     let mut statements = 0;
     loop {
-        let pass = index_after(db, tap, now, LOG_INDEX_BATCH, cursor).await?;
+        let pass = index_after(db, tap, LOG_INDEX_BATCH, cursor).await?;
         statements += 1;
         let far_behind = pause_after(tap, pass.upto).is_none();
         if !(pass.more && far_behind) || statements == STATEMENTS_A_TURN_BEHIND {
@@ -267,10 +263,9 @@ pub async fn index_turn(
 pub async fn index_once(
     db: &Db,
     tap: Option<&LogTap>,
-    now: i64,
     batch: i64,
 ) -> Result<Projected, sqlx::Error> {
-    index_after(db, tap, now, batch, None).await
+    index_after(db, tap, batch, None).await
 }
 
 /// [`index_once`] from `known_cursor`, where the last pass left the cursor, when there is
@@ -282,7 +277,6 @@ pub async fn index_once(
 pub async fn index_after(
     db: &Db,
     tap: Option<&LogTap>,
-    now: i64,
     batch: i64,
     known_cursor: Option<i64>,
 ) -> Result<Projected, sqlx::Error> {
@@ -291,13 +285,13 @@ pub async fn index_after(
         None => log::cursor(db, LOG_INDEX).await?,
     };
     // Only where no row waits to settle (SQLite, the one backend with a tap).
-    let unsettled_from = log::unsettled_from(db, now);
+    let settled = log::settled(db).await?;
     let known_span = tap
-        .filter(|_| unsettled_from.is_none())
+        .filter(|_| settled == log::Settled::Everything)
         .and_then(|t| t.full_span(cursor, batch));
     let range = match known_span {
         Some(span) => span,
-        None => match log::next_range(db, cursor, batch, unsettled_from).await? {
+        None => match log::next_range(db, cursor, batch, settled).await? {
             Some(range) => range,
             None => return Ok(Projected::default()),
         },

@@ -35,8 +35,7 @@ pub async fn run(state: AppState) {
     loop {
         tick.tick().await;
         loop {
-            let now = state.clock.now_ms();
-            let step = project_once(&state.db, state.log.tap(), now, BATCH);
+            let step = project_once(&state.db, state.log.tap(), BATCH);
             match state.log.in_turn(store::PROJECTION, step).await {
                 Ok(p) if p.more => continue,
                 Ok(_) => break,
@@ -62,12 +61,11 @@ pub struct Projected {
 pub async fn project_once(
     db: &Db,
     tap: Option<&LogTap>,
-    now: i64,
     batch: i64,
 ) -> Result<Projected, sqlx::Error> {
     let cursor = log::cursor(db, store::PROJECTION).await?;
-    let unsettled_from = log::unsettled_from(db, now);
-    let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
+    let settled = log::settled(db).await?;
+    let Some(range) = log::next_range(db, cursor, batch, settled).await? else {
         return Ok(Projected::default());
     };
     let rows = log::Stretch::new(db, tap, store::PROJECTION, range)

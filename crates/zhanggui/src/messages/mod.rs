@@ -7,6 +7,7 @@ pub mod late;
 pub mod model;
 pub mod modules;
 pub mod routes;
+pub mod settled;
 pub mod sqlite_log;
 pub mod store;
 pub mod tap;

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+pub use super::settled::{Settled, settled};
 use super::tap::{LogTap, TapRows};
 use crate::on_pool;
 use crate::on_tx;
@@ -307,18 +308,6 @@ impl LogRange {
     }
 }
 
-/// Where a projection's reading stops (`next_range`) at `now`: on PostgreSQL, log rows get
-/// their ids before their transaction commits, so a row may become visible after a higher
-/// id; rows received less than a second ago are left for the next pass, so a cursor never
-/// steps over a row still being committed. SQLite commits one writer at a time, in id
-/// order, and needs no wait (`None`).
-pub fn unsettled_from(db: &Db, now: i64) -> Option<i64> {
-    match db.dialect() {
-        Dialect::Sqlite => None,
-        Dialect::Postgres => Some(now.saturating_sub(1_000)),
-    }
-}
-
 /// Rows a projection handles before it lets the callbacks run: a pass takes up to 16,384
 /// rows at once (a few milliseconds of parsing and counting), and on one core the runtime's
 /// thread is the callbacks' too, so a pass done in one go is a stall every callback in
@@ -407,39 +396,32 @@ pub async fn commit_pass(
     }
 }
 
-/// The next (at most) `limit` rows after `after_id`, ending before the first row received at
-/// or after `unsettled_from` (`None`: every committed row is settled); `None` when there is
-/// nothing to read. Answered by one row from the database, whatever `limit` is.
+/// The next (at most) `limit` rows after `after_id`, up to where the log is `settled`;
+/// `None` when there is nothing to read.
 pub async fn next_range(
     db: &Db,
     after_id: i64,
     limit: i64,
-    unsettled_from: Option<i64>,
+    settled: Settled,
 ) -> Result<Option<LogRange>, sqlx::Error> {
-    let Some(unsettled_from) = unsettled_from else {
-        return next_id_span(db, after_id, limit).await;
+    let settled_upto = match settled {
+        Settled::Everything => return next_id_span(db, after_id, limit).await,
+        Settled::UpTo(id) if id <= after_id => return Ok(None),
+        Settled::UpTo(id) => id,
     };
-    let (count, last, first_unsettled) = on_pool!(db, |p| sqlx::query_as::<
-        _,
-        (i64, Option<i64>, Option<i64>),
-    >(
-        "SELECT COUNT(*), MAX(id), MIN(CASE WHEN received_at >= $3 THEN id END) FROM \
-         (SELECT id, received_at FROM wx_messages WHERE id > $1 ORDER BY id LIMIT $2) AS next"
+    let (count, last) = on_pool!(db, |p| sqlx::query_as::<_, (i64, Option<i64>)>(
+        "SELECT COUNT(*), MAX(id) FROM \
+         (SELECT id FROM wx_messages WHERE id > $1 AND id <= $3 ORDER BY id LIMIT $2) AS next"
     )
     .bind(after_id)
     .bind(limit)
-    .bind(unsettled_from)
+    .bind(settled_upto)
     .fetch_one(p)
     .await)?;
-    let upto = match (first_unsettled, last) {
-        (Some(first), _) => first - 1,
-        (None, Some(last)) => last,
-        (None, None) => return Ok(None),
-    };
-    Ok((upto > after_id).then_some(LogRange {
+    Ok(last.map(|upto| LogRange {
         after_id,
         upto,
-        full: first_unsettled.is_none() && count == limit,
+        full: count == limit,
     }))
 }
 

@@ -188,8 +188,8 @@ pub async fn tally_once(
     }
     let mut more = false;
     if finishing.is_none_or(|to| tally.seen < to) {
-        let unsettled_from = log::unsettled_from(db, now);
-        match log::next_range(db, tally.seen, batch, unsettled_from).await? {
+        let settled = log::settled(db).await?;
+        match log::next_range(db, tally.seen, batch, settled).await? {
             Some(mut range) => {
                 if let Some(to) = finishing.filter(|&to| range.upto > to) {
                     range.upto = to;

@@ -75,8 +75,8 @@ pub async fn project_once(
     batch: i64,
 ) -> Result<Projected, sqlx::Error> {
     let cursor = log::cursor(db, store::PROJECTION).await?;
-    let unsettled_from = log::unsettled_from(db, now);
-    let Some(range) = log::next_range(db, cursor, batch, unsettled_from).await? else {
+    let settled = log::settled(db).await?;
+    let Some(range) = log::next_range(db, cursor, batch, settled).await? else {
         return Ok(Projected::default());
     };
     let read = store::RoutedRange::load(db, tap, store::PROJECTION, range).await?;
