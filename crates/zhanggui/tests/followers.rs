@@ -443,6 +443,42 @@ async fn a_row_still_being_committed_holds_the_projection_back_until_it_commits(
     assert!(is_projected("oYoung").await);
 }
 
+/// Only a writer's lock holds the log's settled end back: autovacuum (SHARE UPDATE
+/// EXCLUSIVE, for as long as it works on the table) and readers do not.
+#[tokio::test]
+async fn a_vacuum_or_a_reader_of_the_log_holds_nothing_back() {
+    use zhanggui::messages::settled::{Settled, settled};
+    let db = common::fresh_db().await;
+    let zhanggui::platform::db::Db::Postgres(pool) = &db else {
+        return;
+    };
+    let id = match zhanggui::messages::store::append_batch(
+        &db,
+        &[logged("oA", 1, "text", text("oA", 1, 1), "a")],
+    )
+    .await
+    .expect("a row")[..]
+    {
+        [Logged::New(id)] => id,
+        ref other => panic!("a new row: {other:?}"),
+    };
+    let mut vacuum_like = pool.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE wx_messages IN SHARE UPDATE EXCLUSIVE MODE")
+        .execute(&mut *vacuum_like)
+        .await
+        .expect("a vacuum's lock");
+    let mut reader = pool.begin().await.expect("begin");
+    sqlx::query("SELECT COUNT(*) FROM wx_messages")
+        .execute(&mut *reader)
+        .await
+        .expect("a reader's lock");
+    let started = std::time::Instant::now();
+    assert_eq!(settled(&db).await.expect("settled"), Settled::UpTo(id));
+    assert!(started.elapsed() < Duration::from_millis(100), "no wait");
+    vacuum_like.rollback().await.expect("rollback");
+    reader.rollback().await.expect("rollback");
+}
+
 // ---- the timeline through follower_log's buckets ----
 
 async fn log_at(db: &zhanggui::platform::db::Db, id: i64, openid: &str) {

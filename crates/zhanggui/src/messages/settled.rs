@@ -8,12 +8,12 @@
 //! instances) a row may become visible after a higher id has. A projection that read up to
 //! that higher id and moved its cursor there would never see the row.
 //!
-//! What is settled, then: read the sequence's last value S, then which transactions hold a
-//! lock on `wx_messages` other than a reader's. Every INSERT takes its lock before it takes
-//! an id, and lets go of it only after its commit is visible, so a row with an id up to S
-//! that is not visible yet belongs to one of those transactions. Once none of them holds the
-//! lock any more, every id up to S is committed or given up (a conflicting key, a rollback).
-//! A batch is one statement, so that wait is a few milliseconds.
+//! What is settled, then: read the sequence's last value S, then which transactions hold
+//! the lock an INSERT takes on `wx_messages`. Every INSERT takes it before it takes an id,
+//! and lets go of it only after its commit is visible, so a row with an id up to S that is
+//! not visible yet belongs to one of those transactions. Once none of them holds the lock
+//! any more, every id up to S is committed or given up (a conflicting key, a rollback). A
+//! batch is one statement, so that wait is a few milliseconds.
 //!
 //! This replaced a wait on the rows' arrival time (rows received less than a second ago were
 //! left for the next pass). It kept every projection 1.2–1.6 s behind a saturated log
@@ -39,12 +39,14 @@ pub enum Settled {
 const LAST_ID_TAKEN: &str = "SELECT COALESCE(pg_sequence_last_value(\
      pg_get_serial_sequence('wx_messages', 'id')::regclass), 0)";
 
-/// The transactions of other sessions that hold a lock on `wx_messages` that a writer takes
-/// (anything but a reader's ACCESS SHARE): fast-path locks are listed too.
+/// The transactions of other sessions that hold the lock every INSERT into `wx_messages`
+/// takes (ROW EXCLUSIVE; fast-path locks are listed too). Not any lock but a reader's:
+/// autovacuum holds SHARE UPDATE EXCLUSIVE on the table for as long as it works on it, and
+/// the projections would wait for it.
 const WRITERS: &str = "SELECT virtualtransaction FROM pg_locks \
      WHERE locktype = 'relation' AND relation = 'wx_messages'::regclass \
      AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-     AND mode <> 'AccessShareLock' AND pid <> pg_backend_pid()";
+     AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid()";
 
 /// The first pause before the writers are looked at again; each next pause is twice as long.
 const FIRST_PAUSE: Duration = Duration::from_millis(1);
