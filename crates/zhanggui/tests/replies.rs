@@ -837,6 +837,51 @@ async fn an_interrupted_flush_of_hits_is_finished_without_counting_twice() {
     db.close().await;
 }
 
+/// On PostgreSQL a writer whose batch has not committed holds back how far the log is
+/// settled; an interrupted flush's rows were settled long before, and are counted anyway
+/// (not taken for rows pruned since, which would end the flush with its second part lost).
+#[tokio::test]
+async fn an_interrupted_flush_is_finished_while_a_writer_holds_the_log_back() {
+    use zhanggui::replies::hits::{Tally, tally_once};
+    use zhanggui::replies::store::{add_hits, hits_cursor};
+    let db = fresh_db().await;
+    let zhanggui::platform::db::Db::Postgres(pool) = &db else {
+        return;
+    };
+    exec(&db, &rule_hits_logged("a", 0, 1_500)).await;
+    let claimed_upto = scalar(&db, "SELECT MAX(id) FROM wx_messages").await;
+    let (cursor, _) = hits_cursor(&db).await.expect("cursor");
+    let now = 1_764_547_300_000;
+    let mut tally = Tally::default();
+    tally_once(&db, None, &mut tally, now, 100_000)
+        .await
+        .expect("count");
+    assert!(
+        add_hits(&db, cursor, claimed_upto, &tally.rows()[..1_000], false)
+            .await
+            .expect("part")
+    );
+    drop(tally);
+
+    let mut writer = pool.begin().await.expect("begin");
+    sqlx::query(&rule_hits_logged("w", 1_500, 1))
+        .execute(&mut *writer)
+        .await
+        .expect("a batch not yet committed");
+    let mut restarted = Tally::default();
+    let step = tally_once(&db, None, &mut restarted, now, 100_000)
+        .await
+        .expect("finish");
+    assert_eq!(step.flushed, Some(claimed_upto));
+    assert_eq!(
+        scalar(&db, "SELECT CAST(SUM(hits) AS BIGINT) FROM reply_hits").await,
+        1_500,
+        "both parts of the flush"
+    );
+    writer.rollback().await.expect("rollback");
+    db.close().await;
+}
+
 /// A pass is all or nothing, and ends by moving the cursor: when the cursor is no longer
 /// where the pass began (another instance or a rebuild got there first), none of its texts,
 /// hand-offs or further replies is written, and the database takes writes as before.

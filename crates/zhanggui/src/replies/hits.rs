@@ -188,10 +188,17 @@ pub async fn tally_once(
     }
     let mut more = false;
     if finishing.is_none_or(|to| tally.seen < to) {
-        let settled = log::settled(db).await?;
+        // An interrupted flush's rows were settled when they were first counted. Asked
+        // again, the log may answer that nothing is settled for now (a writer holds it back),
+        // which is not the "nothing left" that ends the flush below.
+        let settled = match finishing {
+            Some(to) => log::Settled::UpTo(to),
+            None => log::settled(db).await?,
+        };
         match log::next_range(db, tally.seen, batch, settled).await? {
             Some(mut range) => {
-                if let Some(to) = finishing.filter(|&to| range.upto > to) {
+                // Read up to the flush's end: finish it now rather than at the next tick.
+                if let Some(to) = finishing.filter(|&to| range.upto >= to) {
                     range.upto = to;
                     range.full = true;
                 }
