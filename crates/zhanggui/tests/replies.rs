@@ -773,6 +773,27 @@ async fn a_flush_left_unfinished_is_finished_by_an_instance_that_counted_past_it
     db.close().await;
 }
 
+/// Counts the whole log (hits on 1,500 rules) as a flush would, then writes only the first
+/// 1,000 counts, as a flush that stopped after its first part; the end the flush claimed.
+async fn interrupt_a_flush_of_1_500_rules(db: &zhanggui::platform::db::Db, now: i64) -> i64 {
+    use zhanggui::replies::hits::{Tally, tally_once};
+    use zhanggui::replies::store::{add_hits, hits_cursor};
+    let claimed_upto = scalar(db, "SELECT MAX(id) FROM wx_messages").await;
+    let (cursor, _) = hits_cursor(db).await.expect("cursor");
+    let mut tally = Tally::default();
+    tally_once(db, None, &mut tally, now, 100_000)
+        .await
+        .expect("count");
+    let rows = tally.rows();
+    assert_eq!(rows.len(), 1_500);
+    assert!(
+        add_hits(db, cursor, claimed_upto, &rows[..1_000], false)
+            .await
+            .expect("part")
+    );
+    claimed_upto
+}
+
 /// Counting hits from the log, a flush interrupted between its transactions (here: after
 /// its first part, then the process "restarted" with nothing in memory) is finished by the
 /// next tally, which counts exactly the claimed range again: every hit counted once, and
@@ -780,27 +801,12 @@ async fn a_flush_left_unfinished_is_finished_by_an_instance_that_counted_past_it
 #[tokio::test]
 async fn an_interrupted_flush_of_hits_is_finished_without_counting_twice() {
     use zhanggui::replies::hits::{FLUSH_AFTER_MS, Tally, tally_once};
-    use zhanggui::replies::store::{add_hits, hits_cursor};
+    use zhanggui::replies::store::hits_cursor;
     let db = fresh_db().await;
     exec(&db, &rule_hits_logged("a", 0, 1_500)).await;
     exec(&db, &rule_hits_logged("b", 0, 700)).await; // rules 0..700 hit twice
-    let claimed_upto = scalar(&db, "SELECT MAX(id) FROM wx_messages").await;
-    let (cursor, _) = hits_cursor(&db).await.expect("cursor");
     let now = 1_764_547_300_000;
-
-    // Counted in memory, then only the first part written before the "crash".
-    let mut tally = Tally::default();
-    tally_once(&db, None, &mut tally, now, 100_000)
-        .await
-        .expect("count");
-    let rows = tally.rows();
-    assert_eq!(rows.len(), 1_500);
-    assert!(
-        add_hits(&db, cursor, claimed_upto, &rows[..1_000], false)
-            .await
-            .expect("part")
-    );
-    drop(tally);
+    let claimed_upto = interrupt_a_flush_of_1_500_rules(&db, now).await;
     exec(&db, &rule_hits_logged("c", 1_500, 10)).await; // logged after the claimed range
 
     let mut restarted = Tally::default();
@@ -843,25 +849,13 @@ async fn an_interrupted_flush_of_hits_is_finished_without_counting_twice() {
 #[tokio::test]
 async fn an_interrupted_flush_is_finished_while_a_writer_holds_the_log_back() {
     use zhanggui::replies::hits::{Tally, tally_once};
-    use zhanggui::replies::store::{add_hits, hits_cursor};
     let db = fresh_db().await;
     let zhanggui::platform::db::Db::Postgres(pool) = &db else {
         return;
     };
     exec(&db, &rule_hits_logged("a", 0, 1_500)).await;
-    let claimed_upto = scalar(&db, "SELECT MAX(id) FROM wx_messages").await;
-    let (cursor, _) = hits_cursor(&db).await.expect("cursor");
     let now = 1_764_547_300_000;
-    let mut tally = Tally::default();
-    tally_once(&db, None, &mut tally, now, 100_000)
-        .await
-        .expect("count");
-    assert!(
-        add_hits(&db, cursor, claimed_upto, &tally.rows()[..1_000], false)
-            .await
-            .expect("part")
-    );
-    drop(tally);
+    let claimed_upto = interrupt_a_flush_of_1_500_rules(&db, now).await;
 
     let mut writer = pool.begin().await.expect("begin");
     sqlx::query(&rule_hits_logged("w", 1_500, 1))
