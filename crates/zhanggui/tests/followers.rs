@@ -472,9 +472,8 @@ async fn a_vacuum_or_a_reader_of_the_log_holds_nothing_back() {
         .execute(&mut *reader)
         .await
         .expect("a reader's lock");
-    let started = std::time::Instant::now();
+    // Waiting for either would end in "nothing settled for now" (`UpTo(0)`).
     assert_eq!(settled(&db).await.expect("settled"), Settled::UpTo(id));
-    assert!(started.elapsed() < Duration::from_millis(100), "no wait");
     vacuum_like.rollback().await.expect("rollback");
     reader.rollback().await.expect("rollback");
 }
