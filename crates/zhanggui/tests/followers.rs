@@ -360,14 +360,9 @@ async fn a_row_still_being_committed_holds_the_projection_back_until_it_commits(
     let zhanggui::platform::db::Db::Postgres(pool) = &db else {
         return;
     };
-    let now_ms = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .expect("clock")
-    };
+    let clock = zhanggui::platform::clock::Clock::default();
     let received_now = |openid: &str, id: u64| {
-        let at = now_ms();
+        let at = clock.now_ms();
         let mut row = logged(
             openid,
             at / 1000,

@@ -197,9 +197,9 @@ pub async fn tally_once(
         };
         match log::next_range(db, tally.seen, batch, settled).await? {
             Some(mut range) => {
-                // Read up to the flush's end: finish it now rather than at the next tick.
-                if let Some(to) = finishing.filter(|&to| range.upto >= to) {
-                    range.upto = to;
+                // Read up to the flush's end (never past it): finish it now rather than at
+                // the next tick.
+                if finishing == Some(range.upto) {
                     range.full = true;
                 }
                 more = range.full;
